@@ -1,0 +1,1551 @@
+//! Reading a data directory (or the embedded default): parse every file, check every feature,
+//! collect every problem, derive rule zones, and build a [`Dataset`] only when nothing is wrong.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use geo::{Coord, LineString, MultiLineString, MultiPolygon, Orient, Point, Polygon, Validation};
+use geojson::{GeometryValue, Position};
+use serde_json::{Map, Value};
+
+use crate::model::{
+    Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, Method,
+    Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, ZoneKind,
+};
+use crate::problem::{FeatureRef, Problem, ProblemKind, Problems};
+use crate::{Dataset, Date, GeodataError, GeodataResult, rules};
+
+/// Decimal places kept in coordinates: 7 decimals is about 1 cm, far finer than any source.
+pub const COORD_DECIMALS: i32 = 7;
+
+const COMMON_PROPS: &[&str] = &["name", "description", "confidence", "method", "sources"];
+const ZONE_PROPS: &[&str] = &[
+    "name",
+    "description",
+    "confidence",
+    "method",
+    "sources",
+    "actor",
+    "kind",
+    "valid_from",
+    "valid_to",
+    "rule",
+];
+const LOCATION_PROPS: &[&str] = &[
+    "name",
+    "description",
+    "confidence",
+    "method",
+    "sources",
+    "kind",
+    "actor",
+    "valid_from",
+    "valid_to",
+];
+const EVENT_PROPS: &[&str] = &[
+    "name",
+    "description",
+    "confidence",
+    "method",
+    "sources",
+    "kind",
+    "date",
+    "date_end",
+    "actors",
+    "location",
+];
+
+/// The files a data directory must have.
+pub const REQUIRED_FILES: [&str; 4] = [
+    "actors.json",
+    "zones.geojson",
+    "locations.geojson",
+    "events.geojson",
+];
+
+/// One file of a data directory: its name relative to the directory (`zones.geojson`,
+/// `reference/syria.geojson`) and its text, or why it could not be read.
+#[derive(Debug, Clone)]
+pub struct DataFile {
+    /// Name relative to the data directory, with `/` separators.
+    pub name: String,
+    /// The text, or the reason it could not be read.
+    pub text: Result<String, String>,
+}
+
+/// Loads a data directory: `actors.json`, `zones.geojson`, `locations.geojson`,
+/// `events.geojson` and `reference/*.geojson`.
+///
+/// Problems name files as `DIR/zones.geojson`, with `DIR` as given.
+pub fn load_dir(dir: &Path) -> GeodataResult<Dataset> {
+    let read_dir = |d: &Path| -> GeodataResult<Vec<std::fs::DirEntry>> {
+        let entries = std::fs::read_dir(d).map_err(|e| GeodataError::Io(e, d.to_path_buf()))?;
+        let mut out = Vec::new();
+        for e in entries {
+            out.push(e.map_err(|e| GeodataError::Io(e, d.to_path_buf()))?);
+        }
+        out.sort_by_key(|e| e.file_name());
+        Ok(out)
+    };
+    if !dir.is_dir() {
+        return Err(GeodataError::NotADirectory(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    let mut push = |name: String, path: &Path| {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string());
+        files.push(DataFile { name, text });
+    };
+    for entry in read_dir(dir)? {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_file() && (name.ends_with(".json") || name.ends_with(".geojson")) {
+            push(name, &path);
+        }
+    }
+    let reference = dir.join("reference");
+    if reference.is_dir() {
+        for entry in read_dir(&reference)? {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_file() && (name.ends_with(".json") || name.ends_with(".geojson")) {
+                push(format!("reference/{name}"), &path);
+            }
+        }
+    }
+    let prefix = dir.display().to_string();
+    load_files(&prefix, files).map_err(GeodataError::Invalid)
+}
+
+/// Loads a data set from its files (see [`DataFile`]). `prefix` is put before each file name in
+/// problems (the directory as the user named it).
+pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problems> {
+    let label = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", prefix.trim_end_matches('/'))
+        }
+    };
+    let mut problems = Vec::new();
+    let mut by_name: BTreeMap<String, (String, Value)> = BTreeMap::new();
+    for file in files {
+        let shown = label(&file.name);
+        let text = match file.text {
+            Ok(t) => t,
+            Err(reason) => {
+                problems.push(file_problem(&shown, ProblemKind::Unreadable { reason }));
+                continue;
+            }
+        };
+        let known = REQUIRED_FILES.contains(&file.name.as_str())
+            || (file.name.starts_with("reference/") && file.name.ends_with(".geojson"));
+        if !known {
+            problems.push(file_problem(&shown, ProblemKind::UnknownFile));
+            continue;
+        }
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => {
+                by_name.insert(file.name, (shown, v));
+            }
+            Err(e) => problems.push(file_problem(
+                &shown,
+                ProblemKind::NotJson {
+                    line: e.line(),
+                    column: e.column(),
+                    reason: json_reason(&e),
+                },
+            )),
+        }
+    }
+    for required in REQUIRED_FILES {
+        let unreadable = problems.iter().any(|p| p.file == label(required));
+        if !by_name.contains_key(required) && !unreadable {
+            problems.push(file_problem(&label(required), ProblemKind::MissingFile));
+        }
+    }
+
+    let actors = match by_name.get("actors.json") {
+        Some((shown, v)) => parse_actors(shown, v, &mut problems),
+        None => Vec::new(),
+    };
+    let actor_ids: Vec<String> = actors.iter().map(|a| a.id.as_str().to_owned()).collect();
+    let checker = Refs {
+        actors: &actor_ids,
+        actors_loaded: by_name.contains_key("actors.json"),
+    };
+
+    let mut zones = Vec::new();
+    let mut zone_index = Vec::new();
+    if let Some((shown, v)) = by_name.get("zones.geojson") {
+        for (index, raw) in features(shown, v, &mut problems) {
+            let mut cx = FeatureCx::new(shown, index, raw, &mut problems);
+            if let Some(z) = parse_zone(&mut cx, &checker) {
+                zone_index.push(index);
+                zones.push(z);
+            }
+        }
+        check_ids(
+            shown,
+            zones.iter().map(|z| &z.0.id).zip(zone_index.iter().copied()),
+            &mut problems,
+        );
+    }
+    let mut locations = Vec::new();
+    if let Some((shown, v)) = by_name.get("locations.geojson") {
+        let mut idx = Vec::new();
+        for (index, raw) in features(shown, v, &mut problems) {
+            let mut cx = FeatureCx::new(shown, index, raw, &mut problems);
+            if let Some(l) = parse_location(&mut cx, &checker) {
+                idx.push(index);
+                locations.push(l);
+            }
+        }
+        check_ids(
+            shown,
+            locations.iter().map(|l| &l.meta.id).zip(idx),
+            &mut problems,
+        );
+    }
+    let mut events = Vec::new();
+    if let Some((shown, v)) = by_name.get("events.geojson") {
+        let mut idx = Vec::new();
+        for (index, raw) in features(shown, v, &mut problems) {
+            let mut cx = FeatureCx::new(shown, index, raw, &mut problems);
+            if let Some(e) = parse_event(&mut cx, &checker) {
+                idx.push(index);
+                events.push(e);
+            }
+        }
+        let location_ids: Vec<&str> = locations.iter().map(|l| l.meta.id.as_str()).collect();
+        for (event, index) in events.iter().zip(idx.iter().copied()) {
+            if let Some(loc) = &event.location
+                && !location_ids.contains(&loc.as_str())
+            {
+                problems.push(Problem {
+                    file: shown.clone(),
+                    feature: Some(FeatureRef {
+                        index,
+                        id: Some(event.meta.id.to_string()),
+                    }),
+                    field: Some("location".into()),
+                    kind: ProblemKind::UnknownLocation {
+                        location: loc.to_string(),
+                    },
+                });
+            }
+        }
+        check_ids(shown, events.iter().map(|e| &e.meta.id).zip(idx), &mut problems);
+    }
+    let mut reference = Vec::new();
+    let mut reference_files = Vec::new();
+    for (name, (shown, v)) in &by_name {
+        let Some(stem) = name
+            .strip_prefix("reference/")
+            .and_then(|n| n.strip_suffix(".geojson"))
+        else {
+            continue;
+        };
+        if let Err(reason) = FeatureId::parse(stem) {
+            problems.push(file_problem(
+                shown,
+                ProblemKind::InvalidId {
+                    reason: format!("the layer name (file stem) {reason}"),
+                },
+            ));
+            continue;
+        }
+        if let Some(layer) = parse_reference_layer(stem, shown, v, &mut problems) {
+            reference.push(layer);
+            reference_files.push(shown.clone());
+        }
+    }
+
+    // Rules read features of every layer, so they are derived once all layers are parsed.
+    let zone_files = by_name
+        .get("zones.geojson")
+        .map(|(s, _)| s.clone())
+        .unwrap_or_default();
+    let zones = rules::derive_zones(
+        &zone_files,
+        zones,
+        &zone_index,
+        &locations,
+        &reference,
+        &mut problems,
+    );
+
+    if problems.is_empty() {
+        Ok(Dataset {
+            actors,
+            zones,
+            locations,
+            events,
+            reference,
+        })
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// A zone as parsed, before its rule (if any) is derived: meta, the rest, and the raw rule.
+pub(crate) type ParsedZone = (FeatureMeta, ZoneRest);
+
+/// The zone's fields other than its meta, with geometry `None` while a rule is pending.
+pub(crate) struct ZoneRest {
+    pub actor: ActorId,
+    pub kind: ZoneKind,
+    pub period: Period,
+    pub geometry: Option<MultiPolygon<f64>>,
+    pub rule: Option<Rule>,
+}
+
+fn json_reason(e: &serde_json::Error) -> String {
+    // serde_json appends " at line L column C"; the problem already says where.
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+fn file_problem(file: &str, kind: ProblemKind) -> Problem {
+    Problem {
+        file: file.to_owned(),
+        feature: None,
+        field: None,
+        kind,
+    }
+}
+
+struct Refs<'a> {
+    actors: &'a [String],
+    /// When actors.json itself is missing or broken, every actor would look unknown; that noise
+    /// hides the real problem, so actor checks are skipped then.
+    actors_loaded: bool,
+}
+
+fn features<'v>(
+    shown: &str,
+    v: &'v Value,
+    problems: &mut Vec<Problem>,
+) -> Vec<(usize, &'v Map<String, Value>)> {
+    let Some(obj) = v.as_object() else {
+        problems.push(file_problem(
+            shown,
+            ProblemKind::NotGeoJson {
+                reason: "the top level must be an object with \"type\": \"FeatureCollection\""
+                    .into(),
+            },
+        ));
+        return Vec::new();
+    };
+    match obj.get("type").and_then(Value::as_str) {
+        Some("FeatureCollection") => {}
+        Some(other) => {
+            problems.push(file_problem(
+                shown,
+                ProblemKind::NotGeoJson {
+                    reason: format!("\"type\" is {other:?}; a layer file is a FeatureCollection"),
+                },
+            ));
+            return Vec::new();
+        }
+        None => {
+            problems.push(file_problem(
+                shown,
+                ProblemKind::NotGeoJson {
+                    reason: "no \"type\": \"FeatureCollection\" member".into(),
+                },
+            ));
+            return Vec::new();
+        }
+    }
+    if obj.contains_key("crs") {
+        problems.push(file_problem(
+            shown,
+            ProblemKind::NotGeoJson {
+                reason: "has a \"crs\" member, which RFC 7946 removed; coordinates must be WGS84 lon/lat and \"crs\" must go".into(),
+            },
+        ));
+    }
+    let Some(list) = obj.get("features").and_then(Value::as_array) else {
+        problems.push(file_problem(
+            shown,
+            ProblemKind::NotGeoJson {
+                reason: "no \"features\" array".into(),
+            },
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (index, f) in list.iter().enumerate() {
+        match f.as_object() {
+            Some(o) if o.get("type").and_then(Value::as_str) == Some("Feature") => {
+                out.push((index, o))
+            }
+            _ => problems.push(Problem {
+                file: shown.to_owned(),
+                feature: Some(FeatureRef { index, id: None }),
+                field: None,
+                kind: ProblemKind::NotGeoJson {
+                    reason: "not an object with \"type\": \"Feature\"".into(),
+                },
+            }),
+        }
+    }
+    out
+}
+
+/// The feature being parsed, and where its problems go.
+struct FeatureCx<'a> {
+    file: &'a str,
+    index: usize,
+    id: Option<String>,
+    raw: &'a Map<String, Value>,
+    props: Map<String, Value>,
+    problems: &'a mut Vec<Problem>,
+    /// Problems found for this feature so far; a feature with any is not built.
+    count: usize,
+}
+
+impl<'a> FeatureCx<'a> {
+    fn new(
+        file: &'a str,
+        index: usize,
+        raw: &'a Map<String, Value>,
+        problems: &'a mut Vec<Problem>,
+    ) -> Self {
+        let id = match raw.get("id") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let props = match raw.get("properties") {
+            Some(Value::Object(o)) => o.clone(),
+            _ => Map::new(),
+        };
+        let mut cx = Self {
+            file,
+            index,
+            id,
+            raw,
+            props,
+            problems,
+            count: 0,
+        };
+        if !matches!(raw.get("properties"), Some(Value::Object(_))) {
+            cx.problem(
+                Some("properties"),
+                ProblemKind::WrongType {
+                    expected: "an object",
+                },
+            );
+        }
+        cx
+    }
+
+    fn problem(&mut self, field: Option<&str>, kind: ProblemKind) {
+        self.count += 1;
+        self.problems.push(Problem {
+            file: self.file.to_owned(),
+            feature: Some(FeatureRef {
+                index: self.index,
+                id: self.id.clone(),
+            }),
+            field: field.map(str::to_owned),
+            kind,
+        });
+    }
+
+    fn check_known_props(&mut self, known: &'static [&'static str]) {
+        let unknown: Vec<String> = self
+            .props
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in unknown {
+            self.problem(Some(&k), ProblemKind::UnknownProperty { known });
+        }
+    }
+
+    fn feature_id(&mut self) -> Option<FeatureId> {
+        match self.raw.get("id") {
+            None | Some(Value::Null) => {
+                self.problem(Some("id"), ProblemKind::Missing);
+                None
+            }
+            Some(Value::String(s)) => match FeatureId::parse(s) {
+                Ok(id) => Some(id),
+                Err(reason) => {
+                    self.problem(Some("id"), ProblemKind::InvalidId { reason });
+                    None
+                }
+            },
+            Some(_) => {
+                self.problem(
+                    Some("id"),
+                    ProblemKind::WrongType {
+                        expected: "a string such as \"khasham_strip_2018\"",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn req_str(&mut self, key: &str) -> Option<String> {
+        match self.props.get(key) {
+            None | Some(Value::Null) => {
+                self.problem(Some(key), ProblemKind::Missing);
+                None
+            }
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(_) => {
+                self.problem(
+                    Some(key),
+                    ProblemKind::WrongType {
+                        expected: "a non-empty string",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// `Ok(None)` when absent or null; `Err(())` after reporting a problem.
+    fn opt_str(&mut self, key: &str) -> Result<Option<String>, ()> {
+        match self.props.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => {
+                self.problem(
+                    Some(key),
+                    ProblemKind::WrongType {
+                        expected: "a string",
+                    },
+                );
+                Err(())
+            }
+        }
+    }
+
+    fn opt_date(&mut self, key: &str) -> Result<Option<Date>, ()> {
+        match self.props.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => match parse_date(s) {
+                Some(d) => Ok(Some(d)),
+                None => {
+                    self.problem(Some(key), ProblemKind::BadDate { value: s.clone() });
+                    Err(())
+                }
+            },
+            Some(other) => {
+                self.problem(
+                    Some(key),
+                    ProblemKind::BadDate {
+                        value: other.to_string(),
+                    },
+                );
+                Err(())
+            }
+        }
+    }
+
+    fn enum_value<T>(
+        &mut self,
+        key: &str,
+        parse: fn(&str) -> Option<T>,
+        allowed: Vec<&'static str>,
+    ) -> Option<T> {
+        let s = self.req_str(key)?;
+        match parse(&s) {
+            Some(v) => Some(v),
+            None => {
+                self.problem(Some(key), ProblemKind::NotOneOf { value: s, allowed });
+                None
+            }
+        }
+    }
+
+    fn actor(&mut self, key: &str, value: &str, refs: &Refs<'_>) -> Option<ActorId> {
+        let id = match ActorId::parse(value) {
+            Ok(id) => id,
+            Err(reason) => {
+                self.problem(Some(key), ProblemKind::InvalidId { reason });
+                return None;
+            }
+        };
+        if refs.actors_loaded && !refs.actors.iter().any(|a| a == value) {
+            self.problem(
+                Some(key),
+                ProblemKind::UnknownActor {
+                    actor: value.to_owned(),
+                    known: refs.actors.to_vec(),
+                },
+            );
+            return None;
+        }
+        Some(id)
+    }
+
+    fn period(&mut self) -> Option<Period> {
+        let from = self.opt_date("valid_from");
+        let to = self.opt_date("valid_to");
+        let (Ok(from), Ok(to)) = (from, to) else {
+            return None;
+        };
+        match Period::new(from, to) {
+            Some(p) => Some(p),
+            None => {
+                self.problem(
+                    Some("valid_from"),
+                    ProblemKind::PeriodInverted {
+                        from: fmt_date(from),
+                        to: fmt_date(to),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn sources(&mut self) -> Option<Vec<Source>> {
+        let list = match self.props.get("sources") {
+            None | Some(Value::Null) => {
+                self.problem(Some("sources"), ProblemKind::NoSources);
+                return None;
+            }
+            Some(Value::Array(a)) if a.is_empty() => {
+                self.problem(Some("sources"), ProblemKind::NoSources);
+                return None;
+            }
+            Some(Value::Array(a)) => a.clone(),
+            Some(_) => {
+                self.problem(
+                    Some("sources"),
+                    ProblemKind::WrongType {
+                        expected: "an array of {\"title\", \"publisher\", \"url\", \"date\"} objects",
+                    },
+                );
+                return None;
+            }
+        };
+        let before = self.count;
+        let mut out = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            let field = format!("sources[{i}]");
+            let Some(o) = s.as_object() else {
+                self.problem(
+                    Some(&field),
+                    ProblemKind::WrongType {
+                        expected: "an object with \"title\" and a \"publisher\" or \"url\"",
+                    },
+                );
+                continue;
+            };
+            let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
+            for k in o.keys() {
+                if !["title", "publisher", "url", "date"].contains(&k.as_str()) {
+                    self.problem(
+                        Some(&format!("{field}.{k}")),
+                        ProblemKind::UnknownProperty {
+                            known: &["title", "publisher", "url", "date"],
+                        },
+                    );
+                }
+            }
+            let title = text("title").filter(|t| !t.trim().is_empty());
+            if title.is_none() {
+                self.problem(Some(&format!("{field}.title")), ProblemKind::Missing);
+            }
+            let publisher = text("publisher").filter(|t| !t.trim().is_empty());
+            let url = text("url").filter(|t| !t.trim().is_empty());
+            if publisher.is_none() && url.is_none() {
+                self.problem(Some(&field), ProblemKind::SourceUntraceable);
+            }
+            let date = match o.get("date") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(d)) => match parse_date(d) {
+                    Some(d) => Some(d),
+                    None => {
+                        self.problem(
+                            Some(&format!("{field}.date")),
+                            ProblemKind::BadDate { value: d.clone() },
+                        );
+                        None
+                    }
+                },
+                Some(other) => {
+                    self.problem(
+                        Some(&format!("{field}.date")),
+                        ProblemKind::BadDate {
+                            value: other.to_string(),
+                        },
+                    );
+                    None
+                }
+            };
+            if let Some(title) = title {
+                out.push(Source {
+                    title,
+                    publisher,
+                    url,
+                    date,
+                });
+            }
+        }
+        (self.count == before).then_some(out)
+    }
+
+    fn meta(&mut self, known: &'static [&'static str]) -> Option<FeatureMeta> {
+        self.check_known_props(known);
+        let id = self.feature_id();
+        let name = self.req_str("name");
+        let description = self.opt_str("description").ok().flatten();
+        let confidence = self.enum_value(
+            "confidence",
+            Confidence::parse,
+            Confidence::ALL.iter().map(|c| c.as_str()).collect(),
+        );
+        let method = self.enum_value(
+            "method",
+            Method::parse,
+            Method::ALL.iter().map(|m| m.as_str()).collect(),
+        );
+        let sources = self.sources();
+        Some(FeatureMeta {
+            id: id?,
+            name: name?,
+            description: description.unwrap_or_default(),
+            confidence: confidence?,
+            method: method?,
+            sources: sources?,
+        })
+    }
+
+    /// The geometry member: `Ok(None)` when null or absent.
+    fn geometry(&mut self) -> Result<Option<GeometryValue>, ()> {
+        let g = match self.raw.get("geometry") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(g) => g.clone(),
+        };
+        match serde_json::from_value::<geojson::Geometry>(g) {
+            Ok(g) => {
+                let before = self.count;
+                check_positions(&g.value, &mut |kind| self.problem(Some("geometry"), kind));
+                if self.count == before {
+                    Ok(Some(g.value))
+                } else {
+                    Err(())
+                }
+            }
+            Err(e) => {
+                self.problem(
+                    Some("geometry"),
+                    ProblemKind::BadGeometry {
+                        reason: json_reason(&e),
+                    },
+                );
+                Err(())
+            }
+        }
+    }
+
+    fn polygons(&mut self, g: &GeometryValue) -> Option<MultiPolygon<f64>> {
+        let mp = match g {
+            GeometryValue::Polygon { coordinates } => MultiPolygon(vec![to_polygon(coordinates)]),
+            GeometryValue::MultiPolygon { coordinates } => {
+                MultiPolygon(coordinates.iter().map(|p| to_polygon(p)).collect())
+            }
+            other => {
+                self.problem(
+                    Some("geometry"),
+                    ProblemKind::WrongGeometryType {
+                        found: other.type_name().into(),
+                        expected: "Polygon or MultiPolygon",
+                    },
+                );
+                return None;
+            }
+        };
+        let errors = mp.validation_errors();
+        if !errors.is_empty() {
+            for e in errors {
+                self.problem(
+                    Some("geometry"),
+                    ProblemKind::InvalidPolygon {
+                        reason: e.to_string(),
+                    },
+                );
+            }
+            return None;
+        }
+        Some(normalize_polygons(&mp))
+    }
+
+    fn point(&mut self, g: Option<GeometryValue>) -> Option<Point<f64>> {
+        match g {
+            Some(GeometryValue::Point { coordinates }) => Some(Point::new(
+                round(coordinates[0]),
+                round(coordinates[1]),
+            )),
+            Some(other) => {
+                self.problem(
+                    Some("geometry"),
+                    ProblemKind::WrongGeometryType {
+                        found: other.type_name().into(),
+                        expected: "Point",
+                    },
+                );
+                None
+            }
+            None => {
+                self.problem(Some("geometry"), ProblemKind::Missing);
+                None
+            }
+        }
+    }
+}
+
+fn fmt_date(d: Option<Date>) -> String {
+    d.map_or_else(|| "..".into(), |d| d.to_string())
+}
+
+/// Parses `YYYY-MM-DD` strictly (no time, no other forms).
+///
+/// ```
+/// assert!(geodata::parse_date("2018-02-07").is_some());
+/// assert!(geodata::parse_date("2018-02-30").is_none());
+/// assert!(geodata::parse_date("7 Feb 2018").is_none());
+/// ```
+pub fn parse_date(s: &str) -> Option<Date> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    Date::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// Rounds a coordinate to [`COORD_DECIMALS`] decimals; idempotent.
+pub fn round(v: f64) -> f64 {
+    let scale = 10f64.powi(COORD_DECIMALS);
+    (v * scale).round() / scale
+}
+
+/// Rounds every coordinate and orients rings: exteriors counter-clockwise, holes clockwise
+/// (RFC 7946 §3.1.6).
+pub fn normalize_polygons(mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+    use geo::MapCoords;
+    mp.map_coords(|c| Coord {
+        x: round(c.x),
+        y: round(c.y),
+    })
+    .orient(geo::orient::Direction::Default)
+}
+
+fn to_ring(positions: &[Position]) -> LineString<f64> {
+    LineString(
+        positions
+            .iter()
+            .map(|p| Coord { x: p[0], y: p[1] })
+            .collect(),
+    )
+}
+
+fn to_polygon(rings: &[Vec<Position>]) -> Polygon<f64> {
+    let mut it = rings.iter();
+    let exterior = it.next().map(|r| to_ring(r)).unwrap_or_else(|| LineString(Vec::new()));
+    Polygon::new(exterior, it.map(|r| to_ring(r)).collect())
+}
+
+fn check_position(p: &Position, report: &mut dyn FnMut(ProblemKind)) {
+    let shown = format!(
+        "[{}]",
+        p.as_slice()
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if p.len() < 2 {
+        report(ProblemKind::CoordinateOutOfRange {
+            position: shown,
+            axis: "a position needs a longitude and a latitude",
+        });
+        return;
+    }
+    if !p[0].is_finite() || !(-180.0..=180.0).contains(&p[0]) {
+        report(ProblemKind::CoordinateOutOfRange {
+            position: shown.clone(),
+            axis: "longitude",
+        });
+    }
+    if !p[1].is_finite() || !(-90.0..=90.0).contains(&p[1]) {
+        report(ProblemKind::CoordinateOutOfRange {
+            position: shown,
+            axis: "latitude",
+        });
+    }
+}
+
+fn check_ring(ring: &[Position], name: String, report: &mut dyn FnMut(ProblemKind)) {
+    for p in ring {
+        check_position(p, report);
+    }
+    if ring.len() < 4 {
+        report(ProblemKind::RingTooShort {
+            ring: name,
+            positions: ring.len(),
+        });
+    } else if ring.first().map(Position::as_slice) != ring.last().map(Position::as_slice) {
+        report(ProblemKind::RingNotClosed { ring: name });
+    }
+}
+
+fn ring_name(polygon: Option<usize>, ring: usize) -> String {
+    let ring = if ring == 0 {
+        "the exterior ring".to_owned()
+    } else {
+        format!("hole {ring}")
+    };
+    match polygon {
+        Some(p) => format!("polygon {p}, {ring}"),
+        None => ring,
+    }
+}
+
+fn check_positions(g: &GeometryValue, report: &mut dyn FnMut(ProblemKind)) {
+    match g {
+        GeometryValue::Point { coordinates } => check_position(coordinates, report),
+        GeometryValue::MultiPoint { coordinates } => {
+            coordinates.iter().for_each(|p| check_position(p, report))
+        }
+        GeometryValue::LineString { coordinates } => {
+            coordinates.iter().for_each(|p| check_position(p, report));
+            if coordinates.len() < 2 {
+                report(ProblemKind::LineTooShort {
+                    positions: coordinates.len(),
+                });
+            }
+        }
+        GeometryValue::MultiLineString { coordinates } => {
+            for line in coordinates {
+                line.iter().for_each(|p| check_position(p, report));
+                if line.len() < 2 {
+                    report(ProblemKind::LineTooShort {
+                        positions: line.len(),
+                    });
+                }
+            }
+        }
+        GeometryValue::Polygon { coordinates } => {
+            if coordinates.is_empty() {
+                report(ProblemKind::RingTooShort {
+                    ring: ring_name(None, 0),
+                    positions: 0,
+                });
+            }
+            for (i, r) in coordinates.iter().enumerate() {
+                check_ring(r, ring_name(None, i), report);
+            }
+        }
+        GeometryValue::MultiPolygon { coordinates } => {
+            for (pi, poly) in coordinates.iter().enumerate() {
+                if poly.is_empty() {
+                    report(ProblemKind::RingTooShort {
+                        ring: ring_name(Some(pi), 0),
+                        positions: 0,
+                    });
+                }
+                for (i, r) in poly.iter().enumerate() {
+                    check_ring(r, ring_name(Some(pi), i), report);
+                }
+            }
+        }
+        GeometryValue::GeometryCollection { .. } => report(ProblemKind::WrongGeometryType {
+            found: "GeometryCollection".into(),
+            expected: "a single geometry type",
+        }),
+    }
+}
+
+fn check_ids<'a>(
+    shown: &str,
+    ids: impl Iterator<Item = (&'a FeatureId, usize)>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut fids: HashMap<u32, &str> = HashMap::new();
+    for (id, index) in ids {
+        let feature = Some(FeatureRef {
+            index,
+            id: Some(id.to_string()),
+        });
+        if let Some(&first_index) = seen.get(id.as_str()) {
+            problems.push(Problem {
+                file: shown.to_owned(),
+                feature,
+                field: Some("id".into()),
+                kind: ProblemKind::DuplicateId {
+                    id: id.to_string(),
+                    first_index,
+                },
+            });
+            continue;
+        }
+        seen.insert(id.as_str(), index);
+        if let Some(other) = fids.insert(id.fid(), id.as_str()) {
+            problems.push(Problem {
+                file: shown.to_owned(),
+                feature,
+                field: Some("id".into()),
+                kind: ProblemKind::FidCollision {
+                    fid: id.fid(),
+                    other: other.to_owned(),
+                },
+            });
+        }
+    }
+}
+
+fn parse_actors(shown: &str, v: &Value, problems: &mut Vec<Problem>) -> Vec<Actor> {
+    let Some(list) = v.get("actors").and_then(Value::as_array) else {
+        problems.push(file_problem(
+            shown,
+            ProblemKind::NotGeoJson {
+                reason: "actors.json must be an object with an \"actors\" array".into(),
+            },
+        ));
+        return Vec::new();
+    };
+    let mut out: Vec<Actor> = Vec::new();
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (index, a) in list.iter().enumerate() {
+        let id_text = a.get("id").and_then(Value::as_str).map(str::to_owned);
+        let mut report = |field: &str, kind: ProblemKind| {
+            problems.push(Problem {
+                file: shown.to_owned(),
+                feature: Some(FeatureRef {
+                    index,
+                    id: id_text.clone(),
+                }),
+                field: Some(field.to_owned()),
+                kind,
+            })
+        };
+        let Some(o) = a.as_object() else {
+            report(
+                "actors",
+                ProblemKind::WrongType {
+                    expected: "an object with id, name and colour",
+                },
+            );
+            continue;
+        };
+        let text = |k: &str| {
+            o.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+        };
+        for k in o.keys() {
+            if !["id", "name", "colour", "description"].contains(&k.as_str()) {
+                report(
+                    k,
+                    ProblemKind::UnknownProperty {
+                        known: &["id", "name", "colour", "description"],
+                    },
+                );
+            }
+        }
+        let id = match text("id").map(ActorId::parse) {
+            None => {
+                report("id", ProblemKind::Missing);
+                None
+            }
+            Some(Err(reason)) => {
+                report("id", ProblemKind::InvalidId { reason });
+                None
+            }
+            Some(Ok(id)) => {
+                if let Some(&first_index) = first.get(id.as_str()) {
+                    report(
+                        "id",
+                        ProblemKind::DuplicateId {
+                            id: id.to_string(),
+                            first_index,
+                        },
+                    );
+                    None
+                } else {
+                    first.insert(id.to_string(), index);
+                    Some(id)
+                }
+            }
+        };
+        let name = text("name");
+        if name.is_none() {
+            report("name", ProblemKind::Missing);
+        }
+        let colour = text("colour");
+        match colour {
+            None => report("colour", ProblemKind::Missing),
+            Some(c) if !is_colour(c) => report(
+                "colour",
+                ProblemKind::BadColour {
+                    value: c.to_owned(),
+                },
+            ),
+            Some(_) => {}
+        }
+        if let (Some(id), Some(name), Some(colour)) = (id, name, colour.filter(|c| is_colour(c)))
+        {
+            out.push(Actor {
+                id,
+                name: name.to_owned(),
+                colour: colour.to_ascii_lowercase(),
+                description: text("description").unwrap_or_default().to_owned(),
+            });
+        }
+    }
+    out
+}
+
+fn is_colour(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn parse_zone(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<ParsedZone> {
+    let meta = cx.meta(ZONE_PROPS);
+    let actor = cx
+        .req_str("actor")
+        .and_then(|a| cx.actor("actor", &a, refs));
+    let kind = cx.enum_value(
+        "kind",
+        ZoneKind::parse,
+        ZoneKind::ALL.iter().map(|k| k.as_str()).collect(),
+    );
+    let period = cx.period();
+    let rule = match cx.props.get("rule").cloned() {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => parse_rule(cx, &v).map(Some),
+    };
+    let geometry = cx.geometry();
+    let geometry = match (geometry, &rule) {
+        (Ok(Some(_)), Ok(Some(_))) => {
+            cx.problem(Some("geometry"), ProblemKind::GeometryAndRule);
+            None
+        }
+        (Ok(None), Ok(None)) => {
+            cx.problem(Some("geometry"), ProblemKind::NoGeometry);
+            None
+        }
+        (Ok(Some(g)), Ok(None)) => cx.polygons(&g).map(Some),
+        (Ok(None), Ok(Some(_))) => Some(None),
+        _ => None,
+    };
+    if let (Some(m), Ok(Some(_))) = (&meta, &rule)
+        && m.method != Method::Rule
+    {
+        cx.problem(
+            Some("method"),
+            ProblemKind::NotOneOf {
+                value: m.method.as_str().into(),
+                allowed: vec!["rule (the zone has a rule)"],
+            },
+        );
+        return None;
+    }
+    let rule = rule.ok()?;
+    if cx.count > 0 {
+        return None;
+    }
+    Some((
+        meta?,
+        ZoneRest {
+            actor: actor?,
+            kind: kind?,
+            period: period?,
+            geometry: geometry?,
+            rule,
+        },
+    ))
+}
+
+fn parse_rule(cx: &mut FeatureCx<'_>, v: &Value) -> Result<Rule, ()> {
+    let Some(o) = v.as_object() else {
+        cx.problem(
+            Some("rule"),
+            ProblemKind::WrongType {
+                expected: "an object such as {\"op\": \"buffer\", \"of\": ..., \"distance_km\": ...}",
+            },
+        );
+        return Err(());
+    };
+    let before = cx.count;
+    let op = o.get("op").and_then(Value::as_str);
+    const BUFFER_KEYS: &[&str] = &["op", "of", "distance_km", "clip_to", "minus"];
+    const SPLIT_KEYS: &[&str] = &["op", "area", "by", "side", "minus"];
+    let known = match op {
+        Some("buffer") => BUFFER_KEYS,
+        Some("split") => SPLIT_KEYS,
+        Some(other) => {
+            cx.problem(
+                Some("rule.op"),
+                ProblemKind::NotOneOf {
+                    value: other.into(),
+                    allowed: vec!["buffer", "split"],
+                },
+            );
+            return Err(());
+        }
+        None => {
+            cx.problem(Some("rule.op"), ProblemKind::Missing);
+            return Err(());
+        }
+    };
+    for k in o.keys() {
+        if !known.contains(&k.as_str()) {
+            cx.problem(
+                Some(&format!("rule.{k}")),
+                ProblemKind::UnknownProperty { known },
+            );
+        }
+    }
+    let id = |cx: &mut FeatureCx<'_>, key: &str, required: bool| -> Option<FeatureId> {
+        let field = format!("rule.{key}");
+        match o.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    cx.problem(Some(&field), ProblemKind::Missing);
+                }
+                None
+            }
+            Some(Value::String(s)) => match FeatureId::parse(s) {
+                Ok(id) => Some(id),
+                Err(reason) => {
+                    cx.problem(Some(&field), ProblemKind::InvalidId { reason });
+                    None
+                }
+            },
+            Some(_) => {
+                cx.problem(
+                    Some(&field),
+                    ProblemKind::WrongType {
+                        expected: "a feature id (string)",
+                    },
+                );
+                None
+            }
+        }
+    };
+    let minus = match o.get("minus") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str().map(FeatureId::parse) {
+                    Some(Ok(id)) => out.push(id),
+                    Some(Err(reason)) => {
+                        cx.problem(
+                            Some(&format!("rule.minus[{i}]")),
+                            ProblemKind::InvalidId { reason },
+                        );
+                    }
+                    None => cx.problem(
+                        Some(&format!("rule.minus[{i}]")),
+                        ProblemKind::WrongType {
+                            expected: "a feature id (string)",
+                        },
+                    ),
+                }
+            }
+            out
+        }
+        Some(_) => {
+            cx.problem(
+                Some("rule.minus"),
+                ProblemKind::WrongType {
+                    expected: "an array of feature ids",
+                },
+            );
+            Vec::new()
+        }
+    };
+    let rule = if op == Some("buffer") {
+        let of = id(cx, "of", true);
+        let clip_to = id(cx, "clip_to", false);
+        let distance_km = match o.get("distance_km") {
+            None | Some(Value::Null) => {
+                cx.problem(Some("rule.distance_km"), ProblemKind::Missing);
+                None
+            }
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(d) if d > 0.0 && d <= 2000.0 => Some(d),
+                _ => {
+                    cx.problem(
+                        Some("rule.distance_km"),
+                        ProblemKind::NumberOutOfRange {
+                            value: n.to_string(),
+                            range: "a distance in km, more than 0 and at most 2000",
+                        },
+                    );
+                    None
+                }
+            },
+            Some(_) => {
+                cx.problem(
+                    Some("rule.distance_km"),
+                    ProblemKind::WrongType {
+                        expected: "a number of kilometres",
+                    },
+                );
+                None
+            }
+        };
+        match (of, distance_km) {
+            (Some(of), Some(distance_km)) => Some(Rule::Buffer {
+                of,
+                distance_km,
+                clip_to,
+                minus,
+            }),
+            _ => None,
+        }
+    } else {
+        let area = id(cx, "area", true);
+        let by = id(cx, "by", true);
+        let side = match o.get("side").and_then(Value::as_str) {
+            Some("left") => Some(Side::Left),
+            Some("right") => Some(Side::Right),
+            Some(other) => {
+                cx.problem(
+                    Some("rule.side"),
+                    ProblemKind::NotOneOf {
+                        value: other.into(),
+                        allowed: vec!["left", "right"],
+                    },
+                );
+                None
+            }
+            None => {
+                cx.problem(Some("rule.side"), ProblemKind::Missing);
+                None
+            }
+        };
+        match (area, by, side) {
+            (Some(area), Some(by), Some(side)) => Some(Rule::Split {
+                area,
+                by,
+                side,
+                minus,
+            }),
+            _ => None,
+        }
+    };
+    match rule {
+        Some(r) if cx.count == before => Ok(r),
+        _ => Err(()),
+    }
+}
+
+fn parse_location(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<Location> {
+    let meta = cx.meta(LOCATION_PROPS);
+    let kind = cx.req_str("kind");
+    let actor = match cx.opt_str("actor") {
+        Ok(Some(a)) => cx.actor("actor", &a, refs).map(Some),
+        Ok(None) => Some(None),
+        Err(()) => None,
+    };
+    let period = cx.period();
+    let geometry = cx.geometry().ok()?;
+    let point = cx.point(geometry);
+    if cx.count > 0 {
+        return None;
+    }
+    Some(Location {
+        meta: meta?,
+        kind: kind?,
+        actor: actor?,
+        period: period?,
+        point: point?,
+    })
+}
+
+fn parse_event(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<Event> {
+    let meta = cx.meta(EVENT_PROPS);
+    let kind = cx.req_str("kind");
+    let date = match cx.opt_date("date") {
+        Ok(Some(d)) => Some(d),
+        Ok(None) => {
+            cx.problem(Some("date"), ProblemKind::Missing);
+            None
+        }
+        Err(()) => None,
+    };
+    let date_end = cx.opt_date("date_end");
+    if let (Some(d), Ok(Some(e))) = (date, date_end)
+        && e < d
+    {
+        cx.problem(
+            Some("date_end"),
+            ProblemKind::PeriodInverted {
+                from: d.to_string(),
+                to: e.to_string(),
+            },
+        );
+    }
+    let actors = match cx.props.get("actors").cloned() {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("actors[{i}]");
+                match item.as_str() {
+                    Some(a) => {
+                        if let Some(id) = cx.actor(&field, a, refs) {
+                            out.push(id);
+                        }
+                    }
+                    None => cx.problem(
+                        Some(&field),
+                        ProblemKind::WrongType {
+                            expected: "an actor id (string)",
+                        },
+                    ),
+                }
+            }
+            Some(out)
+        }
+        Some(_) => {
+            cx.problem(
+                Some("actors"),
+                ProblemKind::WrongType {
+                    expected: "an array of actor ids",
+                },
+            );
+            None
+        }
+    };
+    let location = match cx.opt_str("location") {
+        Ok(Some(l)) => match FeatureId::parse(&l) {
+            Ok(id) => Some(Some(id)),
+            Err(reason) => {
+                cx.problem(Some("location"), ProblemKind::InvalidId { reason });
+                None
+            }
+        },
+        Ok(None) => Some(None),
+        Err(()) => None,
+    };
+    let geometry = cx.geometry().ok()?;
+    let point = cx.point(geometry);
+    if cx.count > 0 {
+        return None;
+    }
+    Some(Event {
+        meta: meta?,
+        kind: kind?,
+        date: date?,
+        date_end: date_end.ok()?,
+        actors: actors?,
+        location: location?,
+        point: point?,
+    })
+}
+
+fn parse_reference_layer(
+    name: &str,
+    shown: &str,
+    v: &Value,
+    problems: &mut Vec<Problem>,
+) -> Option<ReferenceLayer> {
+    let mut kind: Option<GeometryKind> = None;
+    let mut out = Vec::new();
+    let mut idx = Vec::new();
+    let before = problems.len();
+    for (index, raw) in features(shown, v, problems) {
+        let mut cx = FeatureCx::new(shown, index, raw, problems);
+        let meta = cx.meta(COMMON_PROPS);
+        let geometry = match cx.geometry() {
+            Ok(Some(g)) => g,
+            Ok(None) => {
+                cx.problem(Some("geometry"), ProblemKind::Missing);
+                continue;
+            }
+            Err(()) => continue,
+        };
+        let this_kind = match &geometry {
+            GeometryValue::Point { .. } => GeometryKind::Point,
+            GeometryValue::LineString { .. } | GeometryValue::MultiLineString { .. } => {
+                GeometryKind::Line
+            }
+            GeometryValue::Polygon { .. } | GeometryValue::MultiPolygon { .. } => {
+                GeometryKind::Polygon
+            }
+            other => {
+                cx.problem(
+                    Some("geometry"),
+                    ProblemKind::WrongGeometryType {
+                        found: other.type_name().into(),
+                        expected: "Point, LineString/MultiLineString or Polygon/MultiPolygon",
+                    },
+                );
+                continue;
+            }
+        };
+        match kind {
+            None => kind = Some(this_kind),
+            Some(k) if k != this_kind => {
+                cx.problem(
+                    Some("geometry"),
+                    ProblemKind::MixedGeometry {
+                        found: geometry.type_name().into(),
+                        layer_kind: k.geojson_type(),
+                    },
+                );
+                continue;
+            }
+            Some(_) => {}
+        }
+        let geom: Option<geo::Geometry<f64>> = match &geometry {
+            GeometryValue::Point { coordinates } => Some(
+                Point::new(round(coordinates[0]), round(coordinates[1])).into(),
+            ),
+            GeometryValue::LineString { coordinates } => {
+                Some(round_lines(MultiLineString(vec![to_ring(coordinates)])).into())
+            }
+            GeometryValue::MultiLineString { coordinates } => Some(
+                round_lines(MultiLineString(
+                    coordinates.iter().map(|l| to_ring(l)).collect(),
+                ))
+                .into(),
+            ),
+            _ => cx.polygons(&geometry).map(Into::into),
+        };
+        if cx.count > 0 {
+            continue;
+        }
+        if let (Some(meta), Some(geometry)) = (meta, geom) {
+            idx.push(index);
+            out.push(ReferenceFeature { meta, geometry });
+        }
+    }
+    check_ids(shown, out.iter().map(|f| &f.meta.id).zip(idx), problems);
+    if problems.len() > before {
+        return None;
+    }
+    Some(ReferenceLayer {
+        name: name.to_owned(),
+        kind: kind.unwrap_or(GeometryKind::Polygon),
+        features: out,
+    })
+}
+
+fn round_lines(ml: MultiLineString<f64>) -> MultiLineString<f64> {
+    use geo::MapCoords;
+    ml.map_coords(|c| Coord {
+        x: round(c.x),
+        y: round(c.y),
+    })
+}

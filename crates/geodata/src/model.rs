@@ -1,0 +1,586 @@
+//! The domain model: actors, zones, locations, events, reference layers and what every feature
+//! carries (sources, confidence, how it was made, when it holds).
+
+use std::fmt;
+
+use geo::{MultiPolygon, Point};
+
+use crate::Date;
+
+/// A readable, stable feature id such as `khasham_gov_strip_2018_02`: lower-case ASCII letters,
+/// digits, `_` and `-`, starting with a letter or digit, at most 80 characters.
+///
+/// ```
+/// use geodata::FeatureId;
+/// assert!(FeatureId::parse("al_tanf").is_ok());
+/// assert!(FeatureId::parse("Al Tanf").is_err());
+/// assert_eq!(FeatureId::parse("al_tanf").unwrap().as_str(), "al_tanf");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeatureId(String);
+
+/// Longest id accepted, so that ids stay readable in URLs and tables.
+pub const MAX_ID_LEN: usize = 80;
+
+impl FeatureId {
+    /// Checks the id pattern; the error says what is wrong in words.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("is empty".into());
+        }
+        if s.len() > MAX_ID_LEN {
+            return Err(format!("is {} characters long; the limit is {MAX_ID_LEN}", s.len()));
+        }
+        let first_ok = s
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok = s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !first_ok || !rest_ok {
+            return Err(format!(
+                "{s:?} is not a valid id: use lower-case letters, digits, '_' and '-', starting with a letter or digit"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The id as written in the data files.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A stable integer id for clients that need one (GDAL, GeoPackage): a 31-bit FNV-1a hash of
+    /// the readable id, so it does not change when features are reordered or others are added.
+    /// Collisions inside a layer are reported by validation.
+    ///
+    /// ```
+    /// use geodata::FeatureId;
+    /// let id = FeatureId::parse("al_tanf").unwrap();
+    /// assert_eq!(id.fid(), FeatureId::parse("al_tanf").unwrap().fid());
+    /// assert!(id.fid() > 0);
+    /// ```
+    pub fn fid(&self) -> u32 {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in self.0.bytes() {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        // Keep it positive in signed 32-bit fields and never 0 (some clients treat 0 as unset).
+        (h & 0x7fff_ffff).max(1)
+    }
+}
+
+impl fmt::Display for FeatureId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An actor id from `actors.json`, such as `iran` or `us_coalition`. Same pattern as [`FeatureId`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorId(String);
+
+impl ActorId {
+    /// Checks the id pattern.
+    ///
+    /// ```
+    /// assert!(geodata::ActorId::parse("us_coalition").is_ok());
+    /// assert!(geodata::ActorId::parse("US").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Self, String> {
+        FeatureId::parse(s).map(|id| Self(id.0))
+    }
+
+    /// The id as written in the data files.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who a zone, location or event belongs to, with the colour the map and QGIS styles use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    /// Stable id.
+    pub id: ActorId,
+    /// Display name.
+    pub name: String,
+    /// `#rrggbb`.
+    pub colour: String,
+    /// Who is meant, in a sentence.
+    pub description: String,
+}
+
+/// How sure the data set is of a feature's geometry and attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Confidence {
+    /// A published coordinate or a Natural Earth geometry used as-is.
+    High,
+    /// Simplified geometry, or a coordinate known to within a few km.
+    Medium,
+    /// Hand-drawn from anchor towns and public maps (±5-15 km): for display with an
+    /// "approximate" label only.
+    Low,
+}
+
+impl Confidence {
+    /// Every value, in order.
+    pub const ALL: [Confidence; 3] = [Confidence::High, Confidence::Medium, Confidence::Low];
+
+    /// The word used in files and APIs.
+    ///
+    /// ```
+    /// use geodata::Confidence;
+    /// assert_eq!(Confidence::parse("low"), Some(Confidence::Low));
+    /// assert_eq!(Confidence::Low.as_str(), "low");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+        }
+    }
+
+    /// Parses the word used in files and APIs.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// How a feature's geometry was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// A coordinate taken from a cited source.
+    SourcedCoordinate,
+    /// Natural Earth geometry, as-is or simplified.
+    NaturalEarth,
+    /// Drawn by hand from anchor points.
+    HandDrawn,
+    /// Computed by zonetrack from a rule (buffer, split).
+    Rule,
+}
+
+impl Method {
+    /// Every value, in order.
+    pub const ALL: [Method; 4] = [
+        Method::SourcedCoordinate,
+        Method::NaturalEarth,
+        Method::HandDrawn,
+        Method::Rule,
+    ];
+
+    /// The word used in files and APIs.
+    ///
+    /// ```
+    /// assert_eq!(geodata::Method::parse("hand_drawn"), Some(geodata::Method::HandDrawn));
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::SourcedCoordinate => "sourced_coordinate",
+            Method::NaturalEarth => "natural_earth",
+            Method::HandDrawn => "hand_drawn",
+            Method::Rule => "rule",
+        }
+    }
+
+    /// Parses the word used in files and APIs.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// What a zone describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ZoneKind {
+    /// Territory an actor holds.
+    Control,
+    /// Where an actor's forces are present without holding the ground.
+    Presence,
+    /// An agreed area where another party's forces are kept out to avoid clashes.
+    Deconfliction,
+    /// An area an actor demanded, offered or claimed to be free of another's forces.
+    DemandedExclusion,
+    /// A de-escalation (ceasefire) zone.
+    DeEscalation,
+    /// A buffer or separation area.
+    Buffer,
+    /// An area where an agreement limits forces and weapons.
+    Limitation,
+}
+
+impl ZoneKind {
+    /// Every value, in order.
+    pub const ALL: [ZoneKind; 7] = [
+        ZoneKind::Control,
+        ZoneKind::Presence,
+        ZoneKind::Deconfliction,
+        ZoneKind::DemandedExclusion,
+        ZoneKind::DeEscalation,
+        ZoneKind::Buffer,
+        ZoneKind::Limitation,
+    ];
+
+    /// The word used in files and APIs.
+    ///
+    /// ```
+    /// use geodata::ZoneKind;
+    /// assert_eq!(ZoneKind::parse("demanded_exclusion"), Some(ZoneKind::DemandedExclusion));
+    /// assert_eq!(ZoneKind::DeEscalation.as_str(), "de_escalation");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneKind::Control => "control",
+            ZoneKind::Presence => "presence",
+            ZoneKind::Deconfliction => "deconfliction",
+            ZoneKind::DemandedExclusion => "demanded_exclusion",
+            ZoneKind::DeEscalation => "de_escalation",
+            ZoneKind::Buffer => "buffer",
+            ZoneKind::Limitation => "limitation",
+        }
+    }
+
+    /// Parses the word used in files and APIs.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a claim comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Title of the page, article or document.
+    pub title: String,
+    /// Who published it (a newspaper, an agency, Wikipedia).
+    pub publisher: Option<String>,
+    /// Where to read it.
+    pub url: Option<String>,
+    /// Publication date, when known.
+    pub date: Option<Date>,
+}
+
+impl fmt::Display for Source {
+    /// `Title (Publisher, 2018-02-07) <url>`, leaving out what is unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.title)?;
+        match (&self.publisher, self.date) {
+            (Some(p), Some(d)) => write!(f, " ({p}, {d})")?,
+            (Some(p), None) => write!(f, " ({p})")?,
+            (None, Some(d)) => write!(f, " ({d})")?,
+            (None, None) => {}
+        }
+        if let Some(u) = &self.url {
+            write!(f, " <{u}>")?;
+        }
+        Ok(())
+    }
+}
+
+/// A closed interval of days, `from..=to`, either end open.
+///
+/// ```
+/// use geodata::{Date, Period};
+/// let d = |s: &str| s.parse::<Date>().unwrap();
+/// let p = Period::new(Some(d("2017-07-09")), Some(d("2018-07-31"))).unwrap();
+/// assert!(p.contains(d("2017-07-09")) && p.contains(d("2018-07-31")));
+/// assert!(!p.contains(d("2018-08-01")));
+/// assert!(Period::ALWAYS.contains(d("1900-01-01")));
+/// assert!(Period::new(Some(d("2018-01-02")), Some(d("2018-01-01"))).is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Period {
+    from: Option<Date>,
+    to: Option<Date>,
+}
+
+impl Period {
+    /// Open at both ends.
+    pub const ALWAYS: Period = Period {
+        from: None,
+        to: None,
+    };
+
+    /// `None` when `from` is after `to`.
+    pub fn new(from: Option<Date>, to: Option<Date>) -> Option<Self> {
+        match (from, to) {
+            (Some(f), Some(t)) if f > t => None,
+            _ => Some(Self { from, to }),
+        }
+    }
+
+    /// First day, or `None` when open.
+    pub fn from(&self) -> Option<Date> {
+        self.from
+    }
+
+    /// Last day (inclusive), or `None` when open.
+    pub fn to(&self) -> Option<Date> {
+        self.to
+    }
+
+    /// Whether the day lies in the interval (both ends included).
+    pub fn contains(&self, day: Date) -> bool {
+        self.from.is_none_or(|f| f <= day) && self.to.is_none_or(|t| day <= t)
+    }
+
+    /// Whether the two intervals share at least one day.
+    ///
+    /// ```
+    /// use geodata::{Date, Period};
+    /// let d = |s: &str| Some(s.parse::<Date>().unwrap());
+    /// let a = Period::new(d("2018-01-01"), d("2018-01-31")).unwrap();
+    /// let b = Period::new(d("2018-01-31"), None).unwrap();
+    /// assert!(a.overlaps(&b));
+    /// ```
+    pub fn overlaps(&self, other: &Period) -> bool {
+        let starts_before_other_ends = match (self.from, other.to) {
+            (Some(f), Some(t)) => f <= t,
+            _ => true,
+        };
+        let other_starts_before_self_ends = match (other.from, self.to) {
+            (Some(f), Some(t)) => f <= t,
+            _ => true,
+        };
+        starts_before_other_ends && other_starts_before_self_ends
+    }
+}
+
+impl fmt::Display for Period {
+    /// `2017-07-09..2018-07-31`, with `..` for an open end.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.from {
+            Some(d) => write!(f, "{d}")?,
+            None => f.write_str("..")?,
+        }
+        f.write_str("/")?;
+        match self.to {
+            Some(d) => write!(f, "{d}"),
+            None => f.write_str(".."),
+        }
+    }
+}
+
+/// What every feature carries: who says so, how sure, how it was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMeta {
+    /// Stable readable id, unique in its layer.
+    pub id: FeatureId,
+    /// Display name.
+    pub name: String,
+    /// What the feature is and what about it is approximate.
+    pub description: String,
+    /// How sure the data set is.
+    pub confidence: Confidence,
+    /// How the geometry was made.
+    pub method: Method,
+    /// At least one source.
+    pub sources: Vec<Source>,
+}
+
+/// Which side of a line a split rule keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Left, walking along the line in the direction it is drawn.
+    Left,
+    /// Right, walking along the line in the direction it is drawn.
+    Right,
+}
+
+impl Side {
+    /// The word used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+}
+
+/// How a zone's geometry is defined when it is not drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    /// Every point within `distance_km` (geodesic) of feature `of`, clipped to `clip_to`, minus
+    /// each of `minus`.
+    Buffer {
+        /// The point, line or polygon to buffer.
+        of: FeatureId,
+        /// Geodesic distance on the WGS84 ellipsoid, in kilometres.
+        distance_km: f64,
+        /// Optional polygon to intersect with.
+        clip_to: Option<FeatureId>,
+        /// Polygons to subtract.
+        minus: Vec<FeatureId>,
+    },
+    /// The part of polygon `area` on one `side` of line `by`, minus each of `minus`.
+    Split {
+        /// The polygon to split.
+        area: FeatureId,
+        /// The line that splits it; its ends are extended straight out past the area.
+        by: FeatureId,
+        /// Which side to keep.
+        side: Side,
+        /// Polygons to subtract.
+        minus: Vec<FeatureId>,
+    },
+}
+
+impl Rule {
+    /// Every feature the rule reads, in the order written.
+    pub fn references(&self) -> Vec<&FeatureId> {
+        match self {
+            Rule::Buffer {
+                of, clip_to, minus, ..
+            } => std::iter::once(of)
+                .chain(clip_to.iter())
+                .chain(minus.iter())
+                .collect(),
+            Rule::Split { area, by, minus, .. } => [area, by].into_iter().chain(minus).collect(),
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    /// A one-line human description, e.g. `buffer of golan_line_a by 85 km, clipped to syria`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let minus = |f: &mut fmt::Formatter<'_>, minus: &[FeatureId]| {
+            if minus.is_empty() {
+                return Ok(());
+            }
+            let names: Vec<&str> = minus.iter().map(FeatureId::as_str).collect();
+            write!(f, ", minus {}", names.join(", "))
+        };
+        match self {
+            Rule::Buffer {
+                of,
+                distance_km,
+                clip_to,
+                minus: m,
+            } => {
+                write!(f, "buffer of {of} by {distance_km} km")?;
+                if let Some(c) = clip_to {
+                    write!(f, ", clipped to {c}")?;
+                }
+                minus(f, m)
+            }
+            Rule::Split {
+                area,
+                by,
+                side,
+                minus: m,
+            } => {
+                write!(f, "{area} on the {} side of {by}", side.as_str())?;
+                minus(f, m)
+            }
+        }
+    }
+}
+
+/// A polygon with an actor, a kind, a validity period, a confidence and sources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    /// Id, name, sources, confidence, method.
+    pub meta: FeatureMeta,
+    /// Whose zone it is.
+    pub actor: ActorId,
+    /// What it describes.
+    pub kind: ZoneKind,
+    /// When it holds.
+    pub period: Period,
+    /// Drawn or derived geometry; exterior rings counter-clockwise, holes clockwise.
+    pub geometry: MultiPolygon<f64>,
+    /// The rule the geometry was derived from, when it was not drawn.
+    pub rule: Option<Rule>,
+}
+
+/// A named point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    /// Id, name, sources, confidence, method.
+    pub meta: FeatureMeta,
+    /// Free text: `city`, `airbase`, `military_base` ...
+    pub kind: String,
+    /// Whose site it is, when it is someone's.
+    pub actor: Option<ActorId>,
+    /// When it holds (open when the files say nothing).
+    pub period: Period,
+    /// Where.
+    pub point: Point<f64>,
+}
+
+/// A dated point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Id, name, sources, confidence, method.
+    pub meta: FeatureMeta,
+    /// Free text: `strike`, `battle`, `agreement` ...
+    pub kind: String,
+    /// The day it happened (or began).
+    pub date: Date,
+    /// The last day, for events that lasted.
+    pub date_end: Option<Date>,
+    /// Who took part.
+    pub actors: Vec<ActorId>,
+    /// The location it happened at, when it is one of the locations.
+    pub location: Option<FeatureId>,
+    /// Where.
+    pub point: Point<f64>,
+}
+
+impl Event {
+    /// The days the event covers, as a period (one day unless `date_end` is set).
+    pub fn period(&self) -> Period {
+        Period {
+            from: Some(self.date),
+            to: Some(self.date_end.unwrap_or(self.date)),
+        }
+    }
+}
+
+/// A feature of a reference layer (outline, governorates, lines).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceFeature {
+    /// Id, name, sources, confidence, method.
+    pub meta: FeatureMeta,
+    /// Polygons come as MultiPolygon, lines as MultiLineString, points as Point.
+    pub geometry: geo::Geometry<f64>,
+}
+
+/// The single geometry kind of a reference layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeometryKind {
+    /// `Point`.
+    Point,
+    /// `LineString` / `MultiLineString`, read as MultiLineString.
+    Line,
+    /// `Polygon` / `MultiPolygon`, read as MultiPolygon.
+    Polygon,
+}
+
+impl GeometryKind {
+    /// The GeoJSON geometry type features of this kind are written as.
+    pub fn geojson_type(self) -> &'static str {
+        match self {
+            GeometryKind::Point => "Point",
+            GeometryKind::Line => "MultiLineString",
+            GeometryKind::Polygon => "MultiPolygon",
+        }
+    }
+}
+
+/// A named layer of reference features, one geometry kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceLayer {
+    /// The layer name (the file stem): `syria`, `governorates` ...
+    pub name: String,
+    /// What geometry its features have.
+    pub kind: GeometryKind,
+    /// Its features, in file order.
+    pub features: Vec<ReferenceFeature>,
+}

@@ -1,0 +1,465 @@
+//! Writing GeoJSON (RFC 7946): the source form of a data directory (rules as rules), and the
+//! export form of a layer (every geometry computed, an integer `id`, the readable id as `key`).
+//!
+//! Both write exterior rings counter-clockwise and holes clockwise, no `crs` member, coordinates
+//! rounded to at most 7 decimals, and the same property set on every feature of a layer.
+
+use std::path::Path;
+
+use geo::{BoundingRect, Rect};
+use geojson::GeometryValue;
+use serde_json::{Map, Value, json};
+
+use crate::model::{
+    Event, FeatureMeta, GeometryKind, Location, Period, ReferenceLayer, Rule, Source, Zone,
+};
+use crate::{Dataset, Date, GeodataError, GeodataResult};
+
+fn date(d: Option<Date>) -> Value {
+    d.map_or(Value::Null, |d| Value::String(d.to_string()))
+}
+
+fn sources(list: &[Source]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|s| {
+                let mut o = Map::new();
+                o.insert("title".into(), json!(s.title));
+                if let Some(p) = &s.publisher {
+                    o.insert("publisher".into(), json!(p));
+                }
+                if let Some(u) = &s.url {
+                    o.insert("url".into(), json!(u));
+                }
+                if let Some(d) = s.date {
+                    o.insert("date".into(), json!(d.to_string()));
+                }
+                Value::Object(o)
+            })
+            .collect(),
+    )
+}
+
+fn rule_json(rule: &Rule) -> Value {
+    match rule {
+        Rule::Buffer {
+            of,
+            distance_km,
+            clip_to,
+            minus,
+        } => {
+            let mut o = Map::new();
+            o.insert("op".into(), json!("buffer"));
+            o.insert("of".into(), json!(of.as_str()));
+            o.insert("distance_km".into(), json!(distance_km));
+            if let Some(c) = clip_to {
+                o.insert("clip_to".into(), json!(c.as_str()));
+            }
+            if !minus.is_empty() {
+                o.insert(
+                    "minus".into(),
+                    json!(minus.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
+                );
+            }
+            Value::Object(o)
+        }
+        Rule::Split {
+            area,
+            by,
+            side,
+            minus,
+        } => {
+            let mut o = Map::new();
+            o.insert("op".into(), json!("split"));
+            o.insert("area".into(), json!(area.as_str()));
+            o.insert("by".into(), json!(by.as_str()));
+            o.insert("side".into(), json!(side.as_str()));
+            if !minus.is_empty() {
+                o.insert(
+                    "minus".into(),
+                    json!(minus.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
+                );
+            }
+            Value::Object(o)
+        }
+    }
+}
+
+/// GeoJSON geometry object for a geo geometry (coordinates are already rounded on load).
+pub fn geometry_json(g: &geo::Geometry<f64>) -> Value {
+    let value = GeometryValue::from(g);
+    serde_json::to_value(geojson::Geometry::new(value)).unwrap_or(Value::Null)
+}
+
+fn meta_head(props: &mut Map<String, Value>, meta: &FeatureMeta) {
+    props.insert("name".into(), json!(meta.name));
+    props.insert("description".into(), json!(meta.description));
+}
+
+fn meta_tail(props: &mut Map<String, Value>, meta: &FeatureMeta) {
+    props.insert("confidence".into(), json!(meta.confidence.as_str()));
+    props.insert("method".into(), json!(meta.method.as_str()));
+    props.insert("sources".into(), sources(&meta.sources));
+}
+
+fn period(props: &mut Map<String, Value>, p: &Period) {
+    props.insert("valid_from".into(), date(p.from()));
+    props.insert("valid_to".into(), date(p.to()));
+}
+
+fn zone_props(z: &Zone, source_form: bool) -> Map<String, Value> {
+    let mut p = Map::new();
+    meta_head(&mut p, &z.meta);
+    p.insert("actor".into(), json!(z.actor.as_str()));
+    p.insert("kind".into(), json!(z.kind.as_str()));
+    period(&mut p, &z.period);
+    meta_tail(&mut p, &z.meta);
+    let rule = match (&z.rule, source_form) {
+        (Some(r), true) => rule_json(r),
+        (Some(r), false) => json!(r.to_string()),
+        (None, _) => Value::Null,
+    };
+    p.insert("rule".into(), rule);
+    p
+}
+
+fn location_props(l: &Location) -> Map<String, Value> {
+    let mut p = Map::new();
+    meta_head(&mut p, &l.meta);
+    p.insert("kind".into(), json!(l.kind));
+    p.insert(
+        "actor".into(),
+        l.actor.as_ref().map_or(Value::Null, |a| json!(a.as_str())),
+    );
+    period(&mut p, &l.period);
+    meta_tail(&mut p, &l.meta);
+    p
+}
+
+fn event_props(e: &Event) -> Map<String, Value> {
+    let mut p = Map::new();
+    meta_head(&mut p, &e.meta);
+    p.insert("kind".into(), json!(e.kind));
+    p.insert("date".into(), json!(e.date.to_string()));
+    p.insert("date_end".into(), date(e.date_end));
+    p.insert(
+        "actors".into(),
+        json!(e.actors.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
+    );
+    p.insert(
+        "location".into(),
+        e.location.as_ref().map_or(Value::Null, |l| json!(l.as_str())),
+    );
+    meta_tail(&mut p, &e.meta);
+    p
+}
+
+fn reference_props(meta: &FeatureMeta) -> Map<String, Value> {
+    let mut p = Map::new();
+    meta_head(&mut p, meta);
+    meta_tail(&mut p, meta);
+    p
+}
+
+fn source_feature(id: &str, geometry: Value, properties: Map<String, Value>) -> Value {
+    json!({"type": "Feature", "id": id, "geometry": geometry, "properties": properties})
+}
+
+fn collection(features: Vec<Value>) -> Value {
+    json!({"type": "FeatureCollection", "features": features})
+}
+
+/// One feature of a layer as zonetrack serves and exports it: integer `fid`, readable `key`, the
+/// validity period used for date filters, its bounding box, geometry and properties.
+#[derive(Debug, Clone)]
+pub struct ExportFeature {
+    /// Stable integer id (see [`crate::FeatureId::fid`]).
+    pub fid: u32,
+    /// The readable id.
+    pub key: String,
+    /// When the feature holds; events hold on their days, reference features always.
+    pub period: Period,
+    /// Bounding box (lon/lat).
+    pub bbox: Option<Rect<f64>>,
+    /// Geometry, in the layer's one geometry type.
+    pub geometry: geo::Geometry<f64>,
+    /// Properties, starting with `key`; the same keys on every feature of the layer.
+    pub properties: Map<String, Value>,
+}
+
+impl ExportFeature {
+    fn new(meta: &FeatureMeta, period: Period, geometry: geo::Geometry<f64>, props: Map<String, Value>) -> Self {
+        let mut properties = Map::new();
+        properties.insert("key".into(), json!(meta.id.as_str()));
+        properties.extend(props);
+        Self {
+            fid: meta.id.fid(),
+            key: meta.id.to_string(),
+            period,
+            bbox: geometry.bounding_rect(),
+            geometry,
+            properties,
+        }
+    }
+
+    /// The feature as a GeoJSON object.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "type": "Feature",
+            "id": self.fid,
+            "geometry": geometry_json(&self.geometry),
+            "properties": self.properties,
+        })
+    }
+}
+
+/// Multi-geometries for polygon and line layers, so each layer has exactly one geometry type.
+fn as_layer_geometry(g: &geo::Geometry<f64>) -> geo::Geometry<f64> {
+    g.clone()
+}
+
+impl Dataset {
+    /// The layer names: `zones`, `locations`, `events`, then the reference layers in name order.
+    pub fn layer_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = ["zones", "locations", "events"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        names.extend(self.reference.iter().map(|l| l.name.clone()));
+        names
+    }
+
+    /// The GeoJSON geometry type every feature of the layer has, or `None` for an unknown layer.
+    pub fn layer_geometry_type(&self, layer: &str) -> Option<&'static str> {
+        match layer {
+            "zones" => Some("MultiPolygon"),
+            "locations" | "events" => Some("Point"),
+            other => self.reference_layer(other).map(|l| l.kind.geojson_type()),
+        }
+    }
+
+    /// A reference layer by name.
+    pub fn reference_layer(&self, name: &str) -> Option<&ReferenceLayer> {
+        self.reference.iter().find(|l| l.name == name)
+    }
+
+    /// Every feature of a layer in export form, in file order; `None` for an unknown layer.
+    ///
+    /// ```
+    /// let data = geodata::Dataset::embedded();
+    /// let zones = data.export_features("zones").unwrap();
+    /// assert_eq!(zones.len(), data.zones.len());
+    /// assert!(zones.iter().all(|f| f.properties.contains_key("actor")));
+    /// assert!(data.export_features("no_such_layer").is_none());
+    /// ```
+    pub fn export_features(&self, layer: &str) -> Option<Vec<ExportFeature>> {
+        Some(match layer {
+            "zones" => self
+                .zones
+                .iter()
+                .map(|z| {
+                    let mut props = zone_props(z, false);
+                    if let Some(a) = self.actor(z.actor.as_str()) {
+                        props.insert("actor_name".into(), json!(a.name));
+                        props.insert("colour".into(), json!(a.colour));
+                    }
+                    ExportFeature::new(&z.meta, z.period, z.geometry.clone().into(), props)
+                })
+                .collect(),
+            "locations" => self
+                .locations
+                .iter()
+                .map(|l| ExportFeature::new(&l.meta, l.period, l.point.into(), location_props(l)))
+                .collect(),
+            "events" => self
+                .events
+                .iter()
+                .map(|e| ExportFeature::new(&e.meta, e.period(), e.point.into(), event_props(e)))
+                .collect(),
+            other => {
+                let layer = self.reference_layer(other)?;
+                layer
+                    .features
+                    .iter()
+                    .map(|f| {
+                        ExportFeature::new(
+                            &f.meta,
+                            Period::ALWAYS,
+                            as_layer_geometry(&f.geometry),
+                            reference_props(&f.meta),
+                        )
+                    })
+                    .collect()
+            }
+        })
+    }
+
+    /// A layer as an RFC 7946 FeatureCollection in export form, keeping only what holds on `at`
+    /// when a date is given. `None` for an unknown layer.
+    ///
+    /// ```
+    /// let data = geodata::Dataset::embedded();
+    /// let at = "2018-02-07".parse().unwrap();
+    /// let fc = data.export_layer("zones", Some(at)).unwrap();
+    /// assert_eq!(fc["type"], "FeatureCollection");
+    /// assert!(fc.get("crs").is_none());
+    /// ```
+    pub fn export_layer(&self, layer: &str, at: Option<Date>) -> Option<Value> {
+        let features = self
+            .export_features(layer)?
+            .into_iter()
+            .filter(|f| at.is_none_or(|d| f.period.contains(d)))
+            .map(|f| f.to_json())
+            .collect();
+        Some(collection(features))
+    }
+
+    /// The source form of every file of the data directory: `(relative name, JSON)`.
+    pub fn source_files(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        let actors: Vec<Value> = self
+            .actors
+            .iter()
+            .map(|a| {
+                json!({"id": a.id.as_str(), "name": a.name, "colour": a.colour, "description": a.description})
+            })
+            .collect();
+        out.push(("actors.json".into(), json!({ "actors": actors })));
+        let zones = self
+            .zones
+            .iter()
+            .map(|z| {
+                let g = if z.rule.is_some() {
+                    Value::Null
+                } else {
+                    geometry_json(&z.geometry.clone().into())
+                };
+                source_feature(z.meta.id.as_str(), g, zone_props(z, true))
+            })
+            .collect();
+        out.push(("zones.geojson".into(), collection(zones)));
+        let locations = self
+            .locations
+            .iter()
+            .map(|l| source_feature(l.meta.id.as_str(), geometry_json(&l.point.into()), location_props(l)))
+            .collect();
+        out.push(("locations.geojson".into(), collection(locations)));
+        let events = self
+            .events
+            .iter()
+            .map(|e| source_feature(e.meta.id.as_str(), geometry_json(&e.point.into()), event_props(e)))
+            .collect();
+        out.push(("events.geojson".into(), collection(events)));
+        for layer in &self.reference {
+            let features = layer
+                .features
+                .iter()
+                .map(|f| {
+                    let g = match (&f.geometry, layer.kind) {
+                        // Single-part geometries are written as they are usually drawn.
+                        (geo::Geometry::MultiLineString(ml), GeometryKind::Line) if ml.0.len() == 1 => {
+                            geo::Geometry::LineString(ml.0[0].clone())
+                        }
+                        (geo::Geometry::MultiPolygon(mp), GeometryKind::Polygon) if mp.0.len() == 1 => {
+                            geo::Geometry::Polygon(mp.0[0].clone())
+                        }
+                        (g, _) => g.clone(),
+                    };
+                    source_feature(f.meta.id.as_str(), geometry_json(&g), reference_props(&f.meta))
+                })
+                .collect();
+            out.push((format!("reference/{}.geojson", layer.name), collection(features)));
+        }
+        out
+    }
+
+    /// Writes the data set as a data directory (source form: rules stay rules), creating `dir`.
+    pub fn write_dir(&self, dir: &Path) -> GeodataResult<()> {
+        for (name, value) in self.source_files() {
+            let path = dir.join(&name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| GeodataError::Io(e, parent.to_path_buf()))?;
+            }
+            let mut text = to_pretty(&value);
+            text.push('\n');
+            std::fs::write(&path, text).map_err(|e| GeodataError::Io(e, path.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+/// JSON text with two-space indents, but each coordinate array on one line, so files stay
+/// readable and diffable.
+pub fn to_pretty(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(v, 0, &mut out);
+    out
+}
+
+fn is_coords(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.iter().all(|x| x.is_number() || is_coords(x)) && !a.is_empty(),
+        _ => false,
+    }
+}
+
+fn write_value(v: &Value, indent: usize, out: &mut String) {
+    let pad = |n: usize| "  ".repeat(n);
+    match v {
+        Value::Object(o) if !o.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, val)) in o.iter().enumerate() {
+                out.push_str(&pad(indent + 1));
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                if k == "coordinates" && is_coords(val) {
+                    write_coords(val, indent + 1, out);
+                } else {
+                    write_value(val, indent + 1, out);
+                }
+                if i + 1 < o.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(indent));
+            out.push('}');
+        }
+        Value::Array(a) if !a.is_empty() && !a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            out.push_str("[\n");
+            for (i, val) in a.iter().enumerate() {
+                out.push_str(&pad(indent + 1));
+                write_value(val, indent + 1, out);
+                if i + 1 < a.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(indent));
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Positions one per line inside their ring, rings and polygons on their own lines.
+fn write_coords(v: &Value, indent: usize, out: &mut String) {
+    match v {
+        Value::Array(a) if a.first().is_some_and(Value::is_number) => out.push_str(&v.to_string()),
+        Value::Array(a) => {
+            let pad = |n: usize| "  ".repeat(n);
+            out.push_str("[\n");
+            for (i, x) in a.iter().enumerate() {
+                out.push_str(&pad(indent + 1));
+                write_coords(x, indent + 1, out);
+                if i + 1 < a.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(indent));
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}

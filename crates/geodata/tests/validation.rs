@@ -1,0 +1,157 @@
+//! Every validation rule has a bad fixture (`fixtures/bad/<layer>-<case>.geojson`, which replaces
+//! that layer's file in the small good data set `fixtures/good-minimal/`) and the exact messages
+//! it must produce.
+
+use std::path::Path;
+
+use geodata::{DataFile, Dataset, load_dir, load_files};
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
+/// The good data set's files, with `replace` (e.g. `zones.geojson`) read from `bad_file` instead.
+fn files_with(replace: &str, bad_file: &str) -> Vec<DataFile> {
+    let good = fixtures().join("good-minimal");
+    let mut names = vec![
+        "actors.json".to_string(),
+        "zones.geojson".into(),
+        "locations.geojson".into(),
+        "events.geojson".into(),
+        "reference/outline.geojson".into(),
+        "reference/lines.geojson".into(),
+    ];
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let path = if name == replace {
+                fixtures().join("bad").join(bad_file)
+            } else {
+                good.join(&name)
+            };
+            DataFile {
+                text: std::fs::read_to_string(path).map_err(|e| e.to_string()),
+                name,
+            }
+        })
+        .collect()
+}
+
+fn messages(replace: &str, bad_file: &str) -> Vec<String> {
+    match load_files("data", files_with(replace, bad_file)) {
+        Ok(_) => vec![],
+        Err(problems) => problems.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn the_good_minimal_fixture_loads_with_its_rule_derived() {
+    let data = load_dir(&fixtures().join("good-minimal")).unwrap();
+    assert_eq!(data.zones.len(), 2);
+    let band = &data.zones[1];
+    assert!(band.rule.is_some());
+    assert!(!band.geometry.0.is_empty());
+    assert_eq!(data.reference.len(), 2);
+}
+
+macro_rules! bad_fixture {
+    ($($test:ident: $layer:literal, $file:literal => [$($msg:literal),+ $(,)?];)+) => {
+        $(
+            #[test]
+            fn $test() {
+                let expected: Vec<String> = vec![$($msg.to_string()),+];
+                assert_eq!(messages($layer, $file), expected);
+            }
+        )+
+        /// Every fixture file the tests above use.
+        const TESTED: &[&str] = &[$($file),+];
+    };
+}
+
+bad_fixture! {
+    a_file_that_is_not_json_is_named_with_line_and_column: "zones.geojson", "zones-not-json.geojson" => [
+        "data/zones.geojson: not valid JSON at line 3, column 0: EOF while parsing a value",
+    ];
+    json_that_is_not_a_feature_collection_is_rejected: "zones.geojson", "zones-not-geojson.geojson" => [
+        "data/zones.geojson: not GeoJSON: \"type\" is \"Topology\"; a layer file is a FeatureCollection",
+    ];
+    a_point_in_the_zones_layer_is_the_wrong_geometry_type: "zones.geojson", "zones-wrong-geometry-type.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": geometry: is a Point; this layer holds Polygon or MultiPolygon",
+    ];
+    a_ring_that_is_not_closed_is_reported: "zones.geojson", "zones-ring-not-closed.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": geometry: the exterior ring is not closed: its last position must repeat its first",
+    ];
+    a_ring_under_four_positions_is_reported: "zones.geojson", "zones-ring-too-short.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": geometry: the exterior ring has 3 positions; a closed ring needs at least 4",
+    ];
+    a_self_intersecting_ring_is_an_invalid_polygon: "zones.geojson", "zones-self-intersecting-ring.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": geometry: invalid polygon: polygon at index 0 is invalid: exterior ring has a self-intersection",
+    ];
+    a_longitude_out_of_range_is_reported_with_its_position: "zones.geojson", "zones-longitude-out-of-range.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": geometry: position [236.2, 33] has a longitude outside -180..180 (is it [lat, lon]? GeoJSON is [lon, lat])",
+    ];
+    a_latitude_out_of_range_hints_at_swapped_axes: "zones.geojson", "zones-latitude-out-of-range.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": geometry: position [33, 136.2] has a latitude outside -90..90 (is it [lat, lon]? GeoJSON is [lon, lat])",
+    ];
+    a_duplicate_id_names_the_first_use: "zones.geojson", "zones-duplicate-id.geojson" => [
+        "data/zones.geojson: features[1] \"blue_square\": id: duplicate id \"blue_square\": features[0] already uses it; ids must be unique in a layer",
+    ];
+    an_unknown_actor_lists_the_known_ones: "zones.geojson", "zones-unknown-actor.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": actor: unknown actor \"green\"; actors.json defines: blue, red",
+    ];
+    an_unparseable_date_is_reported: "zones.geojson", "zones-unparseable-date.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": valid_from: \"2018-02-30\" is not a date: write YYYY-MM-DD (a real day), or null for an open end",
+    ];
+    valid_from_after_valid_to_is_reported: "zones.geojson", "zones-valid-from-after-valid-to.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": valid_from: starts on 2018-07-01, after it ends on 2018-06-30",
+    ];
+    missing_sources_are_reported: "zones.geojson", "zones-missing-sources.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": sources: needs at least one source ({\"title\": ..., \"publisher\" or \"url\": ...})",
+    ];
+    a_missing_confidence_is_reported: "zones.geojson", "zones-missing-confidence.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": confidence: is missing",
+    ];
+    a_misspelt_property_is_not_silently_ignored: "zones.geojson", "zones-unknown-property.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": valid_form: is not a known property (a typo?); known properties are: name, description, confidence, method, sources, actor, kind, valid_from, valid_to, rule",
+    ];
+    a_rule_that_names_a_missing_feature_is_reported: "zones.geojson", "zones-rule-names-a-missing-feature.geojson" => [
+        "data/zones.geojson: features[1] \"red_band_10km\": rule.of: names \"golan_line_x\", which no zone, location or reference feature has as its id",
+    ];
+    rules_that_depend_on_each_other_in_a_circle_are_reported: "zones.geojson", "zones-rule-cycle.geojson" => [
+        "data/zones.geojson: features[0] \"a\": rule: rules depend on each other in a circle: a -> b -> a",
+    ];
+    a_zone_with_both_geometry_and_rule_is_reported: "zones.geojson", "zones-geometry-and-rule.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": geometry: a zone has either a geometry or a rule, not both: set geometry to null or remove the rule",
+    ];
+}
+
+#[test]
+fn every_bad_fixture_has_a_test() {
+    for entry in std::fs::read_dir(fixtures().join("bad")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(TESTED.contains(&name.as_str()), "fixtures/bad/{name} has no test");
+    }
+}
+
+#[test]
+fn problems_in_several_files_are_all_reported_at_once() {
+    let mut files = files_with("zones.geojson", "zones-unknown-actor.geojson");
+    for f in &mut files {
+        if f.name == "events.geojson" {
+            f.text = Ok(f.text.as_ref().unwrap().replace("\"town\"", "\"village\""));
+        }
+    }
+    let problems = load_files("data", files).unwrap_err();
+    let text = problems.to_string();
+    assert_eq!(problems.0.len(), 2, "{text}");
+    assert!(text.contains("unknown actor"), "{text}");
+    assert!(text.contains("events.geojson: features[0] \"clash\": location: unknown location \"village\""), "{text}");
+}
+
+#[test]
+fn the_embedded_data_set_is_valid() {
+    if let Err(problems) = Dataset::try_embedded() {
+        panic!("{problems}");
+    }
+}
