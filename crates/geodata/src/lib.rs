@@ -7,7 +7,7 @@
 //!
 //! ```
 //! let data = geodata::Dataset::embedded();
-//! let daraa = data.locations.iter().find(|l| l.meta.id.as_str() == "daraa").unwrap();
+//! let daraa = data.locations.iter().find(|l| l.meta.id.as_str() == "daraa_city").unwrap();
 //! assert!((daraa.point.y() - 32.6).abs() < 0.1);
 //! ```
 

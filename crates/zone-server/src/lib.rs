@@ -1,0 +1,240 @@
+//! zonetrack's HTTP service as a library: [`app`] builds the axum router over an [`AppState`]
+//! that holds the current [`Snapshot`] (dataset + prepared layers + version) behind an atomic
+//! swap, so a reload never blocks or breaks a request in flight.
+//!
+//! Surfaces: OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) for QGIS and GDAL, exports
+//! (GeoJSON, CSV, QGIS styles) and the map page.
+
+mod error;
+mod export;
+mod oapif;
+mod openapi;
+pub mod params;
+mod snapshot;
+mod web;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+pub use snapshot::{Layer, Snapshot};
+
+/// Who may read the API from a browser on another origin.
+#[derive(Debug, Clone, Default)]
+pub enum Cors {
+    /// Any origin (the default: the data is public and read-only).
+    #[default]
+    Any,
+    /// Only these origins.
+    Origins(Vec<String>),
+    /// No CORS headers.
+    Off,
+}
+
+/// Server settings that do not change while it runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The base URL clients reach the server at (`https://example.org/zonetrack`), for absolute
+    /// links behind a proxy. When unset, links follow `X-Forwarded-Proto/Host`, then `Host`.
+    pub public_url: Option<String>,
+    /// CORS policy for GET requests.
+    pub cors: Cors,
+    /// How long one request may take before it gets a 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            cors: Cors::Any,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares: the current snapshot (swapped atomically on reload) and the
+/// configuration.
+pub struct AppState {
+    current: ArcSwap<Snapshot>,
+    /// Settings.
+    pub config: Config,
+}
+
+impl AppState {
+    /// State serving `snapshot`.
+    pub fn new(snapshot: Snapshot, config: Config) -> Arc<Self> {
+        Arc::new(Self {
+            current: ArcSwap::from_pointee(snapshot),
+            config,
+        })
+    }
+
+    /// The snapshot to answer one request from: a request holds it to the end, so it sees one
+    /// whole version of the data even if a reload happens meanwhile.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Serves `snapshot` from now on; requests in flight finish on the old one.
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+
+    /// The absolute base URL for links in an answer to a request with these headers.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(u) = &self.config.public_url {
+            return u.trim_end_matches('/').to_owned();
+        }
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(',').next().unwrap_or("").trim().to_owned())
+        };
+        // Only plain host[:port] values go into links; anything else would let a client inject
+        // markup or another site into our answers.
+        let safe_host = |h: &String| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
+        };
+        let proto = match text("x-forwarded-proto").as_deref() {
+            Some("https") => "https",
+            _ => "http",
+        };
+        let host = text("x-forwarded-host")
+            .filter(safe_host)
+            .or_else(|| text("host").filter(safe_host))
+            .unwrap_or_else(|| "127.0.0.1".into());
+        format!("{proto}://{host}")
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: Arc<AppState>) -> Router {
+    let cors = match &state.config.cors {
+        Cors::Any => Some(CorsLayer::new().allow_origin(AllowOrigin::any())),
+        Cors::Origins(list) => Some(
+            CorsLayer::new().allow_origin(
+                list.iter()
+                    .filter_map(|o| HeaderValue::from_str(o).ok())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        Cors::Off => None,
+    }
+    .map(|c| {
+        c.allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+            .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH])
+            .expose_headers([header::ETAG])
+    });
+    let router = Router::new()
+        .route("/", get(oapif::landing))
+        .route("/health", get(health))
+        .route("/conformance", get(oapif::conformance))
+        .route("/api", get(openapi::document))
+        .route("/api.html", get(openapi::page))
+        .route("/collections", get(oapif::collections))
+        .route("/collections/{collection}", get(oapif::collection))
+        .route("/collections/{collection}/items", get(oapif::items))
+        .route("/collections/{collection}/items/{feature}", get(oapif::item))
+        .route("/export/{file}", get(export::export))
+        .route("/static/{*path}", get(web::asset))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), etag))
+        .with_state(state.clone());
+    let router = match cors {
+        Some(c) => router.layer(c),
+        None => router,
+    };
+    router
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found(req: Request) -> ApiError {
+    let path: String = req.uri().path().chars().take(200).collect();
+    ApiError::not_found(format!(
+        "no such resource: {path}; start at / for the links"
+    ))
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let snap = state.snapshot();
+    let body = serde_json::json!({
+        "status": "ok",
+        "data_version": snap.version,
+        "loaded_at": snap.loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "zones": snap.data.zones.len(),
+        "locations": snap.data.locations.len(),
+        "events": snap.data.events.len(),
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Strong ETags: an answer is a function of the data version and the request (URI, the
+/// representation asked for, the encoding accepted), so the tag is a hash of those, computed
+/// before the handler runs; a matching `If-None-Match` gets a 304 without building the body.
+async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) || req.uri().path() == "/health" {
+        return next.run(req).await;
+    }
+    let version = state.snapshot().version.clone();
+    let tag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        version.hash(&mut h);
+        req.uri().to_string().hash(&mut h);
+        for name in [header::ACCEPT, header::ACCEPT_ENCODING, header::HOST] {
+            req.headers().get(&name).map(|v| v.as_bytes()).hash(&mut h);
+        }
+        for name in ["x-forwarded-host", "x-forwarded-proto"] {
+            req.headers().get(name).map(|v| v.as_bytes()).hash(&mut h);
+        }
+        format!("\"{version}-{:016x}\"", h.finish())
+    };
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    if matches {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return resp;
+    }
+    let mut resp = next.run(req).await;
+    if resp.status().is_success()
+        && let Ok(v) = HeaderValue::from_str(&tag)
+    {
+        resp.headers_mut().insert(header::ETAG, v);
+        resp.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-cache"));
+    }
+    resp
+}
+
+/// OpenAPI path items of the query API, added to the document beside OGC API's.
+fn extra_paths() -> Vec<(String, serde_json::Value)> {
+    Vec::new()
+}

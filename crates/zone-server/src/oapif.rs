@@ -1,0 +1,316 @@
+//! OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0): landing page, conformance,
+//! collections, items and single features, shaped for what QGIS and GDAL read
+//! (absolute links, `numberMatched`, `next` links keeping every parameter, integer ids, CRS84).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use geo::Intersects;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::{self, Params};
+use crate::snapshot::{Layer, Snapshot};
+use crate::{AppState, web};
+
+/// The CRS every answer uses: WGS84 longitude/latitude.
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// The OpenAPI media type QGIS looks for on the `service-desc` link.
+pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+/// Page size when the client gives none.
+pub const DEFAULT_LIMIT: u64 = 100;
+/// Largest page: bigger requests are clamped to it (OGC API - Features permits clamping).
+pub const MAX_LIMIT: u64 = 10_000;
+
+pub(crate) const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+];
+
+pub(crate) fn json_response(content_type: &'static str, body: String) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Whether the client wants HTML: `f=html`, or a browser's Accept header; `*/*` and JSON
+/// clients (QGIS, GDAL, OWSLib) get JSON.
+fn wants_html(params: &Params, headers: &HeaderMap) -> ApiResult<bool> {
+    match params.get("f") {
+        Some("html") => return Ok(true),
+        Some("json") => return Ok(false),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "f: {:?} is not a format here; use f=json or f=html",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+        None => {}
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(accept.contains("text/html"))
+}
+
+fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": ty, "title": title})
+}
+
+/// `GET /`: the map for browsers, the OGC API landing page for everyone else.
+pub async fn landing(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref(), &["f"])?;
+    if wants_html(&params, &headers)? {
+        return Ok(web::index());
+    }
+    let base = state.base_url(&headers);
+    let body = json!({
+        "title": "zonetrack",
+        "description": "Where armed forces are present and who controls what, over time. \
+            Geometry is approximate: every feature carries sources, confidence and method.",
+        "links": [
+            link(format!("{base}/"), "self", "application/json", "This document"),
+            link(format!("{base}/?f=html"), "alternate", "text/html", "The map"),
+            link(format!("{base}/api"), "service-desc", OPENAPI_JSON, "The API definition (OpenAPI 3.0)"),
+            link(format!("{base}/api.html"), "service-doc", "text/html", "The API documentation"),
+            link(format!("{base}/conformance"), "conformance", "application/json", "Conformance classes"),
+            link(format!("{base}/collections"), "data", "application/json", "The collections"),
+        ],
+    });
+    Ok(json_response("application/json", body.to_string()))
+}
+
+/// `GET /conformance`.
+pub async fn conformance(RawQuery(q): RawQuery) -> ApiResult<Response> {
+    Params::parse(q.as_deref(), &["f"])?;
+    Ok(json_response(
+        "application/json",
+        json!({ "conformsTo": CONFORMANCE }).to_string(),
+    ))
+}
+
+fn collection_json(layer: &Layer, base: &str) -> Value {
+    let bbox = layer.bbox.map_or(json!([[-180.0, -90.0, 180.0, 90.0]]), |b| json!([b]));
+    let day = |d: Option<geodata::Date>| d.map_or(Value::Null, |d| json!(format!("{d}T00:00:00Z")));
+    json!({
+        "id": layer.name,
+        "title": layer.title,
+        "description": layer.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "itemCount": layer.features.len(),
+        "extent": {
+            "spatial": {"bbox": bbox, "crs": CRS84},
+            "temporal": {
+                "interval": [[day(layer.interval.0), day(layer.interval.1)]],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+            }
+        },
+        "links": [
+            link(format!("{base}/collections/{}", layer.name), "self", "application/json", "This collection"),
+            link(format!("{base}/collections/{}/items", layer.name), "items", "application/geo+json", "The features"),
+            link(format!("{base}/export/{}.geojson", layer.name), "enclosure", "application/geo+json", "Download as a GeoJSON file"),
+            link(format!("{base}/export/{}.qml", layer.name), "describedby", "application/xml", "QGIS style file"),
+        ],
+    })
+}
+
+fn find_layer<'a>(snap: &'a Snapshot, name: &str) -> ApiResult<&'a Layer> {
+    snap.layer(name).ok_or_else(|| {
+        let shown: String = name.chars().take(80).collect();
+        ApiError::not_found(format!(
+            "no collection {shown:?}; collections are: {}",
+            snap.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// `GET /collections`.
+pub async fn collections(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    Params::parse(q.as_deref(), &["f"])?;
+    let snap = state.snapshot();
+    let base = state.base_url(&headers);
+    let body = json!({
+        "links": [link(format!("{base}/collections"), "self", "application/json", "The collections")],
+        "collections": snap.layers.iter().map(|l| collection_json(l, &base)).collect::<Vec<_>>(),
+    });
+    Ok(json_response("application/json", body.to_string()))
+}
+
+/// `GET /collections/{id}`.
+pub async fn collection(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    Params::parse(q.as_deref(), &["f"])?;
+    let snap = state.snapshot();
+    let layer = find_layer(&snap, &name)?;
+    let base = state.base_url(&headers);
+    Ok(json_response(
+        "application/json",
+        collection_json(layer, &base).to_string(),
+    ))
+}
+
+/// The features of a layer that pass the request's filters, in file order.
+pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> {
+    let bbox = params.get("bbox").map(params::bbox).transpose()?;
+    let datetime = params.get("datetime").map(params::datetime).transpose()?;
+    let mut eq: Vec<(&str, &str)> = Vec::new();
+    for &name in layer.filters {
+        if let Some(v) = params.get(name) {
+            eq.push((name, v));
+        }
+    }
+    let rect = bbox.map(|b| b.rect());
+    Ok(layer
+        .features
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| datetime.is_none_or(|d| d.matches(&f.period)))
+        .filter(|(_, f)| {
+            eq.iter()
+                .all(|(k, v)| f.properties.get(*k).and_then(Value::as_str) == Some(*v))
+        })
+        .filter(|(_, f)| {
+            rect.is_none_or(|r| f.bbox.is_some_and(|b| b.intersects(&r)) && f.geometry.intersects(&r))
+        })
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// The parameters `/collections/{id}/items` accepts for this layer.
+pub(crate) fn item_params(layer: &Layer) -> Vec<&'static str> {
+    let mut allowed = vec!["limit", "offset", "bbox", "datetime", "f"];
+    allowed.extend_from_slice(layer.filters);
+    allowed
+}
+
+/// `GET /collections/{id}/items`.
+pub async fn items(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let snap = state.snapshot();
+    let layer = find_layer(&snap, &name)?;
+    let params = Params::parse(q.as_deref(), &item_params(layer))?;
+    if let Some(f) = params.get("f")
+        && f != "json"
+        && f != "geojson"
+    {
+        return Err(ApiError::invalid(format!(
+            "f: items are served as GeoJSON only (f=json); got {:?}",
+            f.chars().take(20).collect::<String>()
+        )));
+    }
+    // Larger limits are clamped rather than refused, as OGC API - Features permits; the
+    // OpenAPI document says so.
+    let limit = match params.get("limit") {
+        Some(s) => params::integer("limit", s, 1, u64::MAX)?.min(MAX_LIMIT),
+        None => DEFAULT_LIMIT,
+    } as usize;
+    let offset = match params.get("offset") {
+        Some(s) => params::integer("offset", s, 0, u64::MAX)?,
+        None => 0,
+    };
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let matched = matching(layer, &params)?;
+    let page: Vec<usize> = matched.iter().copied().skip(offset).take(limit).collect();
+    let base = state.base_url(&headers);
+    let items_url = format!("{base}/collections/{}/items", layer.name);
+    let mut links = vec![
+        link(
+            format!("{items_url}?{}", params.with("offset", &offset.to_string())),
+            "self",
+            "application/geo+json",
+            "This page",
+        ),
+        link(
+            format!("{base}/collections/{}", layer.name),
+            "collection",
+            "application/json",
+            "The collection",
+        ),
+    ];
+    if offset.saturating_add(limit) < matched.len() {
+        let next = params.with_all(&[
+            ("offset", &(offset + limit).to_string()),
+            ("limit", &limit.to_string()),
+        ]);
+        links.push(link(format!("{items_url}?{next}"), "next", "application/geo+json", "Next page"));
+    }
+    if offset > 0 {
+        let prev = params.with_all(&[
+            ("offset", &offset.saturating_sub(limit).to_string()),
+            ("limit", &limit.to_string()),
+        ]);
+        links.push(link(format!("{items_url}?{prev}"), "prev", "application/geo+json", "Previous page"));
+    }
+    let mut body = String::with_capacity(256 + page.iter().map(|&i| layer.json[i].len() + 1).sum::<usize>());
+    let stamp = snap.loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // timeStamp is when this version of the data was loaded, so equal requests give equal bytes
+    // and the strong ETag holds.
+    let _ = write!(
+        body,
+        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{},\"numberReturned\":{},\"timeStamp\":{},\"links\":{},\"features\":[",
+        matched.len(),
+        page.len(),
+        json!(stamp),
+        Value::Array(links)
+    );
+    for (n, &i) in page.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(&layer.json[i]);
+    }
+    body.push_str("]}");
+    Ok(json_response("application/geo+json", body))
+}
+
+/// `GET /collections/{id}/items/{featureId}`: by integer id, or by readable id (`key`).
+pub async fn item(
+    State(state): State<Arc<AppState>>,
+    Path((name, feature)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    Params::parse(q.as_deref(), &["f"])?;
+    let snap = state.snapshot();
+    let layer = find_layer(&snap, &name)?;
+    let index = feature
+        .parse::<u32>()
+        .ok()
+        .and_then(|fid| layer.by_fid.get(&fid))
+        .or_else(|| layer.by_key.get(&feature))
+        .copied()
+        .ok_or_else(|| {
+            let shown: String = feature.chars().take(80).collect();
+            ApiError::not_found(format!("no feature {shown:?} in collection {:?}", layer.name))
+        })?;
+    let base = state.base_url(&headers);
+    let f = &layer.features[index];
+    let mut v = f.to_json();
+    v["links"] = json!([
+        link(format!("{base}/collections/{}/items/{}", layer.name, f.fid), "self", "application/geo+json", "This feature"),
+        link(format!("{base}/collections/{}", layer.name), "collection", "application/json", "The collection"),
+    ]);
+    Ok(json_response("application/geo+json", v.to_string()))
+}
