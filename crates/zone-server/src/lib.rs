@@ -7,6 +7,7 @@
 
 mod error;
 mod export;
+mod map;
 mod oapif;
 mod openapi;
 pub mod params;
@@ -152,6 +153,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/collections/{collection}/items", get(oapif::items))
         .route("/collections/{collection}/items/{feature}", get(oapif::item))
         .route("/export/{file}", get(export::export))
+        .route("/map/{collection}", get(map::layer))
         .route("/static/{*path}", get(web::asset))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), etag))

@@ -223,7 +223,15 @@ pub async fn items(
     // Larger limits are clamped rather than refused, as OGC API - Features permits; the
     // OpenAPI document says so.
     let limit = match params.get("limit") {
-        Some(s) => params::integer("limit", s, 1, u64::MAX)?.min(MAX_LIMIT),
+        Some(s) => match s.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => n.min(MAX_LIMIT),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "limit: {:?} is not a whole number of at least 1 (values above {MAX_LIMIT} are clamped to {MAX_LIMIT})",
+                    s.chars().take(40).collect::<String>()
+                )));
+            }
+        },
         None => DEFAULT_LIMIT,
     } as usize;
     let offset = match params.get("offset") {

@@ -60,6 +60,17 @@ fn title_and_description(name: &str, data: &Dataset) -> (String, String) {
         ),
         "locations" => ("Locations".into(), format!("Named places with sourced coordinates. {approx}")),
         "events" => ("Events".into(), format!("Dated events at a place. {approx}")),
+        "syria" => (
+            "Syria (de facto outline)".into(),
+            "Syria's de facto outline (Natural Earth). Its Golan edge is a line of control \
+             (Line A of the 1974 disengagement), not a border: the Israeli-held Golan lies outside it."
+                .into(),
+        ),
+        "governorates" => ("Governorates".into(), format!("Syria's 14 governorates (Natural Earth admin-1). {approx}")),
+        "undof_aos" => ("UNDOF area of separation".into(), format!("The 1974 area of separation between Golan Line A and Line B, patrolled by UNDOF. {approx}")),
+        "golan_lines" => ("Golan Line A and Line B".into(), format!("The 1974 disengagement lines on the Golan (Natural Earth). {approx}")),
+        "rivers" => ("Rivers".into(), format!("The Euphrates through Syria (Natural Earth 1:50m). {approx}")),
+        "deconfliction_lines" => ("Deconfliction lines".into(), format!("The US-Russia Euphrates deconfliction line, 2017-2018 (never published; the river stands in). {approx}")),
         other => {
             let first = data
                 .reference_layer(other)

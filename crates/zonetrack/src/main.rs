@@ -26,6 +26,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the map, OGC API - Features (for QGIS and GDAL), the query API and exports.
+    ///
+    /// Binds 127.0.0.1:8080 unless told otherwise; GET /health answers 200 once ready.
+    #[command(after_help = "Examples:\n  zonetrack serve\n  zonetrack serve --bind 0.0.0.0:8080 --public-url https://maps.example.org/zonetrack\n  zonetrack serve --data mydata/")]
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Data directory (default: the embedded data set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The URL clients reach this server at, for absolute links behind a proxy.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Origins allowed to read the API from a browser (repeatable); any origin by default,
+        /// `none` for no CORS headers.
+        #[arg(long = "cors-origin", value_name = "ORIGIN")]
+        cors_origins: Vec<String>,
+        /// Log as JSON lines instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
     /// Check a data directory and list every problem (file, feature, field, reason).
     ///
     /// Exits 0 when the data is clean, 1 when it has problems.
@@ -137,8 +159,87 @@ fn export(data: &Dataset, layer: &str, at: Option<Date>, out: Option<&Path>) -> 
     Ok(())
 }
 
+fn serve(
+    bind: std::net::SocketAddr,
+    data: Option<&Path>,
+    public_url: Option<String>,
+    cors_origins: Vec<String>,
+    log_json: bool,
+) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    if let Some(u) = &public_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        bail!("--public-url must start with http:// or https://, got {u:?}");
+    }
+    let cors = match cors_origins.as_slice() {
+        [] => zone_server::Cors::Any,
+        [one] if one == "none" => zone_server::Cors::Off,
+        list => zone_server::Cors::Origins(list.to_vec()),
+    };
+    let dataset = load(data)?;
+    let state = zone_server::AppState::new(
+        zone_server::Snapshot::new(dataset),
+        zone_server::Config {
+            public_url,
+            cors,
+            ..Default::default()
+        },
+    );
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        tracing::info!("serving on http://{local}");
+        eprintln!("zonetrack: serving on http://{local} (Ctrl-C stops)");
+        axum::serve(listener, zone_server::app(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so requests in flight finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Serve {
+            bind,
+            data,
+            public_url,
+            cors_origins,
+            log_json,
+        } => serve(bind, data.as_deref(), public_url, cors_origins, log_json).map(|()| ExitCode::SUCCESS),
         Command::Validate { dir } => validate(dir.as_deref()),
         Command::Layers { data } => layers(&load(data.as_deref())?).map(|()| ExitCode::SUCCESS),
         Command::Export {

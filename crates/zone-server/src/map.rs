@@ -1,0 +1,81 @@
+//! `GET /map/{collection}`: what the Leaflet map draws: features in a box, valid on a date,
+//! simplified for the zoom level so a small-scale view does not ship full-resolution rings.
+//! (OGC API items stay exact; this endpoint is for display only and says so.)
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use geo::{Intersects, SimplifyVwPreserve};
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::oapif::json_response;
+use crate::params::{self, Params};
+
+/// Tolerance in degrees for a zoom level: about half a screen pixel of a 256-pixel web
+/// mercator tile, which is below what the eye can see.
+fn tolerance(zoom: u64) -> f64 {
+    360.0 / (256.0 * 2f64.powi(zoom as i32)) * 0.5
+}
+
+fn simplify(g: &geo::Geometry<f64>, eps: f64) -> geo::Geometry<f64> {
+    // Visvalingam-Whyatt with topology preservation keeps rings valid; the threshold is an area.
+    let area = eps * eps;
+    match g {
+        geo::Geometry::MultiPolygon(mp) => geo::Geometry::MultiPolygon(mp.simplify_vw_preserve(area)),
+        geo::Geometry::MultiLineString(ml) => geo::Geometry::MultiLineString(ml.simplify_vw_preserve(area)),
+        other => other.clone(),
+    }
+}
+
+/// `GET /map/{collection}?bbox=&datetime=&zoom=`: a GeoJSON FeatureCollection for display.
+pub async fn layer(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref(), &["bbox", "datetime", "zoom"])?;
+    let snap = state.snapshot();
+    let layer = snap.layer(&name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no collection {:?}",
+            name.chars().take(80).collect::<String>()
+        ))
+    })?;
+    let bbox = params.get("bbox").map(params::bbox).transpose()?;
+    let datetime = params.get("datetime").map(params::datetime).transpose()?;
+    let zoom = params
+        .get("zoom")
+        .map(|z| params::integer("zoom", z, 0, 22))
+        .transpose()?;
+    let rect = bbox.map(|b| b.rect());
+    let mut features = Vec::new();
+    for (i, f) in layer.features.iter().enumerate() {
+        if datetime.is_some_and(|d| !d.matches(&f.period)) {
+            continue;
+        }
+        if let Some(r) = rect
+            && !f.bbox.is_some_and(|b| b.intersects(&r))
+        {
+            continue;
+        }
+        match zoom {
+            // Points and full resolution need no work: reuse the serialised feature.
+            None => features.push(serde_json::from_str::<serde_json::Value>(&layer.json[i]).unwrap_or_default()),
+            Some(z) => {
+                let mut v = f.to_json();
+                v["geometry"] = geodata::geometry_json(&simplify(&f.geometry, tolerance(z)));
+                features.push(v);
+            }
+        }
+    }
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "simplified": zoom.is_some(),
+        "features": features,
+    });
+    Ok(json_response("application/geo+json", body.to_string()))
+}
