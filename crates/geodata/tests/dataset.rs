@@ -86,10 +86,13 @@ fn exported_layers_follow_rfc_7946() {
     }
 }
 
+/// Within about 5 m of a clip polygon's boundary: the clip sources (two Natural Earth editions)
+/// differ by a metre or two where they should coincide, so an intersection vertex can sit
+/// that far from either.
 fn on_boundary_of(p: Point<f64>, mp: &MultiPolygon<f64>) -> bool {
     mp.iter()
         .flat_map(|poly| std::iter::once(poly.exterior()).chain(poly.interiors()))
-        .any(|ring| Euclidean.distance(&p, ring) < 1e-6)
+        .any(|ring| Euclidean.distance(&p, ring) < 5e-5)
 }
 
 /// Every vertex of a derived buffer lies within 0.5 km of the stated geodesic distance from the

@@ -170,7 +170,7 @@ pub async fn collection(
 /// The features of a layer that pass the request's filters, in file order.
 pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> {
     let bbox = params.get("bbox").map(params::bbox).transpose()?;
-    let datetime = params.get("datetime").map(params::datetime).transpose()?;
+    let datetime = params::datetimes(params.get_all("datetime"))?;
     let mut eq: Vec<(&str, &str)> = Vec::new();
     for &name in layer.filters {
         if let Some(v) = params.get(name) {
@@ -210,7 +210,7 @@ pub async fn items(
 ) -> ApiResult<Response> {
     let snap = state.snapshot();
     let layer = find_layer(&snap, &name)?;
-    let params = Params::parse(q.as_deref(), &item_params(layer))?;
+    let params = Params::parse_repeatable(q.as_deref(), &item_params(layer), &["datetime"])?;
     if let Some(f) = params.get("f")
         && f != "json"
         && f != "geojson"

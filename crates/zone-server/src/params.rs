@@ -16,6 +16,15 @@ pub struct Params(Vec<(String, String)>);
 impl Params {
     /// Parses a raw query string; a name not in `allowed` or given twice is an error.
     pub fn parse(raw: Option<&str>, allowed: &[&str]) -> ApiResult<Params> {
+        Self::parse_repeatable(raw, allowed, &[])
+    }
+
+    /// As [`Params::parse`], but the names in `repeatable` may come more than once.
+    pub fn parse_repeatable(
+        raw: Option<&str>,
+        allowed: &[&str],
+        repeatable: &[&str],
+    ) -> ApiResult<Params> {
         let raw = raw.unwrap_or("");
         if raw.len() > MAX_QUERY_LEN {
             return Err(ApiError::invalid(format!(
@@ -38,7 +47,7 @@ impl Params {
                     v.len()
                 )));
             }
-            if out.iter().any(|(n, _)| n == k.as_ref()) {
+            if !repeatable.contains(&k.as_ref()) && out.iter().any(|(n, _)| n == k.as_ref()) {
                 return Err(ApiError::invalid(format!(
                     "parameter {k:?} is given more than once"
                 )));
@@ -54,6 +63,11 @@ impl Params {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a parameter, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Every pair, in order.
@@ -225,9 +239,10 @@ impl DateFilter {
     }
 }
 
-/// Parses one end of a datetime: `YYYY-MM-DD` or an RFC 3339 date-time (its UTC day is used).
-/// QGIS's open-end stand-ins `0000-01-01T00:00:00Z` and `9999-12-31T00:00:00Z` are days like
-/// any other, so they just work.
+/// Parses one end of a datetime: `YYYY-MM-DD`, or a date-time (RFC 3339, its UTC day is used;
+/// a time without an offset is taken as UTC). QGIS's open-end stand-ins `0000-01-01T00:00:00Z`
+/// and `9999-12-31T00:00:00Z` are days like any other. GDAL turns a `-where` on a date field into
+/// `2018-02-07T` (a bare `T`), which is read as that day.
 pub fn day(s: &str) -> Option<Date> {
     if let Some(d) = geodata::parse_date(s) {
         return Some(d);
@@ -236,18 +251,38 @@ pub fn day(s: &str) -> Option<Date> {
         return None;
     }
     // Year 0000 is outside what RFC 3339 parsers accept, so read the date part ourselves and
-    // check the rest is a well-formed time.
+    // parse the time against a stand-in day.
     let (date, time) = s.split_once(['T', 't'])?;
     let d = geodata::parse_date(date)?;
-    let time_ok = chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T{time}")).is_ok();
-    if !time_ok {
-        return None;
+    if time.is_empty() {
+        return Some(d);
     }
-    // A time with an offset can fall on another UTC day.
-    let dt = chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T{time}")).ok()?;
-    let shift = dt.with_timezone(&chrono::Utc).date_naive()
-        - chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?;
+    let has_zone = time.ends_with(['Z', 'z']) || time.get(time.len().saturating_sub(6)..).is_some_and(|t| t.starts_with(['+', '-']));
+    let full = if has_zone { format!("2000-01-01T{time}") } else { format!("2000-01-01T{time}Z") };
+    let dt = chrono::DateTime::parse_from_rfc3339(&full).ok()?;
+    let shift = dt.with_timezone(&chrono::Utc).date_naive() - chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?;
     d.checked_add_signed(shift)
+}
+
+/// Parses every `datetime` value and intersects them. GDAL sends a `-where` of the form
+/// `valid_from <= D AND valid_to >= D` as two `datetime` parameters, `../D` and `D/..`, meaning
+/// both; an empty intersection matches nothing.
+pub fn datetimes<'a>(values: impl Iterator<Item = &'a str>) -> ApiResult<Option<DateFilter>> {
+    let mut out: Option<DateFilter> = None;
+    for v in values {
+        let d = datetime(v)?;
+        out = Some(match out {
+            None => d,
+            Some(o) => DateFilter {
+                from: o.from.max(d.from),
+                to: match (o.to, d.to) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// Parses the OGC `datetime` parameter: `D`, `D1/D2`, `../D2`, `D1/..`, `/D2`, `D1/`.
@@ -317,6 +352,8 @@ mod tests {
         assert_eq!(datetime("../2018-01-01").unwrap().from, None);
         assert_eq!(datetime("2018-01-01/").unwrap().to, None);
         assert_eq!(datetime("../..").unwrap(), DateFilter { from: None, to: None });
+        assert_eq!(datetime("../2018-02-07T").unwrap().to, d("2018-02-07"));
+        assert_eq!(datetime("2018-02-07T10:00:00").unwrap().instant(), d("2018-02-07"));
     }
 
     #[test]

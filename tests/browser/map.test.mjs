@@ -1,0 +1,411 @@
+// The map page in a real browser (Debian's Chromium, driven by playwright-core), against the real
+// zonetrack binary. tests/browser/run builds and starts the server and sets ZONETRACK_URL.
+//
+// What the page draws and answers is checked against the server's own API for the same date, so
+// the test follows the data rather than copies of it; the few facts named here (Daraa, the
+// south-west de-escalation zone ending in July 2018) are what the issue asks to check.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+// playwright-core is a dev dependency of web/ (pinned by web/package-lock.json).
+const { chromium } = createRequire(join(root, 'web', 'package.json'))('playwright-core');
+
+const BASE = (process.env.ZONETRACK_URL ?? '').replace(/\/$/, '');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = process.env.SCREENSHOT_DIR ?? join(root, 'target', 'screenshots');
+const FIRST_RENDER_BUDGET_MS = 1000;
+const TILE_HOST = 'tile.openstreetmap.org';
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+// The issue's example: Daraa city, in the south-west, before and after the summer 2018 offensive.
+const DARAA = { lon: 36.1, lat: 32.617 };
+const BEFORE = '2018-02-15';
+const AFTER = '2018-08-15';
+// A box around the south-west (Daraa, Quneitra, the Golan front).
+const SOUTH_WEST = [35.6, 32.3, 36.8, 33.5];
+
+let browser;
+
+before(async () => {
+  assert.ok(BASE, 'set ZONETRACK_URL to the server under test (tests/browser/run does)');
+  mkdirSync(SHOTS, { recursive: true });
+  // launch() gives the browser a fresh temporary --user-data-dir; each context below starts with
+  // an empty cache, so every page load is a first visit.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** GETs JSON from the server under test (the expectation side of every comparison). */
+async function api(path) {
+  const resp = await fetch(`${BASE}${path}`, { headers: { Accept: 'application/json' } });
+  assert.equal(resp.status, 200, `GET ${path}: ${resp.status} ${await resp.clone().text()}`);
+  return resp.json();
+}
+
+/** Keys of the zones valid on `date` (inside `bbox` when given), from OGC API items. */
+async function zoneKeys(date, bbox) {
+  const q = new URLSearchParams({ datetime: date, limit: '1000' });
+  if (bbox) q.set('bbox', bbox.join(','));
+  const fc = await api(`/collections/zones/items?${q}`);
+  assert.equal(fc.numberReturned, fc.numberMatched, 'one page holds every zone');
+  return { count: fc.numberMatched, keys: new Set(fc.features.map((f) => f.properties.key)) };
+}
+
+/**
+ * A new page in a fresh context. Records console errors, page errors and every request that
+ * leaves the server under test; `clean()` asserts there were none (the tile host is allowed
+ * only where a test turns the online layer on).
+ */
+async function openPage(hash = '', { viewport = DESKTOP, mobile = false, allowTiles = false } = {}) {
+  const context = await browser.newContext({ viewport, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const errors = [];
+  const outside = [];
+  const origin = new URL(BASE).origin;
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const where = m.location()?.url ?? '';
+    if (allowTiles && where.includes(TILE_HOST)) return;
+    errors.push(`console: ${m.text()} (${where})`);
+  });
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    const url = r.url();
+    if (url.startsWith(`${origin}/`) || url.startsWith('data:')) return;
+    if (allowTiles && new URL(url).host === TILE_HOST) return;
+    outside.push(url);
+  });
+  await page.goto(`${BASE}/${hash}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20000 });
+  await settled(page);
+  return {
+    page,
+    context,
+    clean() {
+      assert.deepEqual(errors, [], 'no console errors');
+      assert.deepEqual(outside, [], 'no request leaves the server under test');
+    },
+  };
+}
+
+/** Waits until the page has no request in flight (and the zones for the date are drawn). */
+async function settled(page, date) {
+  if (date) await page.waitForSelector(`#map[data-zones-date="${date}"]`, { timeout: 15000 });
+  await page.waitForFunction(() => document.body.dataset.pending === '0', null, { timeout: 15000 });
+}
+
+/** Keys of the zone paths drawn in the zones pane. */
+function drawnKeys(page) {
+  return page.$$eval('.leaflet-zones-pane path', (ps) => ps.map((p) => p.dataset.key));
+}
+
+function shot(page, name) {
+  return page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+describe('the map page', () => {
+  test('draws every zone valid on the date, coloured by actor, over the offline base map', async () => {
+    const { page, context, clean } = await openPage(`#date=${BEFORE}`);
+    await settled(page, BEFORE);
+    const expected = await zoneKeys(BEFORE);
+    const keys = await drawnKeys(page);
+    assert.equal(keys.length, expected.count, 'one SVG path per zone valid on the date (full view)');
+    assert.deepEqual(new Set(keys), expected.keys);
+
+    // Colour by actor: each path's stroke is its actor's colour from the API.
+    const fc = await api(`/map/zones?datetime=${BEFORE}`);
+    const colour = Object.fromEntries(fc.features.map((f) => [f.properties.key, f.properties.colour.toLowerCase()]));
+    const strokes = await page.$$eval('.leaflet-zones-pane path', (ps) => ps.map((p) => [p.dataset.key, p.getAttribute('stroke')]));
+    for (const [key, stroke] of strokes) assert.equal(stroke.toLowerCase(), colour[key], `stroke of ${key}`);
+
+    // Low confidence is visibly different: hatched fill on filled kinds.
+    const low = fc.features.filter((f) => f.properties.confidence === 'low' && f.properties.kind === 'control').map((f) => f.properties.key);
+    assert.ok(low.length > 0, 'the data has low-confidence control zones');
+    const fills = await page.$$eval('.leaflet-zones-pane path[data-confidence="low"][data-kind="control"]', (ps) => ps.map((p) => getComputedStyle(p).fill));
+    assert.ok(fills.length > 0 && fills.every((f) => f.includes('url(')), `low-confidence control zones are hatched: ${fills}`);
+
+    // The legend names every actor; the base map comes from the reference layers.
+    const actors = new Set(fc.features.map((f) => f.properties.actor));
+    const legend = await page.$$eval('#legend-actors li', (lis) => lis.map((l) => l.dataset.actor));
+    for (const a of actors) assert.ok(legend.includes(a), `legend lists ${a}`);
+    for (const pane of ['syria', 'governorates', 'rivers', 'golan_lines', 'undof_aos']) {
+      assert.ok((await page.$$(`.leaflet-ref-${pane}-pane path`)).length > 0, `base map layer ${pane} is drawn`);
+    }
+    assert.match(await page.textContent('.approx-note'), /approximate/i, 'the page says the geometry is approximate');
+    clean();
+    await context.close();
+  });
+
+  test(`first render of the default view is under ${FIRST_RENDER_BUDGET_MS} ms`, async (t) => {
+    // Each attempt is a first visit in a fresh context (cold cache). The machine is shared, so the
+    // best of three attempts is compared with the budget; all three are reported.
+    const marks = [];
+    for (let i = 0; i < 3; i++) {
+      const { page, context, clean } = await openPage('');
+      const ms = await page.evaluate(() => performance.getEntriesByName('zones-drawn')[0]?.startTime);
+      assert.equal(typeof ms, 'number', 'the page marks zones-drawn');
+      marks.push(Math.round(ms));
+      if (i === 0) {
+        await settled(page);
+        await shot(page, 'desktop');
+      }
+      clean();
+      await context.close();
+      if (Math.min(...marks) < FIRST_RENDER_BUDGET_MS / 2) break;
+    }
+    const best = Math.min(...marks);
+    t.diagnostic(`first render (performance mark zones-drawn, ms after navigation start): ${marks.join(', ')}; best ${best}`);
+    console.log(`# first render: ${marks.join(' ms, ')} ms (best ${best} ms)`);
+    assert.ok(best < FIRST_RENDER_BUDGET_MS, `first render took ${best} ms at best (${marks.join(', ')})`);
+  });
+
+  test(`moving the date from ${BEFORE} to ${AFTER} changes the south-west as the data says`, async () => {
+    const { page, context, clean } = await openPage(`#date=${BEFORE}`);
+    await settled(page, BEFORE);
+    const sw1 = (await zoneKeys(BEFORE, SOUTH_WEST)).keys;
+    const sw2 = (await zoneKeys(AFTER, SOUTH_WEST)).keys;
+    const removed = [...sw1].filter((k) => !sw2.has(k));
+    const added = [...sw2].filter((k) => !sw1.has(k));
+    // What the issue names: the de-escalation zone ends, the government holds the south-west.
+    assert.ok(removed.includes('sw_deescalation_zone'), `ended by ${AFTER}: ${removed}`);
+    assert.ok(added.includes('gov_south_west_from_2018_08'), `begun by ${AFTER}: ${added}`);
+
+    let drawn = new Set(await drawnKeys(page));
+    for (const k of sw1) assert.ok(drawn.has(k), `${k} is drawn on ${BEFORE}`);
+    for (const k of added) assert.ok(!drawn.has(k), `${k} is not drawn yet on ${BEFORE}`);
+
+    // Six steps of a month with the button; the slider follows.
+    for (let i = 0; i < 6; i++) await page.click('#next-month');
+    await settled(page, AFTER);
+    assert.equal(await page.inputValue('#date-input'), AFTER);
+    const sliderDate = await page.$eval('#date-slider', (s) => s.getAttribute('aria-valuetext'));
+    assert.match(sliderDate, /15 August 2018/);
+    drawn = new Set(await drawnKeys(page));
+    for (const k of removed) assert.ok(!drawn.has(k), `${k} is gone on ${AFTER}`);
+    for (const k of sw2) assert.ok(drawn.has(k), `${k} is drawn on ${AFTER}`);
+    assert.deepEqual(drawn, (await zoneKeys(AFTER)).keys, `exactly the zones valid on ${AFTER}`);
+
+    // Dragging the slider back (its value is days from the start of the span).
+    const back = await page.$eval('#date-slider', (s, d) => {
+      const from = Date.parse(`${document.getElementById('span-from').textContent}T00:00:00Z`);
+      return String(Math.round((Date.parse(`${d}T00:00:00Z`) - from) / 86400000));
+    }, BEFORE);
+    await page.fill('#date-slider', back);
+    await settled(page, BEFORE);
+    assert.deepEqual(new Set(await drawnKeys(page)), (await zoneKeys(BEFORE)).keys, `back to the zones of ${BEFORE}`);
+    assert.match(page.url(), new RegExp(`date=${BEFORE}`));
+
+    // Play steps forward by itself until paused.
+    await page.click('#play');
+    assert.equal(await page.getAttribute('#play', 'aria-pressed'), 'true');
+    await page.waitForFunction((d) => document.getElementById('date-input').value > d, BEFORE, { timeout: 15000 });
+    await page.click('#play');
+    assert.equal(await page.getAttribute('#play', 'aria-pressed'), 'false');
+    await settled(page);
+    clean();
+    await context.close();
+  });
+
+  test(`asking about Daraa on ${BEFORE} lists the zones covering it, with sources and nearest zones`, async () => {
+    const { page, context, clean } = await openPage(`#date=${BEFORE}&lat=${DARAA.lat}&lon=${DARAA.lon}&zoom=9`);
+    await settled(page, BEFORE);
+    const expected = await api(`/query/point?lon=${DARAA.lon}&lat=${DARAA.lat}&datetime=${BEFORE}&nearest=3`);
+    const keys = expected.covering.map((z) => z.key);
+    assert.ok(keys.includes('sw_deescalation_zone'), `the API puts Daraa in the south-west de-escalation zone: ${keys}`);
+
+    // Keyboard: focus the map, Enter asks about its centre (Daraa).
+    await page.focus('#map');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.query-popup .answer, .query-popup .error');
+    await settled(page);
+    const shown = await page.$$eval('.query-popup details.zone', (ds) => ds.map((d) => d.dataset.key));
+    assert.deepEqual(new Set(shown), new Set(keys), 'the popup lists every covering zone');
+    const text = await page.textContent('.query-popup');
+    for (const z of expected.covering) {
+      assert.ok(text.includes(z.actor_name), `popup names ${z.actor_name}`);
+      assert.ok(text.includes(z.valid_from ?? '…'), `popup gives the period of ${z.key}`);
+    }
+    assert.equal(await page.$$eval('.query-popup .nearest li', (l) => l.length), expected.nearest.length, 'nearest zones with distances');
+    for (const n of expected.nearest) assert.ok(text.includes(`${n.distance_km.toFixed(1)} km`), `distance to ${n.key}`);
+    const linked = expected.covering.flatMap((z) => z.sources).filter((s) => s.url).length;
+    assert.equal(await page.$$eval('.query-popup .sources a[href^="http"]', (a) => a.length), linked, 'sources with a URL are links');
+    await page.click('.query-popup details.zone summary');
+    await shot(page, 'desktop-point-query');
+
+    // With the answer open, moving the date asks again.
+    await page.fill('#date-input', AFTER);
+    await page.dispatchEvent('#date-input', 'change');
+    await settled(page, AFTER);
+    await page.waitForSelector(`#map[data-answer-date="${AFTER}"]`);
+    const later = await api(`/query/point?lon=${DARAA.lon}&lat=${DARAA.lat}&datetime=${AFTER}&nearest=3`);
+    assert.ok(later.covering.some((z) => z.key === 'gov_south_west_from_2018_08'), 'the API puts Daraa under the government in August 2018');
+    const shownLater = await page.$$eval('.query-popup details.zone', (ds) => ds.map((d) => d.dataset.key));
+    assert.deepEqual(new Set(shownLater), new Set(later.covering.map((z) => z.key)));
+    clean();
+    await context.close();
+  });
+
+  test('a mouse click anywhere asks about that point; a click on a place shows its details', async () => {
+    const { page, context, clean } = await openPage(`#date=${BEFORE}&lat=${DARAA.lat}&lon=${DARAA.lon}&zoom=8`);
+    await settled(page, BEFORE);
+    const box = await page.$eval('#map', (m) => m.getBoundingClientRect().toJSON());
+    const asked = page.waitForRequest((r) => r.url().includes('/query/point?'));
+    // Off the centre so no marker is under the pointer.
+    await page.mouse.click(box.x + box.width / 2 - 70, box.y + box.height / 2 + 45);
+    const url = new URL((await asked).url());
+    await page.waitForSelector('.query-popup .answer, .query-popup .error');
+    await settled(page);
+    const q = url.searchParams;
+    assert.equal(q.get('datetime'), BEFORE);
+    const expected = await api(`/query/point?lon=${q.get('lon')}&lat=${q.get('lat')}&datetime=${BEFORE}&nearest=3`);
+    const shown = await page.$$eval('.query-popup details.zone', (ds) => ds.map((d) => d.dataset.key));
+    assert.deepEqual(new Set(shown), new Set(expected.covering.map((z) => z.key)));
+
+    // A place: its popup has its name, kind and sources.
+    const places = await api(`/map/locations?datetime=${BEFORE}&bbox=35.9,32.4,36.3,32.8`);
+    const place = places.features.find((f) => f.properties.kind === 'city') ?? places.features[0];
+    assert.ok(place, 'a place near Daraa');
+    await page.click(`.leaflet-marker-icon[data-key="${place.properties.key}"]`);
+    await page.waitForSelector('.leaflet-popup:not(.query-popup) .answer');
+    const text = await page.textContent('.leaflet-popup:not(.query-popup)');
+    assert.ok(text.includes(place.properties.name), `popup names ${place.properties.name}`);
+    assert.ok(text.includes('Sources'), 'popup lists sources');
+    clean();
+    await context.close();
+  });
+
+  test('the URL holds date, view and layers, and a link reproduces them', async () => {
+    const hash = '#date=2018-03-20&lat=33.5&lon=36.3&zoom=8&layers=zones.control,locations,ref.syria,ref.rivers&events=90';
+    const { page, context, clean } = await openPage(hash);
+    await settled(page, '2018-03-20');
+    assert.equal(await page.inputValue('#date-input'), '2018-03-20');
+    assert.equal(await page.inputValue('#events-window'), '90');
+    const checked = await page.$$eval('input[data-layer]', (is) => Object.fromEntries(is.map((i) => [i.dataset.layer, i.checked])));
+    assert.equal(checked['zones.control'], true);
+    assert.equal(checked['zones.presence'], false);
+    assert.equal(checked.events, false);
+    assert.equal(checked['ref.governorates'], false);
+    const kinds = new Set(await page.$$eval('.leaflet-zones-pane path', (ps) => ps.map((p) => p.dataset.kind)));
+    assert.deepEqual(kinds, new Set(['control']), 'only the chosen zone kind is drawn');
+    assert.equal((await page.$$('.leaflet-ref-governorates-pane path')).length, 0, 'governorates are off');
+    assert.equal((await page.$$('.leaflet-marker-icon.evt')).length, 0, 'events are off');
+    const state = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    assert.equal(state.get('date'), '2018-03-20');
+    assert.equal(Number(state.get('lat')), 33.5);
+    assert.equal(Number(state.get('lon')), 36.3);
+    assert.equal(state.get('zoom'), '8');
+
+    // Change date, layers and zoom through the controls: the URL follows.
+    await page.click('#next-month');
+    await page.click('#t-locations');
+    await page.click('#t-zones\\.presence');
+    await page.click('.leaflet-control-zoom-in');
+    await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get('zoom') === '9');
+    await settled(page, '2018-04-20');
+    const changed = new URL(page.url()).hash;
+    const p = new URLSearchParams(changed.slice(1));
+    assert.equal(p.get('date'), '2018-04-20');
+    assert.deepEqual(new Set(p.get('layers').split(',')), new Set(['zones.control', 'zones.presence', 'ref.syria', 'ref.rivers']));
+    assert.equal(p.get('events'), '90');
+
+    // The link, opened afresh, gives the same view.
+    const again = await openPage(changed);
+    await settled(again.page, '2018-04-20');
+    assert.equal(new URL(again.page.url()).hash, changed, 'the URL round-trips');
+    const kinds2 = new Set(await again.page.$$eval('.leaflet-zones-pane path', (ps) => ps.map((p) => p.dataset.kind)));
+    assert.ok([...kinds2].every((k) => k === 'control' || k === 'presence'));
+    assert.equal((await again.page.$$('.leaflet-marker-icon.loc')).length, 0, 'places are off');
+    again.clean();
+    await again.context.close();
+    clean();
+    await context.close();
+  });
+
+  test('exports and the QGIS connection URL', async () => {
+    const { page, context, clean } = await openPage(`#date=${BEFORE}`);
+    const links = await page.$$eval('#exports a', (as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('download')]));
+    const zonesLink = links.find(([h]) => h.startsWith('export/zones.geojson'));
+    assert.ok(zonesLink, `a zones GeoJSON link: ${JSON.stringify(links)}`);
+    assert.match(zonesLink[0], new RegExp(`datetime=${BEFORE}`));
+    const style = links.find(([h]) => h === 'export/zones.qml');
+    assert.ok(style, 'a QGIS style link for zones');
+    assert.equal(zonesLink[1].replace(/\.geojson$/, ''), style[1].replace(/\.qml$/, ''), 'style and data share a name, so QGIS applies the style');
+    for (const [href] of links) {
+      const resp = await page.request.get(`${BASE}/${href}`);
+      assert.equal(resp.status(), 200, href);
+    }
+    const exported = await (await page.request.get(`${BASE}/${zonesLink[0]}`)).json();
+    assert.equal(exported.features.length, (await zoneKeys(BEFORE)).count, 'the export holds the zones of the date');
+    assert.equal(await page.inputValue('#qgis-link'), BASE, 'QGIS gets the page origin');
+    clean();
+    await context.close();
+  });
+
+  test('the online tile layer is optional and off by default; offline it is dropped quietly', async () => {
+    const { page, context, clean } = await openPage(`#date=${BEFORE}`, { allowTiles: true });
+    assert.equal(await page.isChecked('#t-osm'), false, 'no third-party request without asking');
+    await page.click('#t-osm');
+    // Offline: the probe fails, the toggle goes back off with a note. Online: tiles appear.
+    await page.waitForFunction(() => !document.getElementById('t-osm').checked || document.querySelector('.leaflet-tile-pane img'), null, { timeout: 30000 });
+    const online = (await page.$$('.leaflet-tile-pane img')).length > 0;
+    if (!online) assert.match(await page.textContent('#osm-note'), /unreachable/);
+    clean();
+    await context.close();
+  });
+
+  test('works on a phone-sized screen and by keyboard', async () => {
+    const { page, context, clean } = await openPage(`#date=${BEFORE}`, { viewport: PHONE, mobile: true });
+    await settled(page, BEFORE);
+    assert.equal((await drawnKeys(page)).length, (await zoneKeys(BEFORE)).count, 'every zone drawn on a phone too');
+    const slider = await page.$eval('#date-slider', (s) => s.getBoundingClientRect().toJSON());
+    assert.ok(slider.width > 200 && slider.right <= PHONE.width, 'the date slider fits the screen');
+    assert.equal(await page.isVisible('#panel'), false, 'the panel starts closed on a phone');
+    await shot(page, 'phone');
+    await page.click('#panel-toggle');
+    await page.waitForFunction(() => getComputedStyle(document.getElementById('panel')).visibility === 'visible');
+    assert.equal(await page.getAttribute('#panel-toggle', 'aria-expanded'), 'true');
+    await page.waitForTimeout(300); // the slide-in transition
+    await shot(page, 'phone-panel');
+    await page.click('#panel-close');
+    await page.waitForFunction(() => getComputedStyle(document.getElementById('panel')).visibility === 'hidden');
+
+    // Keyboard: the slider moves a day per arrow key; Tab reaches the controls.
+    await page.focus('#date-slider');
+    await page.keyboard.press('ArrowRight');
+    await settled(page, '2018-02-16');
+    const reached = new Set();
+    await page.focus('#prev-month');
+    for (let i = 0; i < 12; i++) {
+      reached.add(await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName));
+      await page.keyboard.press('Tab');
+    }
+    for (const id of ['prev-month', 'play', 'next-month', 'date-input', 'date-slider']) assert.ok(reached.has(id), `Tab reaches #${id}: ${[...reached]}`);
+    clean();
+    await context.close();
+  });
+});

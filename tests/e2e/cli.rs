@@ -1,0 +1,116 @@
+//! The command line as a user meets it: validate, layers, export, help, and errors on bad input.
+
+use std::path::Path;
+
+use e2e::{TempDir, repo_root, run};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn validate_passes_on_the_embedded_data_set() {
+    let out = run(&["validate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("the embedded data set: ok"), "{text}");
+}
+
+#[test]
+fn validate_passes_on_the_geodata_directory_itself() {
+    let out = run(&["validate", "geodata"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn validate_fails_on_every_bad_fixture_and_names_file_feature_and_reason() {
+    let fixtures = repo_root().join("crates/geodata/tests/fixtures");
+    let mut tried = 0;
+    for entry in std::fs::read_dir(fixtures.join("bad")).unwrap() {
+        let bad = entry.unwrap().path();
+        let name = bad.file_name().unwrap().to_string_lossy().into_owned();
+        let layer = format!("{}.geojson", name.split('-').next().unwrap());
+        let dir = TempDir::new(&format!("bad-{name}"));
+        copy_dir(&fixtures.join("good-minimal"), &dir.0);
+        std::fs::copy(&bad, dir.0.join(&layer)).unwrap();
+        let out = run(&["validate", dir.0.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name} must fail validation");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("/{layer}: ")), "{name}: names the file: {err}");
+        assert!(err.contains("problem(s)"), "{name}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{name}: {err}");
+        tried += 1;
+    }
+    assert!(tried >= 15, "{tried} fixtures");
+}
+
+#[test]
+fn validate_reports_a_missing_directory_in_one_line() {
+    let out = run(&["validate", "no/such/dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim(), "zonetrack: no/such/dir is not a directory");
+}
+
+#[test]
+fn layers_lists_every_layer_with_its_count() {
+    let out = run(&["layers"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for layer in ["zones", "locations", "events", "syria", "governorates", "golan_lines", "rivers", "undof_aos"] {
+        assert!(text.lines().any(|l| l.starts_with(layer)), "{layer} in {text}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("governorates") && l.trim_end().ends_with(" 14")), "{text}");
+}
+
+#[test]
+fn export_writes_a_layer_filtered_by_date() {
+    let dir = TempDir::new("export");
+    let all = dir.0.join("all.geojson");
+    let feb = dir.0.join("feb.geojson");
+    assert!(run(&["export", "--layer", "zones", "--out", all.to_str().unwrap()]).status.success());
+    assert!(run(&["export", "--layer", "zones", "--at", "2018-02-07", "--out", feb.to_str().unwrap()]).status.success());
+    let count = |p: &Path| {
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        v["features"].as_array().unwrap().len()
+    };
+    assert!(count(&feb) < count(&all));
+    assert!(count(&feb) > 10);
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_no_backtrace() {
+    let out = run(&["export", "--layer", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("zonetrack: no layer named \"nope\"; layers are: zones, locations, events"), "{err}");
+    let out = run(&["export", "--layer", "zones", "--at", "2018-02-30"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"2018-02-30\" is not a date"), "{err}");
+    let out = run(&["serve", "--bind", "not-an-address"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_explains_every_command_with_an_example() {
+    let out = run(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let commands = ["serve", "validate", "layers", "export"];
+    for c in commands {
+        assert!(text.contains(c), "--help lists {c}");
+        let sub = run(&[c, "--help"]);
+        let sub_text = String::from_utf8_lossy(&sub.stdout);
+        assert!(sub.status.success());
+        assert!(sub_text.contains("Example"), "{c} --help has an example: {sub_text}");
+    }
+}

@@ -1,0 +1,229 @@
+//! Harness for the end-to-end tests: builds and finds the `zonetrack` binary, starts it on a
+//! free port and waits for `/health`, runs external tools (GDAL's `ogrinfo`, `ogr2ogr`), and
+//! fetches URLs over plain HTTP/1.1 so the tests need no HTTP client crate.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// The `zonetrack` binary of this build profile, built once per test run.
+///
+/// Cargo builds another package's binary only when asked, so the harness asks: an incremental
+/// `cargo build -p zonetrack` is a no-op when it is up to date.
+pub fn zonetrack() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test knows its own path");
+        // target/<profile>/deps/e2e-xxxx -> target/<profile>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binaries live in target/<profile>/deps");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "zonetrack"]).current_dir(repo_root());
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "cargo build -p zonetrack failed");
+        profile_dir.join(format!("zonetrack{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// Runs `zonetrack` with arguments and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(zonetrack())
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("zonetrack runs")
+}
+
+/// Path of an external tool, or a failure that says how to install it. Tests that need a tool
+/// never pass without it: on CI (`CI=true`) and locally alike, a missing tool fails the test.
+pub fn require_tool(name: &str, package: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => p,
+        None => panic!(
+            "{name} is not installed; this test needs it (apt-get install -y {package}), \
+             or run scripts/test, which installs it"
+        ),
+    }
+}
+
+/// A running `zonetrack serve`, stopped on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The bound address.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port and waits until `/health` answers 200.
+    pub fn start(extra: &[&str]) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("valid address");
+        let bind = addr.to_string();
+        let mut args = vec!["serve", "--bind", bind.as_str()];
+        args.extend_from_slice(extra);
+        let child = Command::new(zonetrack())
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("zonetrack serve starts");
+        let server = Server {
+            child,
+            url: format!("http://{addr}"),
+            addr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((200, _, _)) = server.try_get("/health") {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "zonetrack serve did not become ready in 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn try_get(&self, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+            self.addr
+        )?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| std::io::Error::other("no header end"))?;
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| std::io::Error::other("no status"))?;
+        let mut body = raw[split + 4..].to_vec();
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            body = dechunk(&body);
+        }
+        Ok((status, head, body))
+    }
+
+    /// GETs a path; returns status, raw headers and body.
+    pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        self.try_get(path).expect("the server answers")
+    }
+
+    /// GETs a path that must answer 200 with JSON.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, _, body) = self.get(path);
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).expect("JSON body")
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = eol + 2;
+        out.extend_from_slice(&b[start..(start + size).min(b.len())]);
+        b = &b[(start + size + 2).min(b.len())..];
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh temporary directory for one test, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates `target/e2e-tmp/<name>-<pid>`.
+    pub fn new(name: &str) -> TempDir {
+        let dir = repo_root()
+            .join("target")
+            .join("e2e-tmp")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a command and returns stdout, failing with its stderr when it fails.
+pub fn check_output(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `ogrinfo -so` summary per layer: (name, geometry, feature count).
+pub fn ogr_summary(text: &str) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("Layer name: ") {
+            cur = Some((n.trim().to_owned(), String::new()));
+        } else if let Some(g) = line.strip_prefix("Geometry: ") {
+            if let Some(c) = cur.as_mut() {
+                c.1 = g.trim().to_owned();
+            }
+        } else if let Some(n) = line.strip_prefix("Feature Count: ")
+            && let Some((name, geom)) = cur.take()
+        {
+            out.push((name, geom, n.trim().parse().unwrap_or(u64::MAX)));
+        }
+    }
+    out
+}

@@ -1,0 +1,748 @@
+// The zonetrack map: zones by actor and date over an offline base map drawn from the reference
+// layers; click anywhere to ask which zones cover a point; export; the view lives in the URL.
+//
+// Data flow: every layer is requested from /map/{collection} for the visible box (padded), the
+// date and the zoom level, and replaced when the view or date leaves what was fetched. One extra
+// request at start (/map/zones simplified for zoom 6, all dates, started by boot.js before Leaflet
+// has loaded) gives the actors, the zone kinds and the date span for the legend, the toggles and
+// the slider, and the first paint of the zones while the view's own request is under way.
+
+import { addDays, addMonths, clampDay, daysBetween, longDay, today } from './dates.js';
+import { ApiError, bboxParam, getJSON, query, readJSON } from './api.js';
+import { EVENT_WINDOWS, formatFragment, parseFragment } from './url-state.js';
+import { decorateZonePath, kindLabel, kindRank, safeColour, swatch, zoneStyle } from './styles.js';
+import { dot, el, eventBlock, locationBlock, pointAnswer, zoneBlock } from './popups.js';
+
+const L = window.L;
+const DATA = ['zones', 'locations', 'events'];
+// Zoom level of the all-dates zone list fetched at start (boot.js asks for the same).
+const META_ZOOM = 6;
+const $ = (id) => document.getElementById(id);
+
+// Reference layers: how each is drawn. Unknown ones (a user's data) get `other`.
+const REF = {
+  syria: { label: 'Syria (outline)', style: { color: '#4d4d4d', weight: 1.6, fillColor: '#fbfaf5', fillOpacity: 1 } },
+  governorates: { label: 'Governorates', style: { color: '#a3a8ad', weight: 0.8, fill: false } },
+  undof_aos: { label: 'UNDOF area of separation', style: { color: '#4f8fc9', weight: 1, fillColor: '#5ba3e6', fillOpacity: 0.2 } },
+  rivers: { label: 'Euphrates', style: { color: '#3f86c7', weight: 2.2, opacity: 0.9 } },
+  golan_lines: { label: 'Golan Lines A and B', style: { color: '#222222', weight: 1.4, dashArray: '6 3 2 3' } },
+  deconfliction_lines: { label: 'US-Russia deconfliction line', style: { color: '#6b4c9a', weight: 1.6, dashArray: '2 5', opacity: 0.9 } },
+};
+const REF_OTHER = { color: '#666666', weight: 1, fillOpacity: 0.1 };
+// Draw order of the reference layers inside their pane (first = bottom).
+const REF_ORDER = ['syria', 'governorates', 'undof_aos', 'rivers', 'deconfliction_lines', 'golan_lines'];
+
+const state = {
+  date: null,
+  span: null, // { from, to }
+  layers: new Set(),
+  events: 30,
+  refs: [], // [{ id, title }]
+  kinds: [], // zone kinds in the data, drawing order
+  actors: new Map(), // id -> { id, name, colour }
+  zoneInfo: new Map(), // feature id -> zone properties (all dates), for popups
+  placeNames: new Map(), // location key -> name
+  meta: [], // every zone's properties (all dates), for the legend
+  osm: 'off', // off | trying | on | unreachable
+};
+
+let map;
+let firstZones = true;
+let pending = 0;
+
+function setPending(delta) {
+  pending += delta;
+  document.body.dataset.pending = String(pending);
+  $('busy').hidden = pending === 0;
+}
+
+function say(text, { error = false } = {}) {
+  const s = $('status');
+  s.textContent = text;
+  s.classList.toggle('error', error);
+  s.hidden = !text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers fetched by box, date and zoom
+
+/**
+ * One /map/{collection} layer: remembers what it last fetched (box, date, zoom) and refetches
+ * only when the view leaves that box, the zoom changes or the date does. A newer request aborts
+ * an older one, so a slider drag never draws a stale date.
+ */
+class Loader {
+  constructor(id, collection, { dates, draw }) {
+    this.id = id;
+    this.collection = collection;
+    this.dates = dates; // () => datetime parameter or null
+    this.draw = draw; // (featureCollection) => Leaflet layer
+    this.fetched = null; // { datetime, zoom, bounds }
+    this.data = null;
+    this.layer = null;
+    this.ctrl = null;
+  }
+
+  upToDate(datetime, zoom, bounds) {
+    const f = this.fetched;
+    return f && f.datetime === datetime && f.zoom === zoom && f.bounds.contains(bounds);
+  }
+
+  async sync() {
+    const zoom = Math.round(map.getZoom());
+    const datetime = this.dates();
+    const view = map.getBounds();
+    if (this.upToDate(datetime, zoom, view)) {
+      if (this.layer && !map.hasLayer(this.layer)) this.redraw();
+      return;
+    }
+    this.ctrl?.abort();
+    const ctrl = new AbortController();
+    this.ctrl = ctrl;
+    // Half a screen of margin each way: small pans need no request.
+    const bounds = view.pad(0.5);
+    const url = `map/${encodeURIComponent(this.collection)}${query({ bbox: bboxParam(bounds), datetime, zoom })}`;
+    setPending(+1);
+    try {
+      const fc = await getJSON(url, ctrl.signal);
+      if (ctrl !== this.ctrl) return;
+      this.fetched = { datetime, zoom, bounds };
+      this.data = fc;
+      this.redraw();
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      say(`Could not load ${this.collection}: ${e.message}`, { error: true });
+    } finally {
+      if (this.ctrl === ctrl) this.ctrl = null;
+      setPending(-1);
+    }
+  }
+
+  redraw() {
+    if (!this.data) return;
+    const next = this.draw(this.data);
+    if (this.layer) this.layer.remove();
+    this.layer = next;
+    if (next) next.addTo(map);
+    this.afterDraw?.(next);
+  }
+
+  hide() {
+    this.ctrl?.abort();
+    if (this.layer) this.layer.remove();
+  }
+}
+
+const loaders = new Map();
+
+function drawZones(fc) {
+  const features = fc.features
+    .filter((f) => state.layers.has(`zones.${f.properties.kind}`))
+    .map((f, i) => [f, i])
+    .sort((a, b) => kindRank(a[0].properties.kind) - kindRank(b[0].properties.kind) || a[1] - b[1])
+    .map(([f]) => f);
+  return L.geoJSON(
+    { type: 'FeatureCollection', features },
+    { pane: 'zones', interactive: false, style: (f) => zoneStyle(f.properties) },
+  );
+}
+
+/** Whether a feature with a validity interval (either end open) holds on `day`. */
+function validOn(p, day) {
+  return (!p.valid_from || p.valid_from <= day) && (!p.valid_to || day <= p.valid_to);
+}
+
+function afterZones(layer) {
+  layer.eachLayer((l) => decorateZonePath(l.getElement(), l.feature.properties));
+  if (firstZones && layer.getLayers().length > 0) {
+    firstZones = false;
+    performance.mark('zones-drawn');
+  }
+  const fetched = loaders.get('zones').fetched;
+  if (!fetched) return; // the first paint, from the all-dates list
+  const m = $('map');
+  m.dataset.zonesDate = fetched.datetime;
+  m.dataset.zonesCount = String(layer.getLayers().length);
+}
+
+function actorName(id) {
+  return state.actors.get(id)?.name ?? id;
+}
+
+function markerIcon(cls, size) {
+  return L.divIcon({ className: cls, iconSize: [size, size], html: '' });
+}
+
+function kindClass(kind) {
+  return String(kind ?? 'other').replace(/[^a-z0-9_-]/gi, '');
+}
+
+const BIG_PLACES = new Set(['capital', 'city']);
+const BASES = new Set(['airbase', 'naval_base', 'military_base']);
+
+function drawLocations(fc) {
+  const group = L.layerGroup();
+  for (const f of fc.features) {
+    if (f.geometry?.type !== 'Point') continue;
+    const p = f.properties;
+    const [lon, lat] = f.geometry.coordinates;
+    const base = BASES.has(p.kind);
+    const size = base ? 11 : p.kind === 'capital' ? 11 : BIG_PLACES.has(p.kind) ? 8 : 6;
+    const m = L.marker([lat, lon], {
+      icon: markerIcon(`loc loc-${kindClass(p.kind)}${base ? ' base' : ''}`, size),
+      title: `${p.name} (${kindLabel(p.kind)})`,
+      alt: p.name,
+      keyboard: true,
+      riseOnHover: true,
+    });
+    m.bindPopup(() => locationBlock(p, actorName), popupOptions());
+    if (BIG_PLACES.has(p.kind) || base) {
+      m.bindTooltip(shortName(p.name), {
+        permanent: true,
+        direction: 'right',
+        offset: [5, 0],
+        className: `place-label${base ? ' base-label' : ''}`,
+        interactive: false,
+      });
+    }
+    m.on('add', () => {
+      const e = m.getElement();
+      if (e && p.actor) e.style.setProperty('--actor', safeColour(state.actors.get(p.actor)?.colour));
+      e?.setAttribute('data-key', p.key ?? '');
+    });
+    group.addLayer(m);
+  }
+  return group;
+}
+
+/** "Shayrat Airbase (al-Shayrat / Sha'irat)" -> "Shayrat Airbase": labels stay short. */
+function shortName(name) {
+  return String(name ?? '').replace(/\s*\(.*\)\s*$/, '');
+}
+
+function drawEvents(fc) {
+  const group = L.layerGroup();
+  for (const f of fc.features) {
+    if (f.geometry?.type !== 'Point') continue;
+    const p = f.properties;
+    const [lon, lat] = f.geometry.coordinates;
+    const m = L.marker([lat, lon], {
+      icon: markerIcon(`evt evt-${kindClass(p.kind)}`, 14),
+      title: `${p.date}: ${p.name}`,
+      alt: p.name,
+      keyboard: true,
+      riseOnHover: true,
+      zIndexOffset: 1000,
+    });
+    m.bindPopup(() => eventBlock(p, actorName, (k) => state.placeNames.get(k) ?? k), popupOptions());
+    m.on('add', () => m.getElement()?.setAttribute('data-key', p.key ?? ''));
+    group.addLayer(m);
+  }
+  return group;
+}
+
+/**
+ * Each reference layer gets its own pane, stacked by REF_ORDER: areas under the zones, lines
+ * (rivers, Golan lines) over them, whatever order the requests finish in.
+ */
+function refPane(id, line) {
+  const name = `ref-${id.replace(/[^a-z0-9_-]/gi, '')}`;
+  if (!map.getPane(name)) map.createPane(name).style.zIndex = String((line ? 450 : 250) + refRank(`ref.${id}`));
+  return name;
+}
+
+function drawRef(id) {
+  return (fc) => {
+    const line = fc.features.some((f) => /LineString$/.test(f.geometry?.type ?? ''));
+    const style = REF[id]?.style ?? REF_OTHER;
+    const landFill = id === 'syria' && state.osm === 'on' ? { fillOpacity: 0 } : {};
+    return L.geoJSON(fc, {
+      pane: refPane(id, line),
+      interactive: false,
+      style: () => ({ ...style, ...landFill }),
+    });
+  };
+}
+
+function eventsWindow() {
+  return state.events === 0 ? state.date : `${addDays(state.date, -state.events)}/${state.date}`;
+}
+
+function setupLoaders() {
+  loaders.set('zones', new Loader('zones', 'zones', { dates: () => state.date, draw: drawZones }));
+  loaders.get('zones').afterDraw = afterZones;
+  loaders.set('locations', new Loader('locations', 'locations', { dates: () => state.date, draw: drawLocations }));
+  loaders.set('events', new Loader('events', 'events', { dates: eventsWindow, draw: drawEvents }));
+  for (const r of state.refs) {
+    loaders.set(`ref.${r.id}`, new Loader(`ref.${r.id}`, r.id, { dates: () => null, draw: drawRef(r.id) }));
+  }
+}
+
+function layerOn(loaderId) {
+  if (loaderId === 'zones') return state.kinds.some((k) => state.layers.has(`zones.${k}`));
+  return state.layers.has(loaderId);
+}
+
+/** Brings every shown layer up to date with the view and date; resolves when all are drawn. */
+function refresh() {
+  if (!state.date) return Promise.resolve();
+  const jobs = [];
+  for (const id of loaders.keys()) {
+    const l = loaders.get(id);
+    if (layerOn(id)) jobs.push(l.sync());
+    else l.hide();
+  }
+  return Promise.all(jobs);
+}
+
+function refRank(id) {
+  if (!id.startsWith('ref.')) return -1;
+  const i = REF_ORDER.indexOf(id.slice(4));
+  return i < 0 ? REF_ORDER.length : i;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asking about a point
+
+let queryCtrl = null;
+let queryAt = null;
+const queryLayer = () => (queryLayer.g ??= L.layerGroup().addTo(map));
+const queryPopup = () =>
+  (queryPopup.p ??= L.popup({ ...popupOptions(), className: 'query-popup', autoPanPadding: [20, 20] }).on('remove', () => {
+    queryAt = null;
+    queryCtrl?.abort();
+    queryLayer().clearLayers();
+  }));
+
+function popupOptions() {
+  const h = $('map').clientHeight;
+  return { maxWidth: 340, minWidth: 220, maxHeight: Math.max(180, Math.round(h * 0.62)) };
+}
+
+async function ask(latlng) {
+  const ll = latlng.wrap();
+  queryAt = ll;
+  queryCtrl?.abort();
+  const ctrl = new AbortController();
+  queryCtrl = ctrl;
+  const g = queryLayer();
+  g.clearLayers();
+  L.circleMarker(ll, { pane: 'query', radius: 5, color: '#111', weight: 2, fillColor: '#fff', fillOpacity: 1, interactive: false }).addTo(g);
+  const popup = queryPopup();
+  popup.setLatLng(ll).setContent(el('p', { cls: 'muted', text: `Asking which zones cover this point on ${state.date}…` }));
+  if (!map.hasLayer(popup)) popup.openOn(map);
+  const date = state.date;
+  setPending(+1);
+  try {
+    const ans = await getJSON(
+      `query/point${query({ lon: ll.lng.toFixed(5), lat: ll.lat.toFixed(5), datetime: date, nearest: 3 })}`,
+      ctrl.signal,
+    );
+    if (ctrl !== queryCtrl) return;
+    for (const n of ans.nearest ?? []) {
+      if (!Array.isArray(n.nearest_point)) continue;
+      const [lon, lat] = n.nearest_point;
+      L.polyline([ll, [lat, lon]], { pane: 'query', color: safeColour(n.colour), weight: 2, dashArray: '3 5', interactive: false }).addTo(g);
+      L.circleMarker([lat, lon], { pane: 'query', radius: 3, color: safeColour(n.colour), weight: 2, fillOpacity: 1, interactive: false }).addTo(g);
+    }
+    popup.setContent(pointAnswer(ans, (id) => state.zoneInfo.get(id)));
+    $('map').dataset.answerDate = date;
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    const msg = e instanceof ApiError ? e.message : `the server could not be reached (${e.message})`;
+    popup.setContent(el('p', { cls: 'error', text: `Could not ask about this point: ${msg}` }));
+  } finally {
+    if (queryCtrl === ctrl) queryCtrl = null;
+    setPending(-1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Date
+
+let playing = false;
+let dateTimer = null;
+
+function setDate(d, { now = true } = {}) {
+  const next = clampDay(d, state.span.from, state.span.to);
+  state.date = next;
+  showDate();
+  writeUrl();
+  updateLegend();
+  updateExports();
+  clearTimeout(dateTimer);
+  const go = () => {
+    const done = refresh();
+    if (queryAt && map.hasLayer(queryPopup())) ask(queryAt);
+    return done;
+  };
+  if (now) return go();
+  // While a slider is dragged, wait for it to rest a moment before asking the server.
+  return new Promise((resolve) => {
+    dateTimer = setTimeout(() => go().then(resolve), 120);
+  });
+}
+
+function showDate() {
+  const s = $('date-slider');
+  s.value = String(daysBetween(state.span.from, state.date));
+  s.setAttribute('aria-valuetext', longDay(state.date));
+  $('date-input').value = state.date;
+  $('date-label').textContent = longDay(state.date);
+  $('prev-month').disabled = state.date <= state.span.from;
+  $('next-month').disabled = state.date >= state.span.to;
+}
+
+function setupTime() {
+  const s = $('date-slider');
+  s.min = '0';
+  s.max = String(daysBetween(state.span.from, state.span.to));
+  s.step = '1';
+  $('date-input').min = state.span.from;
+  $('date-input').max = state.span.to;
+  $('span-from').textContent = state.span.from;
+  $('span-to').textContent = state.span.to;
+  s.addEventListener('input', () => {
+    stopPlay();
+    setDate(addDays(state.span.from, Number(s.value)), { now: false });
+  });
+  $('date-input').addEventListener('change', (e) => {
+    stopPlay();
+    if (e.target.value) setDate(e.target.value);
+  });
+  $('prev-month').addEventListener('click', () => {
+    stopPlay();
+    setDate(addMonths(state.date, -1));
+  });
+  $('next-month').addEventListener('click', () => {
+    stopPlay();
+    setDate(addMonths(state.date, 1));
+  });
+  $('play').addEventListener('click', () => (playing ? stopPlay() : play()));
+}
+
+async function play() {
+  playing = true;
+  const b = $('play');
+  b.setAttribute('aria-pressed', 'true');
+  b.textContent = 'Pause';
+  if (state.date >= state.span.to) await setDate(state.span.from);
+  while (playing) {
+    await new Promise((r) => setTimeout(r, 450));
+    if (!playing) break;
+    if (state.date >= state.span.to) break;
+    // A week a step: the data changes on exact days, which month steps would skip.
+    await setDate(addDays(state.date, 7));
+  }
+  stopPlay();
+}
+
+function stopPlay() {
+  if (!playing) return;
+  playing = false;
+  const b = $('play');
+  b.setAttribute('aria-pressed', 'false');
+  b.textContent = 'Play';
+}
+
+// ---------------------------------------------------------------------------------------------
+// URL
+
+function writeUrl() {
+  if (!state.date) return;
+  const c = map.getCenter().wrap();
+  const frag = formatFragment({ date: state.date, lat: c.lat, lon: c.lng, zoom: Math.round(map.getZoom()), layers: state.layers, events: state.events });
+  if (location.hash !== frag) history.replaceState(null, '', frag);
+  $('qgis-link').value = serviceUrl();
+}
+
+function defaultLayers() {
+  const s = new Set(['locations', 'events']);
+  for (const k of state.kinds) s.add(`zones.${k}`);
+  for (const r of state.refs) s.add(`ref.${r.id}`);
+  return s;
+}
+
+/** Applies a fragment (a pasted link): date, view, layers, events window. */
+function applyFragment(frag) {
+  if (frag.layers) state.layers = new Set(frag.layers);
+  if (frag.events !== undefined) state.events = frag.events;
+  if (frag.lat !== undefined) map.setView([frag.lat, frag.lon], frag.zoom ?? map.getZoom(), { animate: false });
+  else if (frag.zoom !== undefined) map.setZoom(frag.zoom, { animate: false });
+  syncToggles();
+  if (state.osm !== 'on' && state.layers.has('osm')) tryOsm();
+  if (!state.layers.has('osm') && osmLayer) dropOsm();
+  setDate(frag.date ?? state.date);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panel: layers, legend, exports, QGIS
+
+function checkbox(id, label, extra) {
+  const input = el('input', { attrs: { type: 'checkbox', id: `t-${id}`, 'data-layer': id } });
+  input.checked = state.layers.has(id);
+  input.addEventListener('change', () => {
+    if (input.checked) state.layers.add(id);
+    else state.layers.delete(id);
+    if (id === 'osm') {
+      if (input.checked) tryOsm();
+      else dropOsm();
+    }
+    if (id.startsWith('zones.')) loaders.get('zones').redraw();
+    writeUrl();
+    updateExports();
+    refresh();
+  });
+  return el('label', { cls: 'toggle', attrs: { for: `t-${id}` } }, input, extra ?? null, el('span', { text: label }));
+}
+
+function syncToggles() {
+  for (const i of document.querySelectorAll('input[data-layer]')) i.checked = state.layers.has(i.dataset.layer);
+  $('events-window').value = String(state.events);
+}
+
+function buildToggles() {
+  const zones = $('zone-kinds');
+  zones.replaceChildren();
+  for (const k of state.kinds) {
+    const sample = state.meta.find((p) => p.kind === k && p.confidence !== 'low') ?? state.meta.find((p) => p.kind === k);
+    zones.append(checkbox(`zones.${k}`, kindLabel(k), swatch({ kind: k, colour: '#5a5a5a', confidence: sample?.confidence === 'low' ? 'medium' : sample?.confidence })));
+  }
+  const places = $('place-layers');
+  places.replaceChildren(
+    checkbox('locations', 'Places and bases', el('span', { cls: 'key-loc', attrs: { 'aria-hidden': 'true' } })),
+    checkbox('events', 'Events', el('span', { cls: 'key-evt', attrs: { 'aria-hidden': 'true' } })),
+  );
+  const win = $('events-window');
+  win.replaceChildren(
+    ...EVENT_WINDOWS.map((d) => el('option', { attrs: { value: String(d) }, text: d === 0 ? 'on the date only' : `in the ${d} days to the date` })),
+  );
+  win.value = String(state.events);
+  win.addEventListener('change', () => {
+    state.events = Number(win.value);
+    writeUrl();
+    updateExports();
+    refresh();
+  });
+  const refs = $('ref-layers');
+  refs.replaceChildren();
+  for (const r of state.refs) refs.append(checkbox(`ref.${r.id}`, REF[r.id]?.label ?? r.title));
+  refs.append(checkbox('osm', 'OpenStreetMap tiles (online)'));
+}
+
+function updateLegend() {
+  const ul = $('legend-actors');
+  const present = new Set(state.meta.filter((p) => validOn(p, state.date)).map((p) => p.actor));
+  ul.replaceChildren();
+  for (const a of state.actors.values()) {
+    const on = present.has(a.id);
+    const li = el('li', { cls: on ? '' : 'absent', attrs: { 'data-actor': a.id } }, dot(a.colour), el('span', { text: a.name }));
+    if (!on) li.append(el('span', { cls: 'muted', text: ' (no zone on this date)' }));
+    ul.append(li);
+  }
+}
+
+function buildConfidenceKey() {
+  const ul = $('legend-confidence');
+  ul.replaceChildren(
+    el('li', {}, swatch({ kind: 'control', colour: '#5a5a5a', confidence: 'medium' }), el('span', { text: 'High or medium confidence' })),
+    el('li', {}, swatch({ kind: 'control', colour: '#5a5a5a', confidence: 'low' }), el('span', { text: 'Low confidence: hatched, dashed edge' })),
+  );
+}
+
+function download(href, name, text) {
+  return el('a', { cls: 'dl', text, attrs: { href, download: name } });
+}
+
+function updateExports() {
+  const ul = $('exports');
+  ul.replaceChildren();
+  const rows = [];
+  const d = state.date;
+  if (layerOn('zones')) rows.push(['zones', `Zones on ${d} (all kinds)`, `datetime=${d}`, `zones-${d}`, false]);
+  if (layerOn('locations')) rows.push(['locations', `Places on ${d}`, `datetime=${d}`, `locations-${d}`, true]);
+  if (layerOn('events')) {
+    const w = eventsWindow();
+    rows.push(['events', state.events === 0 ? `Events on ${d}` : `Events ${w.replace('/', ' to ')}`, `datetime=${encodeURIComponent(w)}`, `events-${w.replace('/', '_')}`, true]);
+  }
+  for (const r of state.refs) if (layerOn(`ref.${r.id}`)) rows.push([r.id, REF[r.id]?.label ?? r.title, null, r.id, false]);
+  for (const [coll, label, q, stem, csv] of rows) {
+    const qs = q ? `?${q}` : '';
+    const li = el('li', {}, el('span', { cls: 'what', text: label }));
+    const links = el('span', { cls: 'links' });
+    links.append(download(`export/${coll}.geojson${qs}`, `${stem}.geojson`, 'GeoJSON'));
+    if (csv) links.append(download(`export/${coll}.csv${qs}`, `${stem}.csv`, 'CSV'));
+    links.append(download(`export/${coll}.qml`, `${stem}.qml`, 'QGIS style'));
+    li.append(links);
+    ul.append(li);
+  }
+  if (rows.length === 0) ul.append(el('li', { cls: 'muted', text: 'No layer is shown.' }));
+}
+
+/** The URL a QGIS or GDAL user pastes: the service root, which is this page's address. */
+function serviceUrl() {
+  return `${location.origin}${location.pathname}`.replace(/\/$/, '');
+}
+
+function setupPanel() {
+  const toggle = $('panel-toggle');
+  const setOpen = (open) => {
+    document.body.classList.toggle('panel-open', open);
+    toggle.setAttribute('aria-expanded', String(open));
+    setTimeout(() => map.invalidateSize(), 0);
+  };
+  toggle.addEventListener('click', () => setOpen(!document.body.classList.contains('panel-open')));
+  $('panel-close').addEventListener('click', () => {
+    setOpen(false);
+    toggle.focus();
+  });
+  $('qgis-copy').addEventListener('click', async () => {
+    const input = $('qgis-link');
+    try {
+      await navigator.clipboard.writeText(input.value);
+      $('qgis-copied').textContent = 'Copied.';
+    } catch {
+      input.select();
+      $('qgis-copied').textContent = 'Selected: press Ctrl+C to copy.';
+    }
+  });
+  $('qgis-link').value = serviceUrl();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optional OpenStreetMap tiles
+
+let osmLayer = null;
+
+/**
+ * Tries the OpenStreetMap tile server with one probe image and adds the tile layer only if it
+ * loads. It is off by default: offline (the usual case for this tool) the probe's failure is a
+ * network error in the browser console, and without a click the page contacts no third party.
+ */
+function tryOsm() {
+  if (state.osm === 'trying' || state.osm === 'on') return;
+  state.osm = 'trying';
+  $('osm-note').textContent = 'Trying tile.openstreetmap.org…';
+  const img = new Image();
+  img.onload = () => {
+    if (!state.layers.has('osm')) return;
+    state.osm = 'on';
+    osmLayer = L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
+      maxZoom: 19,
+      attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+    }).addTo(map);
+    $('osm-note').textContent = '';
+    loaders.get('ref.syria')?.redraw();
+  };
+  img.onerror = () => {
+    state.osm = 'unreachable';
+    state.layers.delete('osm');
+    syncToggles();
+    writeUrl();
+    $('osm-note').textContent = 'OpenStreetMap is unreachable; the offline base map stays.';
+  };
+  img.src = 'https://tile.openstreetmap.org/0/0/0.png';
+}
+
+function dropOsm() {
+  osmLayer?.remove();
+  osmLayer = null;
+  state.osm = 'off';
+  $('osm-note').textContent = '';
+  loaders.get('ref.syria')?.redraw();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+/** The span the slider covers: from the first to the last day of the time-bounded zones. */
+function dataSpan(zones) {
+  const bounded = zones.filter((p) => p.valid_from && p.valid_to);
+  const from = (bounded.length ? bounded : zones).map((p) => p.valid_from).filter(Boolean).sort()[0];
+  const to = (bounded.length ? bounded : zones).map((p) => p.valid_to).filter(Boolean).sort().at(-1);
+  const t = today();
+  return { from: from ?? addDays(t, -365), to: to ?? t };
+}
+
+function learnMeta(fc) {
+  state.meta = fc.features.map((f) => ({ ...f.properties, id: f.id }));
+  for (const p of state.meta) {
+    state.zoneInfo.set(p.id, p);
+    if (p.actor && !state.actors.has(p.actor)) state.actors.set(p.actor, { id: p.actor, name: p.actor_name ?? p.actor, colour: p.colour });
+  }
+  state.kinds = [...new Set(state.meta.map((p) => p.kind))].sort((a, b) => kindRank(a) - kindRank(b));
+  state.span = dataSpan(state.meta);
+}
+
+function viewFrom(collections) {
+  const bb = (id) => collections.find((c) => c.id === id)?.extent?.spatial?.bbox?.[0];
+  const b = bb('zones') ?? bb('syria');
+  return b ? L.latLngBounds([b[1], b[0]], [b[3], b[2]]) : L.latLngBounds([32, 35], [37.5, 42.5]);
+}
+
+async function start() {
+  const frag = parseFragment(location.hash);
+  map = L.map('map', { zoomSnap: 1, minZoom: 3, maxZoom: 14, worldCopyJump: false, keyboard: true });
+  map.attributionControl.addAttribution('Zones: <a href="collections">zonetrack</a>, approximate');
+  for (const [name, z] of [['zones', 400], ['query', 640]]) map.createPane(name).style.zIndex = String(z);
+  map.getContainer().setAttribute('aria-describedby', 'map-help');
+
+  say('Loading…');
+  // Ask for the collections and the all-dates zone list together; then layers by box and date.
+  const boot = window.zonetrackBoot;
+  const metaP = boot ? readJSON(boot.zones) : getJSON(`map/zones${query({ zoom: META_ZOOM })}`);
+  const collections = (await (boot ? readJSON(boot.collections) : getJSON('collections'))).collections ?? [];
+  state.refs = collections.filter((c) => !DATA.includes(c.id)).map((c) => ({ id: c.id, title: c.title ?? c.id }));
+  state.refs.sort((a, b) => refRank(`ref.${a.id}`) - refRank(`ref.${b.id}`));
+  if (frag.lat !== undefined) map.setView([frag.lat, frag.lon], frag.zoom ?? 7, { animate: false });
+  else {
+    map.fitBounds(viewFrom(collections), { animate: false, padding: [8, 8] });
+    if (frag.zoom !== undefined) map.setZoom(frag.zoom, { animate: false });
+  }
+  const all = await metaP;
+  learnMeta(all);
+  state.layers = frag.layers ? new Set(frag.layers) : defaultLayers();
+  if (frag.events !== undefined) state.events = frag.events;
+  state.date = clampDay(frag.date ?? state.span.to, state.span.from, state.span.to);
+  setupLoaders();
+  buildToggles();
+  buildConfidenceKey();
+  setupTime();
+  setupPanel();
+  if (state.layers.has('osm')) tryOsm();
+
+  // Base names crowd the country-wide view; they appear from zoom 8 (the squares stay).
+  const zoomClass = () => map.getContainer().classList.toggle('few-labels', map.getZoom() < 8);
+  zoomClass();
+  map.on('zoomend', zoomClass);
+  map.on('moveend', () => {
+    writeUrl();
+    refresh();
+  });
+  map.on('click', (e) => ask(e.latlng));
+  map.getContainer().addEventListener('keydown', (e) => {
+    if (e.target === map.getContainer() && (e.key === 'Enter' || e.key === ' ')) {
+      e.preventDefault();
+      ask(map.getCenter());
+    }
+  });
+  window.addEventListener('hashchange', () => applyFragment(parseFragment(location.hash)));
+
+  // First paint from the all-dates list; setDate's request for the view replaces it.
+  const zones = loaders.get('zones');
+  zones.data = { type: 'FeatureCollection', features: all.features.filter((f) => validOn(f.properties, state.date)) };
+  if (layerOn('zones')) zones.redraw();
+  await setDate(state.date);
+  say('');
+  // Place names for event popups (locations are small and already on the map when shown).
+  getJSON(`map/locations`).then(
+    (fc) => fc.features.forEach((f) => state.placeNames.set(f.properties.key, f.properties.name)),
+    () => {},
+  );
+  document.body.dataset.ready = 'true';
+}
+
+start().catch((e) => {
+  say(`The map could not start: ${e.message}`, { error: true });
+  document.body.dataset.ready = 'error';
+});
