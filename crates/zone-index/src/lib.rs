@@ -34,7 +34,9 @@ use geodata::{Dataset, Date};
 
 pub use changes::{AreaChange, Changes};
 pub use distance::lower_bound_km;
-pub use polygon::{BatchCovering, PolygonIndex, Position, position_by_scan, vertex_count};
+pub use polygon::{
+    BatchCovering, BatchOrder, PolygonIndex, Position, position_by_scan, vertex_count,
+};
 pub use timeline::TimelineSpan;
 
 /// Errors of this crate: inputs a caller should reject before querying.
@@ -210,6 +212,8 @@ pub struct ZoneIndex {
     polygons: PolygonIndex,
     /// Each zone's bounding box, `None` for an empty geometry.
     zone_boxes: Vec<Option<Rect<f64>>>,
+    /// Each zone's period, packed together so the date filter stays in cache.
+    periods: Vec<geodata::Period>,
 }
 
 impl ZoneIndex {
@@ -221,10 +225,12 @@ impl ZoneIndex {
             .iter()
             .map(|z| z.geometry.bounding_rect())
             .collect();
+        let periods = data.zones.iter().map(|z| z.period).collect();
         ZoneIndex {
             data,
             polygons,
             zone_boxes,
+            periods,
         }
     }
 
@@ -241,11 +247,7 @@ impl ZoneIndex {
     fn active(&self, zone: usize, at: Option<Date>) -> bool {
         match at {
             None => true,
-            Some(d) => self
-                .data
-                .zones
-                .get(zone)
-                .is_some_and(|z| z.period.contains(d)),
+            Some(d) => self.periods.get(zone).is_some_and(|p| p.contains(d)),
         }
     }
 
@@ -365,17 +367,17 @@ impl ZoneIndex {
     /// to `at` when given.
     pub fn in_bbox(&self, bbox: Bbox, at: Option<Date>) -> InBbox {
         let rects: Vec<Rect<f64>> = bbox.rects().into_iter().flatten().collect();
-        let zones = (0..self.data.zones.len())
-            .filter(|&z| self.active(z, at))
-            .filter(|&z| {
-                let Some(zb) = self.zone_boxes[z] else {
-                    return false;
-                };
-                rects
-                    .iter()
-                    .any(|r| r.intersects(&zb) && r.intersects(&self.data.zones[z].geometry))
+        let mut zones: Vec<usize> = rects
+            .iter()
+            .flat_map(|r| {
+                self.polygons
+                    .items_meeting_box([r.min().x, r.min().y, r.max().x, r.max().y])
+                    .into_iter()
+                    .filter(|&z| self.active(z, at) && r.intersects(&self.data.zones[z].geometry))
             })
             .collect();
+        zones.sort_unstable();
+        zones.dedup();
         let locations = self
             .data
             .locations

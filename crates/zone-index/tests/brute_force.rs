@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use geo::{Intersects, Rect, coord};
-use zone_index::{Bbox, PolygonIndex, ZoneIndex, synthetic};
+use zone_index::{BatchOrder, Bbox, PolygonIndex, ZoneIndex, synthetic};
 
 use crate::support::{
     brute_covering, nearest_vertex_km, random_dataset, random_day, random_points,
@@ -72,13 +72,20 @@ fn the_batch_path_answers_like_single_queries_on_one_and_two_threads() {
         let many = index.covering_many(&points, at);
         assert_eq!(many.len(), points.len());
         let polygons = index.polygons();
-        let one = polygons.covering_many(&points, 1);
-        let two = polygons.covering_many(&points, 2);
+        let batches: Vec<_> = [BatchOrder::Input, BatchOrder::Curve]
+            .into_iter()
+            .flat_map(|order| {
+                [1, 2, 3].map(|threads| {
+                    polygons.covering_many_ordered(&points, threads, order, &|_| true)
+                })
+            })
+            .collect();
         for (i, &(lon, lat)) in points.iter().enumerate() {
             assert_eq!(many[i], index.covering(lon, lat, at), "point {i}");
             let single = polygons.covering(lon, lat);
-            assert_eq!(one.get(i).collect::<Vec<_>>(), single);
-            assert_eq!(two.get(i).collect::<Vec<_>>(), single);
+            for batch in &batches {
+                assert_eq!(batch.get(i).collect::<Vec<_>>(), single, "point {i}");
+            }
         }
     }
 }
