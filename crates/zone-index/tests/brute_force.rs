@@ -166,13 +166,43 @@ fn nearest_zones_are_the_nearest_by_a_scan_of_every_zone() {
             assert_eq!(all.len(), data.zones.len());
             let k3 = index.nearest(lon, lat, 3, None);
             assert_eq!(k3[..], all[..3]);
-            for n in &all {
-                let covered = !brute_covering(&data, lon, lat, None)
-                    .iter()
-                    .all(|c| c.0 != n.zone);
+            // Every zone's distance by a scan of every ring with geodata's own measure.
+            let covered: Vec<usize> = brute_covering(&data, lon, lat, None)
+                .iter()
+                .map(|c| c.0)
+                .collect();
+            let mut want: Vec<(f64, usize)> = data
+                .zones
+                .iter()
+                .enumerate()
+                .map(|(z, zone)| {
+                    let d = if covered.contains(&z) {
+                        0.0
+                    } else {
+                        zone.geometry
+                            .0
+                            .iter()
+                            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                            .map(|r| {
+                                geodata::geodesy::distance_to_line_km(geo::Point::new(lon, lat), r)
+                                    .0
+                            })
+                            .fold(f64::INFINITY, f64::min)
+                    };
+                    (d, z)
+                })
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for (n, (d, z)) in all.iter().zip(&want) {
+                assert!(
+                    (n.distance_km - d).abs() < 1e-9,
+                    "({lon}, {lat}): zone {} at {} km, want zone {z} at {d} km",
+                    n.zone,
+                    n.distance_km
+                );
                 assert_eq!(
                     n.distance_km == 0.0,
-                    covered,
+                    covered.contains(&n.zone),
                     "zone {} at ({lon}, {lat})",
                     n.zone
                 );

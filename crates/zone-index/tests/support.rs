@@ -50,7 +50,7 @@ fn star(
 fn random_polygon(s: &mut u64) -> Option<Polygon<f64>> {
     let centre = (snap(uniform(s, 0.0, 10.0)), snap(uniform(s, 0.0, 10.0)));
     let radius = uniform(s, 0.5, 4.0);
-    let exterior = if next_u64(s) % 4 == 0 {
+    let exterior = if next_u64(s).is_multiple_of(4) {
         let (w, h) = (
             snap(uniform(s, 0.25, radius)),
             snap(uniform(s, 0.25, radius)),
@@ -134,8 +134,8 @@ pub fn random_dataset(s: &mut u64, n: usize) -> Dataset {
             let a = random_day(s);
             let b = random_day(s);
             let (lo, hi) = (a.min(b), a.max(b));
-            let from = (next_u64(s) % 5 != 0).then_some(lo);
-            let to = (next_u64(s) % 5 != 0).then_some(hi);
+            let from = (!next_u64(s).is_multiple_of(5)).then_some(lo);
+            let to = (!next_u64(s).is_multiple_of(5)).then_some(hi);
             let period = Period::new(from, to).expect("lo <= hi");
             let actor = ["red", "blue", "green"][i % 3];
             zone(
