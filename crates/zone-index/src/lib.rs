@@ -1,0 +1,418 @@
+//! The which-zone index: answers spatial and temporal questions over an immutable
+//! [`geodata::Dataset`] — which zones cover a point on a date, the nearest zones and locations
+//! with geodesic distances, what lies in a lon/lat box, a point's timeline, and what changed
+//! between two dates. It trusts its input (geodata validates it) and does no I/O.
+//!
+//! Semantics (see the project's DESIGN.md): coordinates are WGS84 lon/lat; a point on a zone's
+//! boundary is covered by it and flagged (`ST_Covers`, not `ST_Contains`); a zone's period is a
+//! closed interval of days and "at D" means every zone whose period holds D; distances are
+//! geodesic on the WGS84 ellipsoid in km; areas are geodesic in km².
+//!
+//! ```
+//! use std::sync::Arc;
+//! use zone_index::ZoneIndex;
+//!
+//! # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geodata/tests/fixtures/good-minimal");
+//! let data = geodata::load_dir(&dir).unwrap();
+//! let index = ZoneIndex::new(Arc::new(data));
+//! let day = "2018-03-01".parse().unwrap();
+//! let hits = index.covering(36.1, 33.1, Some(day));
+//! assert_eq!(index.dataset().zones[hits[0].zone].meta.id.as_str(), "blue_square");
+//! ```
+
+mod changes;
+mod distance;
+pub mod hilbert;
+mod polygon;
+pub mod synthetic;
+mod timeline;
+
+use std::sync::Arc;
+
+use geo::{BoundingRect, Intersects, Rect, coord};
+use geodata::{Dataset, Date};
+
+pub use changes::{AreaChange, Changes};
+pub use distance::lower_bound_km;
+pub use polygon::{
+    BatchCovering, BatchOrder, PolygonIndex, Position, position_by_scan, vertex_count,
+};
+pub use timeline::TimelineSpan;
+
+/// Errors of this crate: inputs a caller should reject before querying.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ZoneIndexError {
+    /// A longitude that is not a number in -180..=180.
+    #[error("longitude {0} is not a number in -180..=180")]
+    Longitude(f64),
+    /// A latitude that is not a number in -90..=90.
+    #[error("latitude {0} is not a number in -90..=90")]
+    Latitude(f64),
+    /// A bounding box whose south edge is north of its north edge.
+    #[error("the box's south edge {south} is north of its north edge {north}")]
+    SouthOfNorth {
+        /// The south edge given.
+        south: f64,
+        /// The north edge given.
+        north: f64,
+    },
+}
+
+/// Result of this crate.
+pub type ZoneIndexResult<T> = Result<T, ZoneIndexError>;
+
+/// A checked WGS84 coordinate: finite, lon in -180..=180, lat in -90..=90.
+///
+/// The query methods take plain `f64`s and never panic: a coordinate that is not a number
+/// covers nothing and is near nothing. Use `LonLat::new` where a bad coordinate should be an
+/// error instead.
+///
+/// ```
+/// use zone_index::{LonLat, ZoneIndexError};
+/// assert!(LonLat::new(36.3, 33.5).is_ok());
+/// assert_eq!(LonLat::new(200.0, 33.5), Err(ZoneIndexError::Longitude(200.0)));
+/// assert!(LonLat::new(36.3, f64::NAN).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LonLat {
+    /// Longitude, degrees east.
+    pub lon: f64,
+    /// Latitude, degrees north.
+    pub lat: f64,
+}
+
+impl LonLat {
+    /// Checks the ranges.
+    pub fn new(lon: f64, lat: f64) -> ZoneIndexResult<LonLat> {
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(ZoneIndexError::Longitude(lon));
+        }
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(ZoneIndexError::Latitude(lat));
+        }
+        Ok(LonLat { lon, lat })
+    }
+}
+
+/// A lon/lat box, edges included. `west > east` means the box crosses the antimeridian (as in
+/// OGC API bbox parameters).
+///
+/// ```
+/// use zone_index::Bbox;
+/// let b = Bbox::new(35.0, 32.0, 37.0, 34.0).unwrap();
+/// assert!(b.contains(36.0, 33.0) && b.contains(37.0, 34.0) && !b.contains(38.0, 33.0));
+/// let across = Bbox::new(170.0, -10.0, -170.0, 10.0).unwrap();
+/// assert!(across.contains(179.0, 0.0) && across.contains(-179.0, 0.0) && !across.contains(0.0, 0.0));
+/// assert!(Bbox::new(35.0, 34.0, 37.0, 32.0).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bbox {
+    west: f64,
+    south: f64,
+    east: f64,
+    north: f64,
+}
+
+impl Bbox {
+    /// Checks that every edge is a coordinate in range and `south <= north`.
+    pub fn new(west: f64, south: f64, east: f64, north: f64) -> ZoneIndexResult<Bbox> {
+        LonLat::new(west, south)?;
+        LonLat::new(east, north)?;
+        if south > north {
+            return Err(ZoneIndexError::SouthOfNorth { south, north });
+        }
+        Ok(Bbox {
+            west,
+            south,
+            east,
+            north,
+        })
+    }
+
+    /// `[west, south, east, north]`.
+    pub fn edges(&self) -> [f64; 4] {
+        [self.west, self.south, self.east, self.north]
+    }
+
+    /// Whether the point lies in the box, edges included.
+    pub fn contains(&self, lon: f64, lat: f64) -> bool {
+        self.rects()
+            .iter()
+            .flatten()
+            .any(|r| r.min().x <= lon && lon <= r.max().x && r.min().y <= lat && lat <= r.max().y)
+    }
+
+    /// The one or two (across the antimeridian) plain rectangles the box covers.
+    fn rects(&self) -> [Option<Rect<f64>>; 2] {
+        let rect = |w: f64, e: f64| {
+            Rect::new(
+                coord! { x: w, y: self.south },
+                coord! { x: e, y: self.north },
+            )
+        };
+        if self.west <= self.east {
+            [Some(rect(self.west, self.east)), None]
+        } else {
+            [Some(rect(self.west, 180.0)), Some(rect(-180.0, self.east))]
+        }
+    }
+}
+
+/// A zone covering a point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Covering {
+    /// Index into `dataset.zones`.
+    pub zone: usize,
+    /// Whether the point lies on the zone's boundary (an edge or a vertex) rather than inside.
+    pub on_boundary: bool,
+}
+
+/// A zone near a point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nearest {
+    /// Index into `dataset.zones`.
+    pub zone: usize,
+    /// Geodesic distance in km from the point to the zone: 0 when the zone covers the point.
+    pub distance_km: f64,
+    /// The point of the zone's boundary nearest to the query point, as (lon, lat). For a point
+    /// inside the zone, this is where the zone is nearest to being left.
+    pub boundary_point: (f64, f64),
+    /// Geodesic distance in km from the point to `boundary_point` (equal to `distance_km`
+    /// outside the zone; how deep inside it is, for a covered point).
+    pub boundary_distance_km: f64,
+}
+
+/// A location near a point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NearestLocation {
+    /// Index into `dataset.locations`.
+    pub location: usize,
+    /// Geodesic distance in km.
+    pub distance_km: f64,
+}
+
+/// What meets a lon/lat box.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InBbox {
+    /// Indexes into `dataset.zones` of zones whose geometry meets the box, ascending.
+    pub zones: Vec<usize>,
+    /// Indexes into `dataset.locations` of locations in the box, ascending.
+    pub locations: Vec<usize>,
+}
+
+/// Spatial and temporal queries over one immutable data set. Cheap to share: `Send + Sync`,
+/// and every query takes `&self`.
+///
+/// Building it copies every zone's coordinates once into the index's own flat layout (so zone
+/// geometry is held twice: once in the data set for GeoJSON output, once here for speed).
+#[derive(Debug)]
+pub struct ZoneIndex {
+    data: Arc<Dataset>,
+    polygons: PolygonIndex,
+    /// Each zone's bounding box, `None` for an empty geometry.
+    zone_boxes: Vec<Option<Rect<f64>>>,
+    /// Each zone's period, packed together so the date filter stays in cache.
+    periods: Vec<geodata::Period>,
+}
+
+impl ZoneIndex {
+    /// Indexes the zones of `data`. No I/O; about a second per 100,000 zones of 40 vertices.
+    pub fn new(data: Arc<Dataset>) -> ZoneIndex {
+        let polygons = PolygonIndex::from_items(data.zones.iter().map(|z| z.geometry.clone()));
+        let zone_boxes = data
+            .zones
+            .iter()
+            .map(|z| z.geometry.bounding_rect())
+            .collect();
+        let periods = data.zones.iter().map(|z| z.period).collect();
+        ZoneIndex {
+            data,
+            polygons,
+            zone_boxes,
+            periods,
+        }
+    }
+
+    /// The data set the index answers for.
+    pub fn dataset(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// The geometry layer, for callers that want batch answers without dates.
+    pub fn polygons(&self) -> &PolygonIndex {
+        &self.polygons
+    }
+
+    fn active(&self, zone: usize, at: Option<Date>) -> bool {
+        match at {
+            None => true,
+            Some(d) => self.periods.get(zone).is_some_and(|p| p.contains(d)),
+        }
+    }
+
+    /// Every zone covering the point whose period holds `at` (`None`: any period), in zone
+    /// order. A point on a zone's boundary is covered and flagged. A non-finite coordinate
+    /// covers nothing.
+    pub fn covering(&self, lon: f64, lat: f64, at: Option<Date>) -> Vec<Covering> {
+        let mut out = Vec::new();
+        self.polygons.covering_into(
+            lon,
+            lat,
+            &|zone| self.active(zone, at),
+            &mut |zone, on_boundary| out.push(Covering { zone, on_boundary }),
+        );
+        out
+    }
+
+    /// [`ZoneIndex::covering`] for many points, answers in input order. Faster than a loop:
+    /// the points are walked along a Hilbert curve and split across the machine's cores.
+    pub fn covering_many(&self, points: &[(f64, f64)], at: Option<Date>) -> Vec<Vec<Covering>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Threads cost tens of microseconds to start: not worth it for a handful of points.
+        let threads = if points.len() < 4096 { 1 } else { threads };
+        let batch = self
+            .polygons
+            .covering_many_filtered(points, threads, &|zone| self.active(zone, at));
+        (0..batch.len())
+            .map(|i| {
+                batch
+                    .get(i)
+                    .map(|(zone, on_boundary)| Covering { zone, on_boundary })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The `k` zones nearest the point whose period holds `at`, nearest first (ties by zone
+    /// order), with geodesic distances. Zones covering the point come first at distance 0.
+    /// Nothing for a non-finite coordinate.
+    pub fn nearest(&self, lon: f64, lat: f64, k: usize, at: Option<Date>) -> Vec<Nearest> {
+        if k == 0 || !(lon.is_finite() && lat.is_finite()) {
+            return Vec::new();
+        }
+        let covered: Vec<usize> = self.covering(lon, lat, at).iter().map(|c| c.zone).collect();
+        let mut candidates: Vec<(f64, usize)> = self
+            .zone_boxes
+            .iter()
+            .enumerate()
+            .filter(|&(z, b)| b.is_some() && self.active(z, at))
+            .map(|(z, b)| {
+                let lb = if covered.binary_search(&z).is_ok() {
+                    0.0
+                } else {
+                    b.map_or(f64::INFINITY, |r| lower_bound_km(lon, lat, r))
+                };
+                (lb, z)
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut best: Vec<Nearest> = Vec::new();
+        for (lb, z) in candidates {
+            if best.len() >= k && best.last().is_some_and(|w| lb > w.distance_km) {
+                break;
+            }
+            let (d, at_point) = distance::to_boundary_km(lon, lat, &self.data.zones[z].geometry);
+            let inside = covered.binary_search(&z).is_ok();
+            best.push(Nearest {
+                zone: z,
+                distance_km: if inside { 0.0 } else { d },
+                boundary_point: at_point,
+                boundary_distance_km: d,
+            });
+            best.sort_by(|a, b| {
+                a.distance_km
+                    .total_cmp(&b.distance_km)
+                    .then(a.zone.cmp(&b.zone))
+            });
+            best.truncate(k);
+        }
+        best
+    }
+
+    /// The `k` locations nearest the point whose period holds `at`, nearest first (ties by
+    /// location order), by geodesic distance. Nothing for a non-finite coordinate.
+    pub fn nearest_locations(
+        &self,
+        lon: f64,
+        lat: f64,
+        k: usize,
+        at: Option<Date>,
+    ) -> Vec<NearestLocation> {
+        if k == 0 || !(lon.is_finite() && lat.is_finite()) {
+            return Vec::new();
+        }
+        let here = geo::Point::new(lon, lat);
+        let mut all: Vec<NearestLocation> = self
+            .data
+            .locations
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| at.is_none_or(|d| l.period.contains(d)))
+            .map(|(i, l)| NearestLocation {
+                location: i,
+                distance_km: geodata::geodesy::distance_km(here, l.point),
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            a.distance_km
+                .total_cmp(&b.distance_km)
+                .then(a.location.cmp(&b.location))
+        });
+        all.truncate(k);
+        all
+    }
+
+    /// Zones whose geometry meets the box (edges included) and locations in it, both filtered
+    /// to `at` when given.
+    pub fn in_bbox(&self, bbox: Bbox, at: Option<Date>) -> InBbox {
+        let rects: Vec<Rect<f64>> = bbox.rects().into_iter().flatten().collect();
+        let mut zones: Vec<usize> = rects
+            .iter()
+            .flat_map(|r| {
+                self.polygons
+                    .items_meeting_box([r.min().x, r.min().y, r.max().x, r.max().y])
+                    .into_iter()
+                    .filter(|&z| self.active(z, at) && r.intersects(&self.data.zones[z].geometry))
+            })
+            .collect();
+        zones.sort_unstable();
+        zones.dedup();
+        let locations = self
+            .data
+            .locations
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| at.is_none_or(|d| l.period.contains(d)))
+            .filter(|(_, l)| bbox.contains(l.point.x(), l.point.y()))
+            .map(|(i, _)| i)
+            .collect();
+        InBbox { zones, locations }
+    }
+
+    /// The point's history: consecutive periods over which the set of zones covering it stays
+    /// the same, from the open past to the open future, including spans covered by no zone.
+    pub fn timeline(&self, lon: f64, lat: f64) -> Vec<TimelineSpan> {
+        let covering = self.covering(lon, lat, None);
+        timeline::spans(&self.data, &covering)
+    }
+
+    /// What changed from day `from` to day `to`: zones that began or ended in between, and per
+    /// actor and kind the area (geodesic km²) gained and lost between the two days. When `to`
+    /// is before `from` the days are swapped.
+    pub fn changes(&self, from: Date, to: Date) -> Changes {
+        changes::between(&self.data, from.min(to), from.max(to))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<ZoneIndex>();
+        assert_send_sync::<PolygonIndex>();
+    }
+}

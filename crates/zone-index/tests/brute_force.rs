@@ -1,0 +1,279 @@
+use std::sync::Arc;
+
+use geo::{Intersects, Rect, coord};
+use zone_index::{BatchOrder, Bbox, PolygonIndex, ZoneIndex, synthetic};
+
+use crate::support::{
+    brute_covering, nearest_vertex_km, random_dataset, random_day, random_points,
+};
+
+fn pairs(c: &[zone_index::Covering]) -> Vec<(usize, bool)> {
+    c.iter().map(|c| (c.zone, c.on_boundary)).collect()
+}
+
+#[test]
+fn the_index_finds_exactly_the_zones_a_scan_of_every_zone_finds() {
+    let mut s = 20_260_101;
+    let (mut checked, mut on_boundary) = (0, 0);
+    for _ in 0..150 {
+        let data = Arc::new(random_dataset(&mut s, 12));
+        let index = ZoneIndex::new(data.clone());
+        for (lon, lat) in random_points(&mut s, &data, 400) {
+            for at in [None, Some(random_day(&mut s))] {
+                let want = brute_covering(&data, lon, lat, at);
+                let got = pairs(&index.covering(lon, lat, at));
+                assert_eq!(got, want, "point ({lon}, {lat}) at {at:?}");
+                checked += 1;
+                on_boundary += want.iter().filter(|w| w.1).count();
+            }
+        }
+    }
+    // The generator must really exercise the boundary cases.
+    assert!(
+        on_boundary > checked / 20,
+        "{on_boundary} boundary hits in {checked} queries"
+    );
+}
+
+#[test]
+fn points_on_the_first_and_last_day_of_a_period_are_covered_and_a_day_outside_is_not() {
+    let mut s = 99;
+    for _ in 0..40 {
+        let data = Arc::new(random_dataset(&mut s, 8));
+        let index = ZoneIndex::new(data.clone());
+        for (lon, lat) in random_points(&mut s, &data, 100) {
+            for zone in data.zones.iter() {
+                let p = zone.period;
+                let days = [
+                    p.from(),
+                    p.to(),
+                    p.from().and_then(|d| d.pred_opt()),
+                    p.to().and_then(|d| d.succ_opt()),
+                ];
+                for at in days.into_iter().flatten() {
+                    assert_eq!(
+                        pairs(&index.covering(lon, lat, Some(at))),
+                        brute_covering(&data, lon, lat, Some(at))
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_batch_path_answers_like_single_queries_on_one_and_two_threads() {
+    let mut s = 5;
+    for _ in 0..30 {
+        let data = Arc::new(random_dataset(&mut s, 15));
+        let index = ZoneIndex::new(data.clone());
+        let points = random_points(&mut s, &data, 5000);
+        let at = Some(random_day(&mut s));
+        let many = index.covering_many(&points, at);
+        assert_eq!(many.len(), points.len());
+        let polygons = index.polygons();
+        let batches: Vec<_> = [BatchOrder::Input, BatchOrder::Curve]
+            .into_iter()
+            .flat_map(|order| {
+                [1, 2, 3].map(|threads| {
+                    polygons.covering_many_ordered(&points, threads, order, &|_| true)
+                })
+            })
+            .collect();
+        for (i, &(lon, lat)) in points.iter().enumerate() {
+            assert_eq!(many[i], index.covering(lon, lat, at), "point {i}");
+            let single = polygons.covering(lon, lat);
+            for batch in &batches {
+                assert_eq!(batch.get(i).collect::<Vec<_>>(), single, "point {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_polygon_layer_agrees_with_a_scan_on_clustered_star_polygons() {
+    let items = synthetic::clustered_stars(2000, synthetic::SYRIA_BOX, 3);
+    let index = PolygonIndex::new(items.clone());
+    let points = synthetic::uniform_points(3000, synthetic::SYRIA_BOX, 4);
+    let mut hits = 0;
+    for &(lon, lat) in &points {
+        let want: Vec<(usize, bool)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
+                zone_index::Position::Outside => None,
+                zone_index::Position::Inside => Some((i, false)),
+                zone_index::Position::OnBoundary => Some((i, true)),
+            })
+            .collect();
+        hits += want.len();
+        assert_eq!(index.covering(lon, lat), want);
+    }
+    assert!(hits > 100, "{hits}");
+    // Every vertex is on its polygon's boundary.
+    for (i, mp) in items.iter().enumerate().step_by(37) {
+        for c in &mp.0[0].exterior().0 {
+            assert!(index.covering(c.x, c.y).contains(&(i, true)));
+        }
+    }
+}
+
+#[test]
+fn a_point_timeline_agrees_with_covering_on_every_day() {
+    let mut s = 11;
+    for _ in 0..60 {
+        let data = Arc::new(random_dataset(&mut s, 10));
+        let index = ZoneIndex::new(data.clone());
+        for (lon, lat) in random_points(&mut s, &data, 50) {
+            let spans = index.timeline(lon, lat);
+            assert!(
+                spans[0].period.from().is_none()
+                    && spans.last().is_some_and(|l| l.period.to().is_none())
+            );
+            for w in spans.windows(2) {
+                assert_eq!(
+                    w[0].period.to().and_then(|d| d.succ_opt()),
+                    w[1].period.from(),
+                    "spans touch"
+                );
+                assert_ne!(w[0].zones, w[1].zones, "neighbouring spans differ");
+            }
+            let first = crate::support::day("2017-12-30");
+            for k in 0..14 {
+                let d = first + chrono::Days::new(k);
+                let span = spans
+                    .iter()
+                    .find(|sp| sp.period.contains(d))
+                    .expect("spans cover all days");
+                let want: Vec<usize> = brute_covering(&data, lon, lat, Some(d))
+                    .iter()
+                    .map(|w| w.0)
+                    .collect();
+                assert_eq!(span.zones, want, "({lon}, {lat}) on {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn nearest_zones_are_the_nearest_by_a_scan_of_every_zone() {
+    let mut s = 17;
+    for _ in 0..15 {
+        let data = Arc::new(random_dataset(&mut s, 10));
+        let index = ZoneIndex::new(data.clone());
+        for (lon, lat) in synthetic::uniform_points(20, [-2.0, -2.0, 16.0, 16.0], next(&mut s)) {
+            let all = index.nearest(lon, lat, data.zones.len(), None);
+            assert_eq!(all.len(), data.zones.len());
+            let k3 = index.nearest(lon, lat, 3, None);
+            assert_eq!(k3[..], all[..3]);
+            // Every zone's distance by a scan of every ring with geodata's own measure.
+            let covered: Vec<usize> = brute_covering(&data, lon, lat, None)
+                .iter()
+                .map(|c| c.0)
+                .collect();
+            let mut want: Vec<(f64, usize)> = data
+                .zones
+                .iter()
+                .enumerate()
+                .map(|(z, zone)| {
+                    let d = if covered.contains(&z) {
+                        0.0
+                    } else {
+                        zone.geometry
+                            .0
+                            .iter()
+                            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                            .map(|r| {
+                                geodata::geodesy::distance_to_line_km(geo::Point::new(lon, lat), r)
+                                    .0
+                            })
+                            .fold(f64::INFINITY, f64::min)
+                    };
+                    (d, z)
+                })
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for (n, (d, z)) in all.iter().zip(&want) {
+                assert!(
+                    (n.distance_km - d).abs() < 1e-9,
+                    "({lon}, {lat}): zone {} at {} km, want zone {z} at {d} km",
+                    n.zone,
+                    n.distance_km
+                );
+                assert_eq!(
+                    n.distance_km == 0.0,
+                    covered.contains(&n.zone),
+                    "zone {} at ({lon}, {lat})",
+                    n.zone
+                );
+                assert!(
+                    n.boundary_distance_km
+                        <= nearest_vertex_km(&data.zones[n.zone], lon, lat) + 1e-6
+                );
+            }
+            for w in all.windows(2) {
+                assert!(w[0].distance_km <= w[1].distance_km);
+            }
+        }
+    }
+}
+
+fn next(s: &mut u64) -> u64 {
+    synthetic::next_u64(s)
+}
+
+#[test]
+fn in_bbox_finds_exactly_the_zones_a_scan_finds() {
+    let mut s = 23;
+    for _ in 0..40 {
+        let data = Arc::new(random_dataset(&mut s, 12));
+        let index = ZoneIndex::new(data.clone());
+        for _ in 0..30 {
+            let (a, b) = (
+                synthetic::uniform(&mut s, -1.0, 15.0),
+                synthetic::uniform(&mut s, -1.0, 15.0),
+            );
+            let (c, d) = (
+                synthetic::uniform(&mut s, -1.0, 15.0),
+                synthetic::uniform(&mut s, -1.0, 15.0),
+            );
+            let bbox = Bbox::new(a.min(b), c.min(d), a.max(b), c.max(d)).expect("ordered box");
+            let rect = Rect::new(
+                coord! { x: a.min(b), y: c.min(d) },
+                coord! { x: a.max(b), y: c.max(d) },
+            );
+            let want: Vec<usize> = (0..data.zones.len())
+                .filter(|&z| rect.intersects(&data.zones[z].geometry))
+                .collect();
+            assert_eq!(index.in_bbox(bbox, None).zones, want);
+        }
+    }
+}
+
+#[test]
+fn coordinates_that_are_not_numbers_or_out_of_range_cover_nothing_and_never_panic() {
+    let mut s = 1;
+    let data = Arc::new(random_dataset(&mut s, 10));
+    let index = ZoneIndex::new(data);
+    let odd = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e308,
+        -1e308,
+        400.0,
+        -0.0,
+        f64::MIN_POSITIVE,
+    ];
+    for &lon in &odd {
+        for &lat in &odd {
+            let c = index.covering(lon, lat, None);
+            if !(lon.is_finite() && lat.is_finite()) {
+                assert!(c.is_empty());
+                assert!(index.nearest(lon, lat, 3, None).is_empty());
+            }
+            let _ = index.timeline(lon, lat);
+            let _ = index.covering_many(&[(lon, lat)], None);
+        }
+    }
+}
