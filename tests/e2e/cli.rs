@@ -105,7 +105,7 @@ fn bad_input_gets_one_clear_line_and_no_backtrace() {
 fn help_explains_every_command_with_an_example() {
     let out = run(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let commands = ["serve", "validate", "layers", "export"];
+    let commands = ["serve", "query", "timeline", "changes", "validate", "layers", "export"];
     for c in commands {
         assert!(text.contains(c), "--help lists {c}");
         let sub = run(&[c, "--help"]);
@@ -113,4 +113,60 @@ fn help_explains_every_command_with_an_example() {
         assert!(sub.status.success());
         assert!(sub_text.contains("Example"), "{c} --help has an example: {sub_text}");
     }
+}
+
+#[test]
+fn query_prints_the_covering_zones_as_a_table_and_as_json() {
+    let out = run(&["query", "--lon", "36.1", "--lat", "32.617", "--at", "2018-02-15"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("zone") && text.contains("on boundary"), "{text}");
+    assert!(text.contains("sw_deescalation_zone"), "{text}");
+    assert!(text.contains("Nearest zones not covering it"), "{text}");
+    let out = run(&["query", "--lon", "40.3094", "--lat", "35.3361", "--at", "2018-02-07", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v["covering"].as_array().unwrap().iter().filter_map(|z| z["key"].as_str()).collect();
+    assert!(keys.contains(&"sdf_east_of_euphrates"), "the Khasham battle site on 2018-02-07: {keys:?}");
+    let out = run(&["query", "--lon", "200", "--lat", "32"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a longitude"));
+}
+
+#[test]
+fn a_csv_batch_keeps_the_input_columns_and_reports_bad_lines_by_number() {
+    let dir = TempDir::new("batch");
+    let input = dir.0.join("points.csv");
+    std::fs::write(
+        &input,
+        "id,lon,lat,date\ndaraa,36.1,32.617,2018-02-15\nbroken,36.1,north,2018-02-15\nafter,36.1,32.617,2018-08-15\n",
+    )
+    .unwrap();
+    let out = run(&["query", "--csv", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "a bad line makes the exit code 1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "id,lon,lat,date,zones");
+    assert!(lines[1].starts_with("daraa,36.1,32.617,2018-02-15,") && lines[1].contains("sw_deescalation_zone"), "{text}");
+    assert!(lines[2].starts_with("after,") && lines[2].contains("gov_south_west_from_2018_08"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3: latitude \"north\" is not a number"), "{err}");
+    // The ids written are the ids `zonetrack export` writes as `key`.
+    let export = run(&["export", "--layer", "zones"]);
+    let fc: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    for key in lines[1].rsplit(',').next().unwrap().split(';') {
+        assert!(fc["features"].as_array().unwrap().iter().any(|f| f["properties"]["key"] == key), "{key}");
+    }
+}
+
+#[test]
+fn timeline_and_changes_print_readable_tables() {
+    let out = run(&["timeline", "--lon", "36.1", "--lat", "32.617"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("2018-08-01") && l.contains("gov_south_west_from_2018_08")), "{text}");
+    let out = run(&["changes", "--from", "2018-02-15", "--to", "2018-08-15"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Ended") && text.contains("sw_deescalation_zone"), "{text}");
+    assert!(text.contains("syrian_government"), "{text}");
 }

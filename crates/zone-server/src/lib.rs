@@ -5,11 +5,13 @@
 //! Surfaces: OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) for QGIS and GDAL, exports
 //! (GeoJSON, CSV, QGIS styles) and the map page.
 
+pub mod batch;
 mod error;
 mod export;
 mod map;
 mod oapif;
 mod openapi;
+mod query;
 pub mod params;
 mod snapshot;
 mod web;
@@ -29,6 +31,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
+pub use query::{MAX_BATCH_POINTS, MAX_BODY_BYTES};
 pub use snapshot::{Layer, Snapshot};
 
 /// Who may read the API from a browser on another origin.
@@ -154,6 +157,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/collections/{collection}/items/{feature}", get(oapif::item))
         .route("/export/{file}", get(export::export))
         .route("/map/{collection}", get(map::layer))
+        .route("/actors", get(query::actors))
+        .route("/query/point", get(query::point))
+        .route(
+            "/query/points",
+            axum::routing::post(query::points)
+                .layer(axum::extract::DefaultBodyLimit::max(query::MAX_BODY_BYTES)),
+        )
+        .route("/query/timeline", get(query::timeline))
+        .route("/query/changes", get(query::changes))
         .route("/static/{*path}", get(web::asset))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), etag))
@@ -238,5 +250,5 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
 
 /// OpenAPI path items of the query API, added to the document beside OGC API's.
 fn extra_paths() -> Vec<(String, serde_json::Value)> {
-    Vec::new()
+    query::openapi_paths()
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geo::BoundingRect;
 use geodata::{Dataset, Date, ExportFeature};
+use zone_index::ZoneIndex;
 
 /// One collection, ready to serve.
 pub struct Layer {
@@ -43,6 +44,8 @@ pub struct Snapshot {
     pub version: String,
     /// When this version was loaded.
     pub loaded_at: DateTime<Utc>,
+    /// The which-zone index over `data`.
+    pub index: ZoneIndex,
     /// The collections, in the order of [`Dataset::layer_names`].
     pub layers: Vec<Layer>,
 }
@@ -151,8 +154,10 @@ impl Snapshot {
                 })
             })
             .collect();
+        let data = Arc::new(data);
         Snapshot {
-            data: Arc::new(data),
+            index: ZoneIndex::new(data.clone()),
+            data,
             version,
             loaded_at: Utc::now(),
             layers,

@@ -387,3 +387,137 @@ async fn health_reports_the_data_version() {
     assert_eq!(doc["status"], "ok");
     assert!(doc["data_version"].as_str().is_some_and(|v| !v.is_empty()));
 }
+
+fn keys(list: &Value) -> Vec<String> {
+    list.as_array().unwrap().iter().map(|z| z["key"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_point_query_lists_every_covering_zone_and_the_nearest_others() {
+    let s = state();
+    // Daraa city, before and after the southern offensive.
+    let feb = get(&s, "/query/point?lon=36.1&lat=32.617&datetime=2018-02-15").await.json();
+    let covering = keys(&feb["covering"]);
+    assert!(covering.contains(&"sw_deescalation_zone".to_owned()), "{covering:?}");
+    let first = &feb["covering"][0];
+    for field in ["id", "name", "actor", "kind", "valid_from", "confidence", "sources", "on_boundary"] {
+        assert!(first.get(field).is_some(), "{field}");
+    }
+    assert!(first.get("geometry").is_none());
+    let nearest = feb["nearest"].as_array().unwrap();
+    assert_eq!(nearest.len(), 3);
+    assert!(nearest.iter().all(|n| n["distance_km"].as_f64().unwrap() > 0.0));
+    assert!(nearest.iter().all(|n| !covering.contains(&n["key"].as_str().unwrap().to_owned())));
+    let aug = get(&s, "/query/point?lon=36.1&lat=32.617&datetime=2018-08-15&nearest=0&geometry=true").await.json();
+    let after = keys(&aug["covering"]);
+    assert!(after.contains(&"gov_south_west_from_2018_08".to_owned()), "{after:?}");
+    assert!(!after.contains(&"sw_deescalation_zone".to_owned()));
+    assert!(aug["covering"][0]["geometry"]["type"] == "MultiPolygon");
+    assert!(aug["nearest"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn point_queries_reject_bad_coordinates_and_dates() {
+    let s = state();
+    for uri in [
+        "/query/point?lat=32",
+        "/query/point?lon=36&lat=95",
+        "/query/point?lon=NaN&lat=32",
+        "/query/point?lon=inf&lat=32",
+        "/query/point?lon=1e999&lat=32",
+        "/query/point?lon=36&lat=32&datetime=2018-01-01/2018-02-01",
+        "/query/point?lon=36&lat=32&nearest=51",
+        "/query/point?lon=36&lat=32&geometry=maybe",
+        "/query/timeline?lon=36",
+        "/query/changes?from=2018-01-01",
+        "/query/changes?from=2018-01-01&to=tomorrow",
+    ] {
+        let a = get(&s, uri).await;
+        assert_eq!(a.status, 400, "{uri}: {}", a.text());
+        assert_eq!(a.json()["code"], "InvalidParameterValue", "{uri}");
+    }
+}
+
+async fn post(s: &Arc<AppState>, uri: &str, content_type: &str, body: String) -> Answer {
+    send(s, Request::post(uri).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap()).await
+}
+
+#[tokio::test]
+async fn a_csv_batch_is_answered_as_csv_with_bad_lines_reported() {
+    let s = state();
+    let body = "lon,lat,date,id\n36.1,32.617,2018-02-15,daraa\n36.1,32.617,2018-08-15,later\nx,1,,bad\n".to_string();
+    let a = post(&s, "/query/points", "text/csv", body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let text = a.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "lon,lat,date,id,zones");
+    assert!(lines[1].starts_with("36.1,32.617,2018-02-15,daraa,") && lines[1].contains("sw_deescalation_zone"));
+    assert!(lines[2].contains("gov_south_west_from_2018_08") && !lines[2].contains("sw_deescalation_zone"));
+    assert_eq!(lines.len(), 3);
+    assert!(a.header(header::HeaderName::from_static("x-batch-errors")).contains("line 4"));
+}
+
+#[tokio::test]
+async fn a_geojson_batch_matches_single_point_queries() {
+    let s = state();
+    let mut features = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        let lon = 35.8 + (i as f64 * 0.037) % 6.5;
+        let lat = 32.4 + (i as f64 * 0.029) % 4.9;
+        features.push(serde_json::json!({"type": "Feature", "id": i, "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {}}));
+        let one = get(&s, &format!("/query/point?lon={lon}&lat={lat}&datetime=2018-02-07&nearest=0")).await.json();
+        expected.push(keys(&one["covering"]));
+    }
+    let body = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
+    let a = post(&s, "/query/points?datetime=2018-02-07", "application/geo+json", body).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let doc = a.json();
+    assert_eq!(doc["count"], 200);
+    for (r, exp) in doc["results"].as_array().unwrap().iter().zip(&expected) {
+        assert_eq!(&keys(&r["covering"]), exp);
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_batches_get_4xx() {
+    let s = state();
+    let big = "36.1,32.6\n".repeat(100_001);
+    assert_eq!(post(&s, "/query/points", "text/csv", big).await.status, 413);
+    let huge = "x".repeat(17 * 1024 * 1024);
+    assert_eq!(post(&s, "/query/points", "text/csv", huge).await.status, 413);
+    let a = post(&s, "/query/points", "application/geo+json", "{not json".into()).await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json()["code"], "InvalidParameterValue");
+    assert_eq!(post(&s, "/query/points", "image/png", "x".into()).await.status, 415);
+}
+
+#[tokio::test]
+async fn timeline_and_changes_tell_the_story_of_the_south_west() {
+    let s = state();
+    let t = get(&s, "/query/timeline?lon=36.1&lat=32.617").await.json();
+    let spans = t["spans"].as_array().unwrap();
+    assert!(spans.first().unwrap()["from"].is_null() && spans.last().unwrap()["to"].is_null());
+    let on = |day: &str| -> Vec<String> {
+        spans.iter().find(|sp| sp["from"].as_str().is_none_or(|f| f <= day) && sp["to"].as_str().is_none_or(|t| day <= t))
+            .map(|sp| keys(&sp["zones"])).unwrap_or_default()
+    };
+    assert!(on("2018-02-15").contains(&"sw_deescalation_zone".to_owned()));
+    assert!(on("2018-08-15").contains(&"gov_south_west_from_2018_08".to_owned()));
+    let c = get(&s, "/query/changes?from=2018-02-15&to=2018-08-15").await.json();
+    assert!(keys(&c["began"]).contains(&"gov_south_west_from_2018_08".to_owned()));
+    assert!(keys(&c["ended"]).contains(&"sw_deescalation_zone".to_owned()));
+    let gov = c["areas"].as_array().unwrap().iter().find(|a| a["actor"] == "syrian_government" && a["kind"] == "control").unwrap();
+    assert!(gov["gained_km2"].as_f64().unwrap() > 5000.0, "{gov}");
+}
+
+#[tokio::test]
+async fn the_query_api_is_in_the_openapi_document() {
+    let doc = get(&state(), "/api").await.json();
+    for p in ["/query/point", "/query/timeline", "/query/changes", "/actors", "/map/{collection}"] {
+        assert!(doc["paths"][p]["get"].is_object(), "{p}");
+    }
+    assert!(doc["paths"]["/query/points"]["post"].is_object());
+    let actors = get(&state(), "/actors").await.json();
+    assert!(actors["actors"].as_array().unwrap().iter().any(|a| a["id"] == "iran" && a["colour"].as_str().unwrap().starts_with('#')));
+}

@@ -9,6 +9,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use geodata::{Dataset, Date, GeodataError};
 
+mod query;
+
 #[derive(Parser)]
 #[command(
     name = "zonetrack",
@@ -55,6 +57,71 @@ enum Command {
     Validate {
         /// The data directory; the embedded data set when left out.
         dir: Option<PathBuf>,
+    },
+    /// Which zones cover a point (or every point of a CSV file) on a date, and the nearest others.
+    ///
+    /// One point: a table of the covering zones (actor, kind, period, confidence, on boundary)
+    /// and the nearest zones that do not cover it, with geodesic distances. A CSV batch
+    /// (`lon,lat[,date][,id]`, a header allowed) is answered as CSV: the input columns, then the
+    /// covering zones' ids joined by `;`; bad lines are reported on stderr with their number.
+    #[command(after_help = "Examples:\n  zonetrack query --lon 36.1 --lat 32.617 --at 2018-02-15\n  zonetrack query --lon 40.3094 --lat 35.3361 --at 2018-02-07 --json\n  zonetrack query --csv points.csv --at 2018-02-07 > answers.csv")]
+    Query {
+        /// Longitude (WGS84).
+        #[arg(long, allow_hyphen_values = true, required_unless_present = "csv", requires = "lat")]
+        lon: Option<f64>,
+        /// Latitude (WGS84).
+        #[arg(long, allow_hyphen_values = true, required_unless_present = "csv", requires = "lon")]
+        lat: Option<f64>,
+        /// A CSV file of points (`-` for standard input) instead of --lon/--lat.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["lon", "lat", "json"])]
+        csv: Option<PathBuf>,
+        /// Only zones valid on this day (YYYY-MM-DD); every period when left out.
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
+        at: Option<Date>,
+        /// How many nearest zones that do not cover the point to list.
+        #[arg(long, default_value_t = 3)]
+        nearest: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Output file for --csv answers; standard output when left out.
+        #[arg(long, value_name = "FILE", requires = "csv")]
+        out: Option<PathBuf>,
+        /// Data directory (default: the embedded data set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// A point's history: the periods over which the set of zones covering it stays the same.
+    #[command(after_help = "Example:\n  zonetrack timeline --lon 36.1 --lat 32.617")]
+    Timeline {
+        /// Longitude (WGS84).
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+        /// Latitude (WGS84).
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory (default: the embedded data set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// What changed between two days: zones that began or ended, and area gained and lost per actor.
+    #[command(after_help = "Example:\n  zonetrack changes --from 2018-02-15 --to 2018-08-15")]
+    Changes {
+        /// The earlier day (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_day)]
+        from: Date,
+        /// The later day (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_day)]
+        to: Date,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory (default: the embedded data set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
     },
     /// List the layers with their geometry type and feature count.
     #[command(after_help = "Example:\n  zonetrack layers --data mydata/")]
@@ -233,6 +300,29 @@ async fn shutdown_signal() {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Query {
+            lon,
+            lat,
+            csv,
+            at,
+            nearest,
+            json,
+            out,
+            data,
+        } => {
+            let index = query::index(load(data.as_deref())?);
+            match (csv, lon, lat) {
+                (Some(file), _, _) => query::batch(&index, &file, at, out.as_deref()),
+                (None, Some(lon), Some(lat)) => query::point(&index, lon, lat, at, nearest, json).map(|()| ExitCode::SUCCESS),
+                _ => bail!("give --lon and --lat, or --csv FILE"),
+            }
+        }
+        Command::Timeline { lon, lat, json, data } => {
+            query::timeline(&query::index(load(data.as_deref())?), lon, lat, json).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Changes { from, to, json, data } => {
+            query::changes(&query::index(load(data.as_deref())?), from, to, json).map(|()| ExitCode::SUCCESS)
+        }
         Command::Serve {
             bind,
             data,

@@ -1,0 +1,326 @@
+//! Batches of points to query, as CSV (`lon,lat[,date][,id]`, a header allowed) or GeoJSON
+//! (a FeatureCollection of Points, each with an optional `date` and `id`). A bad line or feature
+//! is reported with its number and the rest are still answered. Shared by `POST /query/points`
+//! and `zonetrack query --csv`.
+
+use geodata::Date;
+use serde_json::Value;
+use zone_index::{Covering, ZoneIndex};
+
+/// One point of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchPoint {
+    /// 1-based line (CSV) or 0-based feature index (GeoJSON) it came from.
+    pub line: usize,
+    /// The input row's fields as written (CSV), to echo in the output.
+    pub fields: Vec<String>,
+    /// Longitude.
+    pub lon: f64,
+    /// Latitude.
+    pub lat: f64,
+    /// The point's own date, overriding the batch's.
+    pub date: Option<Date>,
+    /// The caller's id for the point.
+    pub id: Option<String>,
+}
+
+/// A line or feature that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchError {
+    /// 1-based line (CSV) or 0-based feature index (GeoJSON).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A parsed batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// The CSV header row, when there was one.
+    pub header: Option<Vec<String>>,
+    /// The points, in input order.
+    pub points: Vec<BatchPoint>,
+    /// The lines that could not be read.
+    pub errors: Vec<BatchError>,
+}
+
+/// Why a whole batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchRefused {
+    /// More points than allowed.
+    #[error("the batch has more than {0} points; split it")]
+    TooMany(usize),
+    /// Not CSV / not a GeoJSON FeatureCollection at all.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+fn coordinate(s: &str, what: &str, range: f64) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{what} {:?} is not a number", s.chars().take(40).collect::<String>()))?;
+    if !v.is_finite() || v.abs() > range {
+        return Err(format!("{what} {v} is out of range (-{range}..{range})"));
+    }
+    Ok(v)
+}
+
+/// Which column holds what, from a header row (or the default order without one).
+struct Columns {
+    lon: usize,
+    lat: usize,
+    date: Option<usize>,
+    id: Option<usize>,
+}
+
+fn columns_from_header(header: &[String]) -> Option<Columns> {
+    let find = |names: &[&str]| {
+        header
+            .iter()
+            .position(|h| names.contains(&h.trim().to_ascii_lowercase().as_str()))
+    };
+    Some(Columns {
+        lon: find(&["lon", "longitude", "lng", "long"])?,
+        lat: find(&["lat", "latitude"])?,
+        date: find(&["date", "datetime", "day", "at"]),
+        id: find(&["id", "name", "key"]),
+    })
+}
+
+/// Parses a CSV batch. Without a header the columns are `lon,lat` then, optionally, a date
+/// and/or an id in either order (a field that is a `YYYY-MM-DD` date is the date).
+pub fn parse_csv(text: &str, max_points: usize) -> Result<Batch, BatchRefused> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let mut batch = Batch::default();
+    let mut columns: Option<Columns> = None;
+    for (n, record) in reader.records().enumerate() {
+        let line = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(n + 1, |p| p.line() as usize);
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                batch.errors.push(BatchError {
+                    line,
+                    message: format!("not CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let fields: Vec<String> = record.iter().map(str::to_owned).collect();
+        if fields.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        if batch.header.is_none() && batch.points.is_empty() && batch.errors.is_empty() {
+            let looks_like_header = fields
+                .first()
+                .is_some_and(|f| f.trim().parse::<f64>().is_err());
+            if looks_like_header {
+                match columns_from_header(&fields) {
+                    Some(c) => {
+                        columns = Some(c);
+                        batch.header = Some(fields);
+                        continue;
+                    }
+                    None => {
+                        return Err(BatchRefused::Unreadable(format!(
+                            "line {line}: the header needs lon and lat columns (got {})",
+                            fields.join(",")
+                        )));
+                    }
+                }
+            }
+        }
+        if batch.points.len() >= max_points {
+            return Err(BatchRefused::TooMany(max_points));
+        }
+        let point = match &columns {
+            Some(c) => point_from_columns(&fields, c),
+            None => point_positional(&fields),
+        };
+        match point {
+            Ok((lon, lat, date, id)) => batch.points.push(BatchPoint {
+                line,
+                fields,
+                lon,
+                lat,
+                date,
+                id,
+            }),
+            Err(message) => batch.errors.push(BatchError { line, message }),
+        }
+    }
+    Ok(batch)
+}
+
+type Parsed = (f64, f64, Option<Date>, Option<String>);
+
+fn date_field(s: &str) -> Result<Option<Date>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    geodata::parse_date(s.trim())
+        .map(Some)
+        .ok_or_else(|| format!("date {:?} is not YYYY-MM-DD", s.chars().take(40).collect::<String>()))
+}
+
+fn point_from_columns(fields: &[String], c: &Columns) -> Result<Parsed, String> {
+    let get = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
+    let lon = coordinate(get(c.lon), "longitude", 180.0)?;
+    let lat = coordinate(get(c.lat), "latitude", 90.0)?;
+    let date = match c.date {
+        Some(i) => date_field(get(i))?,
+        None => None,
+    };
+    let id = c.id.map(|i| get(i).to_owned()).filter(|s| !s.is_empty());
+    Ok((lon, lat, date, id))
+}
+
+fn point_positional(fields: &[String]) -> Result<Parsed, String> {
+    if fields.len() < 2 {
+        return Err("expected at least lon,lat".into());
+    }
+    if fields.len() > 4 {
+        return Err(format!("expected lon,lat[,date][,id]; got {} fields", fields.len()));
+    }
+    let lon = coordinate(&fields[0], "longitude", 180.0)?;
+    let lat = coordinate(&fields[1], "latitude", 90.0)?;
+    let mut date = None;
+    let mut id = None;
+    for f in &fields[2..] {
+        if date.is_none() && geodata::parse_date(f.trim()).is_some() {
+            date = geodata::parse_date(f.trim());
+        } else if id.is_none() {
+            if f.len() >= 8 && f.as_bytes().get(4) == Some(&b'-') && f.chars().take(4).all(|c| c.is_ascii_digit()) {
+                // Looks like a date but is not a real day: say so rather than take it as an id.
+                date_field(f)?;
+            }
+            id = Some(f.clone()).filter(|s| !s.is_empty());
+        } else {
+            return Err(format!("unexpected field {:?}", f.chars().take(40).collect::<String>()));
+        }
+    }
+    Ok((lon, lat, date, id))
+}
+
+/// Parses a GeoJSON batch: a FeatureCollection of Point features, with optional
+/// `properties.date` (`YYYY-MM-DD`) and an `id` (top-level or in properties).
+pub fn parse_geojson(text: &str, max_points: usize) -> Result<Batch, BatchRefused> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| BatchRefused::Unreadable(format!("not JSON: {e}")))?;
+    let features = v
+        .get("features")
+        .and_then(Value::as_array)
+        .filter(|_| v.get("type").and_then(Value::as_str) == Some("FeatureCollection"))
+        .ok_or_else(|| BatchRefused::Unreadable("expected a GeoJSON FeatureCollection of Points".into()))?;
+    if features.len() > max_points {
+        return Err(BatchRefused::TooMany(max_points));
+    }
+    let mut batch = Batch::default();
+    for (i, f) in features.iter().enumerate() {
+        let parsed = (|| -> Result<Parsed, String> {
+            let g = &f["geometry"];
+            if g["type"] != "Point" {
+                return Err("geometry must be a Point".into());
+            }
+            let c = g["coordinates"].as_array().ok_or("Point without coordinates")?;
+            let num = |j: usize| c.get(j).and_then(Value::as_f64).ok_or("coordinates must be numbers");
+            let lon = coordinate(&num(0)?.to_string(), "longitude", 180.0)?;
+            let lat = coordinate(&num(1)?.to_string(), "latitude", 90.0)?;
+            let date = match f["properties"].get("date").or_else(|| f["properties"].get("datetime")) {
+                Some(Value::String(s)) => date_field(s)?,
+                None | Some(Value::Null) => None,
+                Some(other) => return Err(format!("date {other} is not YYYY-MM-DD")),
+            };
+            let id = match f.get("id").or_else(|| f["properties"].get("id")) {
+                Some(Value::String(s)) => Some(s.chars().take(200).collect()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            Ok((lon, lat, date, id))
+        })();
+        match parsed {
+            Ok((lon, lat, date, id)) => batch.points.push(BatchPoint {
+                line: i,
+                fields: Vec::new(),
+                lon,
+                lat,
+                date,
+                id,
+            }),
+            Err(message) => batch.errors.push(BatchError { line: i, message }),
+        }
+    }
+    Ok(batch)
+}
+
+/// Answers every point: the zones covering it on its own date, else on `default_date`, else
+/// on any date. Points are grouped by date so each group goes through the index's batch path
+/// (space-filling-curve order, both cores).
+pub fn answer(index: &ZoneIndex, points: &[BatchPoint], default_date: Option<Date>) -> Vec<Vec<Covering>> {
+    let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
+    for (i, p) in points.iter().enumerate() {
+        by_date.entry(p.date.or(default_date)).or_default().push(i);
+    }
+    let mut out = vec![Vec::new(); points.len()];
+    for (date, members) in by_date {
+        let coords: Vec<(f64, f64)> = members.iter().map(|&i| (points[i].lon, points[i].lat)).collect();
+        for (i, answer) in members.into_iter().zip(index.covering_many(&coords, date)) {
+            out[i] = answer;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_with_a_header_names_its_columns() {
+        let b = parse_csv("id,lat,lon,date\nd,32.617,36.1,2018-02-15\n", 10).unwrap();
+        assert_eq!(b.points.len(), 1);
+        assert_eq!(b.points[0].lon, 36.1);
+        assert_eq!(b.points[0].id.as_deref(), Some("d"));
+        assert_eq!(b.points[0].date, geodata::parse_date("2018-02-15"));
+    }
+
+    #[test]
+    fn bad_lines_are_reported_with_their_number_and_the_rest_kept() {
+        let b = parse_csv("36.1,32.6\nabc,32\n36.2,95\n36.3,32.7,2018-02-30\n36.4,32.8,x1\n", 10).unwrap();
+        assert_eq!(b.points.len(), 2);
+        let lines: Vec<usize> = b.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 3, 4]);
+        assert!(b.errors[0].message.contains("longitude \"abc\" is not a number"));
+        assert!(b.errors[1].message.contains("latitude 95 is out of range"));
+        assert!(b.errors[2].message.contains("date \"2018-02-30\""));
+        assert_eq!(b.points[1].id.as_deref(), Some("x1"));
+    }
+
+    #[test]
+    fn a_batch_over_the_limit_is_refused() {
+        assert_eq!(parse_csv("1,1\n2,2\n3,3\n", 2), Err(BatchRefused::TooMany(2)));
+    }
+
+    #[test]
+    fn geojson_points_carry_dates_and_ids() {
+        let b = parse_geojson(
+            r#"{"type":"FeatureCollection","features":[
+              {"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[36.1,32.6]},"properties":{"date":"2018-02-15"}},
+              {"type":"Feature","geometry":{"type":"LineString","coordinates":[[1,2],[3,4]]},"properties":{}}]}"#,
+            10,
+        )
+        .unwrap();
+        assert_eq!(b.points.len(), 1);
+        assert_eq!(b.points[0].id.as_deref(), Some("a"));
+        assert_eq!(b.errors[0].line, 1);
+    }
+}

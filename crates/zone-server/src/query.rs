@@ -1,0 +1,358 @@
+//! The query API, for what OGC API - Features lacks: zones covering a point (one or a batch),
+//! nearest zones with geodesic distances, a point's timeline, and changes between two dates.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use geodata::Date;
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::batch::{self, BatchRefused};
+use crate::error::{ApiError, ApiResult};
+use crate::oapif::json_response;
+use crate::params::{self, Params};
+use crate::snapshot::Snapshot;
+
+/// Most points one `POST /query/points` may carry.
+pub const MAX_BATCH_POINTS: usize = 100_000;
+/// Largest request body accepted (a 100,000-point GeoJSON batch is about 10 MB).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Most nearest zones one point query may ask for.
+pub const MAX_NEAREST: u64 = 50;
+
+/// A zone as query answers describe it: its export properties (no geometry unless asked).
+fn zone_json(snap: &Snapshot, zone: usize, with_geometry: bool) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(layer) = snap.layer("zones")
+        && let Some(f) = layer.features.get(zone)
+    {
+        out.insert("id".into(), json!(f.fid));
+        out.extend(f.properties.clone());
+        if with_geometry {
+            out.insert("geometry".into(), geodata::geometry_json(&f.geometry));
+        }
+    }
+    out
+}
+
+fn instant(params: &Params) -> ApiResult<Option<Date>> {
+    match params.get("datetime") {
+        None => Ok(None),
+        Some(s) => {
+            let d = params::datetime(s)?;
+            d.instant().map(Some).ok_or_else(|| {
+                ApiError::invalid("datetime: give one day (2018-02-07); intervals are for /collections/{id}/items")
+            })
+        }
+    }
+}
+
+fn boolean(params: &Params, name: &str) -> ApiResult<bool> {
+    match params.get(name) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{name}: {:?} is not true or false",
+            other.chars().take(20).collect::<String>()
+        ))),
+    }
+}
+
+fn lon_lat(params: &Params) -> ApiResult<(f64, f64)> {
+    let lon = params
+        .get("lon")
+        .ok_or_else(|| ApiError::invalid("lon is required (WGS84 longitude, -180..180)"))?;
+    let lat = params
+        .get("lat")
+        .ok_or_else(|| ApiError::invalid("lat is required (WGS84 latitude, -90..90)"))?;
+    Ok((params::lon("lon", lon)?, params::lat("lat", lat)?))
+}
+
+/// `GET /query/point?lon=&lat=[&datetime=][&nearest=3][&geometry=true]`.
+pub async fn point(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref(), &["lon", "lat", "datetime", "nearest", "geometry"])?;
+    let (lon, lat) = lon_lat(&params)?;
+    let at = instant(&params)?;
+    let k = match params.get("nearest") {
+        Some(s) => params::integer("nearest", s, 0, MAX_NEAREST)?,
+        None => 3,
+    } as usize;
+    let with_geometry = boolean(&params, "geometry")?;
+    let snap = state.snapshot();
+    let covering = snap.index.covering(lon, lat, at);
+    let covering_json: Vec<Value> = covering
+        .iter()
+        .map(|c| {
+            let mut z = zone_json(&snap, c.zone, with_geometry);
+            z.insert("on_boundary".into(), json!(c.on_boundary));
+            Value::Object(z)
+        })
+        .collect();
+    // Nearest zones that do not cover the point: ask for enough to skip the covering ones.
+    let nearest: Vec<Value> = snap
+        .index
+        .nearest(lon, lat, k + covering.len(), at)
+        .into_iter()
+        .filter(|n| !covering.iter().any(|c| c.zone == n.zone))
+        .take(k)
+        .map(|n| {
+            let mut z = zone_json(&snap, n.zone, false);
+            z.insert("distance_km".into(), json!(round3(n.distance_km)));
+            z.insert(
+                "nearest_point".into(),
+                json!([n.boundary_point.0, n.boundary_point.1]),
+            );
+            Value::Object(z)
+        })
+        .collect();
+    let body = json!({
+        "lon": lon,
+        "lat": lat,
+        "datetime": at.map(|d| d.to_string()),
+        "covering": covering_json,
+        "nearest": nearest,
+        "data_version": snap.version,
+    });
+    Ok(json_response("application/json", body.to_string()))
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// `POST /query/points[?datetime=]`: a batch as CSV (`Content-Type: text/csv`) or GeoJSON;
+/// answered in the same format.
+pub async fn points(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref(), &["datetime"])?;
+    let at = instant(&params)?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the body is not UTF-8 text"))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_csv = content_type.starts_with("text/csv") || content_type.starts_with("text/plain");
+    let parsed = if is_csv {
+        batch::parse_csv(text, MAX_BATCH_POINTS)
+    } else if content_type.contains("json") || content_type.is_empty() {
+        batch::parse_geojson(text, MAX_BATCH_POINTS)
+    } else {
+        return Err(ApiError {
+            status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "UnsupportedMediaType",
+            description: "send text/csv (lon,lat[,date][,id]) or application/geo+json (a FeatureCollection of Points)".into(),
+        });
+    };
+    let batch = parsed.map_err(|e| match e {
+        BatchRefused::TooMany(n) => ApiError::too_large(format!("the batch has more than {n} points; split it")),
+        BatchRefused::Unreadable(m) => ApiError::invalid(m),
+    })?;
+    let snap = state.snapshot();
+    let answers = batch::answer(&snap.index, &batch.points, at);
+    let key = |zone: usize| snap.data.zones.get(zone).map_or("", |z| z.meta.id.as_str());
+    if is_csv {
+        let mut out = String::new();
+        if let Some(h) = &batch.header {
+            out.push_str(&csv_row(h.iter().map(String::as_str).chain(["zones"])));
+        }
+        for (p, cover) in batch.points.iter().zip(&answers) {
+            let zones: Vec<&str> = cover.iter().map(|c| key(c.zone)).collect();
+            let joined = zones.join(";");
+            out.push_str(&csv_row(p.fields.iter().map(String::as_str).chain([joined.as_str()])));
+        }
+        let mut resp = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
+        if !batch.errors.is_empty() {
+            let summary: Vec<String> = batch.errors.iter().take(20).map(|e| format!("line {}: {}", e.line, e.message)).collect();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&summary.join(" | ").replace(['\r', '\n'], " ")) {
+                resp.headers_mut().insert("x-batch-errors", v);
+            }
+        }
+        return Ok(resp);
+    }
+    let results: Vec<Value> = batch
+        .points
+        .iter()
+        .zip(&answers)
+        .map(|(p, cover)| {
+            json!({
+                "index": p.line,
+                "id": p.id,
+                "lon": p.lon,
+                "lat": p.lat,
+                "datetime": p.date.or(at).map(|d| d.to_string()),
+                "covering": cover.iter().map(|c| json!({"key": key(c.zone), "on_boundary": c.on_boundary})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let errors: Vec<Value> = batch
+        .errors
+        .iter()
+        .map(|e| json!({"index": e.line, "description": e.message}))
+        .collect();
+    let body = json!({"count": results.len(), "results": results, "errors": errors, "data_version": snap.version});
+    Ok(json_response("application/json", body.to_string()))
+}
+
+fn csv_row<'a>(fields: impl Iterator<Item = &'a str>) -> String {
+    let mut row: Vec<String> = Vec::new();
+    for f in fields {
+        if f.contains([',', '"', '\n', '\r']) {
+            row.push(format!("\"{}\"", f.replace('"', "\"\"")));
+        } else {
+            row.push(f.to_owned());
+        }
+    }
+    let mut s = row.join(",");
+    s.push('\n');
+    s
+}
+
+/// `GET /query/timeline?lon=&lat=`.
+pub async fn timeline(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref(), &["lon", "lat"])?;
+    let (lon, lat) = lon_lat(&params)?;
+    let snap = state.snapshot();
+    let spans: Vec<Value> = snap
+        .index
+        .timeline(lon, lat)
+        .into_iter()
+        .map(|s| {
+            json!({
+                "from": s.period.from().map(|d| d.to_string()),
+                "to": s.period.to().map(|d| d.to_string()),
+                "zones": s.zones.iter().map(|&z| brief(&snap, z)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let body = json!({"lon": lon, "lat": lat, "spans": spans, "data_version": snap.version});
+    Ok(json_response("application/json", body.to_string()))
+}
+
+/// A zone in a list: enough to name it.
+fn brief(snap: &Snapshot, zone: usize) -> Value {
+    let z = &snap.data.zones[zone];
+    json!({
+        "id": z.meta.id.fid(),
+        "key": z.meta.id.as_str(),
+        "name": z.meta.name,
+        "actor": z.actor.as_str(),
+        "kind": z.kind.as_str(),
+        "valid_from": z.period.from().map(|d| d.to_string()),
+        "valid_to": z.period.to().map(|d| d.to_string()),
+        "confidence": z.meta.confidence.as_str(),
+    })
+}
+
+/// `GET /query/changes?from=&to=`.
+pub async fn changes(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref(), &["from", "to"])?;
+    let day = |name: &str| -> ApiResult<Date> {
+        let s = params
+            .get(name)
+            .ok_or_else(|| ApiError::invalid(format!("{name} is required (YYYY-MM-DD)")))?;
+        geodata::parse_date(s).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{name}: {:?} is not a date (YYYY-MM-DD)",
+                s.chars().take(40).collect::<String>()
+            ))
+        })
+    };
+    let (from, to) = (day("from")?, day("to")?);
+    let snap = state.snapshot();
+    let c = snap.index.changes(from, to);
+    let body = json!({
+        "from": c.from.to_string(),
+        "to": c.to.to_string(),
+        "began": c.began.iter().map(|&z| brief(&snap, z)).collect::<Vec<_>>(),
+        "ended": c.ended.iter().map(|&z| brief(&snap, z)).collect::<Vec<_>>(),
+        "changed": c.changed.iter().map(|&(a, b)| json!({"ended": brief(&snap, a), "began": brief(&snap, b)})).collect::<Vec<_>>(),
+        "areas": c.areas.iter().map(|a| json!({
+            "actor": a.actor.as_str(),
+            "kind": a.kind.as_str(),
+            "from_km2": a.from_km2.round(),
+            "to_km2": a.to_km2.round(),
+            "gained_km2": a.gained_km2.round(),
+            "lost_km2": a.lost_km2.round(),
+        })).collect::<Vec<_>>(),
+        "data_version": snap.version,
+    });
+    Ok(json_response("application/json", body.to_string()))
+}
+
+/// `GET /actors`: who the zones belong to, with the map's colours.
+pub async fn actors(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    Params::parse(q.as_deref(), &["f"])?;
+    let snap = state.snapshot();
+    let list: Vec<Value> = snap
+        .data
+        .actors
+        .iter()
+        .map(|a| json!({"id": a.id.as_str(), "name": a.name, "colour": a.colour, "description": a.description}))
+        .collect();
+    let span = snap.data.date_span();
+    let body = json!({
+        "actors": list,
+        "date_span": span.map(|(a, b)| json!([a.to_string(), b.to_string()])),
+    });
+    Ok(json_response("application/json", body.to_string()))
+}
+
+fn q(name: &str, required: bool, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
+}
+
+/// OpenAPI path items for the query API.
+pub fn openapi_paths() -> Vec<(String, Value)> {
+    let lon = q("lon", true, "WGS84 longitude", json!({"type": "number", "minimum": -180, "maximum": 180}));
+    let lat = q("lat", true, "WGS84 latitude", json!({"type": "number", "minimum": -90, "maximum": 90}));
+    let day = q("datetime", false, "One day (YYYY-MM-DD): only zones valid that day", json!({"type": "string", "format": "date"}));
+    let ok = |d: &str, media: &str| json!({"200": {"description": d, "content": {media: {"schema": {"type": "object"}}}},
+        "400": {"$ref": "#/components/responses/Error"}});
+    vec![
+        ("/query/point".into(), json!({"get": {
+            "summary": "Zones covering a point (boundary counts, and is flagged), and the nearest zones not covering it, with geodesic distances in km",
+            "operationId": "queryPoint",
+            "parameters": [lon, lat, day,
+                q("nearest", false, "How many nearest zones to list (0..50)", json!({"type": "integer", "minimum": 0, "maximum": MAX_NEAREST, "default": 3})),
+                q("geometry", false, "Include each covering zone's geometry", json!({"type": "boolean", "default": false}))],
+            "responses": ok("Covering and nearest zones", "application/json")}})),
+        ("/query/points".into(), json!({"post": {
+            "summary": format!("A batch of up to {MAX_BATCH_POINTS} points, as CSV (lon,lat[,date][,id], header allowed) or a GeoJSON FeatureCollection of Points; answered in the same format. Bad lines are reported, the rest answered."),
+            "operationId": "queryPoints",
+            "parameters": [day],
+            "requestBody": {"required": true, "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/geo+json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "One answer per point", "content": {
+                "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}})),
+        ("/query/timeline".into(), json!({"get": {
+            "summary": "A point's history: the periods over which the set of zones covering it stays the same",
+            "operationId": "queryTimeline",
+            "parameters": [q("lon", true, "WGS84 longitude", json!({"type": "number"})), q("lat", true, "WGS84 latitude", json!({"type": "number"}))],
+            "responses": ok("The spans", "application/json")}})),
+        ("/query/changes".into(), json!({"get": {
+            "summary": "Zones that began, ended or changed between two days, and per actor and kind the area gained and lost (geodesic km²)",
+            "operationId": "queryChanges",
+            "parameters": [q("from", true, "The earlier day", json!({"type": "string", "format": "date"})), q("to", true, "The later day", json!({"type": "string", "format": "date"}))],
+            "responses": ok("What changed", "application/json")}})),
+        ("/actors".into(), json!({"get": {"summary": "The actors with their colours, and the data's date span", "operationId": "actors",
+            "responses": ok("The actors", "application/json")}})),
+        ("/map/{collection}".into(), json!({"get": {
+            "summary": "Features for display: in a box, valid on a date, simplified for a zoom level (not for analysis: use /collections/{id}/items)",
+            "operationId": "mapLayer",
+            "parameters": [{"name": "collection", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"$ref": "#/components/parameters/bbox"}, {"$ref": "#/components/parameters/datetime"},
+                q("zoom", false, "Web map zoom level (0..22)", json!({"type": "integer", "minimum": 0, "maximum": 22}))],
+            "responses": ok("A FeatureCollection", "application/geo+json")}})),
+    ]
+}

@@ -1,0 +1,270 @@
+//! `zonetrack query`, `timeline` and `changes`: the index's answers as tables a person reads,
+//! JSON for scripts, and CSV for batches.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use geodata::{Dataset, Date, Zone};
+use serde_json::json;
+use zone_index::ZoneIndex;
+use zone_server::batch;
+
+/// Builds the index over a loaded data set.
+pub fn index(data: Dataset) -> ZoneIndex {
+    ZoneIndex::new(Arc::new(data))
+}
+
+fn period(z: &Zone) -> String {
+    let d = |d: Option<Date>| d.map_or_else(|| "..".to_owned(), |d| d.to_string());
+    format!("{} to {}", d(z.period.from()), d(z.period.to()))
+}
+
+/// Prints rows as aligned columns.
+fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |out: &mut dyn std::io::Write, cells: &[String]| -> std::io::Result<()> {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        writeln!(out, "{}", s.trim_end())
+    };
+    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+    for r in rows {
+        line(out, r)?;
+    }
+    Ok(())
+}
+
+fn check_point(lon: f64, lat: f64) -> Result<()> {
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        bail!("--lon {lon} is not a longitude (-180..180)");
+    }
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        bail!("--lat {lat} is not a latitude (-90..90)");
+    }
+    Ok(())
+}
+
+/// One point: covering zones and the nearest others.
+pub fn point(index: &ZoneIndex, lon: f64, lat: f64, at: Option<Date>, k: usize, as_json: bool) -> Result<()> {
+    check_point(lon, lat)?;
+    let data = index.dataset();
+    let covering = index.covering(lon, lat, at);
+    let nearest: Vec<_> = index
+        .nearest(lon, lat, k + covering.len(), at)
+        .into_iter()
+        .filter(|n| !covering.iter().any(|c| c.zone == n.zone))
+        .take(k)
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let body = json!({
+            "lon": lon, "lat": lat, "datetime": at.map(|d| d.to_string()),
+            "covering": covering.iter().map(|c| {
+                let z = &data.zones[c.zone];
+                json!({"key": z.meta.id.as_str(), "name": z.meta.name, "actor": z.actor.as_str(), "kind": z.kind.as_str(),
+                       "valid_from": z.period.from().map(|d| d.to_string()), "valid_to": z.period.to().map(|d| d.to_string()),
+                       "confidence": z.meta.confidence.as_str(), "on_boundary": c.on_boundary,
+                       "sources": z.meta.sources.iter().map(ToString::to_string).collect::<Vec<_>>()})
+            }).collect::<Vec<_>>(),
+            "nearest": nearest.iter().map(|n| {
+                let z = &data.zones[n.zone];
+                json!({"key": z.meta.id.as_str(), "actor": z.actor.as_str(), "kind": z.kind.as_str(),
+                       "distance_km": (n.distance_km * 1000.0).round() / 1000.0,
+                       "nearest_point": [n.boundary_point.0, n.boundary_point.1]})
+            }).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&body)?)?;
+        return Ok(());
+    }
+    let when = at.map_or_else(|| "any date".to_owned(), |d| d.to_string());
+    writeln!(out, "Zones covering {lon}, {lat} on {when}:")?;
+    if covering.is_empty() {
+        writeln!(out, "  none")?;
+    } else {
+        let rows: Vec<Vec<String>> = covering
+            .iter()
+            .map(|c| {
+                let z = &data.zones[c.zone];
+                let actor = data.actor(z.actor.as_str()).map_or(z.actor.to_string(), |a| a.name.clone());
+                vec![
+                    z.meta.id.to_string(),
+                    actor,
+                    z.kind.as_str().to_owned(),
+                    period(z),
+                    z.meta.confidence.as_str().to_owned(),
+                    if c.on_boundary { "yes" } else { "no" }.to_owned(),
+                ]
+            })
+            .collect();
+        table(&mut out, &["zone", "actor", "kind", "period", "confidence", "on boundary"], &rows)?;
+    }
+    if !nearest.is_empty() {
+        writeln!(out, "\nNearest zones not covering it:")?;
+        let rows: Vec<Vec<String>> = nearest
+            .iter()
+            .map(|n| {
+                let z = &data.zones[n.zone];
+                vec![
+                    z.meta.id.to_string(),
+                    z.actor.to_string(),
+                    z.kind.as_str().to_owned(),
+                    format!("{:.1} km", n.distance_km),
+                ]
+            })
+            .collect();
+        table(&mut out, &["zone", "actor", "kind", "distance"], &rows)?;
+    }
+    writeln!(out, "\nGeometry is approximate: see each zone's sources and confidence (zonetrack export --layer zones).")?;
+    Ok(())
+}
+
+/// A CSV batch: the input columns, then the covering zones' ids joined by `;`.
+pub fn batch(index: &ZoneIndex, file: &Path, at: Option<Date>, out_path: Option<&Path>) -> Result<ExitCode> {
+    let mut text = String::new();
+    if file == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+    } else {
+        text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    }
+    let parsed = batch::parse_csv(&text, usize::MAX).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let progress = if std::io::stderr().is_terminal() && parsed.points.len() >= 10_000 {
+        let bar = indicatif::ProgressBar::new(parsed.points.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} points {per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let mut answers = Vec::with_capacity(parsed.points.len());
+    // Chunks keep the progress bar moving; each chunk still takes the batch path.
+    for chunk in parsed.points.chunks(100_000) {
+        answers.extend(batch::answer(index, chunk, at));
+        if let Some(bar) = &progress {
+            bar.inc(chunk.len() as u64);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let data = index.dataset();
+    if let Some(h) = &parsed.header {
+        w.write_record(h.iter().map(String::as_str).chain(["zones"]))?;
+    }
+    for (p, cover) in parsed.points.iter().zip(&answers) {
+        let zones: Vec<&str> = cover.iter().map(|c| data.zones[c.zone].meta.id.as_str()).collect();
+        let joined = zones.join(";");
+        w.write_record(p.fields.iter().map(String::as_str).chain([joined.as_str()]))?;
+    }
+    let bytes = w.into_inner().context("writing CSV")?;
+    match out_path {
+        Some(p) => std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))?,
+        None => std::io::stdout().lock().write_all(&bytes).context("writing to standard output")?,
+    }
+    for e in &parsed.errors {
+        eprintln!("{}: line {}: {}", file.display(), e.line, e.message);
+    }
+    if parsed.errors.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{}: {} line(s) could not be read; the other {} were answered",
+            file.display(),
+            parsed.errors.len(),
+            parsed.points.len()
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// A point's timeline.
+pub fn timeline(index: &ZoneIndex, lon: f64, lat: f64, as_json: bool) -> Result<()> {
+    check_point(lon, lat)?;
+    let data = index.dataset();
+    let spans = index.timeline(lon, lat);
+    let d = |d: Option<Date>| d.map_or_else(|| "..".to_owned(), |d| d.to_string());
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let body = json!({"lon": lon, "lat": lat, "spans": spans.iter().map(|s| json!({
+            "from": s.period.from().map(|d| d.to_string()), "to": s.period.to().map(|d| d.to_string()),
+            "zones": s.zones.iter().map(|&z| data.zones[z].meta.id.as_str()).collect::<Vec<_>>()})).collect::<Vec<_>>()});
+        writeln!(out, "{}", serde_json::to_string_pretty(&body)?)?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = spans
+        .iter()
+        .map(|s| {
+            let zones: Vec<&str> = s.zones.iter().map(|&z| data.zones[z].meta.id.as_str()).collect();
+            vec![
+                d(s.period.from()),
+                d(s.period.to()),
+                if zones.is_empty() { "(no zone)".to_owned() } else { zones.join(", ") },
+            ]
+        })
+        .collect();
+    table(&mut out, &["from", "to", "zones"], &rows)?;
+    Ok(())
+}
+
+/// Changes between two days.
+pub fn changes(index: &ZoneIndex, from: Date, to: Date, as_json: bool) -> Result<()> {
+    let data = index.dataset();
+    let c = index.changes(from, to);
+    let key = |z: usize| data.zones[z].meta.id.as_str();
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let body = json!({
+            "from": c.from.to_string(), "to": c.to.to_string(),
+            "began": c.began.iter().map(|&z| key(z)).collect::<Vec<_>>(),
+            "ended": c.ended.iter().map(|&z| key(z)).collect::<Vec<_>>(),
+            "changed": c.changed.iter().map(|&(a, b)| json!({"ended": key(a), "began": key(b)})).collect::<Vec<_>>(),
+            "areas": c.areas.iter().map(|a| json!({"actor": a.actor.as_str(), "kind": a.kind.as_str(),
+                "from_km2": a.from_km2.round(), "to_km2": a.to_km2.round(), "gained_km2": a.gained_km2.round(), "lost_km2": a.lost_km2.round()})).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&body)?)?;
+        return Ok(());
+    }
+    writeln!(out, "From {} to {}:", c.from, c.to)?;
+    let list = |out: &mut dyn std::io::Write, title: &str, zones: &[usize]| -> std::io::Result<()> {
+        writeln!(out, "\n{title} ({}):", zones.len())?;
+        for &z in zones {
+            writeln!(out, "  {} ({}, {})", key(z), data.zones[z].actor, period(&data.zones[z]))?;
+        }
+        Ok(())
+    };
+    list(&mut out, "Began", &c.began)?;
+    list(&mut out, "Ended", &c.ended)?;
+    writeln!(out, "\nArea by actor and kind (geodesic km², overlapping zones counted once):")?;
+    let rows: Vec<Vec<String>> = c
+        .areas
+        .iter()
+        .map(|a| {
+            vec![
+                a.actor.to_string(),
+                a.kind.as_str().to_owned(),
+                format!("{:.0}", a.from_km2),
+                format!("{:.0}", a.to_km2),
+                format!("+{:.0}", a.gained_km2),
+                format!("-{:.0}", a.lost_km2),
+            ]
+        })
+        .collect();
+    table(&mut out, &["actor", "kind", "from km²", "to km²", "gained", "lost"], &rows)?;
+    Ok(())
+}
