@@ -9,7 +9,10 @@ fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let data = Path::new(&manifest).join("../../geodata");
     println!("cargo:rerun-if-changed={}", data.display());
-    println!("cargo:rerun-if-changed={}", data.join("reference").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        data.join("reference").display()
+    );
     let mut names = Vec::new();
     for (sub, prefix) in [("", ""), ("reference", "reference/")] {
         let dir = data.join(sub);
@@ -25,13 +28,20 @@ fn main() {
         }
     }
     names.sort();
-    let mut out = String::from("/// The embedded data directory's files: (relative name, text).\npub(crate) const FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// The embedded data directory's files: (relative name, text).\npub(crate) const FILES: &[(&str, &str)] = &[\n",
+    );
     for name in &names {
         let path = data.join(name).canonicalize().expect("listed files exist");
-        writeln!(out, "    ({name:?}, include_str!({:?})),", path.display().to_string())
-            .expect("writing to a String cannot fail");
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .expect("writing to a String cannot fail");
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_files.rs");
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_files.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 }

@@ -36,8 +36,12 @@ fn main() {
             .to_string_lossy()
             .replace('\\', "/");
         let abs = path.canonicalize().expect("walked paths exist");
-        writeln!(out, "    ({rel:?}, include_bytes!({:?})),", abs.display().to_string())
-            .expect("writing to a String cannot fail");
+        writeln!(
+            out,
+            "    ({rel:?}, include_bytes!({:?})),",
+            abs.display().to_string()
+        )
+        .expect("writing to a String cannot fail");
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets.rs");

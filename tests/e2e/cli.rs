@@ -5,14 +5,14 @@ use std::path::Path;
 use e2e::{TempDir, repo_root, run};
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
+    std::fs::create_dir_all(to).expect("the target directory can be created");
+    for entry in std::fs::read_dir(from).expect("the fixture directory is readable") {
+        let entry = entry.expect("the fixture directory is readable");
         let target = to.join(entry.file_name());
         if entry.path().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), target).unwrap();
+            std::fs::copy(entry.path(), target).expect("the fixture file copies");
         }
     }
 }
@@ -20,7 +20,11 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn validate_passes_on_the_embedded_data_set() {
     let out = run(&["validate"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("the embedded data set: ok"), "{text}");
 }
@@ -28,7 +32,11 @@ fn validate_passes_on_the_embedded_data_set() {
 #[test]
 fn validate_passes_on_the_geodata_directory_itself() {
     let out = run(&["validate", "geodata"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -45,9 +53,15 @@ fn validate_fails_on_every_bad_fixture_and_names_file_feature_and_reason() {
         let out = run(&["validate", dir.0.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{name} must fail validation");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("/{layer}: ")), "{name}: names the file: {err}");
+        assert!(
+            err.contains(&format!("/{layer}: ")),
+            "{name}: names the file: {err}"
+        );
         assert!(err.contains("problem(s)"), "{name}: {err}");
-        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{name}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "{name}: {err}"
+        );
         tried += 1;
     }
     assert!(tried >= 15, "{tried} fixtures");
@@ -66,10 +80,26 @@ fn layers_lists_every_layer_with_its_count() {
     let out = run(&["layers"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for layer in ["zones", "locations", "events", "syria", "governorates", "golan_lines", "rivers", "undof_aos"] {
-        assert!(text.lines().any(|l| l.starts_with(layer)), "{layer} in {text}");
+    for layer in [
+        "zones",
+        "locations",
+        "events",
+        "syria",
+        "governorates",
+        "golan_lines",
+        "rivers",
+        "undof_aos",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(layer)),
+            "{layer} in {text}"
+        );
     }
-    assert!(text.lines().any(|l| l.starts_with("governorates") && l.trim_end().ends_with(" 14")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("governorates") && l.trim_end().ends_with(" 14")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -77,10 +107,27 @@ fn export_writes_a_layer_filtered_by_date() {
     let dir = TempDir::new("export");
     let all = dir.0.join("all.geojson");
     let feb = dir.0.join("feb.geojson");
-    assert!(run(&["export", "--layer", "zones", "--out", all.to_str().unwrap()]).status.success());
-    assert!(run(&["export", "--layer", "zones", "--at", "2018-02-07", "--out", feb.to_str().unwrap()]).status.success());
+    assert!(
+        run(&["export", "--layer", "zones", "--out", all.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        run(&[
+            "export",
+            "--layer",
+            "zones",
+            "--at",
+            "2018-02-07",
+            "--out",
+            feb.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     let count = |p: &Path| {
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         v["features"].as_array().unwrap().len()
     };
     assert!(count(&feb) < count(&all));
@@ -92,7 +139,10 @@ fn bad_input_gets_one_clear_line_and_no_backtrace() {
     let out = run(&["export", "--layer", "nope"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("zonetrack: no layer named \"nope\"; layers are: zones, locations, events"), "{err}");
+    assert!(
+        err.starts_with("zonetrack: no layer named \"nope\"; layers are: zones, locations, events"),
+        "{err}"
+    );
     let out = run(&["export", "--layer", "zones", "--at", "2018-02-30"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -105,28 +155,65 @@ fn bad_input_gets_one_clear_line_and_no_backtrace() {
 fn help_explains_every_command_with_an_example() {
     let out = run(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let commands = ["serve", "query", "timeline", "changes", "validate", "layers", "export"];
+    let commands = [
+        "serve", "query", "timeline", "changes", "validate", "layers", "export",
+    ];
     for c in commands {
         assert!(text.contains(c), "--help lists {c}");
         let sub = run(&[c, "--help"]);
         let sub_text = String::from_utf8_lossy(&sub.stdout);
         assert!(sub.status.success());
-        assert!(sub_text.contains("Example"), "{c} --help has an example: {sub_text}");
+        assert!(
+            sub_text.contains("Example"),
+            "{c} --help has an example: {sub_text}"
+        );
     }
 }
 
 #[test]
 fn query_prints_the_covering_zones_as_a_table_and_as_json() {
-    let out = run(&["query", "--lon", "36.1", "--lat", "32.617", "--at", "2018-02-15"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "query",
+        "--lon",
+        "36.1",
+        "--lat",
+        "32.617",
+        "--at",
+        "2018-02-15",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("zone") && text.contains("on boundary"), "{text}");
+    assert!(
+        text.contains("zone") && text.contains("on boundary"),
+        "{text}"
+    );
     assert!(text.contains("sw_deescalation_zone"), "{text}");
     assert!(text.contains("Nearest zones not covering it"), "{text}");
-    let out = run(&["query", "--lon", "40.3094", "--lat", "35.3361", "--at", "2018-02-07", "--json"]);
+    let out = run(&[
+        "query",
+        "--lon",
+        "40.3094",
+        "--lat",
+        "35.3361",
+        "--at",
+        "2018-02-07",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let keys: Vec<&str> = v["covering"].as_array().unwrap().iter().filter_map(|z| z["key"].as_str()).collect();
-    assert!(keys.contains(&"sdf_east_of_euphrates"), "the Khasham battle site on 2018-02-07: {keys:?}");
+    let keys: Vec<&str> = v["covering"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|z| z["key"].as_str())
+        .collect();
+    assert!(
+        keys.contains(&"sdf_east_of_euphrates"),
+        "the Khasham battle site on 2018-02-07: {keys:?}"
+    );
     let out = run(&["query", "--lon", "200", "--lat", "32"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a longitude"));
@@ -142,19 +229,40 @@ fn a_csv_batch_keeps_the_input_columns_and_reports_bad_lines_by_number() {
     )
     .unwrap();
     let out = run(&["query", "--csv", input.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "a bad line makes the exit code 1");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad line makes the exit code 1"
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "id,lon,lat,date,zones");
-    assert!(lines[1].starts_with("daraa,36.1,32.617,2018-02-15,") && lines[1].contains("sw_deescalation_zone"), "{text}");
-    assert!(lines[2].starts_with("after,") && lines[2].contains("gov_south_west_from_2018_08"), "{text}");
+    assert!(
+        lines[1].starts_with("daraa,36.1,32.617,2018-02-15,")
+            && lines[1].contains("sw_deescalation_zone"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("after,") && lines[2].contains("gov_south_west_from_2018_08"),
+        "{text}"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 3: latitude \"north\" is not a number"), "{err}");
+    assert!(
+        err.contains("line 3: latitude \"north\" is not a number"),
+        "{err}"
+    );
     // The ids written are the ids `zonetrack export` writes as `key`.
     let export = run(&["export", "--layer", "zones"]);
     let fc: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
     for key in lines[1].rsplit(',').next().unwrap().split(';') {
-        assert!(fc["features"].as_array().unwrap().iter().any(|f| f["properties"]["key"] == key), "{key}");
+        assert!(
+            fc["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["properties"]["key"] == key),
+            "{key}"
+        );
     }
 }
 
@@ -163,10 +271,17 @@ fn timeline_and_changes_print_readable_tables() {
     let out = run(&["timeline", "--lon", "36.1", "--lat", "32.617"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().any(|l| l.starts_with("2018-08-01") && l.contains("gov_south_west_from_2018_08")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("2018-08-01") && l.contains("gov_south_west_from_2018_08")),
+        "{text}"
+    );
     let out = run(&["changes", "--from", "2018-02-15", "--to", "2018-08-15"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Ended") && text.contains("sw_deescalation_zone"), "{text}");
+    assert!(
+        text.contains("Ended") && text.contains("sw_deescalation_zone"),
+        "{text}"
+    );
     assert!(text.contains("syrian_government"), "{text}");
 }

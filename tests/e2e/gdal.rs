@@ -26,7 +26,11 @@ fn every_exported_layer_opens_in_ogrinfo_with_its_count_and_type() {
         let expected = c["itemCount"].as_u64().unwrap();
         let file = dir.0.join(format!("{id}.geojson"));
         let out = run(&["export", "--layer", id, "--out", file.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = check_output(Command::new(&ogrinfo).args(["-al", "-so"]).arg(&file));
         let layers = ogr_summary(&text);
         assert_eq!(layers.len(), 1, "{text}");
@@ -42,14 +46,25 @@ fn ogrinfo_sees_every_collection_of_the_live_service() {
     let ogrinfo = require_tool("ogrinfo", "gdal-bin");
     let server = Server::start(&[]);
     let collections = server.get_json("/collections");
-    let text = check_output(Command::new(&ogrinfo).args(["-ro", "-al", "-so"]).arg(format!("OAPIF:{}", server.url)));
+    let text = check_output(
+        Command::new(&ogrinfo)
+            .args(["-ro", "-al", "-so"])
+            .arg(format!("OAPIF:{}", server.url)),
+    );
     let layers = ogr_summary(&text);
     let list = collections["collections"].as_array().unwrap();
     assert_eq!(layers.len(), list.len(), "{text}");
     for c in list {
         let id = c["id"].as_str().unwrap();
-        let (_, geom, count) = layers.iter().find(|l| l.0 == id).unwrap_or_else(|| panic!("{id} in {text}"));
-        assert_eq!(*count, c["itemCount"].as_u64().unwrap(), "{id}: feature count");
+        let (_, geom, count) = layers
+            .iter()
+            .find(|l| l.0 == id)
+            .unwrap_or_else(|| panic!("{id} in {text}"));
+        assert_eq!(
+            *count,
+            c["itemCount"].as_u64().unwrap(),
+            "{id}: feature count"
+        );
         let items = server.get_json(&format!("/collections/{id}/items?limit=1"));
         let ty = items["features"][0]["geometry"]["type"].as_str().unwrap();
         assert_eq!(geom, gdal_type(ty), "{id}: geometry type");
@@ -72,15 +87,25 @@ fn ogr2ogr_copies_zones_with_a_bbox_and_a_date_filter_to_a_geopackage() {
             .arg(format!("OAPIF:{}", server.url))
             .arg("zones")
             .args(["-spat", "35.9", "32.5", "36.3", "32.8"])
-            .args(["-where", "valid_from <= '2018-02-07' AND valid_to >= '2018-02-07'"]),
+            .args([
+                "-where",
+                "valid_from <= '2018-02-07' AND valid_to >= '2018-02-07'",
+            ]),
     );
-    let text = check_output(Command::new(&ogrinfo).args(["-ro", "-al", "-q"]).arg(&gpkg).args(["-sql", "SELECT key FROM zones ORDER BY key"]));
+    let text = check_output(
+        Command::new(&ogrinfo)
+            .args(["-ro", "-al", "-q"])
+            .arg(&gpkg)
+            .args(["-sql", "SELECT key FROM zones ORDER BY key"]),
+    );
     let mut got: Vec<String> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("key (String) = ").map(str::to_owned))
         .collect();
     got.sort();
-    let api = server.get_json("/collections/zones/items?bbox=35.9,32.5,36.3,32.8&datetime=2018-02-07&limit=1000");
+    let api = server.get_json(
+        "/collections/zones/items?bbox=35.9,32.5,36.3,32.8&datetime=2018-02-07&limit=1000",
+    );
     let mut expected: Vec<String> = api["features"]
         .as_array()
         .unwrap()
@@ -88,7 +113,10 @@ fn ogr2ogr_copies_zones_with_a_bbox_and_a_date_filter_to_a_geopackage() {
         .map(|f| f["properties"]["key"].as_str().unwrap().to_owned())
         .collect();
     expected.sort();
-    assert!(expected.iter().any(|k| k == "sw_deescalation_zone"), "{expected:?}");
+    assert!(
+        expected.iter().any(|k| k == "sw_deescalation_zone"),
+        "{expected:?}"
+    );
     assert_eq!(got, expected);
 }
 
@@ -103,7 +131,9 @@ fn ogrinfo_reads_every_export_download() {
         let text = check_output(Command::new(&ogrinfo).args(["-ro", "-al", "-so"]).arg(&url));
         let layers = ogr_summary(&text);
         assert_eq!(layers.len(), 1, "{id}: {text}");
-        let api = server.get_json(&format!("/collections/{id}/items?datetime=2018-02-07&limit=1"));
+        let api = server.get_json(&format!(
+            "/collections/{id}/items?datetime=2018-02-07&limit=1"
+        ));
         assert_eq!(layers[0].2, api["numberMatched"].as_u64().unwrap(), "{id}");
     }
 }

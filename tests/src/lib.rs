@@ -33,7 +33,8 @@ pub fn zonetrack() -> &'static Path {
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "zonetrack"]).current_dir(repo_root());
+        cmd.args(["build", "-q", "-p", "zonetrack"])
+            .current_dir(repo_root());
         if release {
             cmd.arg("--release");
         }
@@ -106,7 +107,10 @@ impl Server {
             if let Ok((200, _, _)) = server.try_get("/health") {
                 return server;
             }
-            assert!(Instant::now() < deadline, "zonetrack serve did not become ready in 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "zonetrack serve did not become ready in 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -132,7 +136,10 @@ impl Server {
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| std::io::Error::other("no status"))?;
         let mut body = raw[split + 4..].to_vec();
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             body = dechunk(&body);
         }
         Ok((status, head, body))
@@ -157,7 +164,8 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
             return out;
         };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
         if size == 0 {
             return out;
         }

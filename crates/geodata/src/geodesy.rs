@@ -203,7 +203,12 @@ pub fn buffer_lines(lines: &MultiLineString<f64>, distance_km: f64) -> MultiPoly
         match vertices.as_slice() {
             [] => continue,
             [p] => {
-                push(circle(*p, distance_km, CIRCLE_SEGMENTS).exterior().0.clone());
+                push(
+                    circle(*p, distance_km, CIRCLE_SEGMENTS)
+                        .exterior()
+                        .0
+                        .clone(),
+                );
                 continue;
             }
             _ => {}
@@ -257,7 +262,12 @@ pub fn buffer_lines(lines: &MultiLineString<f64>, distance_km: f64) -> MultiPoly
         }
         let last = vertices.len() - 1;
         // Start cap: from the right normal, round behind the start, to the left normal.
-        let mut cap = arc(vertices[0], az_out[0] + 90.0, az_out[0] + 270.0, distance_km);
+        let mut cap = arc(
+            vertices[0],
+            az_out[0] + 90.0,
+            az_out[0] + 270.0,
+            distance_km,
+        );
         pin_ends(&mut cap, starts[0].1, starts[0].0);
         cap.push(vertices[0].0);
         cap.push(cap[0]);
@@ -306,7 +316,10 @@ pub fn buffer_polygons(polys: &MultiPolygon<f64>, distance_km: f64) -> MultiPoly
     let ring_buffer = buffer_lines(&rings, distance_km);
     let mut all: Vec<Polygon<f64>> = polys.0.clone();
     all.extend(ring_buffer.0);
-    let all: Vec<Polygon<f64>> = all.into_iter().map(|p| p.orient(Direction::Default)).collect();
+    let all: Vec<Polygon<f64>> = all
+        .into_iter()
+        .map(|p| p.orient(Direction::Default))
+        .collect();
     unary_union(&all)
 }
 
@@ -333,8 +346,11 @@ mod tests {
 
     #[test]
     fn the_closest_point_on_a_segment_may_be_inside_it() {
-        let (km, at) =
-            distance_to_segment_km(Point::new(1.0, 0.5), Point::new(0.0, 0.0), Point::new(0.0, 1.0));
+        let (km, at) = distance_to_segment_km(
+            Point::new(1.0, 0.5),
+            Point::new(0.0, 0.0),
+            Point::new(0.0, 1.0),
+        );
         assert!((at.y() - 0.5).abs() < 1e-3, "{at:?}");
         assert!((km - 111.3).abs() < 0.2, "{km}");
     }

@@ -23,9 +23,8 @@ use std::path::PathBuf;
 
 pub use load::{COORD_DECIMALS, DataFile, REQUIRED_FILES, load_dir, load_files, parse_date, round};
 pub use model::{
-    Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location,
-    MAX_ID_LEN, Method, Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, Zone,
-    ZoneKind,
+    Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, MAX_ID_LEN,
+    Method, Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, Zone, ZoneKind,
 };
 pub use problem::{FeatureRef, Problem, ProblemKind, Problems};
 pub use rules::split;

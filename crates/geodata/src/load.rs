@@ -186,7 +186,10 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         }
         check_ids(
             shown,
-            zones.iter().map(|z| &z.0.id).zip(zone_index.iter().copied()),
+            zones
+                .iter()
+                .map(|z| &z.0.id)
+                .zip(zone_index.iter().copied()),
             &mut problems,
         );
     }
@@ -234,7 +237,11 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
                 });
             }
         }
-        check_ids(shown, events.iter().map(|e| &e.meta.id).zip(idx), &mut problems);
+        check_ids(
+            shown,
+            events.iter().map(|e| &e.meta.id).zip(idx),
+            &mut problems,
+        );
     }
     let mut reference = Vec::new();
     let mut reference_files = Vec::new();
@@ -786,10 +793,9 @@ impl<'a> FeatureCx<'a> {
 
     fn point(&mut self, g: Option<GeometryValue>) -> Option<Point<f64>> {
         match g {
-            Some(GeometryValue::Point { coordinates }) => Some(Point::new(
-                round(coordinates[0]),
-                round(coordinates[1]),
-            )),
+            Some(GeometryValue::Point { coordinates }) => {
+                Some(Point::new(round(coordinates[0]), round(coordinates[1])))
+            }
             Some(other) => {
                 self.problem(
                     Some("geometry"),
@@ -855,7 +861,10 @@ fn to_ring(positions: &[Position]) -> LineString<f64> {
 
 fn to_polygon(rings: &[Vec<Position>]) -> Polygon<f64> {
     let mut it = rings.iter();
-    let exterior = it.next().map(|r| to_ring(r)).unwrap_or_else(|| LineString(Vec::new()));
+    let exterior = it
+        .next()
+        .map(|r| to_ring(r))
+        .unwrap_or_else(|| LineString(Vec::new()));
     Polygon::new(exterior, it.map(|r| to_ring(r)).collect())
 }
 
@@ -1098,8 +1107,7 @@ fn parse_actors(shown: &str, v: &Value, problems: &mut Vec<Problem>) -> Vec<Acto
             ),
             Some(_) => {}
         }
-        if let (Some(id), Some(name), Some(colour)) = (id, name, colour.filter(|c| is_colour(c)))
-        {
+        if let (Some(id), Some(name), Some(colour)) = (id, name, colour.filter(|c| is_colour(c))) {
             out.push(Actor {
                 id,
                 name: name.to_owned(),
@@ -1509,9 +1517,9 @@ fn parse_reference_layer(
             Some(_) => {}
         }
         let geom: Option<geo::Geometry<f64>> = match &geometry {
-            GeometryValue::Point { coordinates } => Some(
-                Point::new(round(coordinates[0]), round(coordinates[1])).into(),
-            ),
+            GeometryValue::Point { coordinates } => {
+                Some(Point::new(round(coordinates[0]), round(coordinates[1])).into())
+            }
             GeometryValue::LineString { coordinates } => {
                 Some(round_lines(MultiLineString(vec![to_ring(coordinates)])).into())
             }

@@ -29,7 +29,10 @@ impl FeatureId {
             return Err("is empty".into());
         }
         if s.len() > MAX_ID_LEN {
-            return Err(format!("is {} characters long; the limit is {MAX_ID_LEN}", s.len()));
+            return Err(format!(
+                "is {} characters long; the limit is {MAX_ID_LEN}",
+                s.len()
+            ));
         }
         let first_ok = s
             .chars()
@@ -441,7 +444,9 @@ impl Rule {
                 .chain(clip_to.iter())
                 .chain(minus.iter())
                 .collect(),
-            Rule::Split { area, by, minus, .. } => [area, by].into_iter().chain(minus).collect(),
+            Rule::Split {
+                area, by, minus, ..
+            } => [area, by].into_iter().chain(minus).collect(),
         }
     }
 }

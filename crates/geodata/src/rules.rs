@@ -71,10 +71,10 @@ pub(crate) fn derive_zones(
     }
     for (li, layer) in reference.iter().enumerate() {
         for (fi, f) in layer.features.iter().enumerate() {
-            names
-                .entry(f.meta.id.as_str())
-                .or_default()
-                .push((format!("reference/{}", layer.name), Target::Reference(li, fi)));
+            names.entry(f.meta.id.as_str()).or_default().push((
+                format!("reference/{}", layer.name),
+                Target::Reference(li, fi),
+            ));
         }
     }
     let mut r = Resolver {
@@ -335,7 +335,12 @@ pub fn split(area: &MultiPolygon<f64>, line: &LineString<f64>, side: Side) -> Mu
         return MultiPolygon(vec![]);
     }
     let start = ray_to_box(pts[0], pts[0] - pts[1], min, max);
-    let end = ray_to_box(pts[pts.len() - 1], pts[pts.len() - 1] - pts[pts.len() - 2], min, max);
+    let end = ray_to_box(
+        pts[pts.len() - 1],
+        pts[pts.len() - 1] - pts[pts.len() - 2],
+        min,
+        max,
+    );
     let mut ring: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + 8);
     ring.push(start);
     ring.extend_from_slice(pts);
@@ -352,7 +357,11 @@ pub fn split(area: &MultiPolygon<f64>, line: &LineString<f64>, side: Side) -> Mu
     match side {
         Side::Left => {
             let mut t = t_end;
-            let stop = if t_start > t_end { t_start } else { t_start + 4.0 };
+            let stop = if t_start > t_end {
+                t_start
+            } else {
+                t_start + 4.0
+            };
             loop {
                 let next_corner = t.floor() + 1.0;
                 if next_corner >= stop {
@@ -364,7 +373,11 @@ pub fn split(area: &MultiPolygon<f64>, line: &LineString<f64>, side: Side) -> Mu
         }
         Side::Right => {
             let mut t = t_end;
-            let stop = if t_start < t_end { t_start } else { t_start - 4.0 };
+            let stop = if t_start < t_end {
+                t_start
+            } else {
+                t_start - 4.0
+            };
             loop {
                 let prev_corner = if t.fract() == 0.0 { t - 1.0 } else { t.floor() };
                 if prev_corner <= stop {

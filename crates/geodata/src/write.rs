@@ -148,7 +148,9 @@ fn event_props(e: &Event) -> Map<String, Value> {
     );
     p.insert(
         "location".into(),
-        e.location.as_ref().map_or(Value::Null, |l| json!(l.as_str())),
+        e.location
+            .as_ref()
+            .map_or(Value::Null, |l| json!(l.as_str())),
     );
     meta_tail(&mut p, &e.meta);
     p
@@ -188,7 +190,12 @@ pub struct ExportFeature {
 }
 
 impl ExportFeature {
-    fn new(meta: &FeatureMeta, period: Period, geometry: geo::Geometry<f64>, props: Map<String, Value>) -> Self {
+    fn new(
+        meta: &FeatureMeta,
+        period: Period,
+        geometry: geo::Geometry<f64>,
+        props: Map<String, Value>,
+    ) -> Self {
         let mut properties = Map::new();
         properties.insert("key".into(), json!(meta.id.as_str()));
         properties.extend(props);
@@ -341,13 +348,25 @@ impl Dataset {
         let locations = self
             .locations
             .iter()
-            .map(|l| source_feature(l.meta.id.as_str(), geometry_json(&l.point.into()), location_props(l)))
+            .map(|l| {
+                source_feature(
+                    l.meta.id.as_str(),
+                    geometry_json(&l.point.into()),
+                    location_props(l),
+                )
+            })
             .collect();
         out.push(("locations.geojson".into(), collection(locations)));
         let events = self
             .events
             .iter()
-            .map(|e| source_feature(e.meta.id.as_str(), geometry_json(&e.point.into()), event_props(e)))
+            .map(|e| {
+                source_feature(
+                    e.meta.id.as_str(),
+                    geometry_json(&e.point.into()),
+                    event_props(e),
+                )
+            })
             .collect();
         out.push(("events.geojson".into(), collection(events)));
         for layer in &self.reference {
@@ -357,18 +376,29 @@ impl Dataset {
                 .map(|f| {
                     let g = match (&f.geometry, layer.kind) {
                         // Single-part geometries are written as they are usually drawn.
-                        (geo::Geometry::MultiLineString(ml), GeometryKind::Line) if ml.0.len() == 1 => {
+                        (geo::Geometry::MultiLineString(ml), GeometryKind::Line)
+                            if ml.0.len() == 1 =>
+                        {
                             geo::Geometry::LineString(ml.0[0].clone())
                         }
-                        (geo::Geometry::MultiPolygon(mp), GeometryKind::Polygon) if mp.0.len() == 1 => {
+                        (geo::Geometry::MultiPolygon(mp), GeometryKind::Polygon)
+                            if mp.0.len() == 1 =>
+                        {
                             geo::Geometry::Polygon(mp.0[0].clone())
                         }
                         (g, _) => g.clone(),
                     };
-                    source_feature(f.meta.id.as_str(), geometry_json(&g), reference_props(&f.meta))
+                    source_feature(
+                        f.meta.id.as_str(),
+                        geometry_json(&g),
+                        reference_props(&f.meta),
+                    )
                 })
                 .collect();
-            out.push((format!("reference/{}.geojson", layer.name), collection(features)));
+            out.push((
+                format!("reference/{}.geojson", layer.name),
+                collection(features),
+            ));
         }
         out
     }
@@ -378,7 +408,8 @@ impl Dataset {
         for (name, value) in self.source_files() {
             let path = dir.join(&name);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| GeodataError::Io(e, parent.to_path_buf()))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| GeodataError::Io(e, parent.to_path_buf()))?;
             }
             let mut text = to_pretty(&value);
             text.push('\n');

@@ -130,7 +130,10 @@ bad_fixture! {
 fn every_bad_fixture_has_a_test() {
     for entry in std::fs::read_dir(fixtures().join("bad")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(TESTED.contains(&name.as_str()), "fixtures/bad/{name} has no test");
+        assert!(
+            TESTED.contains(&name.as_str()),
+            "fixtures/bad/{name} has no test"
+        );
     }
 }
 
@@ -146,7 +149,12 @@ fn problems_in_several_files_are_all_reported_at_once() {
     let text = problems.to_string();
     assert_eq!(problems.0.len(), 2, "{text}");
     assert!(text.contains("unknown actor"), "{text}");
-    assert!(text.contains("events.geojson: features[0] \"clash\": location: unknown location \"village\""), "{text}");
+    assert!(
+        text.contains(
+            "events.geojson: features[0] \"clash\": location: unknown location \"village\""
+        ),
+        "{text}"
+    );
 }
 
 #[test]

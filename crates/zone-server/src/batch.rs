@@ -56,10 +56,12 @@ pub enum BatchRefused {
 }
 
 fn coordinate(s: &str, what: &str, range: f64) -> Result<f64, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{what} {:?} is not a number", s.chars().take(40).collect::<String>()))?;
+    let v: f64 = s.trim().parse().map_err(|_| {
+        format!(
+            "{what} {:?} is not a number",
+            s.chars().take(40).collect::<String>()
+        )
+    })?;
     if !v.is_finite() || v.abs() > range {
         return Err(format!("{what} {v} is out of range (-{range}..{range})"));
     }
@@ -167,9 +169,12 @@ fn date_field(s: &str) -> Result<Option<Date>, String> {
     if s.trim().is_empty() {
         return Ok(None);
     }
-    geodata::parse_date(s.trim())
-        .map(Some)
-        .ok_or_else(|| format!("date {:?} is not YYYY-MM-DD", s.chars().take(40).collect::<String>()))
+    geodata::parse_date(s.trim()).map(Some).ok_or_else(|| {
+        format!(
+            "date {:?} is not YYYY-MM-DD",
+            s.chars().take(40).collect::<String>()
+        )
+    })
 }
 
 fn point_from_columns(fields: &[String], c: &Columns) -> Result<Parsed, String> {
@@ -189,7 +194,10 @@ fn point_positional(fields: &[String]) -> Result<Parsed, String> {
         return Err("expected at least lon,lat".into());
     }
     if fields.len() > 4 {
-        return Err(format!("expected lon,lat[,date][,id]; got {} fields", fields.len()));
+        return Err(format!(
+            "expected lon,lat[,date][,id]; got {} fields",
+            fields.len()
+        ));
     }
     let lon = coordinate(&fields[0], "longitude", 180.0)?;
     let lat = coordinate(&fields[1], "latitude", 90.0)?;
@@ -199,13 +207,19 @@ fn point_positional(fields: &[String]) -> Result<Parsed, String> {
         if date.is_none() && geodata::parse_date(f.trim()).is_some() {
             date = geodata::parse_date(f.trim());
         } else if id.is_none() {
-            if f.len() >= 8 && f.as_bytes().get(4) == Some(&b'-') && f.chars().take(4).all(|c| c.is_ascii_digit()) {
+            if f.len() >= 8
+                && f.as_bytes().get(4) == Some(&b'-')
+                && f.chars().take(4).all(|c| c.is_ascii_digit())
+            {
                 // Looks like a date but is not a real day: say so rather than take it as an id.
                 date_field(f)?;
             }
             id = Some(f.clone()).filter(|s| !s.is_empty());
         } else {
-            return Err(format!("unexpected field {:?}", f.chars().take(40).collect::<String>()));
+            return Err(format!(
+                "unexpected field {:?}",
+                f.chars().take(40).collect::<String>()
+            ));
         }
     }
     Ok((lon, lat, date, id))
@@ -220,7 +234,9 @@ pub fn parse_geojson(text: &str, max_points: usize) -> Result<Batch, BatchRefuse
         .get("features")
         .and_then(Value::as_array)
         .filter(|_| v.get("type").and_then(Value::as_str) == Some("FeatureCollection"))
-        .ok_or_else(|| BatchRefused::Unreadable("expected a GeoJSON FeatureCollection of Points".into()))?;
+        .ok_or_else(|| {
+            BatchRefused::Unreadable("expected a GeoJSON FeatureCollection of Points".into())
+        })?;
     if features.len() > max_points {
         return Err(BatchRefused::TooMany(max_points));
     }
@@ -231,11 +247,20 @@ pub fn parse_geojson(text: &str, max_points: usize) -> Result<Batch, BatchRefuse
             if g["type"] != "Point" {
                 return Err("geometry must be a Point".into());
             }
-            let c = g["coordinates"].as_array().ok_or("Point without coordinates")?;
-            let num = |j: usize| c.get(j).and_then(Value::as_f64).ok_or("coordinates must be numbers");
+            let c = g["coordinates"]
+                .as_array()
+                .ok_or("Point without coordinates")?;
+            let num = |j: usize| {
+                c.get(j)
+                    .and_then(Value::as_f64)
+                    .ok_or("coordinates must be numbers")
+            };
             let lon = coordinate(&num(0)?.to_string(), "longitude", 180.0)?;
             let lat = coordinate(&num(1)?.to_string(), "latitude", 90.0)?;
-            let date = match f["properties"].get("date").or_else(|| f["properties"].get("datetime")) {
+            let date = match f["properties"]
+                .get("date")
+                .or_else(|| f["properties"].get("datetime"))
+            {
                 Some(Value::String(s)) => date_field(s)?,
                 None | Some(Value::Null) => None,
                 Some(other) => return Err(format!("date {other} is not YYYY-MM-DD")),
@@ -265,14 +290,21 @@ pub fn parse_geojson(text: &str, max_points: usize) -> Result<Batch, BatchRefuse
 /// Answers every point: the zones covering it on its own date, else on `default_date`, else
 /// on any date. Points are grouped by date so each group goes through the index's batch path
 /// (space-filling-curve order, both cores).
-pub fn answer(index: &ZoneIndex, points: &[BatchPoint], default_date: Option<Date>) -> Vec<Vec<Covering>> {
+pub fn answer(
+    index: &ZoneIndex,
+    points: &[BatchPoint],
+    default_date: Option<Date>,
+) -> Vec<Vec<Covering>> {
     let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
     for (i, p) in points.iter().enumerate() {
         by_date.entry(p.date.or(default_date)).or_default().push(i);
     }
     let mut out = vec![Vec::new(); points.len()];
     for (date, members) in by_date {
-        let coords: Vec<(f64, f64)> = members.iter().map(|&i| (points[i].lon, points[i].lat)).collect();
+        let coords: Vec<(f64, f64)> = members
+            .iter()
+            .map(|&i| (points[i].lon, points[i].lat))
+            .collect();
         for (i, answer) in members.into_iter().zip(index.covering_many(&coords, date)) {
             out[i] = answer;
         }
@@ -295,11 +327,19 @@ mod tests {
 
     #[test]
     fn bad_lines_are_reported_with_their_number_and_the_rest_kept() {
-        let b = parse_csv("36.1,32.6\nabc,32\n36.2,95\n36.3,32.7,2018-02-30\n36.4,32.8,x1\n", 10).unwrap();
+        let b = parse_csv(
+            "36.1,32.6\nabc,32\n36.2,95\n36.3,32.7,2018-02-30\n36.4,32.8,x1\n",
+            10,
+        )
+        .unwrap();
         assert_eq!(b.points.len(), 2);
         let lines: Vec<usize> = b.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 3, 4]);
-        assert!(b.errors[0].message.contains("longitude \"abc\" is not a number"));
+        assert!(
+            b.errors[0]
+                .message
+                .contains("longitude \"abc\" is not a number")
+        );
         assert!(b.errors[1].message.contains("latitude 95 is out of range"));
         assert!(b.errors[2].message.contains("date \"2018-02-30\""));
         assert_eq!(b.points[1].id.as_deref(), Some("x1"));
@@ -307,7 +347,10 @@ mod tests {
 
     #[test]
     fn a_batch_over_the_limit_is_refused() {
-        assert_eq!(parse_csv("1,1\n2,2\n3,3\n", 2), Err(BatchRefused::TooMany(2)));
+        assert_eq!(
+            parse_csv("1,1\n2,2\n3,3\n", 2),
+            Err(BatchRefused::TooMany(2))
+        );
     }
 
     #[test]

@@ -44,7 +44,11 @@ pub async fn export(
         let shown: String = name.chars().take(80).collect();
         ApiError::not_found(format!(
             "no layer {shown:?}; layers are: {}",
-            snap.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+            snap.layers
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })?;
     let datetime = params.get("datetime").map(params::datetime).transpose()?;
@@ -63,7 +67,11 @@ pub async fn export(
                 body.push_str(&layer.json[i]);
             }
             body.push_str("\n]}\n");
-            Ok(attachment("application/geo+json", &format!("{name}.geojson"), body))
+            Ok(attachment(
+                "application/geo+json",
+                &format!("{name}.geojson"),
+                body,
+            ))
         }
         "qml" => Ok(attachment(
             "application/xml",
@@ -109,7 +117,10 @@ fn value_text(v: &Value) -> String {
                 // Sources as "Title (Publisher, date) <url>".
                 let t = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
                 let mut out = t("title").to_owned();
-                let extra: Vec<&str> = [t("publisher"), t("date")].into_iter().filter(|x| !x.is_empty()).collect();
+                let extra: Vec<&str> = [t("publisher"), t("date")]
+                    .into_iter()
+                    .filter(|x| !x.is_empty())
+                    .collect();
                 if !extra.is_empty() {
                     let _ = write!(out, " ({})", extra.join(", "));
                 }
@@ -146,7 +157,9 @@ fn csv(layer: &Layer, rows: &[usize]) -> String {
         let _ = write!(out, "{},{lon},{lat}", f.fid);
         for k in &keys {
             out.push(',');
-            out.push_str(&csv_field(&f.properties.get(k).map(value_text).unwrap_or_default()));
+            out.push_str(&csv_field(
+                &f.properties.get(k).map(value_text).unwrap_or_default(),
+            ));
         }
         out.push('\n');
     }
@@ -166,7 +179,10 @@ fn xml(s: &str) -> String {
 }
 
 fn option(name: &str, value: &str) -> String {
-    format!("<Option name=\"{name}\" type=\"QString\" value=\"{}\"/>", xml(value))
+    format!(
+        "<Option name=\"{name}\" type=\"QString\" value=\"{}\"/>",
+        xml(value)
+    )
 }
 
 fn fill_symbol(index: usize, fill: &str, outline: &str, style: &str) -> String {
@@ -215,7 +231,12 @@ fn qml(snap: &Snapshot, layer: &Layer) -> String {
                 xml(a.id.as_str()),
                 xml(&a.name)
             );
-            symbols.push_str(&fill_symbol(i, &rgba(&a.colour, 90), &rgba(&a.colour, 255), "solid"));
+            symbols.push_str(&fill_symbol(
+                i,
+                &rgba(&a.colour, 90),
+                &rgba(&a.colour, 255),
+                "solid",
+            ));
         }
         format!(
             "<renderer-v2 type=\"categorizedSymbol\" attr=\"actor\" symbollevels=\"0\" enableorderby=\"0\" forceraster=\"0\">\

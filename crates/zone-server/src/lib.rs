@@ -11,8 +11,8 @@ mod export;
 mod map;
 mod oapif;
 mod openapi;
-mod query;
 pub mod params;
+mod query;
 mod snapshot;
 mod web;
 
@@ -154,7 +154,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/collections", get(oapif::collections))
         .route("/collections/{collection}", get(oapif::collection))
         .route("/collections/{collection}/items", get(oapif::items))
-        .route("/collections/{collection}/items/{feature}", get(oapif::item))
+        .route(
+            "/collections/{collection}/items/{feature}",
+            get(oapif::item),
+        )
         .route("/export/{file}", get(export::export))
         .route("/map/{collection}", get(map::layer))
         .route("/actors", get(query::actors))
@@ -197,7 +200,10 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         "events": snap.data.events.len(),
     });
     (
-        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
         body.to_string(),
     )
         .into_response()

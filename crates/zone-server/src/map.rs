@@ -24,8 +24,12 @@ fn simplify(g: &geo::Geometry<f64>, eps: f64) -> geo::Geometry<f64> {
     // Visvalingam-Whyatt with topology preservation keeps rings valid; the threshold is an area.
     let area = eps * eps;
     match g {
-        geo::Geometry::MultiPolygon(mp) => geo::Geometry::MultiPolygon(mp.simplify_vw_preserve(area)),
-        geo::Geometry::MultiLineString(ml) => geo::Geometry::MultiLineString(ml.simplify_vw_preserve(area)),
+        geo::Geometry::MultiPolygon(mp) => {
+            geo::Geometry::MultiPolygon(mp.simplify_vw_preserve(area))
+        }
+        geo::Geometry::MultiLineString(ml) => {
+            geo::Geometry::MultiLineString(ml.simplify_vw_preserve(area))
+        }
         other => other.clone(),
     }
 }
@@ -63,7 +67,9 @@ pub async fn layer(
         }
         match zoom {
             // Points and full resolution need no work: reuse the serialised feature.
-            None => features.push(serde_json::from_str::<serde_json::Value>(&layer.json[i]).unwrap_or_default()),
+            None => features.push(
+                serde_json::from_str::<serde_json::Value>(&layer.json[i]).unwrap_or_default(),
+            ),
             Some(z) => {
                 let mut v = f.to_json();
                 v["geometry"] = geodata::geometry_json(&simplify(&f.geometry, tolerance(z)));

@@ -98,7 +98,9 @@ pub async fn conformance(RawQuery(q): RawQuery) -> ApiResult<Response> {
 }
 
 fn collection_json(layer: &Layer, base: &str) -> Value {
-    let bbox = layer.bbox.map_or(json!([[-180.0, -90.0, 180.0, 90.0]]), |b| json!([b]));
+    let bbox = layer
+        .bbox
+        .map_or(json!([[-180.0, -90.0, 180.0, 90.0]]), |b| json!([b]));
     let day = |d: Option<geodata::Date>| d.map_or(Value::Null, |d| json!(format!("{d}T00:00:00Z")));
     json!({
         "id": layer.name,
@@ -129,7 +131,11 @@ fn find_layer<'a>(snap: &'a Snapshot, name: &str) -> ApiResult<&'a Layer> {
         let shown: String = name.chars().take(80).collect();
         ApiError::not_found(format!(
             "no collection {shown:?}; collections are: {}",
-            snap.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+            snap.layers
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })
 }
@@ -188,7 +194,9 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
                 .all(|(k, v)| f.properties.get(*k).and_then(Value::as_str) == Some(*v))
         })
         .filter(|(_, f)| {
-            rect.is_none_or(|r| f.bbox.is_some_and(|b| b.intersects(&r)) && f.geometry.intersects(&r))
+            rect.is_none_or(|r| {
+                f.bbox.is_some_and(|b| b.intersects(&r)) && f.geometry.intersects(&r)
+            })
         })
         .map(|(i, _)| i)
         .collect())
@@ -262,17 +270,30 @@ pub async fn items(
             ("offset", &(offset + limit).to_string()),
             ("limit", &limit.to_string()),
         ]);
-        links.push(link(format!("{items_url}?{next}"), "next", "application/geo+json", "Next page"));
+        links.push(link(
+            format!("{items_url}?{next}"),
+            "next",
+            "application/geo+json",
+            "Next page",
+        ));
     }
     if offset > 0 {
         let prev = params.with_all(&[
             ("offset", &offset.saturating_sub(limit).to_string()),
             ("limit", &limit.to_string()),
         ]);
-        links.push(link(format!("{items_url}?{prev}"), "prev", "application/geo+json", "Previous page"));
+        links.push(link(
+            format!("{items_url}?{prev}"),
+            "prev",
+            "application/geo+json",
+            "Previous page",
+        ));
     }
-    let mut body = String::with_capacity(256 + page.iter().map(|&i| layer.json[i].len() + 1).sum::<usize>());
-    let stamp = snap.loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut body =
+        String::with_capacity(256 + page.iter().map(|&i| layer.json[i].len() + 1).sum::<usize>());
+    let stamp = snap
+        .loaded_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     // timeStamp is when this version of the data was loaded, so equal requests give equal bytes
     // and the strong ETag holds.
     let _ = write!(
@@ -311,14 +332,27 @@ pub async fn item(
         .copied()
         .ok_or_else(|| {
             let shown: String = feature.chars().take(80).collect();
-            ApiError::not_found(format!("no feature {shown:?} in collection {:?}", layer.name))
+            ApiError::not_found(format!(
+                "no feature {shown:?} in collection {:?}",
+                layer.name
+            ))
         })?;
     let base = state.base_url(&headers);
     let f = &layer.features[index];
     let mut v = f.to_json();
     v["links"] = json!([
-        link(format!("{base}/collections/{}/items/{}", layer.name, f.fid), "self", "application/geo+json", "This feature"),
-        link(format!("{base}/collections/{}", layer.name), "collection", "application/json", "The collection"),
+        link(
+            format!("{base}/collections/{}/items/{}", layer.name, f.fid),
+            "self",
+            "application/geo+json",
+            "This feature"
+        ),
+        link(
+            format!("{base}/collections/{}", layer.name),
+            "collection",
+            "application/json",
+            "The collection"
+        ),
     ]);
     Ok(json_response("application/geo+json", v.to_string()))
 }

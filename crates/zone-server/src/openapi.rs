@@ -40,18 +40,33 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
     let mut paths = Map::new();
     paths.insert("/".into(), json!({"get": {"summary": "Landing page (JSON), or the map for browsers", "operationId": "getLandingPage",
         "parameters": [r("f")], "responses": ok("The landing page", "application/json")}}));
-    paths.insert("/conformance".into(), json!({"get": {"summary": "Conformance classes", "operationId": "getConformance",
-        "responses": ok("The conformance classes", "application/json")}}));
-    paths.insert("/collections".into(), json!({"get": {"summary": "The collections", "operationId": "getCollections",
-        "responses": ok("The collections", "application/json")}}));
+    paths.insert(
+        "/conformance".into(),
+        json!({"get": {"summary": "Conformance classes", "operationId": "getConformance",
+        "responses": ok("The conformance classes", "application/json")}}),
+    );
+    paths.insert(
+        "/collections".into(),
+        json!({"get": {"summary": "The collections", "operationId": "getCollections",
+        "responses": ok("The collections", "application/json")}}),
+    );
     let actors: Vec<String> = snap.data.actors.iter().map(|a| a.id.to_string()).collect();
-    let kinds: Vec<String> = ZoneKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
-    let confidences: Vec<String> = Confidence::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    let kinds: Vec<String> = ZoneKind::ALL
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    let confidences: Vec<String> = Confidence::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
     for layer in &snap.layers {
         let id = &layer.name;
-        paths.insert(format!("/collections/{id}"), json!({"get": {
+        paths.insert(
+            format!("/collections/{id}"),
+            json!({"get": {
             "summary": format!("The {id} collection"), "operationId": format!("describe_{id}"),
-            "responses": ok("The collection", "application/json")}}));
+            "responses": ok("The collection", "application/json")}}),
+        );
         let mut params = vec![r("limit"), r("offset"), r("bbox"), r("datetime")];
         for &f in layer.filters {
             let values: Vec<String> = match (f, id.as_str()) {
@@ -61,7 +76,12 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
                     let mut v: Vec<String> = layer
                         .features
                         .iter()
-                        .filter_map(|x| x.properties.get("kind").and_then(Value::as_str).map(str::to_owned))
+                        .filter_map(|x| {
+                            x.properties
+                                .get("kind")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned)
+                        })
                         .collect();
                     v.sort();
                     v.dedup();
@@ -76,18 +96,24 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             "description": format!("GeoJSON features of {id}, paged. A limit above {MAX_LIMIT} is clamped to {MAX_LIMIT}. `datetime` keeps features whose validity period shares a day with the instant or interval."),
             "parameters": params,
             "responses": ok("A page of features", "application/geo+json")}}));
-        paths.insert(format!("/collections/{id}/items/{{featureId}}"), json!({"get": {
+        paths.insert(
+            format!("/collections/{id}/items/{{featureId}}"),
+            json!({"get": {
             "summary": format!("One feature of {id}"), "operationId": format!("getFeature_{id}"),
             "parameters": [r("featureId")],
-            "responses": ok("The feature", "application/geo+json")}}));
+            "responses": ok("The feature", "application/geo+json")}}),
+        );
     }
     paths.insert("/export/{file}".into(), json!({"get": {
         "summary": "Download a layer as a file: {collection}.geojson (RFC 7946), {collection}.qml (QGIS style), {collection}.csv (point layers)",
         "operationId": "export",
         "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}, "example": "zones.geojson"}, r("datetime")],
         "responses": ok("The file", "application/geo+json")}}));
-    paths.insert("/health".into(), json!({"get": {"summary": "Readiness and the loaded data version", "operationId": "health",
-        "responses": ok("The server is ready", "application/json")}}));
+    paths.insert(
+        "/health".into(),
+        json!({"get": {"summary": "Readiness and the loaded data version", "operationId": "health",
+        "responses": ok("The server is ready", "application/json")}}),
+    );
     for (path, item) in extra_paths() {
         paths.insert(path, item);
     }
@@ -142,7 +168,10 @@ pub async fn document(
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `GET /api.html`: the same document as a plain page a person can read.

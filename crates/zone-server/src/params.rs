@@ -67,7 +67,10 @@ impl Params {
 
     /// Every value of a parameter, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every pair, in order.
@@ -100,9 +103,10 @@ impl Params {
 
 /// Parses a finite number; the error names the parameter.
 pub fn number(name: &str, s: &str) -> ApiResult<f64> {
-    let v: f64 = s.trim().parse().map_err(|_| {
-        ApiError::invalid(format!("{name}: {:?} is not a number", short(s)))
-    })?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("{name}: {:?} is not a number", short(s))))?;
     if !v.is_finite() {
         return Err(ApiError::invalid(format!(
             "{name}: {:?} is not a finite number",
@@ -257,10 +261,18 @@ pub fn day(s: &str) -> Option<Date> {
     if time.is_empty() {
         return Some(d);
     }
-    let has_zone = time.ends_with(['Z', 'z']) || time.get(time.len().saturating_sub(6)..).is_some_and(|t| t.starts_with(['+', '-']));
-    let full = if has_zone { format!("2000-01-01T{time}") } else { format!("2000-01-01T{time}Z") };
+    let has_zone = time.ends_with(['Z', 'z'])
+        || time
+            .get(time.len().saturating_sub(6)..)
+            .is_some_and(|t| t.starts_with(['+', '-']));
+    let full = if has_zone {
+        format!("2000-01-01T{time}")
+    } else {
+        format!("2000-01-01T{time}Z")
+    };
     let dt = chrono::DateTime::parse_from_rfc3339(&full).ok()?;
-    let shift = dt.with_timezone(&chrono::Utc).date_naive() - chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?;
+    let shift =
+        dt.with_timezone(&chrono::Utc).date_naive() - chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?;
     d.checked_add_signed(shift)
 }
 
@@ -351,9 +363,18 @@ mod tests {
         assert_eq!(qgis.from, d("2018-01-01"));
         assert_eq!(datetime("../2018-01-01").unwrap().from, None);
         assert_eq!(datetime("2018-01-01/").unwrap().to, None);
-        assert_eq!(datetime("../..").unwrap(), DateFilter { from: None, to: None });
+        assert_eq!(
+            datetime("../..").unwrap(),
+            DateFilter {
+                from: None,
+                to: None
+            }
+        );
         assert_eq!(datetime("../2018-02-07T").unwrap().to, d("2018-02-07"));
-        assert_eq!(datetime("2018-02-07T10:00:00").unwrap().instant(), d("2018-02-07"));
+        assert_eq!(
+            datetime("2018-02-07T10:00:00").unwrap().instant(),
+            d("2018-02-07")
+        );
     }
 
     #[test]
@@ -394,7 +415,10 @@ mod tests {
         );
         assert!(Params::parse(Some("limit=1&limit=2"), &["limit"]).is_err());
         let p = Params::parse(Some("bbox=1%2C2%2C3%2C4&limit=5"), &["bbox", "limit"]).unwrap();
-        assert_eq!(p.with("offset", "10"), "bbox=1%2C2%2C3%2C4&limit=5&offset=10");
+        assert_eq!(
+            p.with("offset", "10"),
+            "bbox=1%2C2%2C3%2C4&limit=5&offset=10"
+        );
         assert_eq!(p.with("limit", "7"), "bbox=1%2C2%2C3%2C4&limit=7");
     }
 }

@@ -73,8 +73,14 @@ fn lon_lat(params: &Params) -> ApiResult<(f64, f64)> {
 }
 
 /// `GET /query/point?lon=&lat=[&datetime=][&nearest=3][&geometry=true]`.
-pub async fn point(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref(), &["lon", "lat", "datetime", "nearest", "geometry"])?;
+pub async fn point(
+    State(state): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(
+        q.as_deref(),
+        &["lon", "lat", "datetime", "nearest", "geometry"],
+    )?;
     let (lon, lat) = lon_lat(&params)?;
     let at = instant(&params)?;
     let k = match params.get("nearest") {
@@ -134,7 +140,8 @@ pub async fn points(
 ) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref(), &["datetime"])?;
     let at = instant(&params)?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the body is not UTF-8 text"))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the body is not UTF-8 text"))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -153,7 +160,9 @@ pub async fn points(
         });
     };
     let batch = parsed.map_err(|e| match e {
-        BatchRefused::TooMany(n) => ApiError::too_large(format!("the batch has more than {n} points; split it")),
+        BatchRefused::TooMany(n) => {
+            ApiError::too_large(format!("the batch has more than {n} points; split it"))
+        }
         BatchRefused::Unreadable(m) => ApiError::invalid(m),
     })?;
     let snap = state.snapshot();
@@ -167,12 +176,21 @@ pub async fn points(
         for (p, cover) in batch.points.iter().zip(&answers) {
             let zones: Vec<&str> = cover.iter().map(|c| key(c.zone)).collect();
             let joined = zones.join(";");
-            out.push_str(&csv_row(p.fields.iter().map(String::as_str).chain([joined.as_str()])));
+            out.push_str(&csv_row(
+                p.fields.iter().map(String::as_str).chain([joined.as_str()]),
+            ));
         }
         let mut resp = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
         if !batch.errors.is_empty() {
-            let summary: Vec<String> = batch.errors.iter().take(20).map(|e| format!("line {}: {}", e.line, e.message)).collect();
-            if let Ok(v) = axum::http::HeaderValue::from_str(&summary.join(" | ").replace(['\r', '\n'], " ")) {
+            let summary: Vec<String> = batch
+                .errors
+                .iter()
+                .take(20)
+                .map(|e| format!("line {}: {}", e.line, e.message))
+                .collect();
+            if let Ok(v) =
+                axum::http::HeaderValue::from_str(&summary.join(" | ").replace(['\r', '\n'], " "))
+            {
                 resp.headers_mut().insert("x-batch-errors", v);
             }
         }
@@ -217,7 +235,10 @@ fn csv_row<'a>(fields: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// `GET /query/timeline?lon=&lat=`.
-pub async fn timeline(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn timeline(
+    State(state): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref(), &["lon", "lat"])?;
     let (lon, lat) = lon_lat(&params)?;
     let snap = state.snapshot();
@@ -253,7 +274,10 @@ fn brief(snap: &Snapshot, zone: usize) -> Value {
 }
 
 /// `GET /query/changes?from=&to=`.
-pub async fn changes(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn changes(
+    State(state): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref(), &["from", "to"])?;
     let day = |name: &str| -> ApiResult<Date> {
         let s = params
@@ -289,7 +313,10 @@ pub async fn changes(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) 
 }
 
 /// `GET /actors`: who the zones belong to, with the map's colours.
-pub async fn actors(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn actors(
+    State(state): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     Params::parse(q.as_deref(), &["f"])?;
     let snap = state.snapshot();
     let list: Vec<Value> = snap
@@ -312,20 +339,42 @@ fn q(name: &str, required: bool, description: &str, schema: Value) -> Value {
 
 /// OpenAPI path items for the query API.
 pub fn openapi_paths() -> Vec<(String, Value)> {
-    let lon = q("lon", true, "WGS84 longitude", json!({"type": "number", "minimum": -180, "maximum": 180}));
-    let lat = q("lat", true, "WGS84 latitude", json!({"type": "number", "minimum": -90, "maximum": 90}));
-    let day = q("datetime", false, "One day (YYYY-MM-DD): only zones valid that day", json!({"type": "string", "format": "date"}));
-    let ok = |d: &str, media: &str| json!({"200": {"description": d, "content": {media: {"schema": {"type": "object"}}}},
-        "400": {"$ref": "#/components/responses/Error"}});
+    let lon = q(
+        "lon",
+        true,
+        "WGS84 longitude",
+        json!({"type": "number", "minimum": -180, "maximum": 180}),
+    );
+    let lat = q(
+        "lat",
+        true,
+        "WGS84 latitude",
+        json!({"type": "number", "minimum": -90, "maximum": 90}),
+    );
+    let day = q(
+        "datetime",
+        false,
+        "One day (YYYY-MM-DD): only zones valid that day",
+        json!({"type": "string", "format": "date"}),
+    );
+    let ok = |d: &str, media: &str| {
+        json!({"200": {"description": d, "content": {media: {"schema": {"type": "object"}}}},
+        "400": {"$ref": "#/components/responses/Error"}})
+    };
     vec![
-        ("/query/point".into(), json!({"get": {
+        (
+            "/query/point".into(),
+            json!({"get": {
             "summary": "Zones covering a point (boundary counts, and is flagged), and the nearest zones not covering it, with geodesic distances in km",
             "operationId": "queryPoint",
             "parameters": [lon, lat, day,
                 q("nearest", false, "How many nearest zones to list (0..50)", json!({"type": "integer", "minimum": 0, "maximum": MAX_NEAREST, "default": 3})),
                 q("geometry", false, "Include each covering zone's geometry", json!({"type": "boolean", "default": false}))],
-            "responses": ok("Covering and nearest zones", "application/json")}})),
-        ("/query/points".into(), json!({"post": {
+            "responses": ok("Covering and nearest zones", "application/json")}}),
+        ),
+        (
+            "/query/points".into(),
+            json!({"post": {
             "summary": format!("A batch of up to {MAX_BATCH_POINTS} points, as CSV (lon,lat[,date][,id], header allowed) or a GeoJSON FeatureCollection of Points; answered in the same format. Bad lines are reported, the rest answered."),
             "operationId": "queryPoints",
             "parameters": [day],
@@ -334,25 +383,38 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
                 "application/geo+json": {"schema": {"type": "object"}}}},
             "responses": {"200": {"description": "One answer per point", "content": {
                 "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}},
-                "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}})),
-        ("/query/timeline".into(), json!({"get": {
+                "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}}),
+        ),
+        (
+            "/query/timeline".into(),
+            json!({"get": {
             "summary": "A point's history: the periods over which the set of zones covering it stays the same",
             "operationId": "queryTimeline",
             "parameters": [q("lon", true, "WGS84 longitude", json!({"type": "number"})), q("lat", true, "WGS84 latitude", json!({"type": "number"}))],
-            "responses": ok("The spans", "application/json")}})),
-        ("/query/changes".into(), json!({"get": {
+            "responses": ok("The spans", "application/json")}}),
+        ),
+        (
+            "/query/changes".into(),
+            json!({"get": {
             "summary": "Zones that began, ended or changed between two days, and per actor and kind the area gained and lost (geodesic km²)",
             "operationId": "queryChanges",
             "parameters": [q("from", true, "The earlier day", json!({"type": "string", "format": "date"})), q("to", true, "The later day", json!({"type": "string", "format": "date"}))],
-            "responses": ok("What changed", "application/json")}})),
-        ("/actors".into(), json!({"get": {"summary": "The actors with their colours, and the data's date span", "operationId": "actors",
-            "responses": ok("The actors", "application/json")}})),
-        ("/map/{collection}".into(), json!({"get": {
+            "responses": ok("What changed", "application/json")}}),
+        ),
+        (
+            "/actors".into(),
+            json!({"get": {"summary": "The actors with their colours, and the data's date span", "operationId": "actors",
+            "responses": ok("The actors", "application/json")}}),
+        ),
+        (
+            "/map/{collection}".into(),
+            json!({"get": {
             "summary": "Features for display: in a box, valid on a date, simplified for a zoom level (not for analysis: use /collections/{id}/items)",
             "operationId": "mapLayer",
             "parameters": [{"name": "collection", "in": "path", "required": true, "schema": {"type": "string"}},
                 {"$ref": "#/components/parameters/bbox"}, {"$ref": "#/components/parameters/datetime"},
                 q("zoom", false, "Web map zoom level (0..22)", json!({"type": "integer", "minimum": 0, "maximum": 22}))],
-            "responses": ok("A FeatureCollection", "application/geo+json")}})),
+            "responses": ok("A FeatureCollection", "application/geo+json")}}),
+        ),
     ]
 }

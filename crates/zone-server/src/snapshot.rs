@@ -110,7 +110,11 @@ impl Snapshot {
                 let features = data.export_features(&name)?;
                 let geometry_type = data.layer_geometry_type(&name)?;
                 let json = features.iter().map(|f| f.to_json().to_string()).collect();
-                let by_fid = features.iter().enumerate().map(|(i, f)| (f.fid, i)).collect();
+                let by_fid = features
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.fid, i))
+                    .collect();
                 let by_key = features
                     .iter()
                     .enumerate()
@@ -129,8 +133,16 @@ impl Snapshot {
                 let open_from = features.iter().any(|f| f.period.from().is_none());
                 let open_to = features.iter().any(|f| f.period.to().is_none());
                 let interval = (
-                    if open_from { None } else { features.iter().filter_map(|f| f.period.from()).min() },
-                    if open_to { None } else { features.iter().filter_map(|f| f.period.to()).max() },
+                    if open_from {
+                        None
+                    } else {
+                        features.iter().filter_map(|f| f.period.from()).min()
+                    },
+                    if open_to {
+                        None
+                    } else {
+                        features.iter().filter_map(|f| f.period.to()).max()
+                    },
                 );
                 let filters: &'static [&'static str] = match name.as_str() {
                     "zones" => &["actor", "kind", "confidence"],

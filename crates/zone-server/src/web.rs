@@ -33,8 +33,14 @@ fn html_headers(resp: &mut Response) {
              base-uri 'self'; frame-ancestors 'none'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 /// The map page (`index.html`).
@@ -61,8 +67,10 @@ pub async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
-    resp.headers_mut()
-        .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    resp.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if name.ends_with(".html") {
         html_headers(&mut resp);
     }

@@ -1,6 +1,8 @@
 //! In-process tests of every endpoint on `app()`: OGC API - Features as QGIS and GDAL read it,
 //! every error class, paging to the last page, datetime forms, ETag/304, exports.
 
+#![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
 use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
@@ -29,15 +31,17 @@ struct Answer {
 
 impl Answer {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     fn header(&self, name: header::HeaderName) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -45,8 +49,18 @@ async fn send(state: &Arc<AppState>, req: Request<Body>) -> Answer {
     let resp = app(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, headers, body }
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn get(state: &Arc<AppState>, uri: &str) -> Answer {
@@ -75,7 +89,10 @@ async fn the_landing_page_has_the_absolute_links_qgis_needs() {
     let desc = link(&doc, "service-desc").unwrap();
     assert_eq!(desc["type"], "application/vnd.oai.openapi+json;version=3.0");
     assert_eq!(desc["href"], "http://zt.test:8080/api");
-    assert_eq!(link(&doc, "data").unwrap()["href"], "http://zt.test:8080/collections");
+    assert_eq!(
+        link(&doc, "data").unwrap()["href"],
+        "http://zt.test:8080/collections"
+    );
     assert_eq!(link(&doc, "data").unwrap()["type"], "application/json");
     assert!(link(&doc, "conformance").is_some());
     assert!(link(&doc, "service-doc").is_some());
@@ -84,15 +101,39 @@ async fn the_landing_page_has_the_absolute_links_qgis_needs() {
 #[tokio::test]
 async fn a_browser_gets_the_map_and_any_other_client_gets_json() {
     let s = state();
-    let html = send(&s, Request::get("/").header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8").body(Body::empty()).unwrap()).await;
+    let html = send(
+        &s,
+        Request::get("/")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert!(html.header(header::CONTENT_TYPE).starts_with("text/html"));
-    assert!(html.header(header::CONTENT_SECURITY_POLICY).contains("default-src 'self'"));
+    assert!(
+        html.header(header::CONTENT_SECURITY_POLICY)
+            .contains("default-src 'self'")
+    );
     assert_eq!(html.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
-    let any = send(&s, Request::get("/").header(header::ACCEPT, "*/*").body(Body::empty()).unwrap()).await;
+    let any = send(
+        &s,
+        Request::get("/")
+            .header(header::ACCEPT, "*/*")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(any.header(header::CONTENT_TYPE), "application/json");
     let none = send(&s, Request::get("/").body(Body::empty()).unwrap()).await;
     assert_eq!(none.header(header::CONTENT_TYPE), "application/json");
-    let forced = send(&s, Request::get("/?f=json").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await;
+    let forced = send(
+        &s,
+        Request::get("/?f=json")
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(forced.header(header::CONTENT_TYPE), "application/json");
     let forced = get(&s, "/?f=html").await;
     assert!(forced.header(header::CONTENT_TYPE).starts_with("text/html"));
@@ -112,19 +153,44 @@ async fn links_follow_a_proxy_and_a_configured_public_url() {
             .unwrap(),
     )
     .await;
-    assert_eq!(link(&a.json(), "data").unwrap()["href"], "https://maps.example.org/collections");
-    let evil = send(&s, Request::get("/").header("x-forwarded-host", "a\"><script>").header(header::HOST, "ok.test").body(Body::empty()).unwrap()).await;
-    assert_eq!(link(&evil.json(), "data").unwrap()["href"], "http://ok.test/collections");
-    let s = state_with(Config { public_url: Some("https://example.org/zt/".into()), ..Config::default() });
+    assert_eq!(
+        link(&a.json(), "data").unwrap()["href"],
+        "https://maps.example.org/collections"
+    );
+    let evil = send(
+        &s,
+        Request::get("/")
+            .header("x-forwarded-host", "a\"><script>")
+            .header(header::HOST, "ok.test")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        link(&evil.json(), "data").unwrap()["href"],
+        "http://ok.test/collections"
+    );
+    let s = state_with(Config {
+        public_url: Some("https://example.org/zt/".into()),
+        ..Config::default()
+    });
     let a = get(&s, "/collections").await;
     let zones = &a.json()["collections"][0];
-    assert_eq!(link(zones, "items").unwrap()["href"], "https://example.org/zt/collections/zones/items");
+    assert_eq!(
+        link(zones, "items").unwrap()["href"],
+        "https://example.org/zt/collections/zones/items"
+    );
 }
 
 #[tokio::test]
 async fn conformance_lists_core_geojson_and_openapi() {
     let doc = get(&state(), "/conformance").await.json();
-    let classes: Vec<&str> = doc["conformsTo"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let classes: Vec<&str> = doc["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     for c in ["conf/core", "conf/geojson", "conf/oas30"] {
         assert!(classes.iter().any(|x| x.ends_with(c)), "{c}");
     }
@@ -134,11 +200,19 @@ async fn conformance_lists_core_geojson_and_openapi() {
 async fn every_layer_is_a_collection_with_extent_crs_and_count() {
     let s = state();
     let doc = get(&s, "/collections").await.json();
-    let ids: Vec<&str> = doc["collections"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
+    let ids: Vec<&str> = doc["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
     assert_eq!(ids, DATA.layer_names());
     let zones = get(&s, "/collections/zones").await.json();
     assert_eq!(zones["itemType"], "feature");
-    assert_eq!(zones["crs"][0], "http://www.opengis.net/def/crs/OGC/1.3/CRS84");
+    assert_eq!(
+        zones["crs"][0],
+        "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    );
     assert_eq!(zones["itemCount"], DATA.zones.len());
     let bbox = zones["extent"]["spatial"]["bbox"][0].as_array().unwrap();
     assert_eq!(bbox.len(), 4);
@@ -162,9 +236,18 @@ async fn paging_to_the_last_page_returns_every_feature_once() {
         assert_eq!(a.header(header::CONTENT_TYPE), "application/geo+json");
         let doc = a.json();
         matched.get_or_insert(doc["numberMatched"].as_u64().unwrap());
-        assert_eq!(doc["numberReturned"].as_u64().unwrap() as usize, doc["features"].as_array().unwrap().len());
+        assert_eq!(
+            doc["numberReturned"].as_u64().unwrap() as usize,
+            doc["features"].as_array().unwrap().len()
+        );
         assert!(doc["timeStamp"].is_string());
-        seen.extend(doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_u64().unwrap()));
+        seen.extend(
+            doc["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_u64().unwrap()),
+        );
         pages += 1;
         if pages > 1 {
             assert!(link(&doc, "prev").is_some());
@@ -173,13 +256,20 @@ async fn paging_to_the_last_page_returns_every_feature_once() {
             Some(next) => {
                 let href = next["href"].as_str().unwrap();
                 assert!(href.starts_with("http://zt.test:8080/collections/zones/items?"));
-                assert!(href.contains("datetime=2018-02-07"), "next keeps other parameters: {href}");
+                assert!(
+                    href.contains("datetime=2018-02-07"),
+                    "next keeps other parameters: {href}"
+                );
                 url = href.trim_start_matches("http://zt.test:8080").to_string();
             }
             None => break,
         }
     }
-    let expected = DATA.zones.iter().filter(|z| z.period.contains("2018-02-07".parse().unwrap())).count();
+    let expected = DATA
+        .zones
+        .iter()
+        .filter(|z| z.period.contains("2018-02-07".parse().unwrap()))
+        .count();
     assert_eq!(matched, Some(expected as u64));
     assert_eq!(seen.len(), expected);
     seen.sort();
@@ -193,38 +283,112 @@ async fn datetime_accepts_instants_intervals_open_ends_and_qgis_bounds() {
     let s = state();
     let count = |doc: Value| doc["numberMatched"].as_u64().unwrap();
     let all = count(get(&s, "/collections/zones/items").await.json());
-    let feb = count(get(&s, "/collections/zones/items?datetime=2018-02-07").await.json());
-    let feb_t = count(get(&s, "/collections/zones/items?datetime=2018-02-07T12:00:00Z").await.json());
+    let feb = count(
+        get(&s, "/collections/zones/items?datetime=2018-02-07")
+            .await
+            .json(),
+    );
+    let feb_t = count(
+        get(&s, "/collections/zones/items?datetime=2018-02-07T12:00:00Z")
+            .await
+            .json(),
+    );
     assert_eq!(feb, feb_t);
     assert!(feb < all);
-    let open = count(get(&s, "/collections/zones/items?datetime=../..").await.json());
+    let open = count(
+        get(&s, "/collections/zones/items?datetime=../..")
+            .await
+            .json(),
+    );
     assert_eq!(open, all);
-    let qgis = count(get(&s, "/collections/zones/items?datetime=0000-01-01T00:00:00Z/2018-02-07T00:00:00Z").await.json());
-    let dots = count(get(&s, "/collections/zones/items?datetime=../2018-02-07").await.json());
+    let qgis = count(
+        get(
+            &s,
+            "/collections/zones/items?datetime=0000-01-01T00:00:00Z/2018-02-07T00:00:00Z",
+        )
+        .await
+        .json(),
+    );
+    let dots = count(
+        get(&s, "/collections/zones/items?datetime=../2018-02-07")
+            .await
+            .json(),
+    );
     assert_eq!(qgis, dots);
-    let qgis_end = count(get(&s, "/collections/zones/items?datetime=2018-08-01T00:00:00Z/9999-12-31T00:00:00Z").await.json());
-    let slash = count(get(&s, "/collections/zones/items?datetime=2018-08-01/").await.json());
+    let qgis_end = count(
+        get(
+            &s,
+            "/collections/zones/items?datetime=2018-08-01T00:00:00Z/9999-12-31T00:00:00Z",
+        )
+        .await
+        .json(),
+    );
+    let slash = count(
+        get(&s, "/collections/zones/items?datetime=2018-08-01/")
+            .await
+            .json(),
+    );
     assert_eq!(qgis_end, slash);
     // The south-west de-escalation zone ends on 2018-07-31 (closed interval: that day counts).
-    let ends = get(&s, "/collections/zones/items?datetime=2018-07-31&limit=1000").await.text();
+    let ends = get(
+        &s,
+        "/collections/zones/items?datetime=2018-07-31&limit=1000",
+    )
+    .await
+    .text();
     assert!(ends.contains("sw_deescalation_zone"));
-    let after = get(&s, "/collections/zones/items?datetime=2018-08-01&limit=1000").await.text();
+    let after = get(
+        &s,
+        "/collections/zones/items?datetime=2018-08-01&limit=1000",
+    )
+    .await
+    .text();
     assert!(!after.contains("sw_deescalation_zone"));
 }
 
 #[tokio::test]
 async fn bbox_and_equality_filters_narrow_the_features() {
     let s = state();
-    let south = get(&s, "/collections/locations/items?bbox=35.9,32.5,36.3,32.8&limit=100").await.json();
-    let keys: Vec<&str> = south["features"].as_array().unwrap().iter().filter_map(|f| f["properties"]["key"].as_str()).collect();
+    let south = get(
+        &s,
+        "/collections/locations/items?bbox=35.9,32.5,36.3,32.8&limit=100",
+    )
+    .await
+    .json();
+    let keys: Vec<&str> = south["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["properties"]["key"].as_str())
+        .collect();
     assert!(keys.contains(&"daraa_city"), "{keys:?}");
     assert!(!keys.contains(&"aleppo_city"));
-    let iran = get(&s, "/collections/zones/items?actor=iran&limit=1000").await.json();
+    let iran = get(&s, "/collections/zones/items?actor=iran&limit=1000")
+        .await
+        .json();
     let n = iran["numberMatched"].as_u64().unwrap() as usize;
-    assert_eq!(n, DATA.zones.iter().filter(|z| z.actor.as_str() == "iran").count());
-    assert!(iran["features"].as_array().unwrap().iter().all(|f| f["properties"]["actor"] == "iran"));
-    let low = get(&s, "/collections/zones/items?confidence=low&kind=presence").await.json();
-    assert!(low["features"].as_array().unwrap().iter().all(|f| f["properties"]["confidence"] == "low" && f["properties"]["kind"] == "presence"));
+    assert_eq!(
+        n,
+        DATA.zones
+            .iter()
+            .filter(|z| z.actor.as_str() == "iran")
+            .count()
+    );
+    assert!(
+        iran["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["properties"]["actor"] == "iran")
+    );
+    let low = get(&s, "/collections/zones/items?confidence=low&kind=presence")
+        .await
+        .json();
+    assert!(
+        low["features"].as_array().unwrap().iter().all(
+            |f| f["properties"]["confidence"] == "low" && f["properties"]["kind"] == "presence"
+        )
+    );
 }
 
 #[tokio::test]
@@ -232,7 +396,9 @@ async fn a_limit_above_the_maximum_is_clamped() {
     let s = state();
     let a = get(&s, "/collections/zones/items?limit=20000").await.json();
     assert_eq!(a["numberReturned"].as_u64(), a["numberMatched"].as_u64());
-    let a = get(&s, "/collections/governorates/items?limit=20000&offset=10").await.json();
+    let a = get(&s, "/collections/governorates/items?limit=20000&offset=10")
+        .await
+        .json();
     let prev = link(&a, "prev").unwrap()["href"].as_str().unwrap();
     assert!(prev.contains("limit=10000"), "{prev}");
 }
@@ -241,23 +407,79 @@ async fn a_limit_above_the_maximum_is_clamped() {
 async fn bad_requests_get_a_json_4xx_with_code_and_description() {
     let s = state();
     let cases = [
-        ("/collections/zones/items?limit=0", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?limit=-5", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?limit=1e3", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?offset=x", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?bbox=36,34,35,33", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?bbox=35,33,36", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?bbox=NaN,33,36,34", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?bbox=35,33,36,95", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?datetime=2018-02-30", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?datetime=2018-03-01/2018-02-01", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?datetime=soon", 400, "InvalidParameterValue"),
-        ("/collections/zones/items?colour=red", 400, "UnknownParameter"),
-        ("/collections/zones/items?limit=1&limit=2", 400, "InvalidParameterValue"),
+        (
+            "/collections/zones/items?limit=0",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?limit=-5",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?limit=1e3",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?offset=x",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?bbox=36,34,35,33",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?bbox=35,33,36",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?bbox=NaN,33,36,34",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?bbox=35,33,36,95",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?datetime=2018-02-30",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?datetime=2018-03-01/2018-02-01",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?datetime=soon",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/collections/zones/items?colour=red",
+            400,
+            "UnknownParameter",
+        ),
+        (
+            "/collections/zones/items?limit=1&limit=2",
+            400,
+            "InvalidParameterValue",
+        ),
         ("/collections/nowhere", 404, "NotFound"),
         ("/collections/nowhere/items", 404, "NotFound"),
         ("/collections/zones/items/999", 404, "NotFound"),
-        ("/collections/zones/items/..%2F..%2Fetc%2Fpasswd", 404, "NotFound"),
+        (
+            "/collections/zones/items/..%2F..%2Fetc%2Fpasswd",
+            404,
+            "NotFound",
+        ),
         ("/no/such/path", 404, "NotFound"),
         ("/export/zones.shp", 404, "NotFound"),
         ("/export/zones.csv", 404, "NotFound"),
@@ -270,7 +492,10 @@ async fn bad_requests_get_a_json_4xx_with_code_and_description() {
         assert_eq!(a.header(header::CONTENT_TYPE), "application/json", "{uri}");
         let doc = a.json();
         assert_eq!(doc["code"], code, "{uri}");
-        assert!(doc["description"].as_str().is_some_and(|d| d.len() > 10), "{uri}");
+        assert!(
+            doc["description"].as_str().is_some_and(|d| d.len() > 10),
+            "{uri}"
+        );
     }
 }
 
@@ -285,7 +510,9 @@ async fn a_feature_is_found_by_integer_id_and_by_readable_id() {
     let doc = by_fid.json();
     assert_eq!(doc["id"], fid);
     assert_eq!(doc["properties"]["key"], zone.meta.id.as_str());
-    let by_key = get(&s, &format!("/collections/zones/items/{}", zone.meta.id)).await.json();
+    let by_key = get(&s, &format!("/collections/zones/items/{}", zone.meta.id))
+        .await
+        .json();
     assert_eq!(by_key["id"], fid);
 }
 
@@ -293,18 +520,34 @@ async fn a_feature_is_found_by_integer_id_and_by_readable_id() {
 async fn the_openapi_document_declares_limit_once_and_the_filters_per_collection() {
     let s = state();
     let a = get(&s, "/api").await;
-    assert_eq!(a.header(header::CONTENT_TYPE), "application/vnd.oai.openapi+json;version=3.0");
+    assert_eq!(
+        a.header(header::CONTENT_TYPE),
+        "application/vnd.oai.openapi+json;version=3.0"
+    );
     let doc = a.json();
     assert_eq!(doc["openapi"], "3.0.3");
     let limit = &doc["components"]["parameters"]["limit"];
     assert_eq!(limit["schema"]["maximum"], 10000);
     assert_eq!(limit["schema"]["default"], 100);
     for id in DATA.layer_names() {
-        let params = doc["paths"][format!("/collections/{id}/items")]["get"]["parameters"].as_array().unwrap();
-        assert!(params.iter().any(|p| p["$ref"] == "#/components/parameters/limit"), "{id}");
+        let params = doc["paths"][format!("/collections/{id}/items")]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        assert!(
+            params
+                .iter()
+                .any(|p| p["$ref"] == "#/components/parameters/limit"),
+            "{id}"
+        );
         if id == "zones" {
             let actor = params.iter().find(|p| p["name"] == "actor").unwrap();
-            assert!(actor["schema"]["enum"].as_array().unwrap().iter().any(|v| v == "iran"));
+            assert!(
+                actor["schema"]["enum"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|v| v == "iran")
+            );
         }
     }
     let html = get(&s, "/api.html").await;
@@ -317,7 +560,16 @@ async fn an_etag_comes_back_as_304_and_changes_with_the_data() {
     let a = get(&s, "/collections/zones/items?limit=5").await;
     let tag = a.header(header::ETAG).to_owned();
     assert!(tag.starts_with('"') && tag.len() > 10, "{tag}");
-    let again = send(&s, Request::get("/collections/zones/items?limit=5").header(header::HOST, "zt.test:8080").header(header::ACCEPT, "application/json").header(header::IF_NONE_MATCH, &tag).body(Body::empty()).unwrap()).await;
+    let again = send(
+        &s,
+        Request::get("/collections/zones/items?limit=5")
+            .header(header::HOST, "zt.test:8080")
+            .header(header::ACCEPT, "application/json")
+            .header(header::IF_NONE_MATCH, &tag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     let other = get(&s, "/collections/zones/items?limit=6").await;
@@ -328,21 +580,38 @@ async fn an_etag_comes_back_as_304_and_changes_with_the_data() {
     s.replace(Snapshot::new(changed));
     let after = get(&s, "/collections/zones/items?limit=5").await;
     assert_ne!(after.header(header::ETAG), tag);
-    assert_eq!(after.json()["numberMatched"].as_u64().unwrap() as usize, DATA.zones.len() - 1);
+    assert_eq!(
+        after.json()["numberMatched"].as_u64().unwrap() as usize,
+        DATA.zones.len() - 1
+    );
 }
 
 #[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
     let s = state();
     for enc in ["gzip", "br"] {
-        let a = send(&s, Request::get("/collections/zones/items?limit=50").header(header::ACCEPT_ENCODING, enc).body(Body::empty()).unwrap()).await;
+        let a = send(
+            &s,
+            Request::get("/collections/zones/items?limit=50")
+                .header(header::ACCEPT_ENCODING, enc)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
         assert_eq!(a.header(header::CONTENT_ENCODING), enc);
     }
 }
 
 #[tokio::test]
 async fn cors_allows_any_origin_by_default() {
-    let a = send(&state(), Request::get("/collections").header(header::ORIGIN, "https://elsewhere.example").body(Body::empty()).unwrap()).await;
+    let a = send(
+        &state(),
+        Request::get("/collections")
+            .header(header::ORIGIN, "https://elsewhere.example")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
 }
 
@@ -351,11 +620,20 @@ async fn exports_download_geojson_qgis_styles_and_csv() {
     let s = state();
     let a = get(&s, "/export/zones.geojson?datetime=2018-02-07").await;
     assert_eq!(a.header(header::CONTENT_TYPE), "application/geo+json");
-    assert_eq!(a.header(header::CONTENT_DISPOSITION), "attachment; filename=\"zones.geojson\"");
+    assert_eq!(
+        a.header(header::CONTENT_DISPOSITION),
+        "attachment; filename=\"zones.geojson\""
+    );
     let doc = a.json();
     assert!(doc.get("crs").is_none());
     let n = doc["features"].as_array().unwrap().len();
-    assert_eq!(n, DATA.zones.iter().filter(|z| z.period.contains("2018-02-07".parse().unwrap())).count());
+    assert_eq!(
+        n,
+        DATA.zones
+            .iter()
+            .filter(|z| z.period.contains("2018-02-07".parse().unwrap()))
+            .count()
+    );
     let qml = get(&s, "/export/zones.qml").await;
     let text = qml.text();
     assert!(text.starts_with("<!DOCTYPE qgis"));
@@ -363,7 +641,12 @@ async fn exports_download_geojson_qgis_styles_and_csv() {
     assert!(text.contains("value=\"iran\""));
     let csv = get(&s, "/export/locations.csv").await;
     assert!(csv.header(header::CONTENT_TYPE).starts_with("text/csv"));
-    let mut lines = csv.text().lines().map(str::to_owned).collect::<Vec<_>>().into_iter();
+    let mut lines = csv
+        .text()
+        .lines()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .into_iter();
     assert!(lines.next().unwrap().starts_with("id,lon,lat,key,name"));
     assert_eq!(lines.count(), DATA.locations.len());
 }
@@ -373,9 +656,25 @@ async fn the_map_endpoint_simplifies_for_the_zoom_level() {
     let s = state();
     let full = get(&s, "/map/syria").await.text();
     let coarse = get(&s, "/map/syria?zoom=4").await.text();
-    assert!(coarse.len() < full.len() / 2, "{} vs {}", coarse.len(), full.len());
-    let a = get(&s, "/map/zones?datetime=2018-02-15&bbox=35.5,32.3,36.8,33.5&zoom=8").await.json();
-    assert!(a["features"].as_array().unwrap().iter().any(|f| f["properties"]["key"] == "sw_deescalation_zone"));
+    assert!(
+        coarse.len() < full.len() / 2,
+        "{} vs {}",
+        coarse.len(),
+        full.len()
+    );
+    let a = get(
+        &s,
+        "/map/zones?datetime=2018-02-15&bbox=35.5,32.3,36.8,33.5&zoom=8",
+    )
+    .await
+    .json();
+    assert!(
+        a["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["properties"]["key"] == "sw_deescalation_zone")
+    );
     assert_eq!(get(&s, "/map/zones?zoom=99").await.status, 400);
 }
 
@@ -389,28 +688,62 @@ async fn health_reports_the_data_version() {
 }
 
 fn keys(list: &Value) -> Vec<String> {
-    list.as_array().unwrap().iter().map(|z| z["key"].as_str().unwrap().to_owned()).collect()
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["key"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn a_point_query_lists_every_covering_zone_and_the_nearest_others() {
     let s = state();
     // Daraa city, before and after the southern offensive.
-    let feb = get(&s, "/query/point?lon=36.1&lat=32.617&datetime=2018-02-15").await.json();
+    let feb = get(&s, "/query/point?lon=36.1&lat=32.617&datetime=2018-02-15")
+        .await
+        .json();
     let covering = keys(&feb["covering"]);
-    assert!(covering.contains(&"sw_deescalation_zone".to_owned()), "{covering:?}");
+    assert!(
+        covering.contains(&"sw_deescalation_zone".to_owned()),
+        "{covering:?}"
+    );
     let first = &feb["covering"][0];
-    for field in ["id", "name", "actor", "kind", "valid_from", "confidence", "sources", "on_boundary"] {
+    for field in [
+        "id",
+        "name",
+        "actor",
+        "kind",
+        "valid_from",
+        "confidence",
+        "sources",
+        "on_boundary",
+    ] {
         assert!(first.get(field).is_some(), "{field}");
     }
     assert!(first.get("geometry").is_none());
     let nearest = feb["nearest"].as_array().unwrap();
     assert_eq!(nearest.len(), 3);
-    assert!(nearest.iter().all(|n| n["distance_km"].as_f64().unwrap() > 0.0));
-    assert!(nearest.iter().all(|n| !covering.contains(&n["key"].as_str().unwrap().to_owned())));
-    let aug = get(&s, "/query/point?lon=36.1&lat=32.617&datetime=2018-08-15&nearest=0&geometry=true").await.json();
+    assert!(
+        nearest
+            .iter()
+            .all(|n| n["distance_km"].as_f64().unwrap() > 0.0)
+    );
+    assert!(
+        nearest
+            .iter()
+            .all(|n| !covering.contains(&n["key"].as_str().unwrap().to_owned()))
+    );
+    let aug = get(
+        &s,
+        "/query/point?lon=36.1&lat=32.617&datetime=2018-08-15&nearest=0&geometry=true",
+    )
+    .await
+    .json();
     let after = keys(&aug["covering"]);
-    assert!(after.contains(&"gov_south_west_from_2018_08".to_owned()), "{after:?}");
+    assert!(
+        after.contains(&"gov_south_west_from_2018_08".to_owned()),
+        "{after:?}"
+    );
     assert!(!after.contains(&"sw_deescalation_zone".to_owned()));
     assert!(aug["covering"][0]["geometry"]["type"] == "MultiPolygon");
     assert!(aug["nearest"].as_array().unwrap().is_empty());
@@ -439,22 +772,40 @@ async fn point_queries_reject_bad_coordinates_and_dates() {
 }
 
 async fn post(s: &Arc<AppState>, uri: &str, content_type: &str, body: String) -> Answer {
-    send(s, Request::post(uri).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap()).await
+    send(
+        s,
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_csv_batch_is_answered_as_csv_with_bad_lines_reported() {
     let s = state();
-    let body = "lon,lat,date,id\n36.1,32.617,2018-02-15,daraa\n36.1,32.617,2018-08-15,later\nx,1,,bad\n".to_string();
+    let body =
+        "lon,lat,date,id\n36.1,32.617,2018-02-15,daraa\n36.1,32.617,2018-08-15,later\nx,1,,bad\n"
+            .to_string();
     let a = post(&s, "/query/points", "text/csv", body).await;
     assert_eq!(a.status, 200, "{}", a.text());
     let text = a.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "lon,lat,date,id,zones");
-    assert!(lines[1].starts_with("36.1,32.617,2018-02-15,daraa,") && lines[1].contains("sw_deescalation_zone"));
-    assert!(lines[2].contains("gov_south_west_from_2018_08") && !lines[2].contains("sw_deescalation_zone"));
+    assert!(
+        lines[1].starts_with("36.1,32.617,2018-02-15,daraa,")
+            && lines[1].contains("sw_deescalation_zone")
+    );
+    assert!(
+        lines[2].contains("gov_south_west_from_2018_08")
+            && !lines[2].contains("sw_deescalation_zone")
+    );
     assert_eq!(lines.len(), 3);
-    assert!(a.header(header::HeaderName::from_static("x-batch-errors")).contains("line 4"));
+    assert!(
+        a.header(header::HeaderName::from_static("x-batch-errors"))
+            .contains("line 4")
+    );
 }
 
 #[tokio::test]
@@ -466,11 +817,22 @@ async fn a_geojson_batch_matches_single_point_queries() {
         let lon = 35.8 + (i as f64 * 0.037) % 6.5;
         let lat = 32.4 + (i as f64 * 0.029) % 4.9;
         features.push(serde_json::json!({"type": "Feature", "id": i, "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {}}));
-        let one = get(&s, &format!("/query/point?lon={lon}&lat={lat}&datetime=2018-02-07&nearest=0")).await.json();
+        let one = get(
+            &s,
+            &format!("/query/point?lon={lon}&lat={lat}&datetime=2018-02-07&nearest=0"),
+        )
+        .await
+        .json();
         expected.push(keys(&one["covering"]));
     }
     let body = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
-    let a = post(&s, "/query/points?datetime=2018-02-07", "application/geo+json", body).await;
+    let a = post(
+        &s,
+        "/query/points?datetime=2018-02-07",
+        "application/geo+json",
+        body,
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.text());
     let doc = a.json();
     assert_eq!(doc["count"], 200);
@@ -485,11 +847,25 @@ async fn oversized_and_malformed_batches_get_4xx() {
     let big = "36.1,32.6\n".repeat(100_001);
     assert_eq!(post(&s, "/query/points", "text/csv", big).await.status, 413);
     let huge = "x".repeat(17 * 1024 * 1024);
-    assert_eq!(post(&s, "/query/points", "text/csv", huge).await.status, 413);
-    let a = post(&s, "/query/points", "application/geo+json", "{not json".into()).await;
+    assert_eq!(
+        post(&s, "/query/points", "text/csv", huge).await.status,
+        413
+    );
+    let a = post(
+        &s,
+        "/query/points",
+        "application/geo+json",
+        "{not json".into(),
+    )
+    .await;
     assert_eq!(a.status, 400);
     assert_eq!(a.json()["code"], "InvalidParameterValue");
-    assert_eq!(post(&s, "/query/points", "image/png", "x".into()).await.status, 415);
+    assert_eq!(
+        post(&s, "/query/points", "image/png", "x".into())
+            .await
+            .status,
+        415
+    );
 }
 
 #[tokio::test]
@@ -499,25 +875,50 @@ async fn timeline_and_changes_tell_the_story_of_the_south_west() {
     let spans = t["spans"].as_array().unwrap();
     assert!(spans.first().unwrap()["from"].is_null() && spans.last().unwrap()["to"].is_null());
     let on = |day: &str| -> Vec<String> {
-        spans.iter().find(|sp| sp["from"].as_str().is_none_or(|f| f <= day) && sp["to"].as_str().is_none_or(|t| day <= t))
-            .map(|sp| keys(&sp["zones"])).unwrap_or_default()
+        spans
+            .iter()
+            .find(|sp| {
+                sp["from"].as_str().is_none_or(|f| f <= day)
+                    && sp["to"].as_str().is_none_or(|t| day <= t)
+            })
+            .map(|sp| keys(&sp["zones"]))
+            .unwrap_or_default()
     };
     assert!(on("2018-02-15").contains(&"sw_deescalation_zone".to_owned()));
     assert!(on("2018-08-15").contains(&"gov_south_west_from_2018_08".to_owned()));
-    let c = get(&s, "/query/changes?from=2018-02-15&to=2018-08-15").await.json();
+    let c = get(&s, "/query/changes?from=2018-02-15&to=2018-08-15")
+        .await
+        .json();
     assert!(keys(&c["began"]).contains(&"gov_south_west_from_2018_08".to_owned()));
     assert!(keys(&c["ended"]).contains(&"sw_deescalation_zone".to_owned()));
-    let gov = c["areas"].as_array().unwrap().iter().find(|a| a["actor"] == "syrian_government" && a["kind"] == "control").unwrap();
+    let gov = c["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["actor"] == "syrian_government" && a["kind"] == "control")
+        .unwrap();
     assert!(gov["gained_km2"].as_f64().unwrap() > 5000.0, "{gov}");
 }
 
 #[tokio::test]
 async fn the_query_api_is_in_the_openapi_document() {
     let doc = get(&state(), "/api").await.json();
-    for p in ["/query/point", "/query/timeline", "/query/changes", "/actors", "/map/{collection}"] {
+    for p in [
+        "/query/point",
+        "/query/timeline",
+        "/query/changes",
+        "/actors",
+        "/map/{collection}",
+    ] {
         assert!(doc["paths"][p]["get"].is_object(), "{p}");
     }
     assert!(doc["paths"]["/query/points"]["post"].is_object());
     let actors = get(&state(), "/actors").await.json();
-    assert!(actors["actors"].as_array().unwrap().iter().any(|a| a["id"] == "iran" && a["colour"].as_str().unwrap().starts_with('#')));
+    assert!(
+        actors["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == "iran" && a["colour"].as_str().unwrap().starts_with('#'))
+    );
 }

@@ -31,7 +31,9 @@ enum Command {
     /// Serve the map, OGC API - Features (for QGIS and GDAL), the query API and exports.
     ///
     /// Binds 127.0.0.1:8080 unless told otherwise; GET /health answers 200 once ready.
-    #[command(after_help = "Examples:\n  zonetrack serve\n  zonetrack serve --bind 0.0.0.0:8080 --public-url https://maps.example.org/zonetrack\n  zonetrack serve --data mydata/")]
+    #[command(
+        after_help = "Examples:\n  zonetrack serve\n  zonetrack serve --bind 0.0.0.0:8080 --public-url https://maps.example.org/zonetrack\n  zonetrack serve --data mydata/"
+    )]
     Serve {
         /// Address and port to listen on.
         #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
@@ -53,7 +55,9 @@ enum Command {
     /// Check a data directory and list every problem (file, feature, field, reason).
     ///
     /// Exits 0 when the data is clean, 1 when it has problems.
-    #[command(after_help = "Examples:\n  zonetrack validate            # the embedded data set\n  zonetrack validate mydata/")]
+    #[command(
+        after_help = "Examples:\n  zonetrack validate            # the embedded data set\n  zonetrack validate mydata/"
+    )]
     Validate {
         /// The data directory; the embedded data set when left out.
         dir: Option<PathBuf>,
@@ -64,13 +68,25 @@ enum Command {
     /// and the nearest zones that do not cover it, with geodesic distances. A CSV batch
     /// (`lon,lat[,date][,id]`, a header allowed) is answered as CSV: the input columns, then the
     /// covering zones' ids joined by `;`; bad lines are reported on stderr with their number.
-    #[command(after_help = "Examples:\n  zonetrack query --lon 36.1 --lat 32.617 --at 2018-02-15\n  zonetrack query --lon 40.3094 --lat 35.3361 --at 2018-02-07 --json\n  zonetrack query --csv points.csv --at 2018-02-07 > answers.csv")]
+    #[command(
+        after_help = "Examples:\n  zonetrack query --lon 36.1 --lat 32.617 --at 2018-02-15\n  zonetrack query --lon 40.3094 --lat 35.3361 --at 2018-02-07 --json\n  zonetrack query --csv points.csv --at 2018-02-07 > answers.csv"
+    )]
     Query {
         /// Longitude (WGS84).
-        #[arg(long, allow_hyphen_values = true, required_unless_present = "csv", requires = "lat")]
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            required_unless_present = "csv",
+            requires = "lat"
+        )]
         lon: Option<f64>,
         /// Latitude (WGS84).
-        #[arg(long, allow_hyphen_values = true, required_unless_present = "csv", requires = "lon")]
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            required_unless_present = "csv",
+            requires = "lon"
+        )]
         lat: Option<f64>,
         /// A CSV file of points (`-` for standard input) instead of --lon/--lat.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["lon", "lat", "json"])]
@@ -131,7 +147,9 @@ enum Command {
         data: Option<PathBuf>,
     },
     /// Write one layer as an RFC 7946 GeoJSON file (integer ids, readable id in `key`).
-    #[command(after_help = "Examples:\n  zonetrack export --layer zones --at 2018-02-07 --out zones.geojson\n  zonetrack export --layer golan_lines > golan_lines.geojson")]
+    #[command(
+        after_help = "Examples:\n  zonetrack export --layer zones --at 2018-02-07 --out zones.geojson\n  zonetrack export --layer golan_lines > golan_lines.geojson"
+    )]
     Export {
         /// Layer name: zones, locations, events, or a reference layer (see `zonetrack layers`).
         #[arg(long)]
@@ -159,7 +177,11 @@ fn load(data: Option<&Path>) -> Result<Dataset> {
         None => Ok(Dataset::embedded()),
         Some(dir) => geodata::load_dir(dir).map_err(|e| match e {
             GeodataError::Invalid(problems) => {
-                anyhow::anyhow!("{problems}\n{} problem(s) in {}", problems.0.len(), dir.display())
+                anyhow::anyhow!(
+                    "{problems}\n{} problem(s) in {}",
+                    problems.0.len(),
+                    dir.display()
+                )
             }
             other => anyhow::Error::new(other),
         }),
@@ -168,7 +190,10 @@ fn load(data: Option<&Path>) -> Result<Dataset> {
 
 fn validate(dir: Option<&Path>) -> Result<ExitCode> {
     let (label, result) = match dir {
-        None => ("the embedded data set".to_owned(), Dataset::try_embedded().map_err(GeodataError::Invalid)),
+        None => (
+            "the embedded data set".to_owned(),
+            Dataset::try_embedded().map_err(GeodataError::Invalid),
+        ),
         Some(d) => (d.display().to_string(), geodata::load_dir(d)),
     };
     match result {
@@ -235,7 +260,9 @@ fn serve(
 ) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if log_json {
         builder.json().init();
     } else {
@@ -313,23 +340,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let index = query::index(load(data.as_deref())?);
             match (csv, lon, lat) {
                 (Some(file), _, _) => query::batch(&index, &file, at, out.as_deref()),
-                (None, Some(lon), Some(lat)) => query::point(&index, lon, lat, at, nearest, json).map(|()| ExitCode::SUCCESS),
+                (None, Some(lon), Some(lat)) => {
+                    query::point(&index, lon, lat, at, nearest, json).map(|()| ExitCode::SUCCESS)
+                }
                 _ => bail!("give --lon and --lat, or --csv FILE"),
             }
         }
-        Command::Timeline { lon, lat, json, data } => {
-            query::timeline(&query::index(load(data.as_deref())?), lon, lat, json).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Changes { from, to, json, data } => {
-            query::changes(&query::index(load(data.as_deref())?), from, to, json).map(|()| ExitCode::SUCCESS)
-        }
+        Command::Timeline {
+            lon,
+            lat,
+            json,
+            data,
+        } => query::timeline(&query::index(load(data.as_deref())?), lon, lat, json)
+            .map(|()| ExitCode::SUCCESS),
+        Command::Changes {
+            from,
+            to,
+            json,
+            data,
+        } => query::changes(&query::index(load(data.as_deref())?), from, to, json)
+            .map(|()| ExitCode::SUCCESS),
         Command::Serve {
             bind,
             data,
             public_url,
             cors_origins,
             log_json,
-        } => serve(bind, data.as_deref(), public_url, cors_origins, log_json).map(|()| ExitCode::SUCCESS),
+        } => serve(bind, data.as_deref(), public_url, cors_origins, log_json)
+            .map(|()| ExitCode::SUCCESS),
         Command::Validate { dir } => validate(dir.as_deref()),
         Command::Layers { data } => layers(&load(data.as_deref())?).map(|()| ExitCode::SUCCESS),
         Command::Export {
@@ -337,7 +375,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             at,
             out,
             data,
-        } => export(&load(data.as_deref())?, &layer, at, out.as_deref()).map(|()| ExitCode::SUCCESS),
+        } => {
+            export(&load(data.as_deref())?, &layer, at, out.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -23,7 +23,11 @@ fn period(z: &Zone) -> String {
 }
 
 /// Prints rows as aligned columns.
-fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+fn table(
+    out: &mut impl std::io::Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -41,7 +45,10 @@ fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<String>]) -
         }
         writeln!(out, "{}", s.trim_end())
     };
-    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+    line(
+        out,
+        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    )?;
     for r in rows {
         line(out, r)?;
     }
@@ -59,7 +66,14 @@ fn check_point(lon: f64, lat: f64) -> Result<()> {
 }
 
 /// One point: covering zones and the nearest others.
-pub fn point(index: &ZoneIndex, lon: f64, lat: f64, at: Option<Date>, k: usize, as_json: bool) -> Result<()> {
+pub fn point(
+    index: &ZoneIndex,
+    lon: f64,
+    lat: f64,
+    at: Option<Date>,
+    k: usize,
+    as_json: bool,
+) -> Result<()> {
     check_point(lon, lat)?;
     let data = index.dataset();
     let covering = index.covering(lon, lat, at);
@@ -99,7 +113,9 @@ pub fn point(index: &ZoneIndex, lon: f64, lat: f64, at: Option<Date>, k: usize, 
             .iter()
             .map(|c| {
                 let z = &data.zones[c.zone];
-                let actor = data.actor(z.actor.as_str()).map_or(z.actor.to_string(), |a| a.name.clone());
+                let actor = data
+                    .actor(z.actor.as_str())
+                    .map_or(z.actor.to_string(), |a| a.name.clone());
                 vec![
                     z.meta.id.to_string(),
                     actor,
@@ -110,7 +126,18 @@ pub fn point(index: &ZoneIndex, lon: f64, lat: f64, at: Option<Date>, k: usize, 
                 ]
             })
             .collect();
-        table(&mut out, &["zone", "actor", "kind", "period", "confidence", "on boundary"], &rows)?;
+        table(
+            &mut out,
+            &[
+                "zone",
+                "actor",
+                "kind",
+                "period",
+                "confidence",
+                "on boundary",
+            ],
+            &rows,
+        )?;
     }
     if !nearest.is_empty() {
         writeln!(out, "\nNearest zones not covering it:")?;
@@ -128,24 +155,38 @@ pub fn point(index: &ZoneIndex, lon: f64, lat: f64, at: Option<Date>, k: usize, 
             .collect();
         table(&mut out, &["zone", "actor", "kind", "distance"], &rows)?;
     }
-    writeln!(out, "\nGeometry is approximate: see each zone's sources and confidence (zonetrack export --layer zones).")?;
+    writeln!(
+        out,
+        "\nGeometry is approximate: see each zone's sources and confidence (zonetrack export --layer zones)."
+    )?;
     Ok(())
 }
 
 /// A CSV batch: the input columns, then the covering zones' ids joined by `;`.
-pub fn batch(index: &ZoneIndex, file: &Path, at: Option<Date>, out_path: Option<&Path>) -> Result<ExitCode> {
+pub fn batch(
+    index: &ZoneIndex,
+    file: &Path,
+    at: Option<Date>,
+    out_path: Option<&Path>,
+) -> Result<ExitCode> {
     let mut text = String::new();
     if file == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
     } else {
-        text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
     }
-    let parsed = batch::parse_csv(&text, usize::MAX).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let parsed = batch::parse_csv(&text, usize::MAX)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let progress = if std::io::stderr().is_terminal() && parsed.points.len() >= 10_000 {
         let bar = indicatif::ProgressBar::new(parsed.points.len() as u64);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} points {per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} points {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(bar)
     } else {
@@ -168,14 +209,22 @@ pub fn batch(index: &ZoneIndex, file: &Path, at: Option<Date>, out_path: Option<
         w.write_record(h.iter().map(String::as_str).chain(["zones"]))?;
     }
     for (p, cover) in parsed.points.iter().zip(&answers) {
-        let zones: Vec<&str> = cover.iter().map(|c| data.zones[c.zone].meta.id.as_str()).collect();
+        let zones: Vec<&str> = cover
+            .iter()
+            .map(|c| data.zones[c.zone].meta.id.as_str())
+            .collect();
         let joined = zones.join(";");
         w.write_record(p.fields.iter().map(String::as_str).chain([joined.as_str()]))?;
     }
     let bytes = w.into_inner().context("writing CSV")?;
     match out_path {
-        Some(p) => std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))?,
-        None => std::io::stdout().lock().write_all(&bytes).context("writing to standard output")?,
+        Some(p) => {
+            std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))?
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(&bytes)
+            .context("writing to standard output")?,
     }
     for e in &parsed.errors {
         eprintln!("{}: line {}: {}", file.display(), e.line, e.message);
@@ -210,11 +259,19 @@ pub fn timeline(index: &ZoneIndex, lon: f64, lat: f64, as_json: bool) -> Result<
     let rows: Vec<Vec<String>> = spans
         .iter()
         .map(|s| {
-            let zones: Vec<&str> = s.zones.iter().map(|&z| data.zones[z].meta.id.as_str()).collect();
+            let zones: Vec<&str> = s
+                .zones
+                .iter()
+                .map(|&z| data.zones[z].meta.id.as_str())
+                .collect();
             vec![
                 d(s.period.from()),
                 d(s.period.to()),
-                if zones.is_empty() { "(no zone)".to_owned() } else { zones.join(", ") },
+                if zones.is_empty() {
+                    "(no zone)".to_owned()
+                } else {
+                    zones.join(", ")
+                },
             ]
         })
         .collect();
@@ -241,16 +298,26 @@ pub fn changes(index: &ZoneIndex, from: Date, to: Date, as_json: bool) -> Result
         return Ok(());
     }
     writeln!(out, "From {} to {}:", c.from, c.to)?;
-    let list = |out: &mut dyn std::io::Write, title: &str, zones: &[usize]| -> std::io::Result<()> {
-        writeln!(out, "\n{title} ({}):", zones.len())?;
-        for &z in zones {
-            writeln!(out, "  {} ({}, {})", key(z), data.zones[z].actor, period(&data.zones[z]))?;
-        }
-        Ok(())
-    };
+    let list =
+        |out: &mut dyn std::io::Write, title: &str, zones: &[usize]| -> std::io::Result<()> {
+            writeln!(out, "\n{title} ({}):", zones.len())?;
+            for &z in zones {
+                writeln!(
+                    out,
+                    "  {} ({}, {})",
+                    key(z),
+                    data.zones[z].actor,
+                    period(&data.zones[z])
+                )?;
+            }
+            Ok(())
+        };
     list(&mut out, "Began", &c.began)?;
     list(&mut out, "Ended", &c.ended)?;
-    writeln!(out, "\nArea by actor and kind (geodesic km², overlapping zones counted once):")?;
+    writeln!(
+        out,
+        "\nArea by actor and kind (geodesic km², overlapping zones counted once):"
+    )?;
     let rows: Vec<Vec<String>> = c
         .areas
         .iter()
@@ -265,6 +332,10 @@ pub fn changes(index: &ZoneIndex, from: Date, to: Date, as_json: bool) -> Result
             ]
         })
         .collect();
-    table(&mut out, &["actor", "kind", "from km²", "to km²", "gained", "lost"], &rows)?;
+    table(
+        &mut out,
+        &["actor", "kind", "from km²", "to km²", "gained", "lost"],
+        &rows,
+    )?;
     Ok(())
 }
