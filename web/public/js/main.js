@@ -2,10 +2,10 @@
 // layers; click anywhere to ask which zones cover a point; export; the view lives in the URL.
 //
 // Data flow: every layer is requested from /map/{collection} for the visible box (padded), the
-// date and the zoom level, and replaced when the view or date leaves what was fetched. One extra
-// request at start (/map/zones simplified for zoom 6, all dates, started by boot.js before Leaflet
-// has loaded) gives the actors, the zone kinds and the date span for the legend, the toggles and
-// the slider, and the first paint of the zones while the view's own request is under way.
+// date and the zoom level, and replaced when the view or date leaves what was fetched. Before
+// that, boot.js has asked for /collections (layers, extents) and /actors (names, colours, date
+// span), both small. The zones and the country outline are asked for first, the rest once the
+// zones are drawn, so the first render does not queue behind the base map.
 
 import { addDays, addMonths, clampDay, daysBetween, longDay, today } from './dates.js';
 import { ApiError, bboxParam, getJSON, query, readJSON } from './api.js';
@@ -15,8 +15,6 @@ import { dot, el, eventBlock, locationBlock, pointAnswer, zoneBlock } from './po
 
 const L = window.L;
 const DATA = ['zones', 'locations', 'events'];
-// Zoom level of the all-dates zone list fetched at start (boot.js asks for the same).
-const META_ZOOM = 6;
 const $ = (id) => document.getElementById(id);
 
 // Reference layers: how each is drawn. Unknown ones (a user's data) get `other`.
@@ -39,10 +37,11 @@ const state = {
   events: 30,
   refs: [], // [{ id, title }]
   kinds: [], // zone kinds in the data, drawing order
-  actors: new Map(), // id -> { id, name, colour }
-  zoneInfo: new Map(), // feature id -> zone properties (all dates), for popups
+  // Whether the zone kinds shown were chosen (a link's layer list, a toggle): then a kind seen for
+  // the first time stays off; otherwise every kind is shown.
+  kindsChosen: false,
+  actors: new Map(), // id -> { id, name, colour, description }
   placeNames: new Map(), // location key -> name
-  meta: [], // every zone's properties (all dates), for the legend
   osm: 'off', // off | trying | on | unreachable
 };
 
@@ -108,7 +107,9 @@ class Loader {
       if (ctrl !== this.ctrl) return;
       this.fetched = { datetime, zoom, bounds };
       this.data = fc;
+      this.onData?.(fc);
       this.redraw();
+      if ($('status').textContent.startsWith(`Could not load ${this.collection}`)) say('');
     } catch (e) {
       if (e.name === 'AbortError') return;
       say(`Could not load ${this.collection}: ${e.message}`, { error: true });
@@ -137,7 +138,7 @@ const loaders = new Map();
 
 function drawZones(fc) {
   const features = fc.features
-    .filter((f) => state.layers.has(`zones.${f.properties.kind}`))
+    .filter((f) => state.layers.has(`zones.${f.properties.kind}`) || (!state.kindsChosen && !state.kinds.includes(f.properties.kind)))
     .map((f, i) => [f, i])
     .sort((a, b) => kindRank(a[0].properties.kind) - kindRank(b[0].properties.kind) || a[1] - b[1])
     .map(([f]) => f);
@@ -269,8 +270,14 @@ function eventsWindow() {
 }
 
 function setupLoaders() {
-  loaders.set('zones', new Loader('zones', 'zones', { dates: () => state.date, draw: drawZones }));
-  loaders.get('zones').afterDraw = afterZones;
+  const zones = new Loader('zones', 'zones', { dates: () => state.date, draw: drawZones });
+  zones.afterDraw = afterZones;
+  zones.onData = (fc) => {
+    noteKinds(fc.features.map((f) => f.properties.kind));
+    noteActors(fc.features.map((f) => f.properties));
+    updateLegend();
+  };
+  loaders.set('zones', zones);
   loaders.set('locations', new Loader('locations', 'locations', { dates: () => state.date, draw: drawLocations }));
   loaders.set('events', new Loader('events', 'events', { dates: eventsWindow, draw: drawEvents }));
   for (const r of state.refs) {
@@ -279,8 +286,24 @@ function setupLoaders() {
 }
 
 function layerOn(loaderId) {
-  if (loaderId === 'zones') return state.kinds.some((k) => state.layers.has(`zones.${k}`));
+  if (loaderId === 'zones') return !state.kindsChosen || [...state.layers].some((l) => l.startsWith('zones.'));
   return state.layers.has(loaderId);
+}
+
+/** Adds zone kinds not seen before (to the toggles, and shown unless kinds were chosen). */
+function noteKinds(kinds) {
+  const fresh = [...new Set(kinds)].filter((k) => k && !state.kinds.includes(k));
+  if (fresh.length === 0) return;
+  state.kinds = [...state.kinds, ...fresh].sort((a, b) => kindRank(a) - kindRank(b));
+  if (!state.kindsChosen) for (const k of fresh) state.layers.add(`zones.${k}`);
+  if ($('zone-kinds').dataset.built) buildZoneToggles();
+}
+
+/** Actors named by zone features, for a server without /actors. */
+function noteActors(props) {
+  for (const p of props) {
+    if (p.actor && !state.actors.has(p.actor)) state.actors.set(p.actor, { id: p.actor, name: p.actor_name ?? p.actor, colour: p.colour });
+  }
 }
 
 /** Brings every shown layer up to date with the view and date; resolves when all are drawn. */
@@ -345,7 +368,7 @@ async function ask(latlng) {
       L.polyline([ll, [lat, lon]], { pane: 'query', color: safeColour(n.colour), weight: 2, dashArray: '3 5', interactive: false }).addTo(g);
       L.circleMarker([lat, lon], { pane: 'query', radius: 3, color: safeColour(n.colour), weight: 2, fillOpacity: 1, interactive: false }).addTo(g);
     }
-    popup.setContent(pointAnswer(ans, (id) => state.zoneInfo.get(id)));
+    popup.setContent(pointAnswer(ans));
     $('map').dataset.answerDate = date;
   } catch (e) {
     if (e.name === 'AbortError') return;
@@ -465,7 +488,10 @@ function defaultLayers() {
 
 /** Applies a fragment (a pasted link): date, view, layers, events window. */
 function applyFragment(frag) {
-  if (frag.layers) state.layers = new Set(frag.layers);
+  if (frag.layers) {
+    state.layers = new Set(frag.layers);
+    state.kindsChosen = true;
+  }
   if (frag.events !== undefined) state.events = frag.events;
   if (frag.lat !== undefined) map.setView([frag.lat, frag.lon], frag.zoom ?? map.getZoom(), { animate: false });
   else if (frag.zoom !== undefined) map.setZoom(frag.zoom, { animate: false });
@@ -488,7 +514,10 @@ function checkbox(id, label, extra) {
       if (input.checked) tryOsm();
       else dropOsm();
     }
-    if (id.startsWith('zones.')) loaders.get('zones').redraw();
+    if (id.startsWith('zones.')) {
+      state.kindsChosen = true;
+      loaders.get('zones').redraw();
+    }
     writeUrl();
     updateExports();
     refresh();
@@ -501,13 +530,15 @@ function syncToggles() {
   $('events-window').value = String(state.events);
 }
 
-function buildToggles() {
+function buildZoneToggles() {
   const zones = $('zone-kinds');
   zones.replaceChildren();
-  for (const k of state.kinds) {
-    const sample = state.meta.find((p) => p.kind === k && p.confidence !== 'low') ?? state.meta.find((p) => p.kind === k);
-    zones.append(checkbox(`zones.${k}`, kindLabel(k), swatch({ kind: k, colour: '#5a5a5a', confidence: sample?.confidence === 'low' ? 'medium' : sample?.confidence })));
-  }
+  for (const k of state.kinds) zones.append(checkbox(`zones.${k}`, kindLabel(k), swatch({ kind: k, colour: '#5a5a5a', confidence: 'medium' })));
+  zones.dataset.built = 'true';
+}
+
+function buildToggles() {
+  buildZoneToggles();
   const places = $('place-layers');
   places.replaceChildren(
     checkbox('locations', 'Places and bases', el('span', { cls: 'key-loc', attrs: { 'aria-hidden': 'true' } })),
@@ -530,14 +561,17 @@ function buildToggles() {
   refs.append(checkbox('osm', 'OpenStreetMap tiles (online)'));
 }
 
+/** The actors, those with no zone on the map on this date greyed. */
 function updateLegend() {
   const ul = $('legend-actors');
-  const present = new Set(state.meta.filter((p) => validOn(p, state.date)).map((p) => p.actor));
+  const zones = loaders.get('zones');
+  const current = zones?.fetched?.datetime === state.date ? zones.data.features : null;
+  const present = current ? new Set(current.map((f) => f.properties.actor)) : null;
   ul.replaceChildren();
   for (const a of state.actors.values()) {
-    const on = present.has(a.id);
-    const li = el('li', { cls: on ? '' : 'absent', attrs: { 'data-actor': a.id } }, dot(a.colour), el('span', { text: a.name }));
-    if (!on) li.append(el('span', { cls: 'muted', text: ' (no zone on this date)' }));
+    const on = !present || present.has(a.id);
+    const li = el('li', { cls: on ? '' : 'absent', attrs: { 'data-actor': a.id, title: a.description ?? '' } }, dot(a.colour), el('span', { text: a.name }));
+    if (!on) li.append(el('span', { cls: 'muted', text: ' (none here on this date)' }));
     ul.append(li);
   }
 }
