@@ -13,6 +13,7 @@ mod oapif;
 mod openapi;
 pub mod params;
 mod query;
+pub mod reload;
 mod snapshot;
 mod web;
 
@@ -56,6 +57,8 @@ pub struct Config {
     pub cors: Cors,
     /// How long one request may take before it gets a 503.
     pub request_timeout: Duration,
+    /// Requests handled at once; more get an immediate 503 rather than queueing without bound.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             public_url: None,
             cors: Cors::Any,
             request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 512,
         }
     }
 }
@@ -72,6 +76,7 @@ impl Default for Config {
 /// configuration.
 pub struct AppState {
     current: ArcSwap<Snapshot>,
+    status: ArcSwap<reload::LoadStatus>,
     /// Settings.
     pub config: Config,
 }
@@ -79,10 +84,22 @@ pub struct AppState {
 impl AppState {
     /// State serving `snapshot`.
     pub fn new(snapshot: Snapshot, config: Config) -> Arc<Self> {
+        let status = reload::LoadStatus::initial(&snapshot, "startup");
         Arc::new(Self {
             current: ArcSwap::from_pointee(snapshot),
+            status: ArcSwap::from_pointee(status),
             config,
         })
+    }
+
+    /// The outcome of the last load (the initial one, or the last reload).
+    pub fn status(&self) -> Arc<reload::LoadStatus> {
+        self.status.load_full()
+    }
+
+    /// Records the outcome of a load.
+    pub fn set_status(&self, status: reload::LoadStatus) {
+        self.status.store(Arc::new(status));
     }
 
     /// The snapshot to answer one request from: a request holds it to the end, so it sees one
@@ -148,6 +165,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let router = Router::new()
         .route("/", get(oapif::landing))
         .route("/health", get(health))
+        .route("/status", get(health))
         .route("/conformance", get(oapif::conformance))
         .route("/api", get(openapi::document))
         .route("/api.html", get(openapi::page))
@@ -177,9 +195,42 @@ pub fn app(state: Arc<AppState>) -> Router {
         Some(c) => router.layer(c),
         None => router,
     };
+    // Outermost first: log, compress, then shed load and time out with JSON errors.
+    let guard = tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(overload_error))
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            state.config.max_concurrent_requests.max(1),
+        ))
+        .layer(tower::timeout::TimeoutLayer::new(
+            state.config.request_timeout,
+        ));
     router
+        .layer(guard)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+}
+
+/// Turns the guard layers' errors into JSON answers: 503 when the server is at its concurrency
+/// cap or a request ran out of time.
+async fn overload_error(err: tower::BoxError) -> ApiError {
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "Overloaded",
+            description: "the server is answering as many requests as it can; retry shortly".into(),
+        }
+    } else if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "Timeout",
+            description:
+                "the request took too long and was stopped; ask for less (a smaller batch or page)"
+                    .into(),
+        }
+    } else {
+        ApiError::internal(&err)
+    }
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -189,6 +240,8 @@ async fn not_found(req: Request) -> ApiError {
     ))
 }
 
+/// `GET /health` (and `/status`): ready, which data is served, and the last load's outcome
+/// (a refused reload still answers 200: the server is serving its last good data).
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let snap = state.snapshot();
     let body = serde_json::json!({
@@ -198,6 +251,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         "zones": snap.data.zones.len(),
         "locations": snap.data.locations.len(),
         "events": snap.data.events.len(),
+        "last_load": state.status().to_json(),
     });
     (
         [
@@ -213,7 +267,9 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 /// representation asked for, the encoding accepted), so the tag is a hash of those, computed
 /// before the handler runs; a matching `If-None-Match` gets a 304 without building the body.
 async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    if !matches!(*req.method(), Method::GET | Method::HEAD) || req.uri().path() == "/health" {
+    if !matches!(*req.method(), Method::GET | Method::HEAD)
+        || matches!(req.uri().path(), "/health" | "/status")
+    {
         return next.run(req).await;
     }
     let version = state.snapshot().version.clone();

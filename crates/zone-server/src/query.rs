@@ -166,7 +166,16 @@ pub async fn points(
         BatchRefused::Unreadable(m) => ApiError::invalid(m),
     })?;
     let snap = state.snapshot();
-    let answers = batch::answer(&snap.index, &batch.points, at);
+    // A large batch is CPU work for both cores: keep it off the async workers.
+    let (snap, batch, answers) = {
+        let snap = snap.clone();
+        tokio::task::spawn_blocking(move || {
+            let answers = batch::answer(&snap.index, &batch.points, at);
+            (snap, batch, answers)
+        })
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    };
     let key = |zone: usize| snap.data.zones.get(zone).map_or("", |z| z.meta.id.as_str());
     if is_csv {
         let mut out = String::new();

@@ -1,7 +1,10 @@
 //! In-process tests of every endpoint on `app()`: OGC API - Features as QGIS and GDAL read it,
 //! every error class, paging to the last page, datetime forms, ETag/304, exports.
 
-#![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
 
 use std::sync::{Arc, LazyLock};
 

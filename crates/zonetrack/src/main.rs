@@ -279,16 +279,29 @@ fn serve(
         list => zone_server::Cors::Origins(list.to_vec()),
     };
     let dataset = load(data)?;
+    let snapshot = zone_server::Snapshot::new(dataset);
+    let source = data.map_or_else(|| "embedded".to_owned(), |d| d.display().to_string());
+    let status = zone_server::reload::LoadStatus::initial(&snapshot, &source);
     let state = zone_server::AppState::new(
-        zone_server::Snapshot::new(dataset),
+        snapshot,
         zone_server::Config {
             public_url,
             cors,
             ..Default::default()
         },
     );
+    state.set_status(status);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let watch_dir = data.map(Path::to_path_buf);
     runtime.block_on(async move {
+        if let Some(dir) = watch_dir {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = zone_server::reload::watch(state, dir).await {
+                    tracing::error!(%e, "cannot watch the data directory; edits will not be picked up");
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;

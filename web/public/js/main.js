@@ -7,11 +7,11 @@
 // span), both small. The zones and the country outline are asked for first, the rest once the
 // zones are drawn, so the first render does not queue behind the base map.
 
-import { addDays, addMonths, clampDay, daysBetween, longDay, today } from './dates.js';
+import { addDays, addMonths, clampDay, daysBetween, longDay } from './dates.js';
 import { ApiError, bboxParam, getJSON, query, readJSON } from './api.js';
 import { EVENT_WINDOWS, formatFragment, parseFragment } from './url-state.js';
 import { decorateZonePath, kindLabel, kindRank, safeColour, swatch, zoneStyle } from './styles.js';
-import { dot, el, eventBlock, locationBlock, pointAnswer, zoneBlock } from './popups.js';
+import { dot, el, eventBlock, locationBlock, pointAnswer } from './popups.js';
 
 const L = window.L;
 const DATA = ['zones', 'locations', 'events'];
@@ -146,11 +146,6 @@ function drawZones(fc) {
     { type: 'FeatureCollection', features },
     { pane: 'zones', interactive: false, style: (f) => zoneStyle(f.properties) },
   );
-}
-
-/** Whether a feature with a validity interval (either end open) holds on `day`. */
-function validOn(p, day) {
-  return (!p.valid_from || p.valid_from <= day) && (!p.valid_to || day <= p.valid_to);
 }
 
 function afterZones(layer) {
@@ -416,6 +411,7 @@ function showDate() {
   $('next-month').disabled = state.date >= state.span.to;
 }
 
+/** Sets the slider and the date field to the span; wires the controls the first time. */
 function setupTime() {
   const s = $('date-slider');
   s.min = '0';
@@ -425,6 +421,9 @@ function setupTime() {
   $('date-input').max = state.span.to;
   $('span-from').textContent = state.span.from;
   $('span-to').textContent = state.span.to;
+  for (const id of ['date-slider', 'date-input', 'prev-month', 'next-month', 'play']) $(id).disabled = false;
+  if (s.dataset.wired) return;
+  s.dataset.wired = 'true';
   s.addEventListener('input', () => {
     stopPlay();
     setDate(addDays(state.span.from, Number(s.value)), { now: false });
@@ -689,23 +688,41 @@ function dropOsm() {
 // ---------------------------------------------------------------------------------------------
 // Start
 
-/** The span the slider covers: from the first to the last day of the time-bounded zones. */
-function dataSpan(zones) {
-  const bounded = zones.filter((p) => p.valid_from && p.valid_to);
-  const from = (bounded.length ? bounded : zones).map((p) => p.valid_from).filter(Boolean).sort()[0];
-  const to = (bounded.length ? bounded : zones).map((p) => p.valid_to).filter(Boolean).sort().at(-1);
-  const t = today();
-  return { from: from ?? addDays(t, -365), to: to ?? t };
+/**
+ * The span the slider covers, from zones' validity intervals: first to last day of the zones
+ * bounded at both ends. Open-ended background zones (the 1974 Golan agreement lines) would
+ * otherwise stretch a 2017-2018 slider back to 1974.
+ */
+function boundedSpan(props) {
+  const bounded = props.filter((p) => p.valid_from && p.valid_to);
+  if (bounded.length === 0) return null;
+  return {
+    from: bounded.map((p) => p.valid_from).sort()[0],
+    to: bounded.map((p) => p.valid_to).sort().at(-1),
+  };
 }
 
-function learnMeta(fc) {
-  state.meta = fc.features.map((f) => ({ ...f.properties, id: f.id }));
-  for (const p of state.meta) {
-    state.zoneInfo.set(p.id, p);
-    if (p.actor && !state.actors.has(p.actor)) state.actors.set(p.actor, { id: p.actor, name: p.actor_name ?? p.actor, colour: p.colour });
+/**
+ * The zone kinds and the slider's span when /actors does not give them: every zone of every date
+ * without geometry to speak of (simplified for zoom 0), asked for after the first render.
+ */
+async function learnFromAllZones() {
+  const fc = await getJSON(`map/zones${query({ zoom: 0 })}`);
+  const props = fc.features.map((f) => f.properties);
+  noteKinds(props.map((p) => p.kind));
+  noteActors(props);
+  const span = boundedSpan(props);
+  if (span) setSpan(span);
+}
+
+function setSpan(span) {
+  state.span = span;
+  setupTime();
+  if (state.date) {
+    const d = clampDay(state.date, span.from, span.to);
+    if (d !== state.date) setDate(d);
+    else showDate();
   }
-  state.kinds = [...new Set(state.meta.map((p) => p.kind))].sort((a, b) => kindRank(a) - kindRank(b));
-  state.span = dataSpan(state.meta);
 }
 
 function viewFrom(collections) {
@@ -721,11 +738,13 @@ async function start() {
   for (const [name, z] of [['zones', 400], ['query', 640]]) map.createPane(name).style.zIndex = String(z);
   map.getContainer().setAttribute('aria-describedby', 'map-help');
 
-  say('Loading…');
-  // Ask for the collections and the all-dates zone list together; then layers by box and date.
-  const boot = window.zonetrackBoot;
-  const metaP = boot ? readJSON(boot.zones) : getJSON(`map/zones${query({ zoom: META_ZOOM })}`);
-  const collections = (await (boot ? readJSON(boot.collections) : getJSON('collections'))).collections ?? [];
+  const boot = window.zonetrackBoot ?? { collections: fetch('collections'), actors: fetch('actors') };
+  const [listing, about] = await Promise.all([
+    readJSON(boot.collections),
+    // An older server has no /actors: the actors then come from the zones themselves.
+    readJSON(boot.actors).catch(() => null),
+  ]);
+  const collections = listing.collections ?? [];
   state.refs = collections.filter((c) => !DATA.includes(c.id)).map((c) => ({ id: c.id, title: c.title ?? c.id }));
   state.refs.sort((a, b) => refRank(`ref.${a.id}`) - refRank(`ref.${b.id}`));
   if (frag.lat !== undefined) map.setView([frag.lat, frag.lon], frag.zoom ?? 7, { animate: false });
@@ -733,16 +752,28 @@ async function start() {
     map.fitBounds(viewFrom(collections), { animate: false, padding: [8, 8] });
     if (frag.zoom !== undefined) map.setZoom(frag.zoom, { animate: false });
   }
-  const all = await metaP;
-  learnMeta(all);
+
+  for (const a of about?.actors ?? []) state.actors.set(a.id, a);
+  if (Array.isArray(about?.zone_kinds)) noteKinds(about.zone_kinds);
+  state.kindsChosen = Boolean(frag.layers);
   state.layers = frag.layers ? new Set(frag.layers) : defaultLayers();
   if (frag.events !== undefined) state.events = frag.events;
+  const span = Array.isArray(about?.date_span) ? { from: about.date_span[0], to: about.date_span[1] } : null;
+  // Without kinds from /actors (or without /actors) the full zone list fills in the rest; it
+  // is needed before the first render only when there is no date span at all.
+  const needAll = !Array.isArray(about?.zone_kinds) || !span;
+  if (span) state.span = span;
+  else await learnFromAllZones();
   state.date = clampDay(frag.date ?? state.span.to, state.span.from, state.span.to);
+
   setupLoaders();
   buildToggles();
   buildConfidenceKey();
-  setupTime();
   setupPanel();
+  setupTime();
+  showDate();
+  writeUrl();
+  updateExports();
   if (state.layers.has('osm')) tryOsm();
 
   // Base names crowd the country-wide view; they appear from zoom 8 (the squares stay).
@@ -762,14 +793,13 @@ async function start() {
   });
   window.addEventListener('hashchange', () => applyFragment(parseFragment(location.hash)));
 
-  // First paint from the all-dates list; setDate's request for the view replaces it.
-  const zones = loaders.get('zones');
-  zones.data = { type: 'FeatureCollection', features: all.features.filter((f) => validOn(f.properties, state.date)) };
-  if (layerOn('zones')) zones.redraw();
-  await setDate(state.date);
-  say('');
-  // Place names for event popups (locations are small and already on the map when shown).
-  getJSON(`map/locations`).then(
+  // The zones and the outline first: the first render should not queue behind the base map.
+  const first = ['zones', 'ref.syria'].filter((id) => loaders.has(id) && layerOn(id));
+  await Promise.all(first.map((id) => loaders.get(id).sync()));
+  await refresh();
+  if (needAll && span) await learnFromAllZones().catch(() => {});
+  // Place names for event popups.
+  getJSON('map/locations').then(
     (fc) => fc.features.forEach((f) => state.placeNames.set(f.properties.key, f.properties.name)),
     () => {},
   );

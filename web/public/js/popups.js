@@ -51,6 +51,7 @@ export function sourcesList(sources) {
 
 const METHODS = {
   hand_drawn: 'hand-drawn',
+  natural_earth: 'from Natural Earth',
   rule: 'derived from a rule',
   sourced_coordinate: 'sourced coordinate',
 };
@@ -109,11 +110,10 @@ export function latLonText(lat, lon) {
 }
 
 /**
- * The answer to "what covers this point on this date": every covering zone, then the nearest
- * zones that do not cover it, with distances. `describe(id)` gives a zone's full properties when
- * the page has them (for the description).
+ * The answer to "what covers this point on this date" (GET /query/point): every covering zone
+ * with its details and sources, then the nearest zones that do not cover it, with distances.
  */
-export function pointAnswer(ans, describe) {
+export function pointAnswer(ans) {
   const box = el('div', { cls: 'answer' });
   box.append(el('div', { cls: 'answer-h', text: `${latLonText(ans.lat, ans.lon)} on ${ans.datetime}` }));
   const covering = Array.isArray(ans.covering) ? ans.covering : [];
@@ -123,7 +123,7 @@ export function pointAnswer(ans, describe) {
     box.append(el('p', { cls: 'count', text: covering.length === 1 ? '1 zone covers this point:' : `${covering.length} zones cover this point:` }));
     const list = el('div', { cls: 'covering' });
     for (const z of covering) {
-      const block = zoneBlock(z, describe(z.id) ?? {}, { boundary: z.on_boundary });
+      const block = zoneBlock(z, {}, { boundary: z.on_boundary });
       block.dataset.key = z.key ?? '';
       if (z.on_boundary) block.classList.add('on-boundary');
       list.append(block);
