@@ -277,3 +277,39 @@ fn coordinates_that_are_not_numbers_or_out_of_range_cover_nothing_and_never_pani
         }
     }
 }
+
+#[test]
+fn many_large_overlapping_zones_build_a_bounded_grid_and_answer_exactly() {
+    // A thousand redrawings of one large area, plus small zones: the grid must coarsen rather
+    // than file every large zone in every one of its cells.
+    let mut s = 77;
+    let mut items = Vec::new();
+    for _ in 0..1000 {
+        let centre = (
+            synthetic::uniform(&mut s, 38.9, 39.1),
+            synthetic::uniform(&mut s, 34.9, 35.1),
+        );
+        items.push(geo::MultiPolygon(vec![synthetic::star_polygon(
+            &mut s, centre, 3.0, 40,
+        )]));
+    }
+    items.extend(synthetic::clustered_stars(3000, synthetic::SYRIA_BOX, 5));
+    let index = PolygonIndex::new(items.clone());
+    assert!(
+        index.heap_bytes() < 200 << 20,
+        "{} bytes",
+        index.heap_bytes()
+    );
+    for (lon, lat) in synthetic::uniform_points(300, synthetic::SYRIA_BOX, 6) {
+        let want: Vec<(usize, bool)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
+                zone_index::Position::Outside => None,
+                zone_index::Position::Inside => Some((i, false)),
+                zone_index::Position::OnBoundary => Some((i, true)),
+            })
+            .collect();
+        assert_eq!(index.covering(lon, lat), want);
+    }
+}
