@@ -620,6 +620,16 @@ impl PolygonIndex {
     }
 
     /// `[min lon, min lat, max lon, max lat]` of every indexed part, or `None` when there is none.
+    ///
+    /// ```
+    /// use geo::{MultiPolygon, polygon};
+    /// let tri = polygon![(x: 1.0, y: 2.0), (x: 3.0, y: 2.0), (x: 1.0, y: 5.0)];
+    /// let index = zone_index::PolygonIndex::new(vec![MultiPolygon(vec![tri])]);
+    /// assert_eq!(index.bbox(), Some([1.0, 2.0, 3.0, 5.0]));
+    /// assert_eq!((index.len(), index.is_empty()), (1, false));
+    /// assert!(index.heap_bytes() >= 4 * 16);
+    /// assert_eq!(zone_index::PolygonIndex::new(vec![]).bbox(), None);
+    /// ```
     pub fn bbox(&self) -> Option<[f64; 4]> {
         self.bbox
     }
@@ -728,6 +738,16 @@ impl PolygonIndex {
 
     /// Where the point lies relative to one item (all its parts), by scanning the item's parts
     /// with the banded edge index; `None` when `item` is out of range.
+    ///
+    /// ```
+    /// use geo::{MultiPolygon, polygon};
+    /// use zone_index::Position;
+    /// let sq = polygon![(x: 0.0, y: 0.0), (x: 2.0, y: 0.0), (x: 2.0, y: 2.0), (x: 0.0, y: 2.0)];
+    /// let index = zone_index::PolygonIndex::new(vec![MultiPolygon(vec![sq])]);
+    /// assert_eq!(index.position(0, 1.0, 0.0), Some(Position::OnBoundary));
+    /// assert_eq!(index.position(0, 1.0, 1.0), Some(Position::Inside));
+    /// assert_eq!(index.position(1, 1.0, 1.0), None);
+    /// ```
     pub fn position(&self, item: usize, lon: f64, lat: f64) -> Option<Position> {
         if item >= self.items {
             return None;
