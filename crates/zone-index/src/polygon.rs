@@ -128,7 +128,9 @@ impl Part {
 /// points), a point is inside when it is inside any part, and on the boundary when it is on some
 /// part's boundary and inside none.
 ///
-/// Parts with a non-finite coordinate are left out (they would poison the R-tree).
+/// Parts with a non-finite coordinate are left out (they would poison the R-tree). Answers are
+/// exact for coordinates up to about 1e150 in size (past that the products inside `orient2d`
+/// overflow); lon/lat never come near.
 ///
 /// ```
 /// use geo::{MultiPolygon, polygon};
