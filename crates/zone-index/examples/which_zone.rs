@@ -171,6 +171,17 @@ fn run(args: &Args) -> Res<()> {
     if result.pairs().count() != total_hits {
         return Err("the batch path and single queries found different numbers of pairs".into());
     }
+    // Untimed: the single-call answers, pair by pair, must be the batch's (which the script
+    // then checks against shapely's).
+    let single_pairs = points.iter().enumerate().flat_map(|(i, &(lon, lat))| {
+        index
+            .covering(lon, lat)
+            .into_iter()
+            .map(move |(z, b)| (i, z, b))
+    });
+    if !single_pairs.eq(result.pairs()) {
+        return Err("the batch path and single queries found different pairs".into());
+    }
     write_pairs(&args.path("pairs")?, result.pairs().map(|(p, z, _)| (p, z)))?;
     let out = std::io::stdout();
     let mut o = out.lock();

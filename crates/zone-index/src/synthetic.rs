@@ -36,6 +36,13 @@ pub fn uniform(state: &mut u64, lo: f64, hi: f64) -> f64 {
 }
 
 /// A standard normal number (Box-Muller).
+///
+/// ```
+/// let mut s = 9;
+/// let xs: Vec<f64> = (0..10_000).map(|_| zone_index::synthetic::normal(&mut s)).collect();
+/// let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+/// assert!(mean.abs() < 0.05);
+/// ```
 pub fn normal(state: &mut u64) -> f64 {
     let u1 = uniform(state, f64::MIN_POSITIVE, 1.0);
     let u2 = uniform(state, 0.0, std::f64::consts::TAU);

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use geo::{Intersects, Rect, coord};
+use geo::{Intersects, Rect, coord, polygon};
 use zone_index::{BatchOrder, Bbox, PolygonIndex, ZoneIndex, synthetic};
 
 use crate::support::{
@@ -274,6 +274,98 @@ fn coordinates_that_are_not_numbers_or_out_of_range_cover_nothing_and_never_pani
             }
             let _ = index.timeline(lon, lat);
             let _ = index.covering_many(&[(lon, lat)], None);
+        }
+    }
+}
+
+#[test]
+fn many_large_overlapping_zones_build_a_bounded_grid_and_answer_exactly() {
+    // A thousand redrawings of one large area, plus small zones: the grid must coarsen rather
+    // than file every large zone in every one of its cells.
+    let mut s = 77;
+    let mut items = Vec::new();
+    for _ in 0..1000 {
+        let centre = (
+            synthetic::uniform(&mut s, 38.9, 39.1),
+            synthetic::uniform(&mut s, 34.9, 35.1),
+        );
+        items.push(geo::MultiPolygon(vec![synthetic::star_polygon(
+            &mut s, centre, 3.0, 40,
+        )]));
+    }
+    items.extend(synthetic::clustered_stars(3000, synthetic::SYRIA_BOX, 5));
+    let index = PolygonIndex::new(items.clone());
+    assert!(
+        index.heap_bytes() < 200 << 20,
+        "{} bytes",
+        index.heap_bytes()
+    );
+    for (lon, lat) in synthetic::uniform_points(300, synthetic::SYRIA_BOX, 6) {
+        let want: Vec<(usize, bool)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
+                zone_index::Position::Outside => None,
+                zone_index::Position::Inside => Some((i, false)),
+                zone_index::Position::OnBoundary => Some((i, true)),
+            })
+            .collect();
+        assert_eq!(index.covering(lon, lat), want);
+    }
+}
+
+#[test]
+fn absurd_but_finite_polygon_coordinates_neither_panic_nor_answer_wrongly() {
+    // Past about 1e150 the products inside orient2d overflow (for geo's reference too), so
+    // exactness is checked at 1e100 and only the absence of panics beyond.
+    let no_panic = PolygonIndex::new(vec![geo::MultiPolygon(vec![
+        polygon![(x: -1e300, y: -1e300), (x: 1e300, y: -1e300), (x: 0.0, y: 1e300)],
+    ])]);
+    for v in [0.0, 1e300, -1e308, f64::MAX, f64::MIN_POSITIVE] {
+        let _ = no_panic.covering(v, v);
+        let _ = no_panic.covering_many(&[(v, -v)], 2);
+    }
+    let big = 1e100;
+    let items = vec![
+        geo::MultiPolygon(vec![
+            polygon![(x: -big, y: -big), (x: big, y: -big), (x: big, y: big), (x: -big, y: big)],
+        ]),
+        geo::MultiPolygon(vec![
+            polygon![(x: 0.0, y: 0.0), (x: 1e-300, y: 0.0), (x: 0.0, y: 1e-300)],
+        ]),
+        geo::MultiPolygon(vec![
+            polygon![(x: f64::NAN, y: 0.0), (x: 1.0, y: 0.0), (x: 0.0, y: 1.0)],
+        ]),
+        geo::MultiPolygon(vec![]),
+    ];
+    let index = PolygonIndex::new(items.clone());
+    let odd = [
+        0.0,
+        -0.0,
+        1e-301,
+        5e-301,
+        1.0,
+        -1.0,
+        1e99,
+        -1e100,
+        1e100,
+        2e100,
+        f64::NAN,
+        f64::INFINITY,
+    ];
+    for &lon in &odd {
+        for &lat in &odd {
+            let want: Vec<(usize, bool)> = items
+                .iter()
+                .enumerate()
+                .take(2)
+                .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
+                    zone_index::Position::Outside => None,
+                    zone_index::Position::Inside => Some((i, false)),
+                    zone_index::Position::OnBoundary => Some((i, true)),
+                })
+                .collect();
+            assert_eq!(index.covering(lon, lat), want, "({lon}, {lat})");
         }
     }
 }
