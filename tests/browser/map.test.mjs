@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,9 +180,10 @@ describe('the map page', () => {
       if (Math.min(...marks) < FIRST_RENDER_BUDGET_MS / 2) break;
     }
     const best = Math.min(...marks);
-    t.diagnostic(`first render (performance mark zones-drawn, ms after navigation start): ${marks.join(', ')}; best ${best}`);
-    console.log(`# first render: ${marks.join(' ms, ')} ms (best ${best} ms)`);
-    assert.ok(best < FIRST_RENDER_BUDGET_MS, `first render took ${best} ms at best (${marks.join(', ')})`);
+    const load = `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs`;
+    t.diagnostic(`first render (performance mark zones-drawn, ms after navigation start): ${marks.join(', ')}; best ${best}; ${load}`);
+    console.log(`# first render: ${marks.join(' ms, ')} ms (best ${best} ms; ${load})`);
+    assert.ok(best < FIRST_RENDER_BUDGET_MS, `first render took ${best} ms at best (${marks.join(', ')}; ${load})`);
   });
 
   test(`moving the date from ${BEFORE} to ${AFTER} changes the south-west as the data says`, async () => {
@@ -255,6 +257,7 @@ describe('the map page', () => {
     const linked = expected.covering.flatMap((z) => z.sources).filter((s) => s.url).length;
     assert.equal(await page.$$eval('.query-popup .sources a[href^="http"]', (a) => a.length), linked, 'sources with a URL are links');
     await page.click('.query-popup details.zone summary');
+    await page.waitForTimeout(400); // the popup grows and the map pans to fit it
     await shot(page, 'desktop-point-query');
 
     // With the answer open, moving the date asks again.
@@ -290,6 +293,7 @@ describe('the map page', () => {
     const places = await api(`/map/locations?datetime=${BEFORE}&bbox=35.9,32.4,36.3,32.8`);
     const place = places.features.find((f) => f.properties.kind === 'city') ?? places.features[0];
     assert.ok(place, 'a place near Daraa');
+    await page.click('.query-popup .leaflet-popup-close-button');
     await page.click(`.leaflet-marker-icon[data-key="${place.properties.key}"]`);
     await page.waitForSelector('.leaflet-popup:not(.query-popup) .answer');
     const text = await page.textContent('.leaflet-popup:not(.query-popup)');

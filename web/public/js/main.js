@@ -363,7 +363,10 @@ async function ask(latlng) {
       L.polyline([ll, [lat, lon]], { pane: 'query', color: safeColour(n.colour), weight: 2, dashArray: '3 5', interactive: false }).addTo(g);
       L.circleMarker([lat, lon], { pane: 'query', radius: 3, color: safeColour(n.colour), weight: 2, fillOpacity: 1, interactive: false }).addTo(g);
     }
-    popup.setContent(pointAnswer(ans));
+    const answer = pointAnswer(ans);
+    // Opening a zone's details makes the popup taller: let Leaflet re-fit and re-pan it.
+    answer.addEventListener('toggle', () => popup.update(), true);
+    popup.setContent(answer);
     $('map').dataset.answerDate = date;
   } catch (e) {
     if (e.name === 'AbortError') return;
