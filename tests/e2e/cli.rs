@@ -285,3 +285,38 @@ fn timeline_and_changes_print_readable_tables() {
     );
     assert!(text.contains("syrian_government"), "{text}");
 }
+
+#[test]
+fn areas_prints_monthly_areas_and_draws_a_chart() {
+    let dir = TempDir::new("areas");
+    let svg = dir.0.join("areas.svg");
+    let out = run(&[
+        "areas",
+        "--from",
+        "2018-01-01",
+        "--to",
+        "2018-12-31",
+        "--svg",
+        svg.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("month,actor,km2\n"));
+    let gov = |month: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{month},syrian_government,")))
+            .and_then(|l| l.rsplit(',').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{month} in {text}"))
+    };
+    assert!(
+        gov("2018-08") > gov("2018-06") + 5000.0,
+        "the southern offensive shows as a gain"
+    );
+    let chart = std::fs::read_to_string(&svg).expect("the chart is written");
+    assert!(chart.starts_with("<svg") && chart.contains("<polyline") && chart.ends_with("</svg>"));
+}

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use geodata::{Dataset, Date, GeodataError};
+use geodata::{Dataset, Date, GeodataError, ZoneKind};
 
+mod areas;
 mod query;
 
 #[derive(Parser)]
@@ -139,6 +140,27 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// Area per actor over time (first day of each month), as CSV and optionally an SVG chart.
+    #[command(
+        after_help = "Examples:\n  zonetrack areas --svg control-areas.svg > control-areas.csv\n  zonetrack areas --kind presence --from 2018-01-01 --to 2018-12-31"
+    )]
+    Areas {
+        /// Which kind of zone to measure.
+        #[arg(long, default_value = "control", value_parser = parse_kind)]
+        kind: ZoneKind,
+        /// First month (default: the data's first day).
+        #[arg(long, value_parser = parse_day)]
+        from: Option<Date>,
+        /// Last day (default: the data's last day).
+        #[arg(long, value_parser = parse_day)]
+        to: Option<Date>,
+        /// Also write a line chart here.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Data directory (default: the embedded data set).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// List the layers with their geometry type and feature count.
     #[command(after_help = "Example:\n  zonetrack layers --data mydata/")]
     Layers {
@@ -164,6 +186,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+}
+
+/// Parses a zone kind for clap.
+fn parse_kind(s: &str) -> Result<ZoneKind, String> {
+    ZoneKind::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = ZoneKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("{s:?} is not a zone kind; kinds are: {}", all.join(", "))
+    })
 }
 
 /// Parses a day for clap; the message is what the user sees after "invalid value".
@@ -359,6 +389,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 _ => bail!("give --lon and --lat, or --csv FILE"),
             }
         }
+        Command::Areas {
+            kind,
+            from,
+            to,
+            svg,
+            data,
+        } => areas::run(
+            &query::index(load(data.as_deref())?),
+            kind,
+            from,
+            to,
+            svg.as_deref(),
+        )
+        .map(|()| ExitCode::SUCCESS),
         Command::Timeline {
             lon,
             lat,
@@ -398,6 +442,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`| head`) is not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("zonetrack: {e:#}");
             ExitCode::FAILURE
