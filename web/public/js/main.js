@@ -15,6 +15,8 @@ import { dot, el, eventBlock, locationBlock, pointAnswer } from './popups.js';
 
 const L = window.L;
 const DATA = ['zones', 'locations', 'events'];
+// Margin around the view a layer is asked for, as a fraction of the view (boot-view.js agrees).
+const MARGIN = 0.5;
 const $ = (id) => document.getElementById(id);
 
 // Reference layers: how each is drawn. Unknown ones (a user's data) get `other`.
@@ -80,6 +82,7 @@ class Loader {
     this.data = null;
     this.layer = null;
     this.ctrl = null;
+    this.early = null; // { datetime, zoom, bbox, response } from boot-view.js
   }
 
   upToDate(datetime, zoom, bounds) {
@@ -99,11 +102,17 @@ class Loader {
     const ctrl = new AbortController();
     this.ctrl = ctrl;
     // Half a screen of margin each way: small pans need no request.
-    const bounds = view.pad(0.5);
+    let bounds = view.pad(MARGIN);
     const url = `map/${encodeURIComponent(this.collection)}${query({ bbox: bboxParam(bounds), datetime, zoom })}`;
+    // The request boot-view.js made before Leaflet loaded, if it asked for this view and date.
+    const early = this.early;
+    this.early = null;
+    const earlyBounds = early && L.latLngBounds([early.bbox[1], early.bbox[0]], [early.bbox[3], early.bbox[2]]);
+    const useEarly = early && early.datetime === datetime && early.zoom === zoom && earlyBounds.contains(view);
+    if (useEarly) bounds = earlyBounds;
     setPending(+1);
     try {
-      const fc = await getJSON(url, ctrl.signal);
+      const fc = await (useEarly ? readJSON(early.response) : getJSON(url, ctrl.signal));
       if (ctrl !== this.ctrl) return;
       this.fetched = { datetime, zoom, bounds };
       this.data = fc;
@@ -797,6 +806,7 @@ async function start() {
   window.addEventListener('hashchange', () => applyFragment(parseFragment(location.hash)));
 
   // The zones and the outline first: the first render should not queue behind the base map.
+  loaders.get('zones').early = await (boot.zones ?? null);
   const first = ['zones', 'ref.syria'].filter((id) => loaders.has(id) && layerOn(id));
   await Promise.all(first.map((id) => loaders.get(id).sync()));
   await refresh();
