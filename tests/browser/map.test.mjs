@@ -415,6 +415,10 @@ describe('the map page', () => {
       await page.keyboard.press('Tab');
     }
     for (const id of ['prev-month', 'play', 'next-month', 'date-input', 'date-slider']) assert.ok(reached.has(id), `Tab reaches #${id}: ${[...reached]}`);
+    // Places are focusable and Enter opens their details.
+    await page.focus('.leaflet-marker-icon.loc[data-key="damascus_city"]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.leaflet-popup .answer');
     clean();
     await context.close();
   });

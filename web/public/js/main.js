@@ -3,9 +3,10 @@
 //
 // Data flow: every layer is requested from /map/{collection} for the visible box (padded), the
 // date and the zoom level, and replaced when the view or date leaves what was fetched. Before
-// that, boot.js has asked for /collections (layers, extents) and /actors (names, colours, date
-// span), both small. The zones and the country outline are asked for first, the rest once the
-// zones are drawn, so the first render does not queue behind the base map.
+// this module runs, boot.js has asked for /collections (layers, extents) and /actors (names,
+// colours, date span), both small, and boot-view.js for the zones of the view the map will open
+// at. The zones and the country outline are drawn first, the other layers asked for after, so
+// the first render does not queue behind the base map.
 
 import { addDays, addMonths, clampDay, daysBetween, longDay } from './dates.js';
 import { ApiError, bboxParam, getJSON, query, readJSON } from './api.js';
@@ -95,6 +96,8 @@ class Loader {
     const datetime = this.dates();
     const view = map.getBounds();
     if (this.upToDate(datetime, zoom, view)) {
+      // Back where the last answer holds (a date moved away and back): drop what is under way.
+      this.ctrl?.abort();
       if (this.layer && !map.hasLayer(this.layer)) this.redraw();
       return;
     }
@@ -164,7 +167,7 @@ function afterZones(layer) {
     performance.mark('zones-drawn');
   }
   const fetched = loaders.get('zones').fetched;
-  if (!fetched) return; // the first paint, from the all-dates list
+  if (!fetched) return;
   const m = $('map');
   m.dataset.zonesDate = fetched.datetime;
   m.dataset.zonesCount = String(layer.getLayers().length);
