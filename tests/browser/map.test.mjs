@@ -329,10 +329,20 @@ describe('the map page', () => {
     assert.equal((await page.$$('.leaflet-ref-governorates-pane path')).length, 0, 'governorates are off');
     assert.equal((await page.$$('.leaflet-marker-icon.evt')).length, 0, 'events are off');
     const state = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    assert.equal(state.get('layers'), 'zones.control,locations,ref.syria,ref.rivers', 'the link keeps its layers');
     assert.equal(state.get('date'), '2018-03-20');
     assert.equal(Number(state.get('lat')), 33.5);
     assert.equal(Number(state.get('lon')), 36.3);
     assert.equal(state.get('zoom'), '8');
+
+    // A default view's link names every zone kind the data has, so it reproduces the zones too.
+    const plain = await openPage(`#date=${BEFORE}`);
+    await settled(plain.page, BEFORE);
+    const listed = new URLSearchParams(new URL(plain.page.url()).hash.slice(1)).get('layers').split(',');
+    const kindsInData = new Set((await api('/map/zones?zoom=0')).features.map((f) => `zones.${f.properties.kind}`));
+    for (const k of kindsInData) assert.ok(listed.includes(k), `the default link lists ${k}: ${listed}`);
+    plain.clean();
+    await plain.context.close();
 
     // Change date, layers and zoom through the controls: the URL follows.
     await page.click('#next-month');

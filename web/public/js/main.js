@@ -302,8 +302,14 @@ function noteKinds(kinds) {
   const fresh = [...new Set(kinds)].filter((k) => k && !state.kinds.includes(k));
   if (fresh.length === 0) return;
   state.kinds = [...state.kinds, ...fresh].sort((a, b) => kindRank(a) - kindRank(b));
-  if (!state.kindsChosen) for (const k of fresh) state.layers.add(`zones.${k}`);
-  if ($('zone-kinds').dataset.built) buildZoneToggles();
+  if (!state.kindsChosen) {
+    for (const k of fresh) state.layers.add(`zones.${k}`);
+    if (map && state.date) writeUrl();
+  }
+  if ($('zone-kinds').dataset.built) {
+    buildZoneToggles();
+    updateExports();
+  }
 }
 
 /** Actors named by zone features, for a server without /actors. */
@@ -485,10 +491,22 @@ function stopPlay() {
 // ---------------------------------------------------------------------------------------------
 // URL
 
+/** Layer ids in a fixed order (zone kinds, places, events, base map), so links compare equal. */
+function orderedLayers() {
+  const rank = (id) => {
+    if (id.startsWith('zones.')) return kindRank(id.slice(6));
+    if (id === 'locations') return 100;
+    if (id === 'events') return 101;
+    if (id.startsWith('ref.')) return 200 + refRank(id);
+    return 300;
+  };
+  return [...state.layers].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function writeUrl() {
   if (!state.date) return;
   const c = map.getCenter().wrap();
-  const frag = formatFragment({ date: state.date, lat: c.lat, lon: c.lng, zoom: Math.round(map.getZoom()), layers: state.layers, events: state.events });
+  const frag = formatFragment({ date: state.date, lat: c.lat, lon: c.lng, zoom: Math.round(map.getZoom()), layers: orderedLayers(), events: state.events });
   if (location.hash !== frag) history.replaceState(null, '', frag);
   $('qgis-link').value = serviceUrl();
 }
