@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench/http (standard library only, except `chart`, which needs matplotlib).
+
+  points SEED N           N random points as CSV (lon,lat), the bench's distribution
+  check ZT.csv PG.txt     compare zonetrack's and PostGIS's covering zones for those points
+  pglat LOG...            p50 and p99 latency (us) from pgbench per-transaction logs
+  summary RESULTS.tsv     medians, ratios and targets as a table; writes RESULTS.json
+  chart RESULTS.json PNG [TITLE]  a bar chart of the medians
+"""
+
+import json
+import random
+import statistics
+import sys
+
+# id -> (label, what it is)
+CASES = {
+    "zt_point": ("zonetrack /query/point", "covering zones + 3 nearest (the default answer)"),
+    "zt_point0": ("zonetrack /query/point nearest=0", "covering zones only: the SQL's work"),
+    "pg_point": ("PostGIS SELECT ST_Covers", "GiST index, -M prepared"),
+    "zt_items": ("zonetrack items?limit=100", "/collections/zones/items?limit=100"),
+    "ref_404": ("ceiling: 404 answer", "tiny JSON error through the whole stack"),
+    "ref_static": ("ceiling: static 147 KB file", "/static/vendor/leaflet/leaflet.js, no copy"),
+}
+POINT_RATIO = 4.0
+POINT_P99_MS = 5.0
+ITEMS_RPS = 10_000.0
+
+
+def points(seed, n):
+    rng = random.Random(int(seed))
+    print("lon,lat")
+    for _ in range(int(n)):
+        print(f"{rng.randint(357000, 424000) / 10000:.4f},{rng.randint(323000, 373000) / 10000:.4f}")
+
+
+def check(zt_csv, pg_txt):
+    """zonetrack's POST /query/points CSV answer (lon,lat,zones with ;-joined keys) against
+    psql -At output (index|;-joined keys); prints agreeing/total and exits 1 below 99%."""
+    with open(zt_csv) as f:
+        rows = f.read().splitlines()[1:]
+    zt = [frozenset(filter(None, r.split(",", 2)[2].split(";"))) for r in rows]
+    pg = {}
+    with open(pg_txt) as f:
+        for line in f:
+            i, _, keys = line.rstrip("\n").partition("|")
+            pg[int(i)] = frozenset(filter(None, keys.split(";")))
+    bad = [i for i, z in enumerate(zt, 1) if pg.get(i, frozenset()) != z]
+    for i in bad[:10]:
+        print(f"  point {i}: zonetrack {sorted(zt[i - 1])} PostGIS {sorted(pg.get(i, []))}",
+              file=sys.stderr)
+    covered = sum(1 for z in zt if z)
+    print(f"{len(zt) - len(bad)} {len(zt)} {covered}")
+    sys.exit(0 if len(zt) and len(bad) <= len(zt) // 100 else 1)
+
+
+def pglat(*logs):
+    """pgbench -l lines: client_id transaction_no time_us script_no time_epoch time_us."""
+    lat = []
+    for path in logs:
+        with open(path) as f:
+            lat.extend(int(line.split()[2]) for line in f if line.strip())
+    lat.sort()
+    if not lat:
+        print("0 0")
+        return
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+    print(f"{pick(0.50)} {pick(0.99)}")
+
+
+def load(tsv):
+    runs = {}
+    with open(tsv) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            case, _run, rps, p50, p99, cpu, req, err, non2xx, size, other = line.split("\t")
+            runs.setdefault(case, []).append(
+                dict(rps=float(rps), p50=float(p50), p99=float(p99), cpu=float(cpu),
+                     requests=int(req), errors=int(err), non2xx=int(non2xx),
+                     bytes=int(size), other=float(other)))
+    return runs
+
+
+def summary(tsv):
+    runs = load(tsv)
+    med = {}
+    for case, rs in runs.items():
+        med[case] = dict(
+            rps=statistics.median(r["rps"] for r in rs),
+            p50_ms=statistics.median(r["p50"] for r in rs) / 1000,
+            p99_ms=statistics.median(r["p99"] for r in rs) / 1000,
+            cpu_us=statistics.median(r["cpu"] for r in rs),
+            bytes=statistics.median(r["bytes"] for r in rs),
+            other_pct=max(r["other"] for r in rs),
+            runs=[r["rps"] for r in rs],
+            errors=sum(r["errors"] for r in rs),
+            non2xx=sum(r["non2xx"] for r in rs),
+        )
+    out = []
+    w = 34
+    out.append(f"{'':{w}} {'req/s':>8}  {'runs (req/s)':<23} {'p50 ms':>7} {'p99 ms':>7}"
+               f" {'server CPU':>11} {'bytes':>8} {'others':>6}")
+    out.append(f"{'':{w}} {'median':>8}  {'':<23} {'median':>7} {'median':>7} {'us/request':>11}"
+               f" {'/answer':>8} {'max %':>6}")
+    for case, (label, _what) in CASES.items():
+        if case not in med:
+            continue
+        m = med[case]
+        runs_s = " ".join(f"{r:.0f}" for r in m["runs"])
+        flag = ""
+        if m["errors"] or (m["non2xx"] and case != "ref_404"):
+            flag = f"  ({m['errors']} socket errors, {m['non2xx']} non-2xx)"
+        out.append(f"{label:{w}} {m['rps']:8.0f}  {runs_s:<23} {m['p50_ms']:7.2f} "
+                   f"{m['p99_ms']:7.2f} {m['cpu_us']:11.0f} {m['bytes'] or '-':>8} {m['other_pct']:6.0f}{flag}")
+    busy = max((m["other_pct"] for m in med.values()), default=0)
+    out.append("'others max %': the most CPU, in % of the machine, that processes outside the "
+               "bench used during one run")
+    if busy > 5:
+        out.append(f"WARNING: other processes used up to {busy:.0f}% of the machine during a run:"
+                   " these figures are low; run again on a quiet machine")
+    out.append("")
+    targets = []
+    pg = med.get("pg_point", {}).get("rps")
+
+    def verdict(ok):
+        return "met" if ok else "NOT MET"
+
+    for case in ("zt_point", "zt_point0"):
+        if case in med and pg:
+            ratio = med[case]["rps"] / pg
+            med[case]["ratio"] = ratio
+            targets.append((f"{CASES[case][0]} >= {POINT_RATIO:g}x PostGIS req/s",
+                            f"{ratio:.2f}x ({med[case]['rps']:.0f} / {pg:.0f})",
+                            ratio >= POINT_RATIO))
+            if pg and "cpu_us" in med.get("pg_point", {}) and med[case]["cpu_us"] > 0:
+                med[case]["cpu_ratio"] = med["pg_point"]["cpu_us"] / med[case]["cpu_us"]
+    for case in ("zt_point", "zt_point0"):
+        if case in med:
+            p99 = med[case]["p99_ms"]
+            targets.append((f"{CASES[case][0]} p99 < {POINT_P99_MS:g} ms", f"{p99:.2f} ms",
+                            p99 < POINT_P99_MS))
+    if "zt_items" in med:
+        r = med["zt_items"]["rps"]
+        targets.append((f"{CASES['zt_items'][0]} >= {ITEMS_RPS:,.0f} req/s", f"{r:,.0f} req/s",
+                        r >= ITEMS_RPS))
+    out.append("targets (issue 4, 'Fast, measured'):")
+    for name, value, ok in targets:
+        out.append(f"  {name:52} {value:26} {verdict(ok)}")
+    for case in ("zt_point", "zt_point0"):
+        if "cpu_ratio" in med.get(case, {}):
+            out.append(f"  server CPU per query, PostGIS / {CASES[case][0]}: "
+                       f"{med[case]['cpu_ratio']:.2f}x")
+    print("\n".join(out))
+    with open(tsv.rsplit(".", 1)[0] + ".json", "w") as f:
+        json.dump(dict(medians=med, targets=[dict(name=n, value=v, met=ok)
+                                             for n, v, ok in targets]), f, indent=1)
+
+
+def chart(js, png, title="zonetrack HTTP vs PostGIS, same random points"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    med = json.load(open(js))["medians"]
+    order = [c for c in CASES if c in med]
+    colours = dict(zt_point="#1f77b4", zt_point0="#6baed6", pg_point="#d62728",
+                   zt_items="#2ca02c", ref_404="#bbbbbb", ref_static="#bbbbbb")
+    labels = [CASES[c][0].replace("zonetrack ", "zonetrack\n").replace("ceiling: ", "ceiling:\n")
+              .replace("PostGIS ", "PostGIS\n") for c in order]
+    values = [med[c]["rps"] for c in order]
+    fig, ax = plt.subplots(figsize=(8.5, 4.2), dpi=100)
+    bars = ax.bar(range(len(order)), values, color=[colours[c] for c in order])
+    for b, v, c in zip(bars, values, order):
+        txt = f"{v:,.0f}"
+        if "p99_ms" in med[c] and not c.startswith("ref_"):
+            txt += f"\np99 {med[c]['p99_ms']:.1f} ms"
+        ax.text(b.get_x() + b.get_width() / 2, v, txt, ha="center", va="bottom", fontsize=8)
+    if "pg_point" in med:
+        t = POINT_RATIO * med["pg_point"]["rps"]
+        ax.axhline(t, color="#d62728", ls="--", lw=1)
+        ax.text(len(order) - 0.5, t, f"target /query/point: {POINT_RATIO:g}x PostGIS",
+                ha="right", va="bottom", fontsize=8, color="#d62728")
+    ax.axhline(ITEMS_RPS, color="#2ca02c", ls=":", lw=1)
+    ax.text(len(order) - 0.5, ITEMS_RPS, "target items: 10,000/s", ha="right", va="bottom",
+            fontsize=8, color="#2ca02c")
+    ax.set_xticks(range(len(order)), labels, fontsize=8)
+    ax.set_ylabel("requests (queries) per second, median")
+    ax.set_ylim(0, max(values + [POINT_RATIO * med.get("pg_point", {"rps": 0})["rps"]]) * 1.18)
+    ax.set_title(title, fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(png)
+
+
+if __name__ == "__main__":
+    cmds = dict(points=points, check=check, pglat=pglat, summary=summary, chart=chart)
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        sys.exit(__doc__)
+    cmds[sys.argv[1]](*sys.argv[2:])
