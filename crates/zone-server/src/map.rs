@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use geo::{Intersects, SimplifyVwPreserve};
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -55,7 +54,24 @@ pub async fn layer(
         .map(|z| params::integer("zoom", z, 0, 22))
         .transpose()?;
     let rect = bbox.map(|b| b.rect());
-    let mut features = Vec::new();
+    let simplified = zoom.map(|z| {
+        let z = z as usize;
+        layer.simplified[z.min(crate::snapshot::MAX_ZOOM)].get_or_init(|| {
+            layer
+                .features
+                .iter()
+                .map(|f| {
+                    let mut v = f.to_json();
+                    v["geometry"] =
+                        geodata::geometry_json(&simplify(&f.geometry, tolerance(z as u64)));
+                    v.to_string()
+                })
+                .collect()
+        })
+    });
+    let texts = simplified.unwrap_or(&layer.json);
+    let mut body = String::from("{\"type\":\"FeatureCollection\",\"features\":[");
+    let mut returned = 0usize;
     for (i, f) in layer.features.iter().enumerate() {
         if datetime.is_some_and(|d| !d.matches(&f.period)) {
             continue;
@@ -65,23 +81,15 @@ pub async fn layer(
         {
             continue;
         }
-        match zoom {
-            // Points and full resolution need no work: reuse the serialised feature.
-            None => features.push(
-                serde_json::from_str::<serde_json::Value>(&layer.json[i]).unwrap_or_default(),
-            ),
-            Some(z) => {
-                let mut v = f.to_json();
-                v["geometry"] = geodata::geometry_json(&simplify(&f.geometry, tolerance(z)));
-                features.push(v);
-            }
+        if returned > 0 {
+            body.push(',');
         }
+        body.push_str(&texts[i]);
+        returned += 1;
     }
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberReturned": features.len(),
-        "simplified": zoom.is_some(),
-        "features": features,
-    });
-    Ok(json_response("application/geo+json", body.to_string()))
+    body.push_str(&format!(
+        "],\"numberReturned\":{returned},\"simplified\":{}}}",
+        zoom.is_some()
+    ));
+    Ok(json_response("application/geo+json", body))
 }

@@ -334,9 +334,24 @@ pub async fn actors(
         .iter()
         .map(|a| json!({"id": a.id.as_str(), "name": a.name, "colour": a.colour, "description": a.description}))
         .collect();
-    let span = snap.data.date_span();
+    // The slider's span: the zones with both ends dated (an open-ended 1974 agreement would
+    // stretch it over decades), widened by the events.
+    let days = snap
+        .data
+        .zones
+        .iter()
+        .filter_map(|z| z.period.from().zip(z.period.to()))
+        .flat_map(|(a, b)| [a, b])
+        .chain(snap.data.events.iter().map(|e| e.date));
+    let span = days.fold(None, |acc: Option<(Date, Date)>, d| {
+        Some(acc.map_or((d, d), |(lo, hi)| (lo.min(d), hi.max(d))))
+    });
+    let mut kinds: Vec<&str> = snap.data.zones.iter().map(|z| z.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
     let body = json!({
         "actors": list,
+        "zone_kinds": kinds,
         "date_span": span.map(|(a, b)| json!([a.to_string(), b.to_string()])),
     });
     Ok(json_response("application/json", body.to_string()))

@@ -34,7 +34,13 @@ pub struct Layer {
     pub interval: (Option<Date>, Option<Date>),
     /// Properties that can be filtered on by equality (declared in the OpenAPI document).
     pub filters: &'static [&'static str],
+    /// Each feature's GeoJSON simplified for a zoom level (index = zoom), made on first use:
+    /// the map asks for the same few zoom levels over and over.
+    pub simplified: Vec<std::sync::OnceLock<Vec<String>>>,
 }
+
+/// Zoom levels `/map` accepts (0 = the whole world in one tile).
+pub const MAX_ZOOM: usize = 22;
 
 /// One version of the data and everything derived from it.
 pub struct Snapshot {
@@ -163,6 +169,7 @@ impl Snapshot {
                     bbox,
                     interval,
                     filters,
+                    simplified: (0..=MAX_ZOOM).map(|_| std::sync::OnceLock::new()).collect(),
                 })
             })
             .collect();
