@@ -2,20 +2,7 @@
 
 use std::path::Path;
 
-use e2e::{TempDir, repo_root, run};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("the target directory can be created");
-    for entry in std::fs::read_dir(from).expect("the fixture directory is readable") {
-        let entry = entry.expect("the fixture directory is readable");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("the fixture file copies");
-        }
-    }
-}
+use e2e::{TempDir, copy_dir, repo_root, run};
 
 #[test]
 fn validate_passes_on_the_embedded_data_set() {
@@ -48,7 +35,7 @@ fn validate_fails_on_every_bad_fixture_and_names_file_feature_and_reason() {
         let name = bad.file_name().unwrap().to_string_lossy().into_owned();
         let layer = format!("{}.geojson", name.split('-').next().unwrap());
         let dir = TempDir::new(&format!("bad-{name}"));
-        copy_dir(&fixtures.join("good-minimal"), &dir.0);
+        copy_dir(&fixtures.join("good-minimal"), &dir.0, &[]);
         std::fs::copy(&bad, dir.0.join(&layer)).unwrap();
         let out = run(&["validate", dir.0.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{name} must fail validation");

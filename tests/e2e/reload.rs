@@ -7,20 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e::{Server, TempDir, repo_root};
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("create");
-    for entry in std::fs::read_dir(from).expect("read") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_name() != "README.md" && entry.file_name() != "FORMAT.md" {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
+use e2e::{Server, TempDir, copy_dir, repo_root};
 
 fn wait_for(
     server: &Server,
@@ -44,7 +31,11 @@ fn wait_for(
 #[test]
 fn edits_under_a_running_server_never_break_a_request() {
     let dir = TempDir::new("reload");
-    copy_dir(&repo_root().join("geodata"), &dir.0);
+    copy_dir(
+        &repo_root().join("geodata"),
+        &dir.0,
+        &["README.md", "FORMAT.md"],
+    );
     let server = Arc::new(Server::start(&[
         "--data",
         dir.0.to_str().expect("utf-8 path"),

@@ -182,6 +182,20 @@ impl Drop for Server {
     }
 }
 
+/// Copies a directory tree, leaving out files named in `skip`.
+pub fn copy_dir(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).expect("the target directory can be created");
+    for entry in std::fs::read_dir(from).expect("the source directory is readable") {
+        let entry = entry.expect("the source directory is readable");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target, skip);
+        } else if !skip.iter().any(|s| entry.file_name() == *s) {
+            std::fs::copy(entry.path(), target).expect("the file copies");
+        }
+    }
+}
+
 /// A fresh temporary directory for one test, removed on drop.
 pub struct TempDir(pub PathBuf);
 

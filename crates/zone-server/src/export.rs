@@ -40,17 +40,7 @@ pub async fn export(
     let (name, ext) = file.rsplit_once('.').ok_or_else(|| {
         ApiError::not_found("name the file with its format: /export/zones.geojson, /export/zones.qml or /export/locations.csv")
     })?;
-    let layer = snap.layer(name).ok_or_else(|| {
-        let shown: String = name.chars().take(80).collect();
-        ApiError::not_found(format!(
-            "no layer {shown:?}; layers are: {}",
-            snap.layers
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    let layer = crate::oapif::find_layer(&snap, name)?;
     let datetime = params.get("datetime").map(params::datetime).transpose()?;
     let selected = || -> Vec<usize> {
         (0..layer.features.len())

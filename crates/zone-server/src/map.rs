@@ -9,7 +9,7 @@ use axum::response::Response;
 use geo::{Intersects, SimplifyVwPreserve};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::oapif::json_response;
 use crate::params::{self, Params};
 
@@ -41,12 +41,7 @@ pub async fn layer(
 ) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref(), &["bbox", "datetime", "zoom"])?;
     let snap = state.snapshot();
-    let layer = snap.layer(&name).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no collection {:?}",
-            name.chars().take(80).collect::<String>()
-        ))
-    })?;
+    let layer = crate::oapif::find_layer(&snap, &name)?;
     let bbox = params.get("bbox").map(params::bbox).transpose()?;
     let datetime = params.get("datetime").map(params::datetime).transpose()?;
     let zoom = params

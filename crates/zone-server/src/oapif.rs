@@ -126,7 +126,7 @@ fn collection_json(layer: &Layer, base: &str) -> Value {
     })
 }
 
-fn find_layer<'a>(snap: &'a Snapshot, name: &str) -> ApiResult<&'a Layer> {
+pub(crate) fn find_layer<'a>(snap: &'a Snapshot, name: &str) -> ApiResult<&'a Layer> {
     snap.layer(name).ok_or_else(|| {
         let shown: String = name.chars().take(80).collect();
         ApiError::not_found(format!(
