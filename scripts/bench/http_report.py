@@ -75,11 +75,12 @@ def load(tsv):
         for line in f:
             if line.startswith("#") or not line.strip():
                 continue
-            case, _run, rps, p50, p99, cpu, req, err, non2xx, size, other = line.split("\t")
+            case, _run, rps, p50, p99, cpu, req, err, non2xx, size, other, ccpu = line.split("\t")
             runs.setdefault(case, []).append(
                 dict(rps=float(rps), p50=float(p50), p99=float(p99), cpu=float(cpu),
                      requests=int(req), errors=int(err), non2xx=int(non2xx),
-                     bytes=int(size), other=float(other)))
+                     bytes=int(size), other=float(other),
+                     client=float(ccpu)))
     return runs
 
 
@@ -94,6 +95,7 @@ def summary(tsv):
             cpu_us=statistics.median(r["cpu"] for r in rs),
             bytes=statistics.median(r["bytes"] for r in rs),
             other_pct=max(r["other"] for r in rs),
+            client_us=statistics.median(r["client"] for r in rs),
             runs=[r["rps"] for r in rs],
             errors=sum(r["errors"] for r in rs),
             non2xx=sum(r["non2xx"] for r in rs),
@@ -101,9 +103,9 @@ def summary(tsv):
     out = []
     w = 34
     out.append(f"{'':{w}} {'req/s':>8}  {'runs (req/s)':<23} {'p50 ms':>7} {'p99 ms':>7}"
-               f" {'server CPU':>11} {'bytes':>8} {'others':>6}")
+               f" {'server CPU':>11} {'client CPU':>11} {'bytes':>8} {'others':>6}")
     out.append(f"{'':{w}} {'median':>8}  {'':<23} {'median':>7} {'median':>7} {'us/request':>11}"
-               f" {'/answer':>8} {'max %':>6}")
+               f" {'us/request':>11} {'/answer':>8} {'max %':>6}")
     for case, (label, _what) in CASES.items():
         if case not in med:
             continue
@@ -113,9 +115,11 @@ def summary(tsv):
         if m["errors"] or (m["non2xx"] and case != "ref_404"):
             flag = f"  ({m['errors']} socket errors, {m['non2xx']} non-2xx)"
         out.append(f"{label:{w}} {m['rps']:8.0f}  {runs_s:<23} {m['p50_ms']:7.2f} "
-                   f"{m['p99_ms']:7.2f} {m['cpu_us']:11.0f} {m['bytes'] or '-':>8} {m['other_pct']:6.0f}{flag}")
+                   f"{m['p99_ms']:7.2f} {m['cpu_us']:11.0f} {m['client_us']:11.0f} {m['bytes'] or '-':>8} {m['other_pct']:6.0f}{flag}")
     busy = max((m["other_pct"] for m in med.values()), default=0)
-    out.append("'others max %': the most CPU, in % of the machine, that processes outside the "
+    out.append("server / client CPU: CPU time of the server (zonetrack, or PostgreSQL with its "
+               "backends) / of wrk or pgbench, per request")
+    out.append("others max %: the most CPU, in % of the machine, that processes outside the "
                "bench used during one run")
     if busy > 5:
         out.append(f"WARNING: other processes used up to {busy:.0f}% of the machine during a run:"
