@@ -9,6 +9,7 @@
 """
 
 import json
+import os
 import random
 import statistics
 import sys
@@ -23,6 +24,7 @@ CASES = {
     "ref_404": ("ceiling: 404 answer", "tiny JSON error through the whole stack"),
     "ref_static": ("ceiling: static 147 KB file", "/static/vendor/leaflet/leaflet.js, no copy"),
 }
+NCPU = os.cpu_count() or 1
 POINT_RATIO = 4.0
 POINT_P99_MS = 5.0
 ITEMS_RPS = 10_000.0
@@ -96,6 +98,8 @@ def summary(tsv):
             bytes=statistics.median(r["bytes"] for r in rs),
             other_pct=max(r["other"] for r in rs),
             client_us=statistics.median(r["client"] for r in rs),
+            capacity=statistics.median(NCPU * 1e6 / (r["cpu"] + r["client"])
+                                       if r["cpu"] + r["client"] > 0 else 0 for r in rs),
             runs=[r["rps"] for r in rs],
             errors=sum(r["errors"] for r in rs),
             non2xx=sum(r["non2xx"] for r in rs),
@@ -103,9 +107,9 @@ def summary(tsv):
     out = []
     w = 34
     out.append(f"{'':{w}} {'req/s':>8}  {'runs (req/s)':<23} {'p50 ms':>7} {'p99 ms':>7}"
-               f" {'server CPU':>11} {'client CPU':>11} {'bytes':>8} {'others':>6}")
+               f" {'server CPU':>11} {'client CPU':>11} {'CPU-bound':>9} {'bytes':>8} {'others':>6}")
     out.append(f"{'':{w}} {'median':>8}  {'':<23} {'median':>7} {'median':>7} {'us/request':>11}"
-               f" {'us/request':>11} {'/answer':>8} {'max %':>6}")
+               f" {'us/request':>11} {'req/s':>9} {'/answer':>8} {'max %':>6}")
     for case, (label, _what) in CASES.items():
         if case not in med:
             continue
@@ -115,10 +119,12 @@ def summary(tsv):
         if m["errors"] or (m["non2xx"] and case != "ref_404"):
             flag = f"  ({m['errors']} socket errors, {m['non2xx']} non-2xx)"
         out.append(f"{label:{w}} {m['rps']:8.0f}  {runs_s:<23} {m['p50_ms']:7.2f} "
-                   f"{m['p99_ms']:7.2f} {m['cpu_us']:11.0f} {m['client_us']:11.0f} {m['bytes'] or '-':>8} {m['other_pct']:6.0f}{flag}")
+                   f"{m['p99_ms']:7.2f} {m['cpu_us']:11.0f} {m['client_us']:11.0f} {m['capacity']:9.0f} {m['bytes'] or '-':>8} {m['other_pct']:6.0f}{flag}")
     busy = max((m["other_pct"] for m in med.values()), default=0)
     out.append("server / client CPU: CPU time of the server (zonetrack, or PostgreSQL with its "
                "backends) / of wrk or pgbench, per request")
+    out.append(f"CPU-bound req/s: {NCPU} cores / (server + client CPU per request), what the load "
+               "would reach with the cores to itself (an upper bound: kernel time outside both is not counted)")
     out.append("others max %: the most CPU, in % of the machine, that processes outside the "
                "bench used during one run")
     if busy > 5:
@@ -152,6 +158,11 @@ def summary(tsv):
     out.append("targets (issue 4, 'Fast, measured'):")
     for name, value, ok in targets:
         out.append(f"  {name:52} {value:26} {verdict(ok)}")
+    for case in ("zt_point", "zt_point0"):
+        if case in med and pg and med["pg_point"]["capacity"]:
+            r = med[case]["capacity"] / med["pg_point"]["capacity"]
+            out.append(f"  CPU-bound req/s, {CASES[case][0]} / PostGIS: {r:.2f}x "
+                       f"({med[case]['capacity']:.0f} / {med['pg_point']['capacity']:.0f})")
     for case in ("zt_point", "zt_point0"):
         if "cpu_ratio" in med.get(case, {}):
             out.append(f"  server CPU per query, PostGIS / {CASES[case][0]}: "
