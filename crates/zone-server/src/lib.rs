@@ -189,6 +189,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/query/changes", get(query::changes))
         .route("/static/{*path}", get(web::asset))
         .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), etag))
         .with_state(state.clone());
     let router = match cors {
@@ -231,6 +232,60 @@ async fn overload_error(err: tower::BoxError) -> ApiError {
     } else {
         ApiError::internal(&err)
     }
+}
+
+/// Errors axum answers itself come as plain text or nothing: a path segment that is not UTF-8
+/// (400), a method a route does not have (405), a body over the limit (413). Every error is JSON
+/// `{"code", "description"}`, so those are rewritten (headers such as `Allow` kept).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let code = match status {
+        StatusCode::NOT_FOUND => "NotFound",
+        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaType",
+        s if s.is_server_error() => "ServerError",
+        _ => "InvalidParameterValue",
+    };
+    let description = match status {
+        // axum adds the `Allow` header once this returns.
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "{method} is not allowed here; the Allow header lists the methods this resource takes"
+        ),
+        _ => text.unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("the request was refused")
+                .to_owned()
+        }),
+    };
+    let mut out = ApiError {
+        status,
+        code,
+        description,
+    }
+    .into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name, value.clone());
+        }
+    }
+    out
 }
 
 async fn not_found(req: Request) -> ApiError {
