@@ -4,7 +4,7 @@
 //! at any allowed distance). It must never panic, and a refusal must list problems that each
 //! name one of the files given.
 //!
-//! Bounded for CI: each property runs a fixed number of cases (a few seconds in a debug build);
+//! Bounded for CI: each property runs a fixed number of cases (seconds each in a debug build);
 //! `ZONETRACK_FUZZ_CASES=N` runs N cases each for a longer local run. Failures found are kept in
 //! `proptest-regressions/` and replayed first on every run.
 
@@ -465,48 +465,57 @@ fn apply_text_edit(text: &str, edit: &TextEdit) -> Result<String, String> {
     Ok(s)
 }
 
-proptest! {
-    #![proptest_config(config(192))]
+/// `files` with text edits applied to the one chosen by `file`.
+fn damage_text(mut files: Vec<DataFile>, file: usize, edits: &[TextEdit]) -> Vec<DataFile> {
+    let k = file % files.len();
+    for edit in edits {
+        let text = match &files[k].text {
+            Ok(t) => t.clone(),
+            Err(_) => break,
+        };
+        files[k].text = apply_text_edit(&text, edit);
+    }
+    files
+}
 
-    /// Text-level damage to one file of the good fixture or of the real data set.
+/// `files` with JSON edits applied to the one chosen by `file`, at nodes chosen by index.
+fn damage_structure(
+    mut files: Vec<DataFile>,
+    file: usize,
+    edits: &[(usize, ValueEdit)],
+) -> Vec<DataFile> {
+    let k = file % files.len();
+    let mut v: Value = serde_json::from_str(files[k].text.as_deref().expect("base text"))
+        .expect("base files are JSON");
+    for (node, edit) in edits {
+        let all = paths(&v);
+        let path = &all[node % all.len()];
+        apply_value_edit(&mut v, path, edit);
+    }
+    // serde_json writes deeply nested values without a recursion limit, so the text may be
+    // deeper than the parser accepts: that must be a problem, not a crash.
+    files[k].text = Ok(v.to_string());
+    files
+}
+
+proptest! {
+    #![proptest_config(config(3000))]
+
+    /// Text-level damage to one file of the good fixture.
     fn prop_damaged_file_text_is_refused_with_named_problems(
-        base in 0usize..8,
         file in any::<usize>(),
         edits in proptest::collection::vec(text_edit(), 1..4),
     ) {
-        // The small fixture most of the time: it loads in a millisecond.
-        let mut files = bases()[usize::from(base == 0)].clone();
-        let k = file % files.len();
-        for edit in &edits {
-            let text = match &files[k].text {
-                Ok(t) => t.clone(),
-                Err(_) => break,
-            };
-            files[k].text = apply_text_edit(&text, edit);
-        }
-        check(files)?;
+        check(damage_text(bases()[0].clone(), file, &edits))?;
     }
 
-    /// Structure-level damage: a value of the wrong type or out of range, a removed, repeated or
-    /// renamed member, anywhere in one file.
+    /// Structure-level damage to one file of the good fixture: a value of the wrong type or out
+    /// of range, a removed, repeated or renamed member, anywhere.
     fn prop_damaged_file_structure_is_refused_with_named_problems(
-        base in 0usize..8,
         file in any::<usize>(),
         edits in proptest::collection::vec((any::<usize>(), value_edit()), 1..4),
     ) {
-        let mut files = bases()[usize::from(base == 0)].clone();
-        let k = file % files.len();
-        let mut v: Value = serde_json::from_str(files[k].text.as_deref().expect("base text"))
-            .expect("base files are JSON");
-        for (node, edit) in &edits {
-            let all = paths(&v);
-            let path = &all[node % all.len()];
-            apply_value_edit(&mut v, path, edit);
-        }
-        // Deeply nested values are written without recursion limits by serde_json, so the
-        // text may be deeper than the parser accepts: that must be a problem, not a crash.
-        files[k].text = Ok(v.to_string());
-        check(files)?;
+        check(damage_structure(bases()[0].clone(), file, &edits))?;
     }
 
     /// A file added, removed or renamed: unknown files, missing required ones, odd names.
@@ -779,7 +788,28 @@ fn rule_files(c: &RuleCase) -> Vec<DataFile> {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    // The real data set takes seconds to load in a debug build (its rule zones are geodesic
+    // buffers): a few cases here, the volume on the small fixture above.
+    #![proptest_config(config(12))]
+
+    /// Text or structure damage to one file of the real data set (geodata/).
+    fn prop_damaged_real_data_is_refused_with_named_problems(
+        file in any::<usize>(),
+        edits in prop_oneof![
+            proptest::collection::vec(text_edit(), 1..3).prop_map(Ok),
+            proptest::collection::vec((any::<usize>(), value_edit()), 1..3).prop_map(Err),
+        ],
+    ) {
+        let files = bases()[1].clone();
+        check(match &edits {
+            Ok(text) => damage_text(files, file, text),
+            Err(structure) => damage_structure(files, file, structure),
+        })?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1000))]
 
     /// Rule zones anywhere: buffers of points, lines and polygons at the poles and across the
     /// antimeridian, at every allowed distance, clipped and subtracted; splits of any box by any
@@ -855,6 +885,11 @@ fn damaged_file_text_is_refused_with_named_problems() {
 #[test]
 fn damaged_file_structure_is_refused_with_named_problems() {
     on_big_stack(prop_damaged_file_structure_is_refused_with_named_problems);
+}
+
+#[test]
+fn damaged_real_data_is_refused_with_named_problems() {
+    on_big_stack(prop_damaged_real_data_is_refused_with_named_problems);
 }
 
 #[test]
