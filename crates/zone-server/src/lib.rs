@@ -208,7 +208,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         ));
     router
         .layer(guard)
-        .layer(CompressionLayer::new())
+        // The default level costs ~6 ms of CPU per 130 KB items page, capping a 2-core server
+        // near 100 compressed pages/s; the fastest level costs ~1.3 ms for a body ~35% larger.
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .layer(TraceLayer::new_for_http())
 }
 
