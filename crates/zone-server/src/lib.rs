@@ -183,7 +183,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/query/points",
             axum::routing::post(query::points)
-                .layer(axum::extract::DefaultBodyLimit::max(query::MAX_BODY_BYTES)),
+                .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(
+                    query::MAX_BODY_BYTES,
+                ))
+                // A Content-Length over the limit is refused at once: without this, a client
+                // announcing 1 GB and sending a few bytes held a request slot until the timeout.
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                    query::MAX_BODY_BYTES,
+                )),
         )
         .route("/query/timeline", get(query::timeline))
         .route("/query/changes", get(query::changes))
@@ -268,6 +275,10 @@ async fn json_errors(req: Request, next: Next) -> Response {
         // axum adds the `Allow` header once this returns.
         StatusCode::METHOD_NOT_ALLOWED => format!(
             "{method} is not allowed here; the Allow header lists the methods this resource takes"
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "the request body is over the {} MiB limit; split the batch",
+            query::MAX_BODY_BYTES >> 20
         ),
         _ => text.unwrap_or_else(|| {
             status
