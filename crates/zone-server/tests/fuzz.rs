@@ -1091,6 +1091,51 @@ fn bodies_over_the_limit_get_a_json_413() {
     }
 }
 
+/// Found by replaying the corpus over a socket: a Content-Length of 1 GB with a few bytes sent
+/// held the request until the 30 s timeout, then got a 503. It is refused at once now.
+#[test]
+fn announced_oversized_bodies_are_refused_before_reading() {
+    for length in ["1073741824", "16777217"] {
+        // A body that never ends: answering must not wait for it.
+        let (_sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(1);
+        let req = Request::post("/query/points")
+            .header(header::CONTENT_TYPE, "text/csv")
+            .header(header::CONTENT_LENGTH, length)
+            .body(Body::new(body))
+            .expect("a request");
+        let a = RUNTIME.block_on(async {
+            let resp = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                app(STATE.clone()).oneshot(req),
+            )
+            .await
+            .expect("answered without waiting for the body")
+            .expect("the router is infallible");
+            let status = resp.status().as_u16();
+            let content_type = resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .expect("a body")
+                .to_bytes()
+                .to_vec();
+            Answer {
+                status,
+                content_type,
+                body,
+            }
+        });
+        assert_eq!(a.status, 413, "Content-Length {length}");
+        contract(length, &a).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The properties run on a thread with a large stack: in a debug build, generating values from
 // the deeper strategies above overflows the test harness's 2 MiB threads (the code under test
