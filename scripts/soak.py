@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""Soak test of `zonetrack serve` (run through scripts/soak).
+
+Starts the release server on a temporary copy of a data directory, on a free port of 127.0.0.1,
+and puts it under mixed load for a fixed time over keep-alive connections: point queries, items
+pages, exports, CSV batch queries of ~1000 points, and a small share of deliberately bad
+requests. Meanwhile the data directory is edited: zones.geojson rewritten with a changed name at
+regular intervals, and once with a broken file, then fixed.
+
+Passes when: no request fails (every good request gets a 200, every deliberately bad one a 4xx
+JSON error), every edit is picked up (a good one served, the broken one refused while the last
+good data keeps serving), and resident memory at the end is within 10% of that after warm-up.
+Prints the figures; exits 1 when a criterion fails, 2 when the server cannot be started.
+
+Only the Python standard library; only loopback; the load stops by itself after --seconds.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TTY = sys.stdout.isatty()
+
+
+def log(msg):
+    """Progress, on a terminal only."""
+    if TTY:
+        print(f"\r\033[K{msg}", flush=True)
+
+
+def rss_kib(pid):
+    """VmRSS of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def copy_data(src, dst):
+    """The data files of a data directory (JSON and GeoJSON, reference/ included)."""
+    for root, _dirs, files in os.walk(src):
+        rel = os.path.relpath(root, src)
+        for name in files:
+            if name.endswith((".json", ".geojson")):
+                os.makedirs(os.path.join(dst, rel), exist_ok=True)
+                shutil.copy(os.path.join(root, name), os.path.join(dst, rel, name))
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection to the server."""
+
+    def __init__(self, port):
+        self.port = port
+        self.reader = None
+        self.writer = None
+
+    async def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except OSError:
+                pass
+        self.reader = self.writer = None
+
+    async def request(self, method, path, body=None, content_type=None):
+        """Sends a request and returns (status, headers, body). Reconnects when needed."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
+                "Accept: application/json"]
+        if body is not None:
+            head.append(f"Content-Type: {content_type}")
+            head.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+            status_line = await self.reader.readuntil(b"\r\n")
+            status = int(status_line.split()[1])
+            headers = {}
+            while True:
+                line = await self.reader.readuntil(b"\r\n")
+                if line == b"\r\n":
+                    break
+                k, _, v = line.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            if "content-length" in headers:
+                payload = await self.reader.readexactly(int(headers["content-length"]))
+            elif headers.get("transfer-encoding", "").lower() == "chunked":
+                parts = []
+                while True:
+                    size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    if size == 0:
+                        await self.reader.readuntil(b"\r\n")
+                        break
+                    parts.append(await self.reader.readexactly(size))
+                    await self.reader.readexactly(2)
+                payload = b"".join(parts)
+            else:
+                payload = await self.reader.read()
+                await self.close()
+            if headers.get("connection", "").lower() == "close":
+                await self.close()
+            return status, headers, payload
+        except BaseException:
+            await self.close()
+            raise
+
+
+class Load:
+    """The request mix and its tallies."""
+
+    # Share of each kind of request (the rest of the mix is point queries).
+    WEIGHTS = {"point": 55, "items": 22, "export": 4, "batch": 4, "bad": 8, "timeline": 7}
+
+    def __init__(self, port, layers, seed):
+        self.port = port
+        self.layers = layers
+        self.rng = random.Random(seed)
+        self.latencies = {k: [] for k in self.WEIGHTS}
+        self.counts = {k: 0 for k in self.WEIGHTS}
+        self.errors = []
+        self.error_count = 0
+        self.bad_not_4xx = 0
+        self.versions = set()
+        self.batches = [self.batch_body(1000) for _ in range(8)]
+        kinds = list(self.WEIGHTS)
+        self.kinds = kinds
+        self.cum = [sum(self.WEIGHTS[k] for k in kinds[: i + 1]) for i in range(len(kinds))]
+
+    def point(self):
+        return self.rng.uniform(35.6, 42.3), self.rng.uniform(32.4, 37.3)
+
+    def day(self):
+        return time.strftime("%Y-%m-%d", time.gmtime(1483228800 + self.rng.randrange(730) * 86400))
+
+    def batch_body(self, n):
+        lines = ["lon,lat,date,id"]
+        for i in range(n):
+            lon, lat = self.point()
+            lines.append(f"{lon:.5f},{lat:.5f},{self.day()},p{i}")
+        return ("\n".join(lines) + "\n").encode()
+
+    BAD = [
+        ("GET", "/query/point?lon=NaN&lat=32", None, None),
+        ("GET", "/query/point?lon=36&lat=1e999", None, None),
+        ("GET", "/query/point?lon=36&lat=32&datetime=0000-00-00", None, None),
+        ("GET", "/query/point?lon=36&lat=32&datetime=2018-02-07T99:99:99Z", None, None),
+        ("GET", "/query/point?lon=36&lat=32&colour=red", None, None),
+        ("GET", "/collections/zones/items?bbox=37,32,35,34", None, None),
+        ("GET", "/collections/zones/items?bbox=" + ",".join(["1"] * 1000), None, None),
+        ("GET", "/collections/zones/items?limit=0", None, None),
+        ("GET", "/collections/zones/items?datetime=+275760-09-13", None, None),
+        ("GET", "/collections/zones/items/" + "x" * 10240, None, None),
+        ("GET", "/collections/zones/items/..%2F..%2Fetc%2Fpasswd", None, None),
+        ("GET", "/static/..%2F..%2Fetc%2Fpasswd", None, None),
+        ("GET", "/collections/%FF/items", None, None),
+        ("GET", "/export/zones.shp", None, None),
+        ("GET", "/no/such/path", None, None),
+        ("DELETE", "/collections/zones/items", None, None),
+        ("POST", "/query/points", b"lon,lat\n\xff\xfe,32\n", "text/csv"),
+        ("POST", "/query/points", b"{not json", "application/geo+json"),
+        ("POST", "/query/points", b"1,1", "image/png"),
+        ("POST", "/query/points?datetime=2018-01-01/2018-02-01", b"36,32\n", "text/csv"),
+    ]
+
+    def pick(self):
+        r = self.rng.randrange(self.cum[-1])
+        kind = next(k for k, c in zip(self.kinds, self.cum) if r < c)
+        if kind == "point":
+            lon, lat = self.point()
+            q = f"lon={lon:.5f}&lat={lat:.5f}"
+            if self.rng.random() < 0.8:
+                q += f"&datetime={self.day()}"
+            return kind, ("GET", f"/query/point?{q}", None, None)
+        if kind == "timeline":
+            lon, lat = self.point()
+            return kind, ("GET", f"/query/timeline?lon={lon:.5f}&lat={lat:.5f}", None, None)
+        if kind == "items":
+            name, count = self.rng.choice(self.layers)
+            offset = self.rng.randrange(max(count, 1))
+            return kind, ("GET", f"/collections/{name}/items?limit=100&offset={offset}", None, None)
+        if kind == "export":
+            path = self.rng.choice(["/export/zones.geojson"] * 3 + ["/export/locations.csv"])
+            return kind, ("GET", path, None, None)
+        if kind == "batch":
+            body = self.rng.choice(self.batches)
+            return kind, ("POST", f"/query/points?datetime={self.day()}", body, "text/csv")
+        return kind, self.rng.choice(self.BAD)
+
+    def fail(self, what):
+        self.error_count += 1
+        if len(self.errors) < 20:
+            self.errors.append(what)
+
+    async def worker(self, deadline):
+        http = Http(self.port)
+        try:
+            while time.monotonic() < deadline:
+                kind, (method, path, body, ctype) = self.pick()
+                start = time.perf_counter()
+                try:
+                    status, headers, payload = await asyncio.wait_for(
+                        http.request(method, path, body, ctype), timeout=60)
+                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
+                    self.counts[kind] += 1
+                    self.fail(f"{method} {path[:100]}: {type(e).__name__} {e}")
+                    continue
+                self.latencies[kind].append(time.perf_counter() - start)
+                self.counts[kind] += 1
+                if kind == "bad":
+                    ok = 400 <= status < 500 and headers.get("content-type") == "application/json"
+                    if ok:
+                        try:
+                            doc = json.loads(payload)
+                            ok = bool(doc.get("code")) and bool(doc.get("description"))
+                        except ValueError:
+                            ok = False
+                    if not ok:
+                        self.bad_not_4xx += 1
+                        self.fail(f"bad request {method} {path[:100]} got {status} {payload[:120]!r}")
+                elif status != 200:
+                    self.fail(f"{method} {path[:100]} got {status} {payload[:200]!r}")
+                elif kind in ("point", "timeline") and self.rng.random() < 0.05:
+                    self.versions.add(json.loads(payload).get("data_version"))
+        finally:
+            await http.close()
+
+
+async def get_json(port, path):
+    http = Http(port)
+    try:
+        status, _, body = await http.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status}")
+        return json.loads(body)
+    finally:
+        await http.close()
+
+
+async def wait_status(port, pred, timeout):
+    """Polls /status until `pred(status)` holds; returns it, or None after `timeout` s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        st = await get_json(port, "/status")
+        if pred(st):
+            return st
+        await asyncio.sleep(0.1)
+    return None
+
+
+async def edit_data(port, data_dir, interval, results, stop):
+    """Rewrites zones.geojson with a changed name every `interval` s (the third edit is a broken
+    file, fixed by the next), checking each is picked up (or refused) by /status."""
+    path = os.path.join(data_dir, "zones.geojson")
+    with open(path, encoding="utf-8") as f:
+        original = f.read()
+    m = re.search(r'"name":\s*"([^"]*)"', original)
+    rev = 0
+    broken_done = False
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+            return
+        except asyncio.TimeoutError:
+            pass
+        before = (await get_json(port, "/status"))["last_load"]
+        rev += 1
+        broken = not broken_done and rev == 3
+        if broken:
+            text = original[: len(original) // 2]  # a file saved half-way
+        else:
+            text = original[: m.start(1)] + f"{m.group(1)} (soak rev {rev})" + original[m.end(1):]
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        t0 = time.monotonic()
+        if broken:
+            broken_done = True
+            st = await wait_status(port, lambda s: s["last_load"]["at"] != before["at"]
+                                   and not s["last_load"]["ok"], 15)
+            ok = (st is not None and st["last_load"]["serving_version"]
+                  == before["serving_version"] and st["last_load"]["problems"])
+            results.append({"edit": rev, "kind": "broken", "ok": bool(ok),
+                            "seconds": round(time.monotonic() - t0, 2)})
+            log(f"edit {rev}: broken file refused, still serving {before['serving_version']}"
+                if ok else f"edit {rev}: broken file NOT handled: {st}")
+        else:
+            st = await wait_status(port, lambda s: s["last_load"]["ok"]
+                                   and s["last_load"]["serving_version"]
+                                   != before["serving_version"], 15)
+            results.append({"edit": rev, "kind": "fix" if rev == 4 else "rename",
+                            "ok": st is not None, "seconds": round(time.monotonic() - t0, 2)})
+            log(f"edit {rev}: now serving {st['last_load']['serving_version']}"
+                if st else f"edit {rev}: reload NOT picked up")
+
+
+def percentile(values, p):
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+async def soak(args, port, pid):
+    collections = await get_json(port, "/collections")
+    layers = [(c["id"], c["itemCount"]) for c in collections["collections"]
+              if c["id"] in ("zones", "locations", "events", "governorates")]
+    load = Load(port, layers, args.seed)
+    rss = {"start": rss_kib(pid)}
+    cpu = {"server": cpu_seconds(pid), "client": time.process_time()}
+    rss_samples = []
+    edits = []
+    stop = asyncio.Event()
+    t0 = time.monotonic()
+    deadline = t0 + args.seconds
+    # Warm-up: the first fifth of the run and the first two data edits (the first reload gives
+    # the reload thread its own copy of the data: a one-off step, not growth).
+    warmup = max(args.seconds * 0.2, 3.0)
+    workers = [asyncio.create_task(load.worker(deadline)) for _ in range(args.connections)]
+    interval = args.edit_every or max(args.seconds / 6.0, 2.0)
+    editor = asyncio.create_task(edit_data(port, args.data_copy, interval, edits, stop))
+    warm_taken = False
+    while any(not w.done() for w in workers):
+        await asyncio.sleep(1.0)
+        now = time.monotonic() - t0
+        kib = rss_kib(pid)
+        rss_samples.append(kib)
+        edited = sum(1 for e in edits if e["ok"]) >= 2
+        if not warm_taken and now >= warmup and (edited or now >= args.seconds * 0.5):
+            rss["after_warmup"] = kib
+            warm_taken = True
+        if TTY:
+            total = sum(load.counts.values())
+            print(f"\r\033[K{now:5.1f}/{args.seconds:.0f} s  {total} requests "
+                  f"({total / max(now, 1e-9):.0f}/s)  errors {load.error_count}  "
+                  f"RSS {kib / 1024:.1f} MiB", end="", flush=True)
+    if TTY:
+        print()
+    stop.set()
+    await editor
+    await asyncio.gather(*workers)
+    elapsed = time.monotonic() - t0
+    rss["end"] = rss_kib(pid)
+    rss.setdefault("after_warmup", rss_samples[0] if rss_samples else rss["start"])
+    rss["max"] = max(rss_samples + [rss["end"]])
+    rss["samples"] = rss_samples
+    cpu = {"server": cpu_seconds(pid) - cpu["server"], "client": time.process_time() - cpu["client"]}
+    return load, rss, edits, elapsed, cpu
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", required=True, help="the zonetrack binary")
+    ap.add_argument("--data", required=True, help="data directory to copy and serve")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--edit-every", type=float, help="seconds between data edits "
+                    "(default: a sixth of the run, at least 2)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--report", help="also write the figures to this JSON file")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="zonetrack-soak-")
+    args.data_copy = os.path.join(tmp, "data")
+    copy_data(args.data, args.data_copy)
+    log_path = os.path.join(tmp, "server.log")
+    server = None
+    try:
+        with open(log_path, "w") as log_file:
+            server = subprocess.Popen(
+                [args.bin, "serve", "--data", args.data_copy, "--bind", "127.0.0.1:0"],
+                stdout=subprocess.DEVNULL, stderr=log_file,
+                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info")})
+        port = None
+        end = time.monotonic() + 60
+        while port is None and time.monotonic() < end and server.poll() is None:
+            with open(log_path) as f:
+                m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", f.read())
+            if m:
+                port = int(m.group(1))
+            else:
+                time.sleep(0.05)
+        if port is None:
+            print("soak: the server did not start; its log:\n" + open(log_path).read(),
+                  file=sys.stderr)
+            return 2
+        log(f"server pid {server.pid} on 127.0.0.1:{port}, data in {args.data_copy}")
+        load, rss, edits, elapsed, cpu = asyncio.run(soak(args, port, server.pid))
+        crashed = server.poll() is not None
+    finally:
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        server_log = open(log_path).read() if os.path.exists(log_path) else ""
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    all_lat = [x for v in load.latencies.values() for x in v]
+    total = sum(load.counts.values())
+    growth = rss["end"] / rss["after_warmup"] - 1.0
+    criteria = {
+        "no failed request": load.error_count - load.bad_not_4xx == 0,
+        "every deliberate bad request got a JSON 4xx": load.bad_not_4xx == 0,
+        "every good edit served, the broken one refused": bool(edits) and all(e["ok"] for e in edits)
+        and any(e["kind"] == "broken" for e in edits),
+        "RSS at the end within 10% of after warm-up": growth <= 0.10,
+        "the server ran to the end": not crashed,
+    }
+    report = {
+        "seconds": round(elapsed, 1),
+        "connections": args.connections,
+        "requests": total,
+        "requests_per_second": round(total / elapsed),
+        "by_kind": {k: load.counts[k] for k in load.kinds},
+        "errors": load.error_count - load.bad_not_4xx,
+        "deliberate_bad_requests": load.counts["bad"],
+        "deliberate_bad_not_4xx": load.bad_not_4xx,
+        "latency_ms": {
+            "p50": round(percentile(all_lat, 50) * 1000, 2),
+            "p99": round(percentile(all_lat, 99) * 1000, 2),
+            "max": round(max(all_lat, default=0) * 1000, 2),
+            "by_kind": {k: {"p50": round(percentile(v, 50) * 1000, 2),
+                            "p99": round(percentile(v, 99) * 1000, 2)}
+                        for k, v in load.latencies.items()},
+        },
+        "cpu_seconds": {k: round(v, 1) for k, v in cpu.items()},
+        "cores": os.cpu_count(),
+        "rss_mib": {k: round(v / 1024, 1) for k, v in rss.items() if k != "samples"},
+        "rss_mib_each_second": [round(v / 1024, 1) for v in rss["samples"]],
+        "rss_growth_after_warmup_percent": round(growth * 100, 1),
+        "data_edits": edits,
+        "data_versions_seen": len(load.versions),
+        "failures": load.errors,
+        "criteria": criteria,
+    }
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump(report, f, indent=2)
+
+    lat = report["latency_ms"]
+    print(f"soak: {total} requests in {elapsed:.1f} s ({report['requests_per_second']}/s) "
+          f"over {args.connections} connections")
+    print("  mix: " + ", ".join(f"{k} {n}" for k, n in report["by_kind"].items()))
+    print(f"  CPU: server {cpu['server']:.1f} s, this client {cpu['client']:.1f} s "
+          f"({os.cpu_count()} cores, shared)")
+    print(f"  errors: {report['errors']}; deliberate bad requests: {load.counts['bad']}, "
+          f"not a JSON 4xx: {load.bad_not_4xx}")
+    print(f"  latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
+    print("  by kind (p50/p99 ms): " + ", ".join(
+        f"{k} {v['p50']}/{v['p99']}" for k, v in lat["by_kind"].items()))
+    print(f"  RSS: start {report['rss_mib']['start']} MiB, after warm-up "
+          f"{report['rss_mib']['after_warmup']} MiB, end {report['rss_mib']['end']} MiB, "
+          f"max {report['rss_mib']['max']} MiB ({report['rss_growth_after_warmup_percent']:+}% "
+          "after warm-up)")
+    print("  data edits: " + ", ".join(
+        f"#{e['edit']} {e['kind']} {'ok' if e['ok'] else 'FAILED'} ({e['seconds']} s)"
+        for e in edits) + f"; {len(load.versions)} data versions seen in answers")
+    for name, ok in criteria.items():
+        print(f"  {'PASS' if ok else 'FAIL'} {name}")
+    if load.errors:
+        print("  first failures:\n    " + "\n    ".join(load.errors), file=sys.stderr)
+    if not all(criteria.values()):
+        print("soak: FAILED; the server's log ends:\n" + "\n".join(server_log.splitlines()[-30:]),
+              file=sys.stderr)
+        return 1
+    print("soak: passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
