@@ -207,7 +207,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     let guard = tower::ServiceBuilder::new()
         .layer(axum::error_handling::HandleErrorLayer::new(overload_error))
         .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::ConcurrencyLimitLayer::new(
+        // Router::layer wraps each route on its own, so the cap must be one semaphore shared by
+        // every route (a plain ConcurrencyLimitLayer would cap each route separately).
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             state.config.max_concurrent_requests.max(1),
         ))
         .layer(tower::timeout::TimeoutLayer::new(
