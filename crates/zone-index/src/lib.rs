@@ -336,6 +336,34 @@ impl ZoneIndex {
     /// assert!((near[0].boundary_distance_km - 9.33).abs() < 0.05, "{}", near[0].boundary_distance_km);
     /// ```
     pub fn nearest(&self, lon: f64, lat: f64, k: usize, at: Option<Date>) -> Vec<Nearest> {
+        self.nearest_where(lon, lat, k, at, true)
+    }
+
+    /// The `k` zones nearest the point that do **not** cover it, as [`ZoneIndex::nearest`]
+    /// lists them. Cheaper than asking `nearest` for more and dropping the covering zones: their
+    /// boundary distances are never computed.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// let index = zone_index::ZoneIndex::new(Arc::new(geodata::Dataset::embedded()));
+    /// let day = geodata::parse_date("2018-02-15");
+    /// let covering = index.covering(36.1, 32.617, day);
+    /// let near = index.nearest_outside(36.1, 32.617, 3, day);
+    /// assert_eq!(near.len(), 3);
+    /// assert!(near.iter().all(|n| n.distance_km > 0.0 && !covering.iter().any(|c| c.zone == n.zone)));
+    /// ```
+    pub fn nearest_outside(&self, lon: f64, lat: f64, k: usize, at: Option<Date>) -> Vec<Nearest> {
+        self.nearest_where(lon, lat, k, at, false)
+    }
+
+    fn nearest_where(
+        &self,
+        lon: f64,
+        lat: f64,
+        k: usize,
+        at: Option<Date>,
+        with_covering: bool,
+    ) -> Vec<Nearest> {
         if k == 0 || !(lon.is_finite() && lat.is_finite()) {
             return Vec::new();
         }
@@ -345,6 +373,7 @@ impl ZoneIndex {
             .iter()
             .enumerate()
             .filter(|&(z, b)| b.is_some() && self.active(z, at))
+            .filter(|&(z, _)| with_covering || covered.binary_search(&z).is_err())
             .map(|(z, b)| {
                 let lb = if covered.binary_search(&z).is_ok() {
                     0.0

@@ -210,3 +210,29 @@ fn a_single_covering_query_on_the_default_set_agrees_with_the_batch_path() {
         assert_eq!(many[i], INDEX.covering(lon, lat, at));
     }
 }
+
+#[test]
+fn nearest_outside_is_nearest_without_the_covering_zones() {
+    for (lon, lat, at) in [
+        (36.1, 32.617, "2018-02-15"),
+        (40.3094, 35.3361, "2018-02-07"),
+        (36.2913, 33.5102, "2018-07-23"),
+        (38.61778, 33.50583, "2017-06-01"),
+    ] {
+        let at = Some(day(at));
+        let covering = INDEX.covering(lon, lat, at);
+        let expected: Vec<usize> = INDEX
+            .nearest(lon, lat, 4 + covering.len(), at)
+            .into_iter()
+            .filter(|n| !covering.iter().any(|c| c.zone == n.zone))
+            .take(4)
+            .map(|n| n.zone)
+            .collect();
+        let got: Vec<usize> = INDEX
+            .nearest_outside(lon, lat, 4, at)
+            .into_iter()
+            .map(|n| n.zone)
+            .collect();
+        assert_eq!(got, expected, "{lon}, {lat}");
+    }
+}

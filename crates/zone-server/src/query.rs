@@ -98,13 +98,10 @@ pub async fn point(
             Value::Object(z)
         })
         .collect();
-    // Nearest zones that do not cover the point: ask for enough to skip the covering ones.
     let nearest: Vec<Value> = snap
         .index
-        .nearest(lon, lat, k + covering.len(), at)
+        .nearest_outside(lon, lat, k, at)
         .into_iter()
-        .filter(|n| !covering.iter().any(|c| c.zone == n.zone))
-        .take(k)
         .map(|n| {
             let mut z = zone_json(&snap, n.zone, false);
             z.insert("distance_km".into(), json!(round3(n.distance_km)));

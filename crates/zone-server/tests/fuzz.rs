@@ -64,26 +64,31 @@ fn send(req: Request<Body>) -> Answer {
             .oneshot(req)
             .await
             .expect("the router is infallible");
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .expect("a body")
-            .to_bytes()
-            .to_vec();
-        Answer {
-            status,
-            content_type,
-            body,
-        }
+        answer_of(resp).await
     })
+}
+
+/// Status, content type and the whole body of a response.
+async fn answer_of(resp: axum::response::Response) -> Answer {
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        content_type,
+        body,
+    }
 }
 
 /// The contract for any answer: not a 5xx, and a 4xx is JSON with a code and a description.
@@ -1111,25 +1116,7 @@ fn announced_oversized_bodies_are_refused_before_reading() {
             .await
             .expect("answered without waiting for the body")
             .expect("the router is infallible");
-            let status = resp.status().as_u16();
-            let content_type = resp
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .expect("a body")
-                .to_bytes()
-                .to_vec();
-            Answer {
-                status,
-                content_type,
-                body,
-            }
+            answer_of(resp).await
         });
         assert_eq!(a.status, 413, "Content-Length {length}");
         contract(length, &a).unwrap_or_else(|e| panic!("{e}"));

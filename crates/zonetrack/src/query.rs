@@ -77,12 +77,7 @@ pub fn point(
     check_point(lon, lat)?;
     let data = index.dataset();
     let covering = index.covering(lon, lat, at);
-    let nearest: Vec<_> = index
-        .nearest(lon, lat, k + covering.len(), at)
-        .into_iter()
-        .filter(|n| !covering.iter().any(|c| c.zone == n.zone))
-        .take(k)
-        .collect();
+    let nearest = index.nearest_outside(lon, lat, k, at);
     let mut out = std::io::stdout().lock();
     if as_json {
         let body = json!({
