@@ -36,6 +36,17 @@ fn default_set(c: &mut Criterion) {
     g.bench_function("the five nearest zones to Damascus", |b| {
         b.iter(|| black_box(index.nearest(black_box(36.2913), black_box(33.5102), 5, at)))
     });
+    let mut j = 0;
+    g.bench_function(
+        "three nearest zones outside, random point (GET /query/point's work)",
+        |b| {
+            b.iter(|| {
+                j = (j + 1) % points.len();
+                let (lon, lat) = points[j];
+                black_box(index.nearest_outside(black_box(lon), black_box(lat), 3, at))
+            })
+        },
+    );
     g.bench_function("the timeline of Daraa city", |b| {
         b.iter(|| black_box(index.timeline(black_box(36.1), black_box(32.617))))
     });

@@ -134,11 +134,24 @@ fn bbox_of(pts: &[Coord<f64>]) -> [f64; 4] {
 /// (every ring), and that point as (lon, lat).
 ///
 /// Branch and bound: runs of segments, then segments, are visited in order of a proven lower
-/// bound on their distance, and the exact (golden-section, geodata's) distance is computed
-/// only while a bound is below the best distance found so far.
-pub(crate) fn to_boundary_km(lon: f64, lat: f64, mp: &MultiPolygon<f64>) -> (f64, (f64, f64)) {
+/// bound on their distance (the chord to their box, then the chord to the segment itself), and
+/// a geodesic is solved only while a bound is below the best distance found so far.
+#[cfg(test)]
+fn to_boundary_km(lon: f64, lat: f64, mp: &MultiPolygon<f64>) -> (f64, (f64, f64)) {
+    to_boundary_within_km(lon, lat, mp, f64::INFINITY).unwrap_or((f64::INFINITY, (lon, lat)))
+}
+
+/// [`to_boundary_km`], when the boundary comes closer than `limit` km; `None` otherwise, found
+/// without solving the geodesics a caller that only wants closer zones would throw away.
+pub(crate) fn to_boundary_within_km(
+    lon: f64,
+    lat: f64,
+    mp: &MultiPolygon<f64>,
+    limit: f64,
+) -> Option<(f64, (f64, f64))> {
     let probe = Probe::new(lon, lat);
     let p = Point::new(lon, lat);
+    let p_ecef = [probe.ecef.0, probe.ecef.1, probe.ecef.2];
     // (bound, ring, first segment) for every chunk of every ring.
     let rings: Vec<&[Coord<f64>]> = mp
         .iter()
@@ -155,10 +168,11 @@ pub(crate) fn to_boundary_km(lon: f64, lat: f64, mp: &MultiPolygon<f64>) -> (f64
         }
     }
     chunks.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut best = (f64::INFINITY, (lon, lat));
+    let mut best: Option<(f64, (f64, f64))> = None;
+    let best_km = |b: &Option<(f64, (f64, f64))>| b.map_or(limit, |(d, _)| d);
     let mut segs: Vec<(f64, Coord<f64>, Coord<f64>)> = Vec::new();
     for (bound, ri, start) in chunks {
-        if bound >= best.0 {
+        if bound >= best_km(&best) {
             break;
         }
         let ring = rings[ri];
@@ -171,12 +185,18 @@ pub(crate) fn to_boundary_km(lon: f64, lat: f64, mp: &MultiPolygon<f64>) -> (f64
         }
         segs.sort_by(|a, b| a.0.total_cmp(&b.0));
         for &(b, a, c) in &segs {
-            if b >= best.0 {
+            if b >= best_km(&best) {
                 break;
             }
-            let (d, at) = geodata::geodesy::distance_to_segment_km(p, Point(a), Point(c));
-            if d < best.0 {
-                best = (d, (at.x(), at.y()));
+            // The chord to the segment is a tighter bound than the chord to its box, and costs
+            // no geodesic.
+            let (chord, t) = geodata::geodesy::chord_to_segment_km(p_ecef, Point(a), Point(c));
+            if chord * (1.0 - 1e-9) >= best_km(&best) {
+                continue;
+            }
+            let (d, at) = geodata::geodesy::distance_to_segment_at_km(p, Point(a), Point(c), t);
+            if d < best_km(&best) {
+                best = Some((d, (at.x(), at.y())));
             }
         }
     }

@@ -389,8 +389,19 @@ impl ZoneIndex {
             if best.len() >= k && best.last().is_some_and(|w| lb > w.distance_km) {
                 break;
             }
-            let (d, at_point) = distance::to_boundary_km(lon, lat, &self.data.zones[z].geometry);
             let inside = covered.binary_search(&z).is_ok();
+            // Once k zones are found, a zone's boundary search stops at the k-th distance: it
+            // could only be dropped below that.
+            let limit = match best.get(k.saturating_sub(1)) {
+                // Inclusive: a zone as far as the k-th may still win its place on the tie-break.
+                Some(w) if !inside && best.len() >= k => w.distance_km.next_up(),
+                _ => f64::INFINITY,
+            };
+            let geometry = &self.data.zones[z].geometry;
+            let Some((d, at_point)) = distance::to_boundary_within_km(lon, lat, geometry, limit)
+            else {
+                continue;
+            };
             best.push(Nearest {
                 zone: z,
                 distance_km: if inside { 0.0 } else { d },
