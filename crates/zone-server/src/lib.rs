@@ -197,7 +197,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/static/{*path}", get(web::asset))
         .fallback(not_found)
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), etag))
         .with_state(state.clone());
     let router = match cors {
         Some(c) => router.layer(c),
@@ -219,7 +218,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(guard)
         // The default level costs ~6 ms of CPU per 130 KB items page, capping a 2-core server
         // near 100 compressed pages/s; the fastest level costs ~1.3 ms for a body ~35% larger.
+        // (Pages are compressed once per data version now, see `etag`; point answers are not.)
         .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
+        .layer(middleware::from_fn_with_state(state.clone(), etag))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -333,29 +334,44 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// Strong ETags: an answer is a function of the data version and the request (URI, the
-/// representation asked for, the encoding accepted), so the tag is a hash of those, computed
-/// before the handler runs; a matching `If-None-Match` gets a 304 without building the body.
+/// Strong ETags and the answer cache. An answer is a function of the data version and the
+/// request (URI, the representation asked for, the encoding accepted, the host and origin it
+/// names), so the tag is a hash of those, computed before the handler runs: a matching
+/// `If-None-Match` gets a 304 without building the body, and a GET for a page, an export, a
+/// map layer or a file is answered from the snapshot's cache when the same request was answered
+/// before (as sent: compressed, with its headers). Point queries are not kept: there are as many
+/// as there are points, and answering one costs less than keeping it.
+///
+/// Runs outside the compression layer, so a cached page is compressed once, not per request.
 async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD)
         || matches!(req.uri().path(), "/health" | "/status")
     {
         return next.run(req).await;
     }
-    let version = state.snapshot().version.clone();
-    let tag = {
+    let snap = state.snapshot();
+    let hash = {
         use std::hash::{Hash, Hasher};
         let mut h = std::hash::DefaultHasher::new();
-        version.hash(&mut h);
-        req.uri().to_string().hash(&mut h);
-        for name in [header::ACCEPT, header::ACCEPT_ENCODING, header::HOST] {
+        snap.version.hash(&mut h);
+        req.uri().path().hash(&mut h);
+        req.uri().query().hash(&mut h);
+        for name in [
+            header::ACCEPT,
+            header::ACCEPT_ENCODING,
+            header::HOST,
+            header::ORIGIN,
+        ] {
             req.headers().get(&name).map(|v| v.as_bytes()).hash(&mut h);
         }
         for name in ["x-forwarded-host", "x-forwarded-proto"] {
             req.headers().get(name).map(|v| v.as_bytes()).hash(&mut h);
         }
-        format!("\"{version}-{:016x}\"", h.finish())
+        h.finish()
     };
+    // HEAD and GET share a tag (the same answer, with or without its body); only GETs are
+    // kept in the cache.
+    let tag = format!("\"{}-{:016x}\"", snap.version, hash);
     let matches = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -368,16 +384,51 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
         }
         return resp;
     }
-    let mut resp = next.run(req).await;
-    if resp.status().is_success()
-        && let Ok(v) = HeaderValue::from_str(&tag)
-    {
-        resp.headers_mut().insert(header::ETAG, v);
+    let cacheable = req.method() == Method::GET && !req.uri().path().starts_with("/query/");
+    if cacheable && let Some(hit) = snap.responses.get(&hash) {
+        let mut resp = Response::new(axum::body::Body::from(hit.body.clone()));
+        *resp.status_mut() = hit.status;
+        *resp.headers_mut() = hit.headers.clone();
         resp.headers_mut()
-            .entry(header::CACHE_CONTROL)
-            .or_insert(HeaderValue::from_static("no-cache"));
+            .insert("x-cache", HeaderValue::from_static("hit"));
+        return resp;
     }
-    resp
+    let mut resp = next.run(req).await;
+    if !resp.status().is_success() {
+        return resp;
+    }
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache"));
+    if !(cacheable && resp.status() == StatusCode::OK) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    // Every answer is built in memory, so collecting it costs a copy at most; the bound only
+    // guards against a bug turning into an unbounded buffer.
+    let bytes = match axum::body::to_bytes(body, 256 << 20).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    // The whole body is known now: say its length rather than stream it chunked.
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    if bytes.len() <= snapshot::CACHE_MAX_BODY {
+        snap.responses.insert(
+            hash,
+            Arc::new(snapshot::CachedResponse {
+                status: parts.status,
+                headers: parts.headers.clone(),
+                body: bytes.clone(),
+            }),
+        );
+    }
+    parts
+        .headers
+        .insert("x-cache", HeaderValue::from_static("miss"));
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// OpenAPI path items of the query API, added to the document beside OGC API's.

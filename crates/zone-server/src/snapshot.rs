@@ -24,6 +24,9 @@ pub struct Layer {
     pub features: Vec<ExportFeature>,
     /// Each feature's GeoJSON text, serialised once per snapshot.
     pub json: Vec<String>,
+    /// Each feature's `"id":N` and properties as JSON object members without the braces,
+    /// serialised once per snapshot: query answers describe zones by these.
+    pub members: Vec<String>,
     /// Feature index by integer id.
     pub by_fid: HashMap<u32, usize>,
     /// Feature index by readable id.
@@ -54,7 +57,41 @@ pub struct Snapshot {
     pub index: ZoneIndex,
     /// The collections, in the order of [`Dataset::layer_names`].
     pub layers: Vec<Layer>,
+    /// Whole answers (compressed as sent) to GET requests for pages, exports and files, by the
+    /// hash their ETag carries: the same page is built and compressed once per version of the
+    /// data, and a reload starts afresh with the new snapshot.
+    pub responses: ResponseCache,
 }
+
+/// An answer kept whole: status, headers and body as sent.
+pub struct CachedResponse {
+    /// Status (only 200s are kept).
+    pub status: axum::http::StatusCode,
+    /// Headers, `Content-Encoding` and `ETag` included.
+    pub headers: axum::http::HeaderMap,
+    /// The body as sent (compressed when the client asked for it).
+    pub body: axum::body::Bytes,
+}
+
+/// Weighs an answer by its size, so the cache holds at most [`CACHE_BYTES`] of bodies.
+#[derive(Clone)]
+pub struct BodyWeighter;
+
+impl quick_cache::Weighter<u64, Arc<CachedResponse>> for BodyWeighter {
+    fn weight(&self, _key: &u64, v: &Arc<CachedResponse>) -> u64 {
+        // Headers and bookkeeping count for a little too.
+        v.body.len() as u64 + 512
+    }
+}
+
+/// Answers kept per snapshot.
+pub type ResponseCache = quick_cache::sync::Cache<u64, Arc<CachedResponse>, BodyWeighter>;
+
+/// Bytes of answers a snapshot keeps (the whole default data set as pages, exports and map
+/// layers in every encoding is a few MB).
+pub const CACHE_BYTES: u64 = 64 << 20;
+/// Largest answer kept.
+pub const CACHE_MAX_BODY: usize = 8 << 20;
 
 fn title_and_description(name: &str, data: &Dataset) -> (String, String) {
     let approx = "Geometry is approximate: every feature carries its sources, its confidence \
@@ -116,6 +153,15 @@ impl Snapshot {
                 let features = data.export_features(&name)?;
                 let geometry_type = data.layer_geometry_type(&name)?;
                 let json = features.iter().map(|f| f.to_json().to_string()).collect();
+                let members = features
+                    .iter()
+                    .map(|f| {
+                        let props = serde_json::Value::Object(f.properties.clone()).to_string();
+                        let inner = &props[1..props.len() - 1];
+                        let sep = if inner.is_empty() { "" } else { "," };
+                        format!("\"id\":{}{sep}{inner}", f.fid)
+                    })
+                    .collect();
                 let by_fid = features
                     .iter()
                     .enumerate()
@@ -164,6 +210,7 @@ impl Snapshot {
                     geometry_type,
                     features,
                     json,
+                    members,
                     by_fid,
                     by_key,
                     bbox,
@@ -180,6 +227,7 @@ impl Snapshot {
             version,
             loaded_at: Utc::now(),
             layers,
+            responses: ResponseCache::with_weighter(1024, CACHE_BYTES, BodyWeighter),
         }
     }
 

@@ -606,6 +606,55 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
 }
 
 #[tokio::test]
+async fn pages_are_built_and_compressed_once_per_data_version() {
+    let s = state_with(Config {
+        cors: zone_server::Cors::Origins(vec!["https://a.example".into()]),
+        ..Config::default()
+    });
+    let ask = |enc: &'static str, origin: &'static str| {
+        Request::get("/collections/zones/items?limit=50")
+            .header(header::ACCEPT_ENCODING, enc)
+            .header(header::ORIGIN, origin)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first = send(&s, ask("gzip", "https://a.example")).await;
+    assert_eq!(first.header("x-cache".parse().unwrap()), "miss");
+    let second = send(&s, ask("gzip", "https://a.example")).await;
+    assert_eq!(second.header("x-cache".parse().unwrap()), "hit");
+    assert_eq!(second.header(header::CONTENT_ENCODING), "gzip");
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.header(header::ETAG), first.header(header::ETAG));
+    assert_eq!(
+        second.header(header::CONTENT_LENGTH),
+        first.body.len().to_string()
+    );
+    // Another encoding, or another origin, is another answer: never served from this one.
+    let plain = send(&s, ask("identity", "https://a.example")).await;
+    assert_eq!(plain.header("x-cache".parse().unwrap()), "miss");
+    assert_eq!(plain.header(header::CONTENT_ENCODING), "");
+    assert_eq!(plain.json()["numberReturned"], DATA.zones.len().min(50));
+    let other = send(&s, ask("gzip", "https://b.example")).await;
+    assert_eq!(other.header("x-cache".parse().unwrap()), "miss");
+    assert_eq!(other.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "");
+    assert_eq!(
+        second.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "https://a.example"
+    );
+    // Point answers are not kept (one per point); new data starts an empty cache.
+    for _ in 0..2 {
+        let p = get(&s, "/query/point?lon=36.1&lat=32.6").await;
+        assert_eq!(p.header("x-cache".parse().unwrap()), "");
+    }
+    let mut changed = DATA.clone();
+    changed.zones.pop();
+    s.replace(Snapshot::new(changed));
+    let after = send(&s, ask("identity", "https://a.example")).await;
+    assert_eq!(after.header("x-cache".parse().unwrap()), "miss");
+    assert_eq!(after.json()["numberMatched"], DATA.zones.len() - 1);
+}
+
+#[tokio::test]
 async fn cors_allows_any_origin_by_default() {
     let a = send(
         &state(),
@@ -724,8 +773,20 @@ async fn a_point_query_lists_every_covering_zone_and_the_nearest_others() {
         assert!(first.get(field).is_some(), "{field}");
     }
     assert!(first.get("geometry").is_none());
+    assert_eq!(feb["lon"], 36.1);
+    assert_eq!(feb["lat"], 32.617);
+    assert_eq!(feb["datetime"], "2018-02-15");
+    assert!(feb["data_version"].as_str().is_some_and(|v| !v.is_empty()));
     let nearest = feb["nearest"].as_array().unwrap();
     assert_eq!(nearest.len(), 3);
+    for n in nearest {
+        let at = n["nearest_point"].as_array().unwrap();
+        assert!(
+            at.len() == 2 && at.iter().all(serde_json::Value::is_f64),
+            "{n}"
+        );
+        assert!(n.get("on_boundary").is_none() && n["id"].is_u64(), "{n}");
+    }
     assert!(
         nearest
             .iter()
