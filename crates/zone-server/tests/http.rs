@@ -592,16 +592,23 @@ async fn an_etag_comes_back_as_304_and_changes_with_the_data() {
 #[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
     let s = state();
-    for enc in ["gzip", "br"] {
-        let a = send(
-            &s,
-            Request::get("/collections/zones/items?limit=50")
-                .header(header::ACCEPT_ENCODING, enc)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(a.header(header::CONTENT_ENCODING), enc);
+    // Pages (compressed once, kept) and query answers (compressed per request) alike.
+    for uri in [
+        "/collections/zones/items?limit=50",
+        "/query/point?lon=36.1&lat=32.6&nearest=10",
+    ] {
+        for enc in ["gzip", "br"] {
+            let a = send(
+                &s,
+                Request::get(uri)
+                    .header(header::ACCEPT_ENCODING, enc)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(a.header(header::CONTENT_ENCODING), enc, "{uri}");
+            assert!(a.body.len() > 20, "{uri}");
+        }
     }
 }
 
