@@ -90,7 +90,7 @@ pub async fn landing(
 
 /// `GET /conformance`.
 pub async fn conformance(RawQuery(q): RawQuery) -> ApiResult<Response> {
-    Params::parse(q.as_deref(), &["f"])?;
+    crate::params::json_only(q.as_deref())?;
     Ok(json_response(
         "application/json",
         json!({ "conformsTo": CONFORMANCE }).to_string(),
@@ -146,7 +146,7 @@ pub async fn collections(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    Params::parse(q.as_deref(), &["f"])?;
+    crate::params::json_only(q.as_deref())?;
     let snap = state.snapshot();
     let base = state.base_url(&headers);
     let body = json!({
@@ -163,7 +163,7 @@ pub async fn collection(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    Params::parse(q.as_deref(), &["f"])?;
+    crate::params::json_only(q.as_deref())?;
     let snap = state.snapshot();
     let layer = find_layer(&snap, &name)?;
     let base = state.base_url(&headers);
@@ -321,7 +321,7 @@ pub async fn item(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    Params::parse(q.as_deref(), &["f"])?;
+    crate::params::json_only(q.as_deref())?;
     let snap = state.snapshot();
     let layer = find_layer(&snap, &name)?;
     let index = feature

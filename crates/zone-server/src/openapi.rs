@@ -13,7 +13,6 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiResult;
 use crate::oapif::{DEFAULT_LIMIT, MAX_LIMIT, OPENAPI_JSON, json_response};
-use crate::params::Params;
 use crate::snapshot::Snapshot;
 use crate::{AppState, extra_paths};
 
@@ -161,7 +160,7 @@ pub async fn document(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    Params::parse(q.as_deref(), &["f"])?;
+    crate::params::json_only(q.as_deref())?;
     let snap = state.snapshot();
     let base = state.base_url(&headers);
     Ok(json_response(OPENAPI_JSON, build(&snap, &base).to_string()))

@@ -338,6 +338,20 @@ pub fn datetime(s: &str) -> ApiResult<DateFilter> {
     }
 }
 
+/// Parses the query of a resource served as JSON only, whose one parameter is `f`: `f=json`
+/// (or `geojson`) or nothing; any other format is a 400 rather than a JSON answer to a client
+/// that asked for something else.
+pub fn json_only(query: Option<&str>) -> ApiResult<Params> {
+    let params = Params::parse(query, &["f"])?;
+    match params.get("f") {
+        None | Some("json" | "geojson") => Ok(params),
+        Some(other) => Err(ApiError::invalid(format!(
+            "f: {:?} is not served here; this resource is JSON only (f=json)",
+            other.chars().take(20).collect::<String>()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

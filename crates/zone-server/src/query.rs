@@ -350,7 +350,7 @@ pub async fn actors(
     State(state): State<Arc<AppState>>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    Params::parse(q.as_deref(), &["f"])?;
+    crate::params::json_only(q.as_deref())?;
     let snap = state.snapshot();
     let list: Vec<Value> = snap
         .data

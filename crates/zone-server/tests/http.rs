@@ -141,6 +141,25 @@ async fn a_browser_gets_the_map_and_any_other_client_gets_json() {
     let forced = get(&s, "/?f=html").await;
     assert!(forced.header(header::CONTENT_TYPE).starts_with("text/html"));
     assert_eq!(get(&s, "/?f=xml").await.status, 400);
+    // JSON-only resources say so rather than answer JSON to a client that asked otherwise.
+    for uri in [
+        "/conformance",
+        "/collections",
+        "/collections/zones",
+        "/api",
+        "/actors",
+    ] {
+        assert_eq!(get(&s, &format!("{uri}?f=json")).await.status, 200, "{uri}");
+        let bad = get(&s, &format!("{uri}?f=xxxx")).await;
+        assert_eq!(bad.status, 400, "{uri}");
+        assert_eq!(bad.json()["code"], "InvalidParameterValue", "{uri}");
+        assert!(
+            bad.json()["description"]
+                .as_str()
+                .unwrap()
+                .contains("JSON only")
+        );
+    }
 }
 
 #[tokio::test]
@@ -659,6 +678,67 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
     let after = send(&s, ask("identity", "https://a.example")).await;
     assert_eq!(after.header("x-cache".parse().unwrap()), "miss");
     assert_eq!(after.json()["numberMatched"], DATA.zones.len() - 1);
+}
+
+/// Found by the soak test: the cap was per route (`Router::layer` wraps each route alone), so a
+/// server at its cap on one route still took requests on every other.
+#[tokio::test]
+async fn the_concurrency_cap_is_one_for_the_whole_server() {
+    let s = state_with(Config {
+        max_concurrent_requests: 1,
+        ..Config::default()
+    });
+    // One application, as the server builds it once (each `app()` has its own cap).
+    let router = app(s.clone());
+    let get = |uri: &'static str| {
+        let router = router.clone();
+        async move {
+            router
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    // A page answered once is kept: answering it again takes no slot.
+    assert_eq!(get("/collections").await.status(), StatusCode::OK);
+    // A batch whose body is still arriving holds the one slot.
+    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
+    let held = tokio::spawn(
+        router.clone().oneshot(
+            Request::post("/query/points")
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::new(body))
+                .unwrap(),
+        ),
+    );
+    sender
+        .send_data(axum::body::Bytes::from_static(b"lon,lat\n36.1,32.6\n"))
+        .await
+        .unwrap();
+    // Another route is refused while it is held...
+    let point = "/query/point?lon=36.1&lat=32.6";
+    let mut refused = None;
+    for _ in 0..100 {
+        let a = get(point).await;
+        if a.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(a);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!held.is_finished(), "the batch is still being read");
+    let refused = refused.expect("a second request is refused while the slot is held");
+    let body = refused.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["code"], "Overloaded");
+    let kept = get("/collections").await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    assert_eq!(kept.headers()["x-cache"], "hit");
+    // ...and served once the batch ends.
+    drop(sender);
+    let done = held.await.unwrap().unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(get(point).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
