@@ -379,6 +379,13 @@ describe('the map page', () => {
     const style = links.find(([h]) => h === 'export/zones.qml');
     assert.ok(style, 'a QGIS style link for zones');
     assert.equal(zonesLink[1].replace(/\.geojson$/, ''), style[1].replace(/\.qml$/, ''), 'style and data share a name, so QGIS applies the style');
+    const fgbLink = links.find(([h]) => h.startsWith('export/zones.fgb'));
+    assert.ok(fgbLink, `a zones FlatGeobuf link: ${JSON.stringify(links)}`);
+    assert.match(fgbLink[0], new RegExp(`datetime=${BEFORE}`));
+    assert.equal(fgbLink[1].replace(/\.fgb$/, ''), style[1].replace(/\.qml$/, ''), 'the style applies to the FlatGeobuf file too');
+    const fgb = await page.request.get(`${BASE}/${fgbLink[0]}`);
+    assert.equal(fgb.headers()['content-type'], 'application/flatgeobuf');
+    assert.deepEqual([...(await fgb.body()).subarray(0, 3)], [0x66, 0x67, 0x62], 'FlatGeobuf magic bytes');
     for (const [href] of links) {
       const resp = await page.request.get(`${BASE}/${href}`);
       assert.equal(resp.status(), 200, href);

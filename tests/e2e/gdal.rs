@@ -24,20 +24,32 @@ fn every_exported_layer_opens_in_ogrinfo_with_its_count_and_type() {
     for c in collections["collections"].as_array().unwrap() {
         let id = c["id"].as_str().unwrap();
         let expected = c["itemCount"].as_u64().unwrap();
-        let file = dir.0.join(format!("{id}.geojson"));
-        let out = run(&["export", "--layer", id, "--out", file.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = check_output(Command::new(&ogrinfo).args(["-al", "-so"]).arg(&file));
-        let layers = ogr_summary(&text);
-        assert_eq!(layers.len(), 1, "{text}");
-        assert_eq!(layers[0].2, expected, "{id}: feature count");
-        let items = server.get_json(&format!("/collections/{id}/items?limit=1"));
-        let ty = items["features"][0]["geometry"]["type"].as_str().unwrap();
-        assert_eq!(layers[0].1, gdal_type(ty), "{id}: geometry type");
+        // `--out x.fgb` writes FlatGeobuf, anything else GeoJSON.
+        for ext in ["geojson", "fgb"] {
+            let file = dir.0.join(format!("{id}.{ext}"));
+            let out = run(&["export", "--layer", id, "--out", file.to_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = check_output(Command::new(&ogrinfo).args(["-al", "-so"]).arg(&file));
+            let driver = if ext == "fgb" {
+                "FlatGeobuf"
+            } else {
+                "GeoJSON"
+            };
+            assert!(
+                text.contains(&format!("driver `{driver}'")),
+                "{id}.{ext}: {text}"
+            );
+            let layers = ogr_summary(&text);
+            assert_eq!(layers.len(), 1, "{text}");
+            assert_eq!(layers[0].2, expected, "{id}.{ext}: feature count");
+            let items = server.get_json(&format!("/collections/{id}/items?limit=1"));
+            let ty = items["features"][0]["geometry"]["type"].as_str().unwrap();
+            assert_eq!(layers[0].1, gdal_type(ty), "{id}.{ext}: geometry type");
+        }
     }
 }
 
@@ -135,5 +147,92 @@ fn ogrinfo_reads_every_export_download() {
             "/collections/{id}/items?datetime=2018-02-07&limit=1"
         ));
         assert_eq!(layers[0].2, api["numberMatched"].as_u64().unwrap(), "{id}");
+    }
+}
+
+/// `ogrinfo -so` on a downloaded FlatGeobuf file, with its CRS and fields checked.
+fn ogrinfo_fgb(ogrinfo: &std::path::Path, file: &std::path::Path, extra: &[&str]) -> String {
+    let text = check_output(
+        Command::new(ogrinfo)
+            .args(["-ro", "-al", "-so"])
+            .args(extra)
+            .arg(file),
+    );
+    assert!(
+        text.contains("GEOGCRS[\"WGS 84\"") && text.contains("ID[\"EPSG\",4326]"),
+        "{}: EPSG:4326 in {text}",
+        file.display()
+    );
+    text
+}
+
+#[test]
+fn every_flatgeobuf_download_opens_in_ogrinfo_with_its_count_type_and_crs() {
+    let ogrinfo = require_tool("ogrinfo", "gdal-bin");
+    let server = Server::start(&[]);
+    let dir = TempDir::new("gdal-fgb");
+    let collections = server.get_json("/collections");
+    let download = |path: &str, name: &str| {
+        let (status, head, body) = server.get(path);
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("content-type: application/flatgeobuf"),
+            "{path}: {head}"
+        );
+        assert!(
+            head.contains(&format!("filename=\"{}\"", name.to_ascii_lowercase())),
+            "{path}: {head}"
+        );
+        let file = dir.0.join(name);
+        std::fs::write(&file, body).unwrap();
+        file
+    };
+    for c in collections["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let items = server.get_json(&format!("/collections/{id}/items?limit=1"));
+        let ty = gdal_type(items["features"][0]["geometry"]["type"].as_str().unwrap());
+        // A date that keeps some of the dated layers, one that keeps nothing of them, and none.
+        for q in ["", "?datetime=2018-02-07", "?datetime=1900-01-01"] {
+            let file = download(&format!("/export/{id}.fgb{q}"), &format!("{id}.fgb"));
+            let text = ogrinfo_fgb(&ogrinfo, &file, &[]);
+            let layers = ogr_summary(&text);
+            assert_eq!(layers.len(), 1, "{id}{q}: {text}");
+            let (name, geom, count) = &layers[0];
+            assert_eq!(name, id);
+            assert_eq!(geom, ty, "{id}{q}: geometry type");
+            let sep = if q.is_empty() { "?" } else { "&" };
+            let api = server.get_json(&format!("/collections/{id}/items{q}{sep}limit=1"));
+            assert_eq!(
+                *count,
+                api["numberMatched"].as_u64().unwrap(),
+                "{id}{q}: feature count"
+            );
+            assert!(text.contains("\nfid: Integer64"), "{id}: {text}");
+            assert!(text.contains("\nkey: String"), "{id}: {text}");
+            assert!(text.contains("\nsources: String"), "{id}: {text}");
+        }
+    }
+    // The spatial index answers a bbox: GDAL's count in a box is the API's.
+    let file = download("/export/zones.fgb", "zones.fgb");
+    let all = ogr_summary(&ogrinfo_fgb(&ogrinfo, &file, &[]))[0].2;
+    for bbox in [
+        ["35.9", "32.5", "36.3", "32.8"],
+        ["38.9", "35.9", "39.1", "36.1"],
+        ["40.0", "34.0", "41.0", "35.0"],
+    ] {
+        let mut spat = vec!["-spat"];
+        spat.extend(bbox);
+        let got = ogr_summary(&ogrinfo_fgb(&ogrinfo, &file, &spat))[0].2;
+        let api = server.get_json(&format!(
+            "/collections/zones/items?bbox={}&limit=1",
+            bbox.join(",")
+        ));
+        let expected = api["numberMatched"].as_u64().unwrap();
+        assert!(
+            0 < expected && expected < all,
+            "{bbox:?}: {expected} of {all}"
+        );
+        assert_eq!(got, expected, "{bbox:?}");
     }
 }

@@ -1,6 +1,7 @@
-//! File downloads that open in QGIS with no fixing: `{layer}.geojson` (RFC 7946), `{layer}.qml`
-//! (a QGIS style with the map's colours: saved beside the GeoJSON under the same name, QGIS
-//! applies it on load) and `{layer}.csv` for point layers.
+//! File downloads that open in QGIS with no fixing: `{layer}.geojson` (RFC 7946), `{layer}.fgb`
+//! (FlatGeobuf with its spatial index, see [`flatgeobuf`]), `{layer}.qml` (a QGIS style with the
+//! map's colours: saved beside the GeoJSON or FlatGeobuf file under the same name, QGIS applies it
+//! on load) and `{layer}.csv` for point layers.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -8,6 +9,9 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
+use geodata::ExportFeature;
+use geozero::{ColumnValue, FeatureProcessor as _, GeozeroGeometry as _, PropertyProcessor as _};
 use serde_json::Value;
 
 use crate::AppState;
@@ -15,7 +19,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
 use crate::snapshot::{Layer, Snapshot};
 
-fn attachment(content_type: &'static str, filename: &str, body: String) -> Response {
+fn attachment(
+    content_type: &'static str,
+    filename: &str,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let body: axum::body::Body = body.into();
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -29,7 +38,7 @@ fn attachment(content_type: &'static str, filename: &str, body: String) -> Respo
         .into_response()
 }
 
-/// `GET /export/{layer}.{geojson|qml|csv}[?datetime=]`.
+/// `GET /export/{layer}.{geojson|fgb|qml|csv}[?datetime=]`.
 pub async fn export(
     State(state): State<Arc<AppState>>,
     Path(file): Path<String>,
@@ -38,7 +47,7 @@ pub async fn export(
     let params = Params::parse(q.as_deref(), &["datetime"])?;
     let snap = state.snapshot();
     let (name, ext) = file.rsplit_once('.').ok_or_else(|| {
-        ApiError::not_found("name the file with its format: /export/zones.geojson, /export/zones.qml or /export/locations.csv")
+        ApiError::not_found("name the file with its format: /export/zones.geojson, /export/zones.fgb, /export/zones.qml or /export/locations.csv")
     })?;
     let layer = crate::oapif::find_layer(&snap, name)?;
     let datetime = params.get("datetime").map(params::datetime).transpose()?;
@@ -63,6 +72,34 @@ pub async fn export(
                 body,
             ))
         }
+        "fgb" => {
+            // The writer spools features through a temporary file: keep that off the async
+            // workers. (The answer is cached per data version, so this runs once per request
+            // form.)
+            let layer_name = layer.name.clone();
+            let snap = snap.clone();
+            let body = tokio::task::spawn_blocking(move || -> ApiResult<Vec<u8>> {
+                let layer = crate::oapif::find_layer(&snap, &layer_name)?;
+                flatgeobuf(
+                    &FgbLayer {
+                        name: &layer.name,
+                        geometry_type: layer.geometry_type,
+                        title: Some(&layer.title),
+                        description: Some(&layer.description),
+                    },
+                    &layer.features,
+                    |f| datetime.is_none_or(|d| d.matches(&f.period)),
+                )
+                .map_err(|e| ApiError::internal(&e))
+            })
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
+            Ok(attachment(
+                FLATGEOBUF_MEDIA_TYPE,
+                &format!("{name}.fgb"),
+                body,
+            ))
+        }
         "qml" => Ok(attachment(
             "application/xml",
             &format!("{name}.qml"),
@@ -78,7 +115,7 @@ pub async fn export(
             layer.geometry_type
         ))),
         other => Err(ApiError::not_found(format!(
-            "no export format {:?}; use .geojson, .qml or (point layers) .csv",
+            "no export format {:?}; use .geojson, .fgb (FlatGeobuf), .qml or (point layers) .csv",
             other.chars().take(20).collect::<String>()
         ))),
     }
@@ -256,4 +293,197 @@ fn qml(snap: &Snapshot, layer: &Layer) -> String {
             _ => 2,
         }
     )
+}
+
+/// Media type of a FlatGeobuf file (not registered with IANA; what FlatGeobuf's own tools use).
+pub const FLATGEOBUF_MEDIA_TYPE: &str = "application/flatgeobuf";
+
+/// What a FlatGeobuf file says about its layer besides the features.
+#[derive(Debug, Clone, Copy)]
+pub struct FgbLayer<'a> {
+    /// Layer name (the file's layer in GDAL and QGIS).
+    pub name: &'a str,
+    /// The one GeoJSON geometry type of the layer (`MultiPolygon`, `Point` ...).
+    pub geometry_type: &'a str,
+    /// Human title, kept in the file's header.
+    pub title: Option<&'a str>,
+    /// What the layer holds, kept in the file's header.
+    pub description: Option<&'a str>,
+}
+
+/// Why a FlatGeobuf file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum FgbError {
+    /// The writer failed (its temporary file, or the file's structure).
+    #[error("writing FlatGeobuf: {0}")]
+    Write(#[from] flatgeobuf::Error),
+    /// A feature's geometry or properties could not be encoded.
+    #[error("encoding a feature as FlatGeobuf: {0}")]
+    Feature(#[from] geozero::error::GeozeroError),
+    /// The layer's geometry type has no FlatGeobuf counterpart.
+    #[error("no FlatGeobuf geometry type for {0:?}")]
+    GeometryType(String),
+}
+
+/// The FlatGeobuf column type for a property, from its values over the whole layer: strings as
+/// String, integers as Long, other numbers as Double, booleans as Bool, arrays and objects (and
+/// columns that mix them with anything) as Json; a column of mixed scalars, or only nulls, as
+/// String.
+fn column_type<'v>(values: impl Iterator<Item = &'v Value>) -> ColumnType {
+    let mut ty: Option<ColumnType> = None;
+    for v in values {
+        let this = match v {
+            Value::Null => continue,
+            Value::Bool(_) => ColumnType::Bool,
+            Value::Number(n) if n.is_i64() => ColumnType::Long,
+            Value::Number(_) => ColumnType::Double,
+            Value::String(_) => ColumnType::String,
+            Value::Array(_) | Value::Object(_) => return ColumnType::Json,
+        };
+        ty = Some(match (ty, this) {
+            (None, t) => t,
+            (Some(a), b) if a == b => a,
+            (
+                Some(ColumnType::Long | ColumnType::Double),
+                ColumnType::Long | ColumnType::Double,
+            ) => ColumnType::Double,
+            _ => ColumnType::String,
+        });
+    }
+    // A column of nulls only is text.
+    ty.unwrap_or(ColumnType::String)
+}
+
+/// The `fid` column: the integer feature id of the GeoJSON export and the API.
+const FID_COLUMN: &str = "fid";
+
+/// One layer as a FlatGeobuf file: EPSG:4326, the layer's one geometry type, a packed Hilbert
+/// R-tree index (features are stored in its order), a `fid` column (the integer id, Long), then
+/// one column per property of the GeoJSON export, typed from its values over all of `features`
+/// (see [`column_type`]; a null is an absent value), so every date's file has the same columns.
+/// Only the features `keep` accepts are written.
+///
+/// The one writer behind `GET /export/{layer}.fgb` and `zonetrack export --out FILE.fgb`.
+pub fn flatgeobuf(
+    layer: &FgbLayer<'_>,
+    features: &[ExportFeature],
+    keep: impl Fn(&ExportFeature) -> bool,
+) -> Result<Vec<u8>, FgbError> {
+    let geometry_type = match layer.geometry_type {
+        "Point" => GeometryType::Point,
+        "MultiPoint" => GeometryType::MultiPoint,
+        "LineString" => GeometryType::LineString,
+        "MultiLineString" => GeometryType::MultiLineString,
+        "Polygon" => GeometryType::Polygon,
+        "MultiPolygon" => GeometryType::MultiPolygon,
+        other => return Err(FgbError::GeometryType(other.to_owned())),
+    };
+    let kept: Vec<&ExportFeature> = features.iter().filter(|f| keep(f)).collect();
+    let mut fgb = FgbWriter::create_with_options(
+        layer.name,
+        geometry_type,
+        FgbWriterOptions {
+            // An index over no feature is one GDAL refuses to open ("Number of items must be
+            // greater than 0"): an empty file says it has none.
+            write_index: !kept.is_empty(),
+            // The type is known: never guess it, but a Polygon in a MultiPolygon layer is
+            // written as a MultiPolygon of one.
+            detect_type: false,
+            promote_to_multi: true,
+            crs: FgbCrs {
+                org: Some("EPSG"),
+                code: 4326,
+                name: Some("WGS 84"),
+                ..Default::default()
+            },
+            title: layer.title,
+            description: layer.description,
+            ..Default::default()
+        },
+    )?;
+    let keys: Vec<&str> = features
+        .first()
+        .map(|f| f.properties.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let with_fid = !keys.contains(&FID_COLUMN);
+    if with_fid {
+        fgb.add_column(FID_COLUMN, ColumnType::Long, |_, col| {
+            col.nullable = false;
+            col.unique = true;
+            col.primary_key = true;
+        });
+    }
+    let mut columns = Vec::with_capacity(keys.len());
+    for &k in &keys {
+        let ty = column_type(features.iter().filter_map(|f| f.properties.get(k)));
+        fgb.add_column(k, ty, |_, _| {});
+        columns.push((k, ty));
+    }
+    for (n, f) in kept.into_iter().enumerate() {
+        // Straight from the feature's geometry into the writer (no copy of it).
+        f.geometry.process_geom(&mut fgb)?;
+        if with_fid {
+            fgb.property(0, FID_COLUMN, &ColumnValue::Long(i64::from(f.fid)))?;
+        }
+        let first = usize::from(with_fid);
+        for (c, &(k, ty)) in columns.iter().enumerate() {
+            let text;
+            let value = match (f.properties.get(k), ty) {
+                (None | Some(Value::Null), _) => None,
+                (Some(v), ColumnType::Bool) => v.as_bool().map(ColumnValue::Bool),
+                (Some(v), ColumnType::Long) => v.as_i64().map(ColumnValue::Long),
+                (Some(v), ColumnType::Double) => v.as_f64().map(ColumnValue::Double),
+                (Some(Value::String(s)), ColumnType::String) => Some(ColumnValue::String(s)),
+                (Some(v), ColumnType::Json) => {
+                    text = v.to_string();
+                    Some(ColumnValue::Json(&text))
+                }
+                (Some(v), _) => {
+                    text = v.to_string();
+                    Some(ColumnValue::String(&text))
+                }
+            };
+            if let Some(value) = value {
+                fgb.property(first + c, k, &value)?;
+            }
+        }
+        fgb.feature_end(n as u64)?;
+    }
+    let mut out = Vec::new();
+    fgb.write(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn column_types_follow_the_values_of_the_whole_layer() {
+        let ty = |values: Value| column_type(values.as_array().into_iter().flatten());
+        assert_eq!(ty(json!(["a", null, "b"])), ColumnType::String);
+        assert_eq!(ty(json!([1, null, -2])), ColumnType::Long);
+        assert_eq!(ty(json!([1, 2.5])), ColumnType::Double);
+        assert_eq!(ty(json!([true, false, null])), ColumnType::Bool);
+        assert_eq!(ty(json!([[], ["x"]])), ColumnType::Json);
+        assert_eq!(ty(json!(["a", {"title": "t"}])), ColumnType::Json);
+        assert_eq!(ty(json!(["a", 1, true])), ColumnType::String);
+        assert_eq!(ty(json!([null, null])), ColumnType::String);
+        assert_eq!(ty(json!([])), ColumnType::String);
+    }
+
+    #[test]
+    fn an_unknown_geometry_type_is_an_error_not_a_panic() {
+        let layer = FgbLayer {
+            name: "x",
+            geometry_type: "GeometryCollection",
+            title: None,
+            description: None,
+        };
+        assert!(matches!(
+            flatgeobuf(&layer, &[], |_| true),
+            Err(FgbError::GeometryType(_))
+        ));
+    }
 }

@@ -3,7 +3,7 @@
 //! swap, so a reload never blocks or breaks a request in flight.
 //!
 //! Surfaces: OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) for QGIS and GDAL, exports
-//! (GeoJSON, CSV, QGIS styles) and the map page.
+//! (GeoJSON, FlatGeobuf, CSV, QGIS styles) and the map page.
 
 pub mod batch;
 mod error;
@@ -33,8 +33,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
+pub use export::{FLATGEOBUF_MEDIA_TYPE, FgbError, FgbLayer, flatgeobuf};
 pub use query::{MAX_BATCH_POINTS, MAX_BODY_BYTES};
-pub use snapshot::{Layer, Snapshot};
+pub use snapshot::{Layer, Snapshot, title_and_description as layer_title_and_description};
 
 /// Who may read the API from a browser on another origin.
 #[derive(Debug, Clone, Default)]

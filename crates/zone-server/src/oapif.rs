@@ -121,6 +121,7 @@ fn collection_json(layer: &Layer, base: &str) -> Value {
             link(format!("{base}/collections/{}", layer.name), "self", "application/json", "This collection"),
             link(format!("{base}/collections/{}/items", layer.name), "items", "application/geo+json", "The features"),
             link(format!("{base}/export/{}.geojson", layer.name), "enclosure", "application/geo+json", "Download as a GeoJSON file"),
+            link(format!("{base}/export/{}.fgb", layer.name), "enclosure", crate::export::FLATGEOBUF_MEDIA_TYPE, "Download as a FlatGeobuf file (spatially indexed)"),
             link(format!("{base}/export/{}.qml", layer.name), "describedby", "application/xml", "QGIS style file"),
         ],
     })

@@ -93,7 +93,8 @@ pub const CACHE_BYTES: u64 = 64 << 20;
 /// Largest answer kept.
 pub const CACHE_MAX_BODY: usize = 8 << 20;
 
-fn title_and_description(name: &str, data: &Dataset) -> (String, String) {
+/// A layer's human title and description (what `/collections` and file headers say).
+pub fn title_and_description(name: &str, data: &Dataset) -> (String, String) {
     let approx = "Geometry is approximate: every feature carries its sources, its confidence \
                   (high/medium/low) and how it was made (method).";
     match name {

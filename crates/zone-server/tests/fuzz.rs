@@ -412,7 +412,7 @@ fn path() -> impl Strategy<Value = (String, &'static [&'static str])> {
         2 => segment(),
     ];
     let file = prop_oneof![
-        2 => prop::sample::select(&["zones.geojson", "zones.qml", "locations.csv", "events.csv", "zones.csv", "syria.qml", "zones", ".geojson", "zones.", "zones.geojson.geojson"][..]).prop_map(str::to_owned),
+        2 => prop::sample::select(&["zones.geojson", "zones.fgb", "events.fgb", "zones.qml", "locations.csv", "events.csv", "zones.csv", "syria.qml", "zones", ".geojson", "zones.", "zones.geojson.geojson"][..]).prop_map(str::to_owned),
         1 => segment(),
     ];
     let fixed = |p: &'static str, names: &'static [&'static str]| Just((p.to_owned(), names));

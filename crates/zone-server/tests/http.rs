@@ -504,6 +504,12 @@ async fn bad_requests_get_a_json_4xx_with_code_and_description() {
         ),
         ("/no/such/path", 404, "NotFound"),
         ("/export/zones.shp", 404, "NotFound"),
+        ("/export/nowhere.fgb", 404, "NotFound"),
+        (
+            "/export/zones.fgb?datetime=yesterday",
+            400,
+            "InvalidParameterValue",
+        ),
         ("/export/zones.csv", 404, "NotFound"),
         ("/export/zones", 404, "NotFound"),
         ("/static/../Cargo.toml", 404, "NotFound"),
@@ -788,6 +794,169 @@ async fn exports_download_geojson_qgis_styles_and_csv() {
         .into_iter();
     assert!(lines.next().unwrap().starts_with("id,lon,lat,key,name"));
     assert_eq!(lines.count(), DATA.locations.len());
+}
+
+/// A FlatGeobuf body read back with the flatgeobuf crate's reader: the header, and each feature
+/// (in file order) as its properties and geometry.
+struct Fgb {
+    geometry_type: flatgeobuf::GeometryType,
+    crs_code: i32,
+    index_node_size: u16,
+    columns: Vec<(String, flatgeobuf::ColumnType)>,
+    features: Vec<(
+        std::collections::HashMap<String, String>,
+        geo::Geometry<f64>,
+    )>,
+}
+
+fn read_fgb(body: &[u8]) -> Fgb {
+    use flatgeobuf::{FallibleStreamingIterator as _, FgbReader};
+    use geozero::{FeatureProperties as _, ToGeo as _};
+    let reader = FgbReader::open(std::io::Cursor::new(body)).unwrap();
+    let header = reader.header();
+    let geometry_type = header.geometry_type();
+    let crs_code = header.crs().map_or(0, |c| c.code());
+    let index_node_size = header.index_node_size();
+    let columns = header
+        .columns()
+        .unwrap()
+        .iter()
+        .map(|c| (c.name().to_owned(), c.type_()))
+        .collect();
+    let mut iter = reader.select_all().unwrap();
+    let mut features = Vec::new();
+    while let Some(f) = iter.next().unwrap() {
+        features.push((f.properties().unwrap(), f.to_geo().unwrap()));
+    }
+    Fgb {
+        geometry_type,
+        crs_code,
+        index_node_size,
+        columns,
+        features,
+    }
+}
+
+#[tokio::test]
+async fn the_flatgeobuf_export_holds_the_geojson_exports_features_and_columns() {
+    use flatgeobuf::{ColumnType, GeometryType};
+    let s = state();
+    let date = "2018-02-07";
+    let a = get(&s, &format!("/export/zones.fgb?datetime={date}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.header(header::CONTENT_TYPE), "application/flatgeobuf");
+    assert_eq!(
+        a.header(header::CONTENT_DISPOSITION),
+        "attachment; filename=\"zones.fgb\""
+    );
+    let fgb = read_fgb(&a.body);
+    let geojson = get(&s, &format!("/export/zones.geojson?datetime={date}"))
+        .await
+        .json();
+    let expected = geojson["features"].as_array().unwrap();
+    assert!(expected.len() > 10);
+    assert_eq!(
+        fgb.features.len(),
+        expected.len(),
+        "same features as the GeoJSON"
+    );
+    assert_eq!(fgb.geometry_type, GeometryType::MultiPolygon);
+    assert_eq!(fgb.crs_code, 4326);
+    assert!(fgb.index_node_size > 0, "the spatial index is written");
+    // fid first, then exactly the GeoJSON properties, in their order.
+    let names: Vec<&str> = fgb.columns.iter().map(|c| c.0.as_str()).collect();
+    let props: Vec<&str> = expected[0]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names[0], "fid");
+    assert_eq!(&names[1..], &props[..]);
+    let ty = |name: &str| fgb.columns.iter().find(|c| c.0 == name).unwrap().1;
+    assert_eq!(ty("fid"), ColumnType::Long);
+    assert_eq!(ty("key"), ColumnType::String);
+    assert_eq!(ty("name"), ColumnType::String);
+    assert_eq!(ty("sources"), ColumnType::Json);
+    // Every feature round-trips: fid, key, name, the sources as JSON, and the geometry.
+    let by_fid: std::collections::HashMap<u64, &Value> = expected
+        .iter()
+        .map(|f| (f["id"].as_u64().unwrap(), f))
+        .collect();
+    for (props, geometry) in &fgb.features {
+        let fid: u64 = props["fid"].parse().unwrap();
+        let want = by_fid[&fid];
+        assert_eq!(props["key"], want["properties"]["key"].as_str().unwrap());
+        assert_eq!(props["name"], want["properties"]["name"].as_str().unwrap());
+        let sources: Value = serde_json::from_str(&props["sources"]).unwrap();
+        assert_eq!(sources, want["properties"]["sources"]);
+        assert!(
+            !props.contains_key("valid_to") || !want["properties"]["valid_to"].is_null(),
+            "a null stays null"
+        );
+        let f = DATA
+            .zones
+            .iter()
+            .find(|z| z.meta.id.fid() as u64 == fid)
+            .unwrap();
+        assert_eq!(*geometry, geo::Geometry::from(f.geometry.clone()), "{fid}");
+    }
+    assert!(
+        fgb.features
+            .iter()
+            .any(|(p, _)| p["key"] == "sw_deescalation_zone" && p["name"].contains("de-escalation")),
+        "a known zone is in the file"
+    );
+    // Every layer, with and without a date: the same count and type as the GeoJSON export.
+    for layer in s.snapshot().layers.iter() {
+        for q in ["", "?datetime=2018-02-07"] {
+            let fgb = read_fgb(
+                &get(&s, &format!("/export/{}.fgb{q}", layer.name))
+                    .await
+                    .body,
+            );
+            let n = get(&s, &format!("/export/{}.geojson{q}", layer.name))
+                .await
+                .json()["features"]
+                .as_array()
+                .unwrap()
+                .len();
+            assert_eq!(fgb.features.len(), n, "{}{q}", layer.name);
+            let want = match layer.geometry_type {
+                "Point" => GeometryType::Point,
+                "MultiLineString" => GeometryType::MultiLineString,
+                "MultiPolygon" => GeometryType::MultiPolygon,
+                other => panic!("{other}"),
+            };
+            assert_eq!(fgb.geometry_type, want, "{}", layer.name);
+        }
+    }
+    // A date with nothing valid: a valid file with no features (and no index over none,
+    // which GDAL refuses).
+    let empty = read_fgb(&get(&s, "/export/zones.fgb?datetime=1900-01-01").await.body);
+    assert_eq!(empty.features.len(), 0);
+    assert_eq!(empty.index_node_size, 0);
+    assert_eq!(empty.columns, fgb.columns, "the same columns on any date");
+    // Documented: the collection links to it, the OpenAPI document and the 404 name it.
+    let zones = get(&s, "/collections/zones").await.json();
+    assert!(
+        zones["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["href"] == "http://zt.test:8080/export/zones.fgb"
+                && l["type"] == "application/flatgeobuf"),
+        "{zones}"
+    );
+    let api = get(&s, "/api").await.json();
+    let export = &api["paths"]["/export/{file}"]["get"];
+    assert!(export["summary"].as_str().unwrap().contains(".fgb"));
+    assert!(export["responses"]["200"]["content"]["application/flatgeobuf"].is_object());
+    let unknown = get(&s, "/export/zones.shp").await.json();
+    assert!(
+        unknown["description"].as_str().unwrap().contains(".fgb"),
+        "{unknown}"
+    );
 }
 
 #[tokio::test]

@@ -168,9 +168,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
-    /// Write one layer as an RFC 7946 GeoJSON file (integer ids, readable id in `key`).
+    /// Write one layer as an RFC 7946 GeoJSON file (integer ids, readable id in `key`), or as
+    /// FlatGeobuf when --out ends in .fgb.
+    ///
+    /// FlatGeobuf is what `GET /export/{layer}.fgb` serves: EPSG:4326, the layer's one geometry
+    /// type, a spatial index, a `fid` column (the integer id) and one column per property
+    /// (arrays such as `sources` as JSON text).
     #[command(
-        after_help = "Examples:\n  zonetrack export --layer zones --at 2018-02-07 --out zones.geojson\n  zonetrack export --layer golan_lines > golan_lines.geojson"
+        after_help = "Examples:\n  zonetrack export --layer zones --at 2018-02-07 --out zones.geojson\n  zonetrack export --layer zones --at 2018-02-07 --out zones.fgb\n  zonetrack export --layer golan_lines > golan_lines.geojson"
     )]
     Export {
         /// Layer name: zones, locations, events, or a reference layer (see `zonetrack layers`).
@@ -179,7 +184,8 @@ enum Command {
         /// Keep only what is valid on this day (YYYY-MM-DD).
         #[arg(long, value_name = "DATE", value_parser = parse_day)]
         at: Option<Date>,
-        /// Output file; standard output when left out.
+        /// Output file: FlatGeobuf when it ends in .fgb, GeoJSON otherwise; GeoJSON on standard
+        /// output when left out.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Data directory (default: the embedded data set).
@@ -261,13 +267,38 @@ fn layers(data: &Dataset) -> Result<()> {
     Ok(())
 }
 
+/// Whether `--out` names a FlatGeobuf file.
+fn is_fgb(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("fgb"))
+}
+
 fn export(data: &Dataset, layer: &str, at: Option<Date>, out: Option<&Path>) -> Result<()> {
-    let Some(fc) = data.export_layer(layer, at) else {
-        bail!(
+    let unknown = || {
+        anyhow::anyhow!(
             "no layer named {layer:?}; layers are: {}",
             data.layer_names().join(", ")
-        );
+        )
     };
+    if let Some(path) = out.filter(|p| is_fgb(p)) {
+        let features = data.export_features(layer).ok_or_else(unknown)?;
+        let geometry_type = data.layer_geometry_type(layer).ok_or_else(unknown)?;
+        let (title, description) = zone_server::layer_title_and_description(layer, data);
+        let bytes = zone_server::flatgeobuf(
+            &zone_server::FgbLayer {
+                name: layer,
+                geometry_type,
+                title: Some(&title),
+                description: Some(&description),
+            },
+            &features,
+            |f| at.is_none_or(|d| f.period.contains(d)),
+        )
+        .context("writing FlatGeobuf")?;
+        return std::fs::write(path, bytes)
+            .with_context(|| format!("cannot write {}", path.display()));
+    }
+    let fc = data.export_layer(layer, at).ok_or_else(unknown)?;
     let mut text = serde_json::to_string(&fc).context("serialising the layer")?;
     text.push('\n');
     match out {

@@ -637,6 +637,7 @@ function updateExports() {
     const li = el('li', {}, el('span', { cls: 'what', text: label }));
     const links = el('span', { cls: 'links' });
     links.append(download(`export/${coll}.geojson${qs}`, `${stem}.geojson`, 'GeoJSON'));
+    links.append(download(`export/${coll}.fgb${qs}`, `${stem}.fgb`, 'FlatGeobuf'));
     if (csv) links.append(download(`export/${coll}.csv${qs}`, `${stem}.csv`, 'CSV'));
     links.append(download(`export/${coll}.qml`, `${stem}.qml`, 'QGIS style'));
     li.append(links);
