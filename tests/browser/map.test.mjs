@@ -250,35 +250,46 @@ describe('the map page', () => {
     const keys = expected.covering.map((z) => z.key);
     assert.ok(keys.includes('sw_deescalation_zone'), `the API puts Daraa in the south-west de-escalation zone: ${keys}`);
 
-    // Keyboard: focus the map, Enter asks about its centre (Daraa).
+    // Keyboard: focus the map, Enter asks about its centre (Daraa). The popup is checked against
+    // the API's answer for the point the page asked about (the map centre, to the zoom's
+    // precision), not a copy of Daraa's coordinates.
     await page.focus('#map');
+    const asked = page.waitForRequest((r) => r.url().includes('/query/point?'));
     await page.keyboard.press('Enter');
+    const at = new URL((await asked).url()).searchParams;
+    assert.ok(Math.abs(at.get('lon') - DARAA.lon) < 0.01 && Math.abs(at.get('lat') - DARAA.lat) < 0.01, `asked at the centre, Daraa: ${at}`);
     await page.waitForSelector('.query-popup .answer, .query-popup .error');
     await settled(page);
     const shown = await page.$$eval('.query-popup details.zone', (ds) => ds.map((d) => d.dataset.key));
-    assert.deepEqual(new Set(shown), new Set(keys), 'the popup lists every covering zone');
+    const askedAnswer = await api(`/query/point?lon=${at.get('lon')}&lat=${at.get('lat')}&datetime=${BEFORE}&nearest=3`);
+    assert.deepEqual(new Set(shown), new Set(askedAnswer.covering.map((z) => z.key)), 'the popup lists every covering zone');
+    assert.deepEqual(new Set(shown), new Set(keys), 'the centre lies in the zones Daraa lies in');
     const text = await page.textContent('.query-popup');
-    for (const z of expected.covering) {
+    for (const z of askedAnswer.covering) {
       assert.ok(text.includes(z.actor_name), `popup names ${z.actor_name}`);
       assert.ok(text.includes(z.valid_from ?? '…'), `popup gives the period of ${z.key}`);
     }
-    assert.equal(await page.$$eval('.query-popup .nearest li', (l) => l.length), expected.nearest.length, 'nearest zones with distances');
-    for (const n of expected.nearest) assert.ok(text.includes(`${n.distance_km.toFixed(1)} km`), `distance to ${n.key}`);
-    const linked = expected.covering.flatMap((z) => z.sources).filter((s) => s.url).length;
+    assert.equal(await page.$$eval('.query-popup .nearest li', (l) => l.length), askedAnswer.nearest.length, 'nearest zones with distances');
+    for (const n of askedAnswer.nearest) assert.ok(text.includes(`${n.distance_km.toFixed(1)} km`), `distance to ${n.key}`);
+    const linked = askedAnswer.covering.flatMap((z) => z.sources).filter((s) => s.url).length;
     assert.equal(await page.$$eval('.query-popup .sources a[href^="http"]', (a) => a.length), linked, 'sources with a URL are links');
     await page.click('.query-popup details.zone summary');
     await page.waitForTimeout(400); // the popup grows and the map pans to fit it
     await shot(page, 'desktop-point-query');
 
-    // With the answer open, moving the date asks again.
+    // With the answer open, moving the date asks again, about the same point.
+    const askedLater = page.waitForRequest((r) => r.url().includes('/query/point?') && r.url().includes(`datetime=${AFTER}`));
     await page.fill('#date-input', AFTER);
     await page.dispatchEvent('#date-input', 'change');
+    const atLater = new URL((await askedLater).url()).searchParams;
+    assert.deepEqual([atLater.get('lon'), atLater.get('lat')], [at.get('lon'), at.get('lat')], 'the same point');
     await settled(page, AFTER);
     await page.waitForSelector(`#map[data-answer-date="${AFTER}"]`);
-    const later = await api(`/query/point?lon=${DARAA.lon}&lat=${DARAA.lat}&datetime=${AFTER}&nearest=3`);
-    assert.ok(later.covering.some((z) => z.key === 'gov_south_west_from_2018_08'), 'the API puts Daraa under the government in August 2018');
+    const daraaLater = await api(`/query/point?lon=${DARAA.lon}&lat=${DARAA.lat}&datetime=${AFTER}&nearest=3`);
+    assert.ok(daraaLater.covering.some((z) => z.key === 'gov_south_west_from_2018_08'), 'the API puts Daraa under the government in August 2018');
+    const later = await api(`/query/point?lon=${at.get('lon')}&lat=${at.get('lat')}&datetime=${AFTER}&nearest=3`);
     const shownLater = await page.$$eval('.query-popup details.zone', (ds) => ds.map((d) => d.dataset.key));
-    assert.deepEqual(new Set(shownLater), new Set(later.covering.map((z) => z.key)));
+    assert.deepEqual(new Set(shownLater), new Set(later.covering.map((z) => z.key)), `the popup answers for ${AFTER}`);
     clean();
     await context.close();
   });
