@@ -436,7 +436,11 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
         return resp;
     }
     let mut resp = next.run(req).await;
-    if !resp.status().is_success() {
+    // The handler loaded the current snapshot itself, between the tag's and this line. Snapshots
+    // are never stored twice, so if the current one is still the tag's, no reload came in
+    // between and the body is the tag's version; otherwise it may not be: no tag, not kept.
+    let same_version = Arc::ptr_eq(&snap, &state.snapshot());
+    if !resp.status().is_success() || !same_version {
         return resp;
     }
     if let Ok(v) = HeaderValue::from_str(&tag) {
