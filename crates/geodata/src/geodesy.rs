@@ -56,9 +56,9 @@ fn lerp(a: Point<f64>, b: Point<f64>, t: f64) -> Point<f64> {
 }
 
 /// WGS84 semi-major axis, km.
-const A_KM: f64 = 6378.137;
+pub const A_KM: f64 = 6378.137;
 /// WGS84 first eccentricity squared.
-const E2: f64 = 0.006_694_379_990_141_317;
+pub const E2: f64 = 0.006_694_379_990_141_317;
 
 /// Earth-centred, Earth-fixed coordinates of a lon/lat point on the WGS84 ellipsoid, km.
 pub fn ecef(lon: f64, lat: f64) -> [f64; 3] {

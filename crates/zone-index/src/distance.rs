@@ -8,10 +8,7 @@
 
 use geo::{Coord, MultiPolygon, Point, Rect};
 
-/// WGS84 semi-major axis, km.
-const A_KM: f64 = 6378.137;
-/// WGS84 first eccentricity squared.
-const E2: f64 = 0.006_694_379_990_141_317;
+use geodata::geodesy::{A_KM, E2, ecef};
 
 /// Prime-vertical radius of curvature at latitude `phi` (radians), km.
 fn n_km(phi: f64) -> f64 {
@@ -46,7 +43,7 @@ fn mul(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
 struct Probe {
     lon: f64,
     lat: f64,
-    ecef: (f64, f64, f64),
+    ecef: [f64; 3],
 }
 
 impl Probe {
@@ -75,7 +72,7 @@ impl Probe {
         let sin = range_of(w, e, |d| d.to_radians().sin(), &[-90.0, 90.0]);
         let zf = |d: f64| n_km(d.to_radians()) * (1.0 - E2) * d.to_radians().sin();
         let (x, y, z) = (mul(r, cos), mul(r, sin), (zf(s), zf(n)));
-        let (px, py, pz) = self.ecef;
+        let [px, py, pz] = self.ecef;
         let gap = |v: f64, (lo, hi): (f64, f64)| (lo - v).max(v - hi).max(0.0);
         let chord = (gap(px, x).powi(2) + gap(py, y).powi(2) + gap(pz, z).powi(2)).sqrt();
         // Any path between two latitudes is at least the meridian arc between them, and a
@@ -102,17 +99,6 @@ impl Probe {
 /// ```
 pub fn lower_bound_km(lon: f64, lat: f64, rect: Rect<f64>) -> f64 {
     Probe::new(lon, lat).bound([rect.min().x, rect.min().y, rect.max().x, rect.max().y])
-}
-
-/// Earth-centred, Earth-fixed coordinates of a lon/lat point on the WGS84 ellipsoid, km.
-fn ecef(lon: f64, lat: f64) -> (f64, f64, f64) {
-    let (phi, lam) = (lat.to_radians(), lon.to_radians());
-    let n = n_km(phi);
-    (
-        n * phi.cos() * lam.cos(),
-        n * phi.cos() * lam.sin(),
-        n * (1.0 - E2) * phi.sin(),
-    )
 }
 
 /// Segments per chunk when searching a ring: chunks are bounded first, then their segments.
@@ -151,7 +137,6 @@ pub(crate) fn to_boundary_within_km(
 ) -> Option<(f64, (f64, f64))> {
     let probe = Probe::new(lon, lat);
     let p = Point::new(lon, lat);
-    let p_ecef = [probe.ecef.0, probe.ecef.1, probe.ecef.2];
     // (bound, ring, first segment) for every chunk of every ring.
     let rings: Vec<&[Coord<f64>]> = mp
         .iter()
@@ -190,7 +175,7 @@ pub(crate) fn to_boundary_within_km(
             }
             // The chord to the segment is a tighter bound than the chord to its box, and costs
             // no geodesic.
-            let (chord, t) = geodata::geodesy::chord_to_segment_km(p_ecef, Point(a), Point(c));
+            let (chord, t) = geodata::geodesy::chord_to_segment_km(probe.ecef, Point(a), Point(c));
             if chord * (1.0 - 1e-9) >= best_km(&best) {
                 continue;
             }
