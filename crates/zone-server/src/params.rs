@@ -347,7 +347,7 @@ pub fn json_only(query: Option<&str>) -> ApiResult<Params> {
         None | Some("json" | "geojson") => Ok(params),
         Some(other) => Err(ApiError::invalid(format!(
             "f: {:?} is not served here; this resource is JSON only (f=json)",
-            other.chars().take(20).collect::<String>()
+            short(other)
         ))),
     }
 }
