@@ -21,7 +21,10 @@ mod write;
 
 use std::path::PathBuf;
 
-pub use load::{COORD_DECIMALS, DataFile, REQUIRED_FILES, load_dir, load_files, parse_date, round};
+pub use load::{
+    COORD_DECIMALS, DataFile, MAX_FILE_BYTES, REQUIRED_FILES, load_dir, load_dir_named, load_files,
+    parse_date, round,
+};
 pub use model::{
     Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, MAX_ID_LEN,
     Method, Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, Zone, ZoneKind,

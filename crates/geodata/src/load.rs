@@ -73,11 +73,23 @@ pub struct DataFile {
     pub text: Result<String, String>,
 }
 
+/// Largest data file read: a zones file of the whole world at full detail is tens of MB, so
+/// anything larger is a mistake (a wrong file, a runaway export) and is refused, not read.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
 /// Loads a data directory: `actors.json`, `zones.geojson`, `locations.geojson`,
 /// `events.geojson` and `reference/*.geojson`.
 ///
-/// Problems name files as `DIR/zones.geojson`, with `DIR` as given.
+/// Problems name files as `DIR/zones.geojson`, with `DIR` as given. A file larger than
+/// [`MAX_FILE_BYTES`], or a symbolic link that leads out of the directory, is a problem, not
+/// read.
 pub fn load_dir(dir: &Path) -> GeodataResult<Dataset> {
+    load_dir_named(dir, &dir.display().to_string())
+}
+
+/// [`load_dir`], naming files in problems as `SHOWN/zones.geojson` (just `zones.geojson` when
+/// `shown` is empty: what a server shows, without its own paths).
+pub fn load_dir_named(dir: &Path, shown: &str) -> GeodataResult<Dataset> {
     let read_dir = |d: &Path| -> GeodataResult<Vec<std::fs::DirEntry>> {
         let entries = std::fs::read_dir(d).map_err(|e| GeodataError::Io(e, d.to_path_buf()))?;
         let mut out = Vec::new();
@@ -90,30 +102,80 @@ pub fn load_dir(dir: &Path) -> GeodataResult<Dataset> {
     if !dir.is_dir() {
         return Err(GeodataError::NotADirectory(dir.to_path_buf()));
     }
+    // Links are followed only while they stay inside the directory: a data folder is what a
+    // team shares and the server publishes, so a link to /etc or a home folder must not be.
+    let root = dir
+        .canonicalize()
+        .map_err(|e| GeodataError::Io(e, dir.to_path_buf()))?;
+    let inside = |path: &Path| path.canonicalize().is_ok_and(|p| p.starts_with(&root));
+    let data_file = |name: &str| name.ends_with(".json") || name.ends_with(".geojson");
     let mut files = Vec::new();
     let mut push = |name: String, path: &Path| {
-        let text = std::fs::read_to_string(path).map_err(|e| e.to_string());
-        files.push(DataFile { name, text });
+        files.push(DataFile {
+            name,
+            text: read_data_file(path, &inside),
+        });
     };
     for entry in read_dir(dir)? {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_file() && (name.ends_with(".json") || name.ends_with(".geojson")) {
+        if path.is_file() && data_file(&name) {
             push(name, &path);
         }
     }
     let reference = dir.join("reference");
     if reference.is_dir() {
-        for entry in read_dir(&reference)? {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_file() && (name.ends_with(".json") || name.ends_with(".geojson")) {
-                push(format!("reference/{name}"), &path);
+        if !inside(&reference) {
+            files.push(DataFile {
+                name: "reference".into(),
+                text: Err(OUTSIDE.into()),
+            });
+        } else {
+            for entry in read_dir(&reference)? {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_file() && data_file(&name) {
+                    push(format!("reference/{name}"), &path);
+                }
             }
         }
     }
-    let prefix = dir.display().to_string();
-    load_files(&prefix, files).map_err(GeodataError::Invalid)
+    load_files(shown, files).map_err(GeodataError::Invalid)
+}
+
+const OUTSIDE: &str = "it is a symbolic link that leads out of the data folder; copy what it points to into the folder";
+
+/// Reads one data file, refusing one that is too large or a link out of the data directory.
+fn read_data_file(path: &Path, inside: &dyn Fn(&Path) -> bool) -> Result<String, String> {
+    use std::io::Read as _;
+    let is_link = path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && !inside(path) {
+        return Err(OUTSIDE.into());
+    }
+    let too_large = |bytes: u64| {
+        format!(
+            "the file is {} MiB, over the {} MiB limit for one data file",
+            bytes.div_ceil(1 << 20),
+            MAX_FILE_BYTES >> 20
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(too_large(len));
+    }
+    // The size can change between the check and the read (a file being written): read no more
+    // than the limit allows either way.
+    let mut text = String::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(text.len() as u64));
+    }
+    Ok(text)
 }
 
 /// Loads a data set from its files (see [`DataFile`]). `prefix` is put before each file name in

@@ -163,3 +163,94 @@ fn the_embedded_data_set_is_valid() {
         panic!("{problems}");
     }
 }
+
+/// A copy of the good fixture in a fresh temporary folder, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let root = std::env::temp_dir().join(format!("zt-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("data");
+        std::fs::create_dir_all(dir.join("reference")).expect("a scratch folder");
+        let good = fixtures().join("good-minimal");
+        for name in [
+            "actors.json",
+            "zones.geojson",
+            "locations.geojson",
+            "events.geojson",
+            "reference/outline.geojson",
+            "reference/lines.geojson",
+        ] {
+            std::fs::copy(good.join(name), dir.join(name)).expect("the fixture copies");
+        }
+        Scratch(root)
+    }
+    fn data(&self) -> std::path::PathBuf {
+        self.0.join("data")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn problems_of(dir: &Path) -> Vec<String> {
+    match geodata::load_dir_named(dir, "") {
+        Ok(_) => vec![],
+        Err(geodata::GeodataError::Invalid(p)) => p.0.iter().map(ToString::to_string).collect(),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[test]
+fn a_data_file_over_the_size_limit_is_refused_unread() {
+    // Regression (issue 10): the loader read a file of any size.
+    let scratch = Scratch::new("size");
+    let big = std::fs::File::create(scratch.data().join("events.geojson")).unwrap();
+    // Sparse: no disk is used, and nothing is read.
+    big.set_len(geodata::MAX_FILE_BYTES + 1).unwrap();
+    assert_eq!(
+        problems_of(&scratch.data()),
+        [
+            "events.geojson: cannot read the file: the file is 257 MiB, over the 256 MiB limit for one data file"
+        ]
+    );
+}
+
+#[test]
+fn symbolic_links_out_of_the_data_folder_are_not_followed() {
+    // Regression (issue 10): a link to a file elsewhere was read and published.
+    let scratch = Scratch::new("links");
+    let outside = scratch.0.join("outside.geojson");
+    std::fs::rename(scratch.data().join("events.geojson"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, scratch.data().join("events.geojson")).unwrap();
+    let shown = problems_of(&scratch.data());
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].starts_with("events.geojson: cannot read the file: it is a symbolic link that leads out of the data folder"),
+        "{shown:?}"
+    );
+    assert!(
+        !shown[0].contains(&*scratch.0.to_string_lossy()),
+        "{shown:?}"
+    );
+    // A link that stays inside is fine.
+    std::fs::remove_file(scratch.data().join("events.geojson")).unwrap();
+    std::fs::rename(&outside, scratch.data().join("events.real")).unwrap();
+    std::os::unix::fs::symlink("events.real", scratch.data().join("events.geojson")).unwrap();
+    assert_eq!(problems_of(&scratch.data()), Vec::<String>::new());
+    // A reference folder that is a link out of the data folder is refused whole.
+    let elsewhere = scratch.0.join("ref-elsewhere");
+    std::fs::rename(scratch.data().join("reference"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, scratch.data().join("reference")).unwrap();
+    let shown = problems_of(&scratch.data());
+    assert!(
+        shown
+            .iter()
+            .any(|p| p.starts_with("reference: cannot read the file: it is a symbolic link")),
+        "{shown:?}"
+    );
+}
