@@ -143,3 +143,120 @@ fn edits_under_a_running_server_never_break_a_request() {
         "{renamed_names:?}"
     );
 }
+
+/// The name `GET /collections/zones/items/sw_deescalation_zone` gives now.
+fn zone_name(server: &Server) -> String {
+    let (status, _, body) = server.get("/collections/zones/items/sw_deescalation_zone");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    v["properties"]["name"].as_str().expect("a name").to_owned()
+}
+
+fn rename_zone(dir: &std::path::Path, to: &str) {
+    let zones = dir.join("zones.geojson");
+    let text = std::fs::read_to_string(&zones).expect("read zones");
+    let edited = text.replacen(
+        "\"name\": \"South-west de-escalation zone (US-Russia-Jordan)\"",
+        &format!("\"name\": \"{to}\""),
+        1,
+    );
+    assert_ne!(edited, text, "the edit must change the file");
+    std::fs::write(&zones, edited).expect("write");
+}
+
+/// Waits up to `limit` for the zone to be served under `name`; returns how long it took.
+fn served_within(server: &Server, name: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if zone_name(server) == name {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "the edit was not served within {limit:?}: {}",
+            server.get_json("/status")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn edits_are_served_after_the_data_folder_is_replaced_whole() {
+    // Regression (issue 10): after `rm -rf data && cp -r backup data` (or `mv data.new data`)
+    // the watch stayed on the deleted folder; later edits were never served.
+    let root = TempDir::new("replaced");
+    let data = root.0.join("data");
+    let backup = root.0.join("backup");
+    copy_dir(
+        &repo_root().join("geodata"),
+        &data,
+        &["README.md", "FORMAT.md"],
+    );
+    copy_dir(&data, &backup, &[]);
+    let server = Server::start(&["--data", data.to_str().expect("utf-8 path")]);
+
+    // rm -rf data && cp -r backup data, then an edit.
+    std::fs::remove_dir_all(&data).expect("remove");
+    copy_dir(&backup, &data, &[]);
+    std::thread::sleep(Duration::from_secs(1));
+    rename_zone(&data, "After a copy over");
+    served_within(&server, "After a copy over", Duration::from_secs(10));
+
+    // The folder gone: said in /health without the server's paths; the last data still served.
+    std::fs::remove_dir_all(&data).expect("remove");
+    let status = wait_for(&server, "the folder to be missed", |s| {
+        s["last_load"]["ok"] == false
+    });
+    let text = status.to_string();
+    assert!(text.contains("the data folder is missing"), "{text}");
+    let root_text = root.0.to_string_lossy().into_owned();
+    let (_, _, health) = server.get("/health");
+    assert!(
+        !String::from_utf8_lossy(&health).contains(&root_text),
+        "{text}"
+    );
+    assert_eq!(zone_name(&server), "After a copy over");
+
+    // mv data.new data, then an edit.
+    let fresh = root.0.join("data.new");
+    copy_dir(&backup, &fresh, &[]);
+    std::fs::rename(&fresh, &data).expect("rename");
+    served_within(
+        &server,
+        "South-west de-escalation zone (US-Russia-Jordan)",
+        Duration::from_secs(10),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    rename_zone(&data, "After a rename over");
+    served_within(&server, "After a rename over", Duration::from_secs(10));
+}
+
+#[test]
+fn the_watcher_does_not_follow_symbolic_links_to_other_folders() {
+    // Regression (issue 10): a link to /usr in the data folder put 21,555 inotify watches on it.
+    let root = TempDir::new("linked");
+    let data = root.0.join("data");
+    copy_dir(
+        &repo_root().join("geodata"),
+        &data,
+        &["README.md", "FORMAT.md"],
+    );
+    std::os::unix::fs::symlink("/usr", data.join("usr")).expect("symlink");
+    let server = Server::start(&["--data", data.to_str().expect("utf-8 path")]);
+    std::thread::sleep(Duration::from_millis(500));
+    // Each inotify watch is a `inotify wd:` line in the fdinfo of the watcher's descriptor.
+    let mut watches = 0;
+    let fdinfo = format!("/proc/{}/fdinfo", server.pid());
+    for entry in std::fs::read_dir(&fdinfo).expect("fdinfo") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).unwrap_or_default();
+        watches += text
+            .lines()
+            .filter(|l| l.starts_with("inotify wd:"))
+            .count();
+    }
+    assert!(
+        watches >= 2,
+        "the folder and its parent are watched: {watches}"
+    );
+    assert!(watches < 20, "{watches} inotify watches");
+}

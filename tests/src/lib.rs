@@ -145,6 +145,11 @@ impl Server {
         Ok((status, head, body))
     }
 
+    /// The server's process id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// GETs a path; returns status, raw headers and body.
     pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
         self.try_get(path).expect("the server answers")

@@ -2,6 +2,11 @@
 //! request path; swap the new snapshot in only when the whole load succeeded. A half-saved file
 //! or a broken edit leaves the last good snapshot serving, and every problem is logged and kept
 //! for `/status` and `/health`.
+//!
+//! The folder itself may be deleted, replaced (`rm -rf data && cp -r backup data`) or renamed
+//! over (`mv data.new data`), as editors and deploy scripts do: a watch follows an inode, so the
+//! watcher also watches the parent and re-arms on the folder that now has the name. Problems name
+//! files relative to the folder; full paths go to the log only.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,11 +61,19 @@ impl LoadStatus {
     }
 }
 
+/// How a data folder is named to clients: its last component, never where it lives.
+pub fn source_label(dir: &Path) -> String {
+    let name = dir
+        .file_name()
+        .map_or_else(|| ".".into(), |n| n.to_string_lossy().into_owned());
+    format!("directory {name}")
+}
+
 /// Loads `dir` and, when it is valid, serves it. Runs on the calling thread: call it from a
 /// blocking task, never from a request.
 pub fn reload(state: &AppState, dir: &Path) -> LoadStatus {
-    let source = dir.display().to_string();
-    let status = match geodata::load_dir(dir) {
+    let source = source_label(dir);
+    let status = match geodata::load_dir_named(dir, "") {
         Ok(data) => {
             let snapshot = Snapshot::new(data);
             let version = snapshot.version.clone();
@@ -83,8 +96,18 @@ pub fn reload(state: &AppState, dir: &Path) -> LoadStatus {
         Err(e) => {
             let problems: Vec<String> = match &e {
                 geodata::GeodataError::Invalid(p) => p.0.iter().map(ToString::to_string).collect(),
+                geodata::GeodataError::NotADirectory(_) => vec![
+                    "the data folder is missing or not a folder (deleted, or being replaced); \
+                     serving the last good data until it is back"
+                        .into(),
+                ],
+                geodata::GeodataError::Io(err, path) => {
+                    let name = path.strip_prefix(dir).unwrap_or(Path::new(""));
+                    vec![format!("cannot read {}/: {}", name.display(), err.kind())]
+                }
                 other => vec![format!("{other}")],
             };
+            tracing::warn!(dir = %dir.display(), error = %e, "reload refused; still serving the last good data");
             for p in &problems {
                 tracing::warn!(problem = %p, "reload refused; still serving the last good data");
             }
@@ -101,19 +124,64 @@ pub fn reload(state: &AppState, dir: &Path) -> LoadStatus {
     status
 }
 
-/// Watches `dir` (recursively) and reloads after each burst of changes. Runs until the process
-/// ends. Returns an error only when the watch cannot be set up.
+/// How often the watcher checks that the folder it watches is still the one with the name,
+/// in case an event was missed (a watch on the parent may be impossible, or events overflow).
+pub const RECHECK: Duration = Duration::from_secs(2);
+
+/// Which folder a path names now (device and inode), or `None` when nothing is there.
+fn folder_identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(dir)
+        .ok()
+        .filter(std::fs::Metadata::is_dir)
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Watches `dir` and reloads after each burst of changes, including the folder being deleted,
+/// replaced or renamed over. Runs until the process ends. Returns an error only when no watch
+/// can be set up at all.
 pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
+    let dir = std::path::absolute(&dir).map_err(notify::Error::io)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let mut watcher =
-        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+    let events_for = dir.clone();
+    let mut watcher = notify::RecommendedWatcher::new(
+        move |event: notify::Result<notify::Event>| match event {
             Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => {}
+            // The parent's watch reports its other entries too: only the folder matters.
+            Ok(e) if !e.paths.iter().any(|p| p.starts_with(&events_for)) => {}
             Ok(_) => {
                 let _ = tx.send(());
             }
             Err(err) => tracing::warn!(%err, "file watch error"),
-        })?;
-    watcher.watch(&dir, RecursiveMode::Recursive)?;
+        },
+        // A link to /usr inside the folder put tens of thousands of watches on it.
+        notify::Config::default().with_follow_symlinks(false),
+    )?;
+    if let Some(parent) = dir.parent()
+        && let Err(e) = watcher.watch(parent, RecursiveMode::NonRecursive)
+    {
+        tracing::warn!(error = %e, parent = %parent.display(), "cannot watch the data folder's parent; a replaced folder is noticed within {RECHECK:?}");
+    }
+    let mut armed: Option<(u64, u64)> = None;
+    let arm = |watcher: &mut notify::RecommendedWatcher, armed: &mut Option<(u64, u64)>| {
+        let now = folder_identity(&dir);
+        if now == *armed {
+            return false;
+        }
+        if armed.is_some() {
+            // The old folder is gone or renamed away; its watch may already have ended.
+            let _ = watcher.unwatch(&dir);
+        }
+        *armed = now.filter(|_| match watcher.watch(&dir, RecursiveMode::Recursive) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the data folder; retrying");
+                false
+            }
+        });
+        true
+    };
+    arm(&mut watcher, &mut armed);
     // Every reload runs on this one thread, so each new snapshot is built in the memory the
     // previous ones were freed into. On a fresh blocking-pool thread each time, glibc's malloc
     // built it in another thread's arena and kept the old one's pages: the server grew by about
@@ -132,14 +200,31 @@ pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
             .map_err(notify::Error::io)?;
     }
     tracing::info!(dir = %dir.display(), "watching the data directory for changes");
-    while rx.recv().await.is_some() {
-        // Wait for the burst to end: every new event restarts the quiet period.
-        loop {
-            match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                Ok(Some(())) => continue,
-                Ok(None) => return Ok(()),
-                Err(_) => break,
+    loop {
+        let event = match tokio::time::timeout(RECHECK, rx.recv()).await {
+            Ok(Some(())) => true,
+            Ok(None) => break,
+            Err(_) => false,
+        };
+        if event {
+            // Wait for the burst to end: every new event restarts the quiet period.
+            loop {
+                match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return Ok(()),
+                    Err(_) => break,
+                }
             }
+        }
+        let replaced = arm(&mut watcher, &mut armed);
+        if replaced {
+            tracing::info!(
+                present = armed.is_some(),
+                "the data folder was replaced or removed"
+            );
+        }
+        if !(event || replaced) {
+            continue;
         }
         let (done, finished) = tokio::sync::oneshot::channel();
         if reload_tx.send(done).is_err() {
