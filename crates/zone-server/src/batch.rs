@@ -2,10 +2,39 @@
 //! (a FeatureCollection of Points, each with an optional `date` and `id`). A bad line or feature
 //! is reported with its number and the rest are still answered. Shared by `POST /query/points`
 //! and `zonetrack query --csv`.
+//!
+//! Memory for a batch is bounded by its input: answers are computed and written a chunk of
+//! points at a time ([`write_answers`]), and only the first [`BatchLimits::max_errors`] bad
+//! lines are kept (the rest are counted).
+
+use std::io::Write;
 
 use geodata::Date;
+use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use zone_index::{Covering, ZoneIndex};
+
+/// Points answered together: enough for the index's batch path to pay off, small enough that
+/// a chunk's answer (up to a few MB at a point covered by many zones) is never much memory.
+pub const ANSWER_CHUNK: usize = 4096;
+
+/// What a batch may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// More points than this and the whole batch is refused.
+    pub max_points: usize,
+    /// Bad lines kept with their message; later ones are only counted.
+    pub max_errors: usize,
+}
+
+impl BatchLimits {
+    /// No limit (a file given to the command line, where every bad line is reported).
+    pub const NONE: BatchLimits = BatchLimits {
+        max_points: usize::MAX,
+        max_errors: usize::MAX,
+    };
+}
 
 /// One point of a batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,8 +69,22 @@ pub struct Batch {
     pub header: Option<Vec<String>>,
     /// The points, in input order.
     pub points: Vec<BatchPoint>,
-    /// The lines that could not be read.
+    /// The first lines that could not be read (up to [`BatchLimits::max_errors`]).
     pub errors: Vec<BatchError>,
+    /// How many lines could not be read, kept or not.
+    pub error_count: usize,
+}
+
+impl Batch {
+    fn reject(&mut self, limits: BatchLimits, line: usize, message: impl FnOnce() -> String) {
+        if self.errors.len() < limits.max_errors {
+            self.errors.push(BatchError {
+                line,
+                message: message(),
+            });
+        }
+        self.error_count += 1;
+    }
 }
 
 /// Why a whole batch was refused.
@@ -92,7 +135,7 @@ fn columns_from_header(header: &[String]) -> Option<Columns> {
 
 /// Parses a CSV batch. Without a header the columns are `lon,lat` then, optionally, a date
 /// and/or an id in either order (a field that is a `YYYY-MM-DD` date is the date).
-pub fn parse_csv(text: &str, max_points: usize) -> Result<Batch, BatchRefused> {
+pub fn parse_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefused> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -110,18 +153,15 @@ pub fn parse_csv(text: &str, max_points: usize) -> Result<Batch, BatchRefused> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                batch.errors.push(BatchError {
-                    line,
-                    message: format!("not CSV: {e}"),
-                });
+                batch.reject(limits, line, || format!("not CSV: {e}"));
                 continue;
             }
         };
-        let fields: Vec<String> = record.iter().map(str::to_owned).collect();
-        if fields.iter().all(|f| f.is_empty()) {
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        if batch.header.is_none() && batch.points.is_empty() && batch.errors.is_empty() {
+        if batch.header.is_none() && batch.points.is_empty() && batch.error_count == 0 {
+            let fields: Vec<String> = record.iter().map(str::to_owned).collect();
             let looks_like_header = fields
                 .first()
                 .is_some_and(|f| f.trim().parse::<f64>().is_err());
@@ -141,23 +181,23 @@ pub fn parse_csv(text: &str, max_points: usize) -> Result<Batch, BatchRefused> {
                 }
             }
         }
-        if batch.points.len() >= max_points {
-            return Err(BatchRefused::TooMany(max_points));
+        if batch.points.len() >= limits.max_points {
+            return Err(BatchRefused::TooMany(limits.max_points));
         }
         let point = match &columns {
-            Some(c) => point_from_columns(&fields, c),
-            None => point_positional(&fields),
+            Some(c) => point_from_columns(&record, c),
+            None => point_positional(&record),
         };
         match point {
             Ok((lon, lat, date, id)) => batch.points.push(BatchPoint {
                 line,
-                fields,
+                fields: record.iter().map(str::to_owned).collect(),
                 lon,
                 lat,
                 date,
                 id,
             }),
-            Err(message) => batch.errors.push(BatchError { line, message }),
+            Err(message) => batch.reject(limits, line, || message),
         }
     }
     Ok(batch)
@@ -177,8 +217,8 @@ fn date_field(s: &str) -> Result<Option<Date>, String> {
     })
 }
 
-fn point_from_columns(fields: &[String], c: &Columns) -> Result<Parsed, String> {
-    let get = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
+fn point_from_columns(fields: &csv::StringRecord, c: &Columns) -> Result<Parsed, String> {
+    let get = |i: usize| fields.get(i).unwrap_or("");
     let lon = coordinate(get(c.lon), "longitude", 180.0)?;
     let lat = coordinate(get(c.lat), "latitude", 90.0)?;
     let date = match c.date {
@@ -189,7 +229,8 @@ fn point_from_columns(fields: &[String], c: &Columns) -> Result<Parsed, String> 
     Ok((lon, lat, date, id))
 }
 
-fn point_positional(fields: &[String]) -> Result<Parsed, String> {
+fn point_positional(record: &csv::StringRecord) -> Result<Parsed, String> {
+    let fields: Vec<&str> = record.iter().collect();
     if fields.len() < 2 {
         return Err("expected at least lon,lat".into());
     }
@@ -199,11 +240,11 @@ fn point_positional(fields: &[String]) -> Result<Parsed, String> {
             fields.len()
         ));
     }
-    let lon = coordinate(&fields[0], "longitude", 180.0)?;
-    let lat = coordinate(&fields[1], "latitude", 90.0)?;
+    let lon = coordinate(fields[0], "longitude", 180.0)?;
+    let lat = coordinate(fields[1], "latitude", 90.0)?;
     let mut date = None;
     let mut id = None;
-    for f in &fields[2..] {
+    for &f in &fields[2..] {
         if date.is_none() && geodata::parse_date(f.trim()).is_some() {
             date = geodata::parse_date(f.trim());
         } else if id.is_none() {
@@ -214,7 +255,7 @@ fn point_positional(fields: &[String]) -> Result<Parsed, String> {
                 // Looks like a date but is not a real day: say so rather than take it as an id.
                 date_field(f)?;
             }
-            id = Some(f.clone()).filter(|s| !s.is_empty());
+            id = Some(f.to_owned()).filter(|s| !s.is_empty());
         } else {
             return Err(format!(
                 "unexpected field {:?}",
@@ -225,53 +266,36 @@ fn point_positional(fields: &[String]) -> Result<Parsed, String> {
     Ok((lon, lat, date, id))
 }
 
+/// A GeoJSON batch as first read: each feature stays unparsed text, so a 100,000-point body
+/// costs a few bytes per feature here rather than a tree of values (a `Value` per feature made
+/// a 7 MB batch take hundreds of MB).
+#[derive(serde::Deserialize)]
+struct RawCollection<'a> {
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    features: Option<Vec<&'a RawValue>>,
+}
+
 /// Parses a GeoJSON batch: a FeatureCollection of Point features, with optional
 /// `properties.date` (`YYYY-MM-DD`) and an `id` (top-level or in properties).
-pub fn parse_geojson(text: &str, max_points: usize) -> Result<Batch, BatchRefused> {
-    let v: Value = serde_json::from_str(text)
+pub fn parse_geojson(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefused> {
+    let collection: RawCollection<'_> = serde_json::from_str(text)
         .map_err(|e| BatchRefused::Unreadable(format!("not JSON: {e}")))?;
-    let features = v
-        .get("features")
-        .and_then(Value::as_array)
-        .filter(|_| v.get("type").and_then(Value::as_str) == Some("FeatureCollection"))
+    let features = collection
+        .features
+        .filter(|_| collection.kind == Some("FeatureCollection"))
         .ok_or_else(|| {
             BatchRefused::Unreadable("expected a GeoJSON FeatureCollection of Points".into())
         })?;
-    if features.len() > max_points {
-        return Err(BatchRefused::TooMany(max_points));
+    if features.len() > limits.max_points {
+        return Err(BatchRefused::TooMany(limits.max_points));
     }
     let mut batch = Batch::default();
-    for (i, f) in features.iter().enumerate() {
-        let parsed = (|| -> Result<Parsed, String> {
-            let g = &f["geometry"];
-            if g["type"] != "Point" {
-                return Err("geometry must be a Point".into());
-            }
-            let c = g["coordinates"]
-                .as_array()
-                .ok_or("Point without coordinates")?;
-            let num = |j: usize| {
-                c.get(j)
-                    .and_then(Value::as_f64)
-                    .ok_or("coordinates must be numbers")
-            };
-            let lon = coordinate(&num(0)?.to_string(), "longitude", 180.0)?;
-            let lat = coordinate(&num(1)?.to_string(), "latitude", 90.0)?;
-            let date = match f["properties"]
-                .get("date")
-                .or_else(|| f["properties"].get("datetime"))
-            {
-                Some(Value::String(s)) => date_field(s)?,
-                None | Some(Value::Null) => None,
-                Some(other) => return Err(format!("date {other} is not YYYY-MM-DD")),
-            };
-            let id = match f.get("id").or_else(|| f["properties"].get("id")) {
-                Some(Value::String(s)) => Some(s.chars().take(200).collect()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            };
-            Ok((lon, lat, date, id))
-        })();
+    for (i, raw) in features.iter().enumerate() {
+        let parsed = serde_json::from_str::<Value>(raw.get())
+            .map_err(|e| format!("not a feature: {e}"))
+            .and_then(|f| point_feature(&f));
         match parsed {
             Ok((lon, lat, date, id)) => batch.points.push(BatchPoint {
                 line: i,
@@ -281,10 +305,41 @@ pub fn parse_geojson(text: &str, max_points: usize) -> Result<Batch, BatchRefuse
                 date,
                 id,
             }),
-            Err(message) => batch.errors.push(BatchError { line: i, message }),
+            Err(message) => batch.reject(limits, i, || message),
         }
     }
     Ok(batch)
+}
+
+fn point_feature(f: &Value) -> Result<Parsed, String> {
+    let g = &f["geometry"];
+    if g["type"] != "Point" {
+        return Err("geometry must be a Point".into());
+    }
+    let c = g["coordinates"]
+        .as_array()
+        .ok_or("Point without coordinates")?;
+    let num = |j: usize| {
+        c.get(j)
+            .and_then(Value::as_f64)
+            .ok_or("coordinates must be numbers")
+    };
+    let lon = coordinate(&num(0)?.to_string(), "longitude", 180.0)?;
+    let lat = coordinate(&num(1)?.to_string(), "latitude", 90.0)?;
+    let date = match f["properties"]
+        .get("date")
+        .or_else(|| f["properties"].get("datetime"))
+    {
+        Some(Value::String(s)) => date_field(s)?,
+        None | Some(Value::Null) => None,
+        Some(other) => return Err(format!("date {other} is not YYYY-MM-DD")),
+    };
+    let id = match f.get("id").or_else(|| f["properties"].get("id")) {
+        Some(Value::String(s)) => Some(s.chars().take(200).collect()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok((lon, lat, date, id))
 }
 
 /// Answers every point: the zones covering it on its own date, else on `default_date`, else
@@ -312,13 +367,205 @@ pub fn answer(
     out
 }
 
+/// How a batch's answer is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerFormat {
+    /// The input columns (header included), then `zones`: the covering zones' keys joined by `;`.
+    Csv,
+    /// `{"count", "results": [{"index", "id", "lon", "lat", "datetime", "covering": [{"key",
+    /// "on_boundary"}]}], "errors", "error_count", "data_version"}`.
+    Json {
+        /// The data version the answers come from.
+        data_version: String,
+    },
+}
+
+#[derive(Serialize)]
+struct PointAnswer<'a> {
+    index: usize,
+    id: Option<&'a str>,
+    lon: f64,
+    lat: f64,
+    datetime: Option<String>,
+    covering: Vec<CoverAnswer<'a>>,
+}
+
+#[derive(Serialize)]
+struct CoverAnswer<'a> {
+    key: &'a str,
+    on_boundary: bool,
+}
+
+#[derive(Serialize)]
+struct ErrorAnswer<'a> {
+    index: usize,
+    description: &'a str,
+}
+
+/// Answers `batch` and writes the answer to `out` a chunk of points at a time, so memory stays
+/// bounded by the input however many zones cover each point. `progress` is told how many points
+/// each chunk answered. An error is the writer's (a closed pipe, a client gone).
+pub fn write_answers<W: Write>(
+    index: &ZoneIndex,
+    batch: &Batch,
+    at: Option<Date>,
+    format: &AnswerFormat,
+    out: W,
+    mut progress: impl FnMut(usize),
+) -> std::io::Result<()> {
+    let zones = &index.dataset().zones;
+    let key = |zone: usize| zones.get(zone).map_or("", |z| z.meta.id.as_str());
+    match format {
+        AnswerFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            if let Some(h) = &batch.header {
+                w.write_record(h.iter().map(String::as_str).chain(["zones"]))?;
+            }
+            let mut joined = String::new();
+            for chunk in batch.points.chunks(ANSWER_CHUNK) {
+                for (p, cover) in chunk.iter().zip(answer(index, chunk, at)) {
+                    joined.clear();
+                    for (i, c) in cover.iter().enumerate() {
+                        if i > 0 {
+                            joined.push(';');
+                        }
+                        joined.push_str(key(c.zone));
+                    }
+                    w.write_record(p.fields.iter().map(String::as_str).chain([joined.as_str()]))?;
+                }
+                progress(chunk.len());
+            }
+            w.flush()
+        }
+        AnswerFormat::Json { data_version } => {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+            write!(out, "{{\"count\":{},\"results\":[", batch.points.len())?;
+            let mut first = true;
+            for chunk in batch.points.chunks(ANSWER_CHUNK) {
+                for (p, cover) in chunk.iter().zip(answer(index, chunk, at)) {
+                    if !first {
+                        out.write_all(b",")?;
+                    }
+                    first = false;
+                    let answer = PointAnswer {
+                        index: p.line,
+                        id: p.id.as_deref(),
+                        lon: p.lon,
+                        lat: p.lat,
+                        datetime: p.date.or(at).map(|d| d.to_string()),
+                        covering: cover
+                            .iter()
+                            .map(|c| CoverAnswer {
+                                key: key(c.zone),
+                                on_boundary: c.on_boundary,
+                            })
+                            .collect(),
+                    };
+                    serde_json::to_writer(&mut out, &answer)?;
+                }
+                progress(chunk.len());
+            }
+            out.write_all(b"],\"errors\":")?;
+            let errors: Vec<ErrorAnswer<'_>> = batch
+                .errors
+                .iter()
+                .map(|e| ErrorAnswer {
+                    index: e.line,
+                    description: &e.message,
+                })
+                .collect();
+            serde_json::to_writer(&mut out, &errors)?;
+            write!(
+                out,
+                ",\"error_count\":{},\"data_version\":",
+                batch.error_count
+            )?;
+            serde_json::to_writer(&mut out, data_version)?;
+            out.write_all(b"}")?;
+            out.flush()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const LIMITS: BatchLimits = BatchLimits {
+        max_points: 10,
+        max_errors: 10,
+    };
+
+    #[test]
+    fn only_the_first_bad_lines_are_kept_and_the_rest_counted() {
+        // Regression (issue 10): 16 MiB of bad lines kept every message, ~680 MB for 20 shown.
+        let text = format!("36.1,32.6\n{}", "x\n".repeat(10_000));
+        let limits = BatchLimits {
+            max_points: 10,
+            max_errors: 20,
+        };
+        let b = parse_csv(&text, limits).unwrap();
+        assert_eq!(b.points.len(), 1);
+        assert_eq!(b.errors.len(), 20);
+        assert_eq!(b.error_count, 10_000);
+        assert_eq!(b.errors[0].line, 2);
+    }
+
+    #[test]
+    fn answers_are_written_in_input_order_across_chunks() {
+        let index = ZoneIndex::new(std::sync::Arc::new(geodata::Dataset::embedded()));
+        // Daraa, then a point in the sea, repeated past one chunk.
+        let mut text = String::from("lon,lat,id\n");
+        for i in 0..(ANSWER_CHUNK + 10) {
+            if i % 2 == 0 {
+                text.push_str(&format!("36.1,32.617,d{i}\n"));
+            } else {
+                text.push_str(&format!("34.0,34.0,s{i}\n"));
+            }
+        }
+        let b = parse_csv(&text, BatchLimits::NONE).unwrap();
+        let mut seen = 0;
+        let mut out = Vec::new();
+        write_answers(
+            &index,
+            &b,
+            geodata::parse_date("2018-02-15"),
+            &AnswerFormat::Csv,
+            &mut out,
+            |n| seen += n,
+        )
+        .unwrap();
+        assert_eq!(seen, b.points.len());
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows[0], "lon,lat,id,zones");
+        assert_eq!(rows.len(), b.points.len() + 1);
+        for (i, row) in rows[1..].iter().enumerate() {
+            let zones = row.rsplit(',').next().unwrap();
+            assert!(
+                row.contains(&format!(",d{i},")) || row.contains(&format!(",s{i},")),
+                "{row}"
+            );
+            assert_eq!(zones.is_empty(), i % 2 == 1, "row {i}: {row}");
+        }
+        let mut json = Vec::new();
+        let format = AnswerFormat::Json {
+            data_version: "v1".into(),
+        };
+        write_answers(&index, &b, None, &format, &mut json, |_| {}).unwrap();
+        let v: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["count"], b.points.len());
+        assert_eq!(
+            v["results"][ANSWER_CHUNK + 2]["id"],
+            format!("d{}", ANSWER_CHUNK + 2)
+        );
+        assert_eq!(v["error_count"], 0);
+        assert_eq!(v["data_version"], "v1");
+    }
+
     #[test]
     fn a_csv_with_a_header_names_its_columns() {
-        let b = parse_csv("id,lat,lon,date\nd,32.617,36.1,2018-02-15\n", 10).unwrap();
+        let b = parse_csv("id,lat,lon,date\nd,32.617,36.1,2018-02-15\n", LIMITS).unwrap();
         assert_eq!(b.points.len(), 1);
         assert_eq!(b.points[0].lon, 36.1);
         assert_eq!(b.points[0].id.as_deref(), Some("d"));
@@ -329,7 +576,7 @@ mod tests {
     fn bad_lines_are_reported_with_their_number_and_the_rest_kept() {
         let b = parse_csv(
             "36.1,32.6\nabc,32\n36.2,95\n36.3,32.7,2018-02-30\n36.4,32.8,x1\n",
-            10,
+            LIMITS,
         )
         .unwrap();
         assert_eq!(b.points.len(), 2);
@@ -348,7 +595,13 @@ mod tests {
     #[test]
     fn a_batch_over_the_limit_is_refused() {
         assert_eq!(
-            parse_csv("1,1\n2,2\n3,3\n", 2),
+            parse_csv(
+                "1,1\n2,2\n3,3\n",
+                BatchLimits {
+                    max_points: 2,
+                    max_errors: 10
+                }
+            ),
             Err(BatchRefused::TooMany(2))
         );
     }
@@ -359,7 +612,7 @@ mod tests {
             r#"{"type":"FeatureCollection","features":[
               {"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[36.1,32.6]},"properties":{"date":"2018-02-15"}},
               {"type":"Feature","geometry":{"type":"LineString","coordinates":[[1,2],[3,4]]},"properties":{}}]}"#,
-            10,
+            LIMITS,
         )
         .unwrap();
         assert_eq!(b.points.len(), 1);

@@ -1,7 +1,7 @@
 //! The one error type of the HTTP API: every error is JSON `{"code", "description"}` with the
 //! right status, as OGC API - Features servers answer (pygeoapi's exception codes).
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -66,6 +66,15 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Overloaded`: the server is at a cap; the client should retry shortly.
+    pub fn overloaded(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "Overloaded",
+            description: description.into(),
+        }
+    }
+
     /// 500 with a fixed description; the cause is logged, not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -92,14 +101,33 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"code": self.code, "description": self.description});
-        (
+        let mut resp = (
             self.status,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        resp.extensions_mut().insert(JsonError);
+        match self.status {
+            // A body that came too slowly may still be arriving: this connection is done.
+            StatusCode::REQUEST_TIMEOUT => {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
     }
 }
+
+/// Marks a response as one of our JSON errors (so outer layers know it from a status they set
+/// on another body).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonError;
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

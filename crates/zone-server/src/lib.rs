@@ -6,6 +6,7 @@
 //! (GeoJSON, FlatGeobuf, CSV, QGIS styles) and the map page.
 
 pub mod batch;
+pub mod body;
 mod error;
 mod export;
 mod map;
@@ -14,6 +15,7 @@ mod openapi;
 pub mod params;
 mod query;
 pub mod reload;
+pub mod serve;
 mod snapshot;
 mod web;
 
@@ -34,7 +36,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
 pub use export::{FLATGEOBUF_MEDIA_TYPE, FgbError, FgbLayer, flatgeobuf};
-pub use query::{MAX_BATCH_POINTS, MAX_BODY_BYTES};
+pub use query::{MAX_BATCH_ERRORS, MAX_BATCH_POINTS, MAX_BODY_BYTES};
 pub use snapshot::{Layer, Snapshot, title_and_description as layer_title_and_description};
 
 /// Who may read the API from a browser on another origin.
@@ -60,7 +62,13 @@ pub struct Config {
     /// How long one request may take before it gets a 503.
     pub request_timeout: Duration,
     /// Requests handled at once; more get an immediate 503 rather than queueing without bound.
+    /// `/health` and the map's static files are outside this cap.
     pub max_concurrent_requests: usize,
+    /// Batches (`POST /query/points`) handled at once, within the cap above; more get a 503
+    /// before their body is read, so batches never take the slots point queries need.
+    pub max_concurrent_batches: usize,
+    /// How fast a request body must arrive.
+    pub body_rate: body::BodyRate,
 }
 
 impl Default for Config {
@@ -70,6 +78,8 @@ impl Default for Config {
             cors: Cors::Any,
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 512,
+            max_concurrent_batches: 2,
+            body_rate: body::BodyRate::default(),
         }
     }
 }
@@ -79,6 +89,8 @@ impl Default for Config {
 pub struct AppState {
     current: ArcSwap<Snapshot>,
     status: ArcSwap<reload::LoadStatus>,
+    /// Slots for batches being read or answered (see [`Config::max_concurrent_batches`]).
+    batch_slots: Arc<tokio::sync::Semaphore>,
     /// Settings.
     pub config: Config,
 }
@@ -90,6 +102,9 @@ impl AppState {
         Arc::new(Self {
             current: ArcSwap::from_pointee(snapshot),
             status: ArcSwap::from_pointee(status),
+            batch_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_batches.max(1),
+            )),
             config,
         })
     }
@@ -164,10 +179,21 @@ pub fn app(state: Arc<AppState>) -> Router {
             .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH])
             .expose_headers([header::ETAG])
     });
-    let router = Router::new()
+    // Outermost first: shed load and time out with JSON errors.
+    let guard = tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(overload_error))
+        .layer(tower::load_shed::LoadShedLayer::new())
+        // Router::layer wraps each route on its own, so the cap must be one semaphore shared by
+        // every route (a plain ConcurrencyLimitLayer would cap each route separately).
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            state.config.max_concurrent_requests.max(1),
+        ))
+        .layer(tower::timeout::TimeoutLayer::new(
+            state.config.request_timeout,
+        ));
+    // Routes that do work per request, under the concurrency cap and the request timeout.
+    let capped = Router::new()
         .route("/", get(oapif::landing))
-        .route("/health", get(health))
-        .route("/status", get(health))
         .route("/conformance", get(oapif::conformance))
         .route("/api", get(openapi::document))
         .route("/api.html", get(openapi::page))
@@ -185,9 +211,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/query/points",
             axum::routing::post(query::points)
-                .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(
-                    query::MAX_BODY_BYTES,
-                ))
                 // A Content-Length over the limit is refused at once: without this, a client
                 // announcing 1 GB and sending a few bytes held a request slot until the timeout.
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(
@@ -196,26 +219,22 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/query/timeline", get(query::timeline))
         .route("/query/changes", get(query::changes))
+        .layer(guard);
+    // Outside the cap: readiness must answer while the server is busy (that is when a load
+    // balancer asks), and the map's files cost nothing to send.
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/status", get(health))
         .route("/static/{*path}", get(web::asset))
+        .merge(capped)
         .fallback(not_found)
+        .layer(middleware::from_fn(refuse_request_encoding))
         .layer(middleware::from_fn(json_errors))
         .with_state(state.clone());
     let router = match cors {
         Some(c) => router.layer(c),
         None => router,
     };
-    // Outermost first: log, compress, then shed load and time out with JSON errors.
-    let guard = tower::ServiceBuilder::new()
-        .layer(axum::error_handling::HandleErrorLayer::new(overload_error))
-        .layer(tower::load_shed::LoadShedLayer::new())
-        // Router::layer wraps each route on its own, so the cap must be one semaphore shared by
-        // every route (a plain ConcurrencyLimitLayer would cap each route separately).
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            state.config.max_concurrent_requests.max(1),
-        ))
-        .layer(tower::timeout::TimeoutLayer::new(
-            state.config.request_timeout,
-        ));
     // Pages, exports and files are compressed once per data version (then kept, see `etag`):
     // the default level (gzip 6, brotli 4; ~6 ms per 130 KB page) makes them ~25% smaller than
     // the fastest. Query answers are compressed per request, so at the fastest level.
@@ -226,10 +245,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .quality(tower_http::CompressionLevel::Default)
         .compress_when(DefaultPredicate::new().and(PerRequest(false)));
     router
-        .layer(guard)
         .layer(middleware::from_fn(mark_per_request))
         .layer(per_request)
         .layer(kept)
+        .layer(middleware::from_fn(not_acceptable_as_json))
         .layer(middleware::from_fn_with_state(state.clone(), etag))
         .layer(TraceLayer::new_for_http())
 }
@@ -376,13 +395,55 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// What an answer to a GET depends on besides the data version: the URI, the representation
+/// asked for, the encoding accepted, and the host, origin and forwarding headers that go into
+/// its links and CORS headers. Each part is length-prefixed, so no two requests share a key.
+fn request_key(version: &str, req: &Request) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(256);
+    let mut part = |bytes: Option<&[u8]>| match bytes {
+        None => key.push(0),
+        Some(b) => {
+            key.push(1);
+            key.extend_from_slice(&(b.len() as u64).to_le_bytes());
+            key.extend_from_slice(b);
+        }
+    };
+    part(Some(version.as_bytes()));
+    part(Some(req.uri().path().as_bytes()));
+    part(req.uri().query().map(str::as_bytes));
+    for name in [
+        header::ACCEPT,
+        header::ACCEPT_ENCODING,
+        header::HOST,
+        header::ORIGIN,
+    ] {
+        part(req.headers().get(&name).map(HeaderValue::as_bytes));
+    }
+    for name in ["x-forwarded-host", "x-forwarded-proto"] {
+        part(req.headers().get(name).map(HeaderValue::as_bytes));
+    }
+    key.into_boxed_slice()
+}
+
+/// A 304 carrying `tag`.
+fn not_modified(tag: &str) -> Response {
+    let mut resp = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = HeaderValue::from_str(tag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
 /// Strong ETags and the answer cache. An answer is a function of the data version and the
-/// request (URI, the representation asked for, the encoding accepted, the host and origin it
-/// names), so the tag is a hash of those, computed before the handler runs: a matching
-/// `If-None-Match` gets a 304 without building the body, and a GET for a page, an export, a
-/// map layer or a file is answered from the snapshot's cache when the same request was answered
-/// before (as sent: compressed, with its headers). Point queries are not kept: there are as many
-/// as there are points, and answering one costs less than keeping it.
+/// request's key ([`request_key`]), so the tag is a hash of that, computed before the handler
+/// runs: a matching `If-None-Match` gets a 304 without building the body, and a GET for a page,
+/// an export, a map layer or a file is answered from the snapshot's cache when the same request
+/// (the whole key compared, not its hash) was answered before, as sent: compressed, with its
+/// headers. Point queries are not kept: there are as many as there are points, and answering
+/// one costs less than keeping it.
+///
+/// `If-None-Match: *` matches only a resource that exists (RFC 9110 §13.1.2): the answer is
+/// found first, and only a success becomes a 304.
 ///
 /// Runs outside the compression layer, so a cached page is compressed once, not per request.
 async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -392,42 +453,36 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let snap = state.snapshot();
+    let key = request_key(&snap.version, &req);
     let hash = {
         use std::hash::{Hash, Hasher};
         let mut h = std::hash::DefaultHasher::new();
-        snap.version.hash(&mut h);
-        req.uri().path().hash(&mut h);
-        req.uri().query().hash(&mut h);
-        for name in [
-            header::ACCEPT,
-            header::ACCEPT_ENCODING,
-            header::HOST,
-            header::ORIGIN,
-        ] {
-            req.headers().get(&name).map(|v| v.as_bytes()).hash(&mut h);
-        }
-        for name in ["x-forwarded-host", "x-forwarded-proto"] {
-            req.headers().get(name).map(|v| v.as_bytes()).hash(&mut h);
-        }
+        key.hash(&mut h);
         h.finish()
     };
     // HEAD and GET share a tag (the same answer, with or without its body); only GETs are
     // kept in the cache.
     let tag = format!("\"{}-{:016x}\"", snap.version, hash);
-    let matches = req
+    let (mut names_tag, mut any) = (false, false);
+    if let Some(list) = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    if matches {
-        let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&tag) {
-            resp.headers_mut().insert(header::ETAG, v);
+    {
+        for t in list.split(',').map(str::trim) {
+            names_tag |= t == tag;
+            any |= t == "*";
         }
-        return resp;
+    }
+    // A tag we issued names an answer that exists for this very request.
+    if names_tag {
+        return not_modified(&tag);
     }
     let cacheable = req.method() == Method::GET && !is_per_request(req.uri().path());
-    if cacheable && let Some(hit) = snap.responses.get(&hash) {
+    if cacheable && let Some(hit) = snap.responses.get(&key) {
+        if any {
+            return not_modified(&tag);
+        }
         let mut resp = Response::new(axum::body::Body::from(hit.body.clone()));
         *resp.status_mut() = hit.status;
         *resp.headers_mut() = hit.headers.clone();
@@ -443,6 +498,9 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
     if !resp.status().is_success() || !same_version {
         return resp;
     }
+    if any {
+        return not_modified(&tag);
+    }
     if let Ok(v) = HeaderValue::from_str(&tag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
@@ -453,8 +511,8 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    // Every answer is built in memory, so collecting it costs a copy at most; the bound only
-    // guards against a bug turning into an unbounded buffer.
+    // Every kept answer is built in memory, so collecting it costs a copy at most; the bound
+    // only guards against a bug turning into an unbounded buffer.
     let bytes = match axum::body::to_bytes(body, 256 << 20).await {
         Ok(b) => b,
         Err(e) => return ApiError::internal(&e).into_response(),
@@ -463,7 +521,7 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
     parts.headers.remove(header::TRANSFER_ENCODING);
     if bytes.len() <= snapshot::CACHE_MAX_BODY {
         snap.responses.insert(
-            hash,
+            key,
             Arc::new(snapshot::CachedResponse {
                 status: parts.status,
                 headers: parts.headers.clone(),
@@ -477,7 +535,92 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// A request body we cannot read: every body here is plain (CSV, JSON), and a compressed one
+/// was read as if it were, giving nonsense errors. RFC 9110 §15.5.16: 415, and `Accept-Encoding`
+/// says what is taken.
+async fn refuse_request_encoding(req: Request, next: Next) -> Response {
+    let encoded = req
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
+    if !encoded {
+        return next.run(req).await;
+    }
+    let mut resp = ApiError {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        code: "UnsupportedMediaType",
+        description:
+            "request bodies are taken uncompressed; send the body without Content-Encoding".into(),
+    }
+    .into_response();
+    resp.headers_mut().insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    resp
+}
+
+/// The compression layer answers 406 when a client refuses every encoding, identity included
+/// (`Accept-Encoding: *;q=0`), but keeps the page it would have sent; errors are JSON.
+async fn not_acceptable_as_json(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::NOT_ACCEPTABLE
+        || resp.extensions().get::<error::JsonError>().is_some()
+    {
+        return resp;
+    }
+    ApiError {
+        status: StatusCode::NOT_ACCEPTABLE,
+        code: "NotAcceptable",
+        description: "no acceptable content coding: accept identity, gzip or br".into(),
+    }
+    .into_response()
+}
+
 /// OpenAPI path items of the query API, added to the document beside OGC API's.
 fn extra_paths() -> Vec<(String, serde_json::Value)> {
     query::openapi_paths()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(uri: &str, headers: &[(&str, &str)]) -> Request {
+        let mut b = axum::http::Request::get(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(axum::body::Body::empty()).expect("a request")
+    }
+
+    #[test]
+    fn request_keys_tell_apart_what_plain_concatenation_would_not() {
+        // Regression (issue 10): the cache was keyed by a 64-bit hash alone; the whole key is
+        // compared now, and its parts are delimited so no two requests share one.
+        let key = |uri: &str, headers: &[(&str, &str)]| request_key("v1", &req(uri, headers));
+        let distinct = [
+            key("/a?b", &[]),
+            key("/a?", &[]),
+            key("/a", &[]),
+            key("/a?b", &[("accept", "")]),
+            key("/a?b", &[("host", "x")]),
+            key("/a?b", &[("x-forwarded-host", "x")]),
+            key("/a?b", &[("origin", "x")]),
+            key("/a?b", &[("accept-encoding", "gzip")]),
+        ];
+        for (i, a) in distinct.iter().enumerate() {
+            for b in &distinct[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(key("/a?b", &[("host", "x")]), key("/a?b", &[("host", "x")]));
+        assert_ne!(
+            request_key("v1", &req("/a", &[])),
+            request_key("v2", &req("/a", &[]))
+        );
+    }
 }

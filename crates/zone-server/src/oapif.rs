@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use geo::Intersects;
 use serde_json::{Value, json};
@@ -68,8 +68,14 @@ pub async fn landing(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref(), &["f"])?;
+    // One URL, two representations chosen by `Accept`: caches must key on it.
+    let vary = |mut resp: Response| {
+        resp.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept"));
+        resp
+    };
     if wants_html(&params, &headers)? {
-        return Ok(web::index());
+        return Ok(vary(web::index()));
     }
     let base = state.base_url(&headers);
     let body = json!({
@@ -85,7 +91,7 @@ pub async fn landing(
             link(format!("{base}/collections"), "data", "application/json", "The collections"),
         ],
     });
-    Ok(json_response("application/json", body.to_string()))
+    Ok(vary(json_response("application/json", body.to_string())))
 }
 
 /// `GET /conformance`.

@@ -214,5 +214,7 @@ pub async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
          connection with the URL <code>{b}</code>.</p><table>{rows}</table></body></html>",
         b = escape(&base)
     );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+    let mut resp = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    crate::web::document_headers(&mut resp);
+    resp
 }

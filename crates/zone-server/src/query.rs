@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use geodata::Date;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::batch::{self, BatchRefused};
+use crate::batch::{self, Batch, BatchLimits, BatchRefused};
 use crate::error::{ApiError, ApiResult};
 use crate::oapif::json_response;
 use crate::params::{self, Params};
@@ -154,35 +154,59 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// Bad lines or features reported with their message in a batch's answer; later ones are only
+/// counted (`error_count`).
+pub const MAX_BATCH_ERRORS: usize = 20;
+
 /// `POST /query/points[?datetime=]`: a batch as CSV (`Content-Type: text/csv`) or GeoJSON;
 /// answered in the same format.
+///
+/// Batches have their own small cap ([`crate::Config::max_concurrent_batches`]), taken before
+/// the body is read, so batches never take the slots point queries need; the body must arrive
+/// at the configured minimum rate; parsing and answering run on the blocking pool, and the answer
+/// is streamed a chunk of points at a time (memory is bounded by the input, not the answer).
 pub async fn points(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    req: Request,
 ) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref(), &["datetime"])?;
     let at = instant(&params)?;
-    let text =
-        std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the body is not UTF-8 text"))?;
-    let content_type = headers
+    let content_type = req
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
     let is_csv = content_type.starts_with("text/csv") || content_type.starts_with("text/plain");
-    let parsed = if is_csv {
-        batch::parse_csv(text, MAX_BATCH_POINTS)
-    } else if content_type.contains("json") || content_type.is_empty() {
-        batch::parse_geojson(text, MAX_BATCH_POINTS)
-    } else {
+    if !(is_csv || content_type.contains("json") || content_type.is_empty()) {
         return Err(ApiError {
             status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "UnsupportedMediaType",
             description: "send text/csv (lon,lat[,date][,id]) or application/geo+json (a FeatureCollection of Points)".into(),
         });
+    }
+    let permit = state.batch_slots.clone().try_acquire_owned().map_err(|_| {
+        ApiError::overloaded(
+            "the server is answering as many batches as it takes at once; retry shortly",
+        )
+    })?;
+    let body = crate::body::read(req.into_body(), MAX_BODY_BYTES, state.config.body_rate).await?;
+    let limits = BatchLimits {
+        max_points: MAX_BATCH_POINTS,
+        max_errors: MAX_BATCH_ERRORS,
     };
+    let parsed = tokio::task::spawn_blocking(move || {
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| BatchRefused::Unreadable("the body is not UTF-8 text".into()))?;
+        if is_csv {
+            batch::parse_csv(text, limits)
+        } else {
+            batch::parse_geojson(text, limits)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
     let batch = parsed.map_err(|e| match e {
         BatchRefused::TooMany(n) => {
             ApiError::too_large(format!("the batch has more than {n} points; split it"))
@@ -190,81 +214,124 @@ pub async fn points(
         BatchRefused::Unreadable(m) => ApiError::invalid(m),
     })?;
     let snap = state.snapshot();
-    // A large batch is CPU work for both cores: keep it off the async workers.
-    let (snap, batch, answers) = {
-        let snap = snap.clone();
-        tokio::task::spawn_blocking(move || {
-            let answers = batch::answer(&snap.index, &batch.points, at);
-            (snap, batch, answers)
-        })
-        .await
-        .map_err(|e| ApiError::internal(&e))?
+    let (format, media) = if is_csv {
+        (batch::AnswerFormat::Csv, "text/csv; charset=utf-8")
+    } else {
+        (
+            batch::AnswerFormat::Json {
+                data_version: snap.version.clone(),
+            },
+            "application/json",
+        )
     };
-    let key = |zone: usize| snap.data.zones.get(zone).map_or("", |z| z.meta.id.as_str());
-    if is_csv {
-        let mut out = String::new();
-        if let Some(h) = &batch.header {
-            out.push_str(&csv_row(h.iter().map(String::as_str).chain(["zones"])));
-        }
-        for (p, cover) in batch.points.iter().zip(&answers) {
-            let zones: Vec<&str> = cover.iter().map(|c| key(c.zone)).collect();
-            let joined = zones.join(";");
-            out.push_str(&csv_row(
-                p.fields.iter().map(String::as_str).chain([joined.as_str()]),
-            ));
-        }
-        let mut resp = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
-        if !batch.errors.is_empty() {
-            let summary: Vec<String> = batch
-                .errors
-                .iter()
-                .take(20)
-                .map(|e| format!("line {}: {}", e.line, e.message))
-                .collect();
-            if let Ok(v) =
-                axum::http::HeaderValue::from_str(&summary.join(" | ").replace(['\r', '\n'], " "))
-            {
-                resp.headers_mut().insert("x-batch-errors", v);
-            }
-        }
-        return Ok(resp);
+    let errors = batch_summary(&batch, is_csv);
+    let chunks = stream_answers(snap, batch, at, format, permit);
+    let mut resp = Response::new(axum::body::Body::new(ChannelBody(chunks)));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    if let Some(v) = errors {
+        resp.headers_mut().insert("x-batch-errors", v);
     }
-    let results: Vec<Value> = batch
-        .points
-        .iter()
-        .zip(&answers)
-        .map(|(p, cover)| {
-            json!({
-                "index": p.line,
-                "id": p.id,
-                "lon": p.lon,
-                "lat": p.lat,
-                "datetime": p.date.or(at).map(|d| d.to_string()),
-                "covering": cover.iter().map(|c| json!({"key": key(c.zone), "on_boundary": c.on_boundary})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let errors: Vec<Value> = batch
-        .errors
-        .iter()
-        .map(|e| json!({"index": e.line, "description": e.message}))
-        .collect();
-    let body = json!({"count": results.len(), "results": results, "errors": errors, "data_version": snap.version});
-    Ok(json_response("application/json", body.to_string()))
+    Ok(resp)
 }
 
-fn csv_row<'a>(fields: impl Iterator<Item = &'a str>) -> String {
-    let mut row: Vec<String> = Vec::new();
-    for f in fields {
-        if f.contains([',', '"', '\n', '\r']) {
-            row.push(format!("\"{}\"", f.replace('"', "\"\"")));
-        } else {
-            row.push(f.to_owned());
-        }
+/// The bad lines of a CSV batch, for the `X-Batch-Errors` header (JSON answers list them).
+fn batch_summary(batch: &Batch, is_csv: bool) -> Option<HeaderValue> {
+    if !is_csv || batch.error_count == 0 {
+        return None;
     }
-    let mut s = row.join(",");
-    s.push('\n');
-    s
+    let mut summary: Vec<String> = batch
+        .errors
+        .iter()
+        .map(|e| format!("line {}: {}", e.line, e.message))
+        .collect();
+    let more = batch.error_count - batch.errors.len();
+    if more > 0 {
+        summary.push(format!("and {more} more"));
+    }
+    HeaderValue::from_str(&summary.join(" | ").replace(['\r', '\n'], " ")).ok()
+}
+
+/// Answers a batch on the blocking pool, sending the answer in chunks of about 64 KiB; the
+/// channel holds a few, so a slow reader slows the answering rather than growing a buffer. The
+/// batch slot is held until the last chunk is sent or the client is gone.
+fn stream_answers(
+    snap: Arc<Snapshot>,
+    batch: Batch,
+    at: Option<Date>,
+    format: batch::AnswerFormat,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> tokio::sync::mpsc::Receiver<Bytes> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let out = ChunkWriter {
+            _slot: permit,
+            tx,
+            buf: Vec::with_capacity(CHUNK_BYTES),
+        };
+        if let Err(e) = batch::write_answers(&snap.index, &batch, at, &format, out, |_| {}) {
+            tracing::debug!(error = %e, "batch answer not finished: the client went away");
+        }
+    });
+    rx
+}
+/// Bytes written per message of a streamed answer.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// An `io::Write` that sends what is written as chunks over a channel, blocking while the
+/// channel is full; fails once the receiving body is dropped (the client went away).
+struct ChunkWriter {
+    /// The batch slot. Declared first, so it is released before `tx` closes the answer: a
+    /// client that has read the whole answer can send its next batch at once.
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(CHUNK_BYTES),
+        ));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// A response body fed by a channel of chunks; it ends when the sender is dropped.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c))))
+    }
 }
 
 /// `GET /query/timeline?lon=&lat=`.

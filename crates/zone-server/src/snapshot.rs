@@ -58,7 +58,7 @@ pub struct Snapshot {
     /// The collections, in the order of [`Dataset::layer_names`].
     pub layers: Vec<Layer>,
     /// Whole answers (compressed as sent) to GET requests for pages, exports and files, by the
-    /// hash their ETag carries: the same page is built and compressed once per version of the
+    /// whole request key their ETag is a hash of (a hash alone could collide): the same page is built and compressed once per version of the
     /// data, and a reload starts afresh with the new snapshot.
     pub responses: ResponseCache,
 }
@@ -77,15 +77,15 @@ pub struct CachedResponse {
 #[derive(Clone)]
 pub struct BodyWeighter;
 
-impl quick_cache::Weighter<u64, Arc<CachedResponse>> for BodyWeighter {
-    fn weight(&self, _key: &u64, v: &Arc<CachedResponse>) -> u64 {
+impl quick_cache::Weighter<Box<[u8]>, Arc<CachedResponse>> for BodyWeighter {
+    fn weight(&self, key: &Box<[u8]>, v: &Arc<CachedResponse>) -> u64 {
         // Headers and bookkeeping count for a little too.
-        v.body.len() as u64 + 512
+        (v.body.len() + key.len()) as u64 + 512
     }
 }
 
-/// Answers kept per snapshot.
-pub type ResponseCache = quick_cache::sync::Cache<u64, Arc<CachedResponse>, BodyWeighter>;
+/// Answers kept per snapshot, by request key (see the server's `etag` middleware).
+pub type ResponseCache = quick_cache::sync::Cache<Box<[u8]>, Arc<CachedResponse>, BodyWeighter>;
 
 /// Bytes of answers a snapshot keeps (the whole default data set as pages, exports and map
 /// layers in every encoding is a few MB).

@@ -43,6 +43,27 @@ fn html_headers(resp: &mut Response) {
     );
 }
 
+/// Security headers for a generated page with no script (`/api.html`): nothing may load or
+/// run; its one inline style block is allowed.
+pub fn document_headers(resp: &mut Response) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
 /// The map page (`index.html`).
 pub fn index() -> Response {
     let body = ASSETS

@@ -20,7 +20,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use zone_server::batch::{BatchRefused, parse_csv, parse_geojson};
+use zone_server::batch::{BatchLimits, BatchRefused, parse_csv, parse_geojson};
 use zone_server::params::{self, MAX_QUERY_LEN, MAX_VALUE_LEN, Params};
 use zone_server::{AppState, Config, Snapshot, app};
 
@@ -771,10 +771,13 @@ proptest! {
     fn prop_csv_batches_parse_or_report_lines(
         text in prop_oneof![4 => csv_text(), 1 => any::<String>()],
         max in 0usize..30,
+        max_errors in 0usize..5,
     ) {
-        match parse_csv(&text, max) {
+        match parse_csv(&text, BatchLimits { max_points: max, max_errors }) {
             Ok(b) => {
                 check_batch(&b, max)?;
+                prop_assert!(b.errors.len() <= max_errors);
+                prop_assert!(b.error_count >= b.errors.len());
                 for e in &b.errors {
                     prop_assert!(e.line >= 1, "line {} in {:?}", e.line, e.message);
                     prop_assert!(!e.message.is_empty());
@@ -803,8 +806,9 @@ proptest! {
                 line + "\n"
             })
             .collect();
-        let b = parse_csv(&text, rows.len()).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
-        prop_assert!(b.errors.is_empty(), "{:?}", b.errors);
+        let limits = BatchLimits { max_points: rows.len(), max_errors: 0 };
+        let b = parse_csv(&text, limits).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+        prop_assert_eq!(b.error_count, 0);
         prop_assert_eq!(b.points.len(), rows.len());
         for (p, (x, y, _, id)) in b.points.iter().zip(&rows) {
             prop_assert_eq!((p.lon, p.lat), (*x, *y));
@@ -814,8 +818,11 @@ proptest! {
 
     /// `parse_geojson` on generated and arbitrary text.
     fn prop_geojson_batches_parse_or_report_features(text in geojson_text(), max in 0usize..30) {
-        match parse_geojson(&text, max) {
-            Ok(b) => check_batch(&b, max)?,
+        match parse_geojson(&text, BatchLimits { max_points: max, max_errors: 3 }) {
+            Ok(b) => {
+                check_batch(&b, max)?;
+                prop_assert!(b.errors.len() <= 3 && b.error_count >= b.errors.len());
+            }
             Err(BatchRefused::TooMany(n)) => prop_assert_eq!(n, max),
             Err(BatchRefused::Unreadable(m)) => prop_assert!(!m.is_empty()),
         }

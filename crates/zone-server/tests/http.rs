@@ -1242,3 +1242,317 @@ async fn the_query_api_is_in_the_openapi_document() {
             .any(|a| a["id"] == "iran" && a["colour"].as_str().unwrap().starts_with('#'))
     );
 }
+
+/// Issue 10: batches have their own small cap, taken before the body is read, so batches never
+/// take the slots point queries need.
+#[tokio::test]
+async fn batches_have_their_own_cap_and_point_queries_keep_their_slots() {
+    let s = state_with(Config {
+        max_concurrent_batches: 1,
+        ..Config::default()
+    });
+    let router = app(s.clone());
+    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
+    let held = tokio::spawn(
+        router.clone().oneshot(
+            Request::post("/query/points")
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::new(body))
+                .unwrap(),
+        ),
+    );
+    sender
+        .send_data(axum::body::Bytes::from_static(b"lon,lat\n36.1,32.6\n"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let second = router
+        .clone()
+        .oneshot(
+            Request::post("/query/points")
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from("36.1,32.6\n"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.headers()[header::RETRY_AFTER], "1");
+    let v: Value =
+        serde_json::from_slice(&second.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(v["code"], "Overloaded");
+    let point = router
+        .clone()
+        .oneshot(
+            Request::get("/query/point?lon=36.1&lat=32.6")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(point.status(), StatusCode::OK);
+    drop(sender);
+    let done = held.await.unwrap().unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let text = done.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&text).starts_with("lon,lat,zones\n36.1,32.6,"));
+    // The slot is free again.
+    let again = post(&s, "/query/points", "text/csv", "36.1,32.6\n".into()).await;
+    assert_eq!(again.status, 200);
+}
+
+/// Issue 10: a large answer was built whole in memory (86 MB of JSON for a 7 MB batch); it is
+/// streamed in chunks now, and says the same as before.
+#[tokio::test]
+async fn a_large_batch_answer_is_streamed_in_chunks() {
+    let s = state();
+    let n = 20_000;
+    let features: Vec<Value> = (0..n)
+        .map(|i| serde_json::json!({"type": "Feature", "id": format!("p{i}"), "geometry": {"type": "Point", "coordinates": [36.1, 32.617]}, "properties": {}}))
+        .collect();
+    let body = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
+    let resp = app(s.clone())
+        .oneshot(
+            Request::post("/query/points")
+                .header(header::CONTENT_TYPE, "application/geo+json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get(header::CONTENT_LENGTH).is_none());
+    let mut body = resp.into_body();
+    let (mut frames, mut bytes) = (0, Vec::new());
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            frames += 1;
+            assert!(data.len() < 1 << 20, "a chunk of {} bytes", data.len());
+            bytes.extend_from_slice(&data);
+        }
+    }
+    assert!(frames > 10, "{frames} chunks");
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["count"], n);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), n);
+    let one = get(&s, "/query/point?lon=36.1&lat=32.617&nearest=0")
+        .await
+        .json();
+    for r in [&results[0], &results[n / 2], &results[n - 1]] {
+        assert_eq!(keys(&r["covering"]), keys(&one["covering"]));
+    }
+    assert_eq!(results[n - 1]["id"], format!("p{}", n - 1));
+    assert_eq!(doc["error_count"], 0);
+    assert_eq!(doc["data_version"], one["data_version"]);
+}
+
+#[tokio::test]
+async fn a_batch_lists_its_first_bad_features_and_counts_them_all() {
+    let s = state();
+    let mut features = vec![
+        serde_json::json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [36.1, 32.6]}, "properties": {}}),
+    ];
+    for _ in 0..100 {
+        features.push(serde_json::json!({"type": "Feature", "geometry": null, "properties": {}}));
+    }
+    let body = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
+    let doc = post(&s, "/query/points", "application/geo+json", body)
+        .await
+        .json();
+    assert_eq!(doc["count"], 1);
+    assert_eq!(
+        doc["errors"].as_array().unwrap().len(),
+        zone_server::MAX_BATCH_ERRORS
+    );
+    assert_eq!(doc["error_count"], 100);
+    let csv = format!("36.1,32.6\n{}", "x\n".repeat(50));
+    let a = post(&s, "/query/points", "text/csv", csv).await;
+    let summary = a.header(header::HeaderName::from_static("x-batch-errors"));
+    assert!(
+        summary.starts_with("line 2: ") && summary.ends_with("and 30 more"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_body_that_arrives_too_slowly_gets_a_408_and_the_connection_closes() {
+    let s = state_with(Config {
+        body_rate: zone_server::body::BodyRate {
+            grace: std::time::Duration::from_millis(200),
+            min_bytes_per_sec: 1024,
+        },
+        ..Config::default()
+    });
+    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
+    sender
+        .send_data(axum::body::Bytes::from_static(b"lon,lat\n"))
+        .await
+        .unwrap();
+    let a = send(
+        &s,
+        Request::post("/query/points")
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(Body::new(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(a.json()["code"], "RequestTimeout");
+    assert_eq!(a.header(header::CONNECTION), "close");
+    drop(sender);
+}
+
+#[tokio::test]
+async fn if_none_match_star_matches_only_a_resource_that_exists() {
+    // Regression (issue 10): `*` got a 304 on any path, existing or not.
+    let s = state();
+    let star = |uri: &'static str| {
+        Request::get(uri)
+            .header(header::IF_NONE_MATCH, "*")
+            .body(Body::empty())
+            .unwrap()
+    };
+    for _ in 0..2 {
+        // Built, then from the cache: a 304 either way.
+        let a = send(&s, star("/collections/zones")).await;
+        assert_eq!(a.status, 304);
+        assert!(a.header(header::ETAG).starts_with('"'));
+    }
+    assert_eq!(send(&s, star("/collections/nope")).await.status, 404);
+    assert_eq!(send(&s, star("/nothing/here")).await.status, 404);
+    assert_eq!(
+        send(&s, star("/collections/zones/items?limit=-1"))
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn request_bodies_in_a_content_encoding_are_refused_with_a_415() {
+    let s = state();
+    let a = send(
+        &s,
+        Request::post("/query/points")
+            .header(header::CONTENT_TYPE, "text/csv")
+            .header(header::CONTENT_ENCODING, "gzip")
+            .body(Body::from("36.1,32.6\n"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, 415);
+    assert_eq!(a.json()["code"], "UnsupportedMediaType");
+    assert_eq!(a.header(header::ACCEPT_ENCODING), "identity");
+}
+
+#[tokio::test]
+async fn refusing_every_content_coding_gets_a_json_406() {
+    let a = send(
+        &state(),
+        Request::get("/collections/zones/items")
+            .header(header::ACCEPT_ENCODING, "*;q=0")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, 406);
+    assert_eq!(a.json()["code"], "NotAcceptable");
+    assert!(a.body.len() < 200, "{}", a.text());
+}
+
+#[tokio::test]
+async fn the_landing_page_varies_on_accept_and_the_api_page_has_security_headers() {
+    let s = state();
+    for accept in ["text/html", "application/json"] {
+        let a = send(
+            &s,
+            Request::get("/")
+                .header(header::ACCEPT, accept)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let vary: Vec<&str> = a
+            .headers
+            .get_all(header::VARY)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(
+            vary.iter().any(|v| v.eq_ignore_ascii_case("accept")),
+            "{vary:?}"
+        );
+    }
+    let page = get(&s, "/api.html").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header(header::CONTENT_SECURITY_POLICY)
+            .contains("default-src 'none'")
+    );
+    assert_eq!(page.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+}
+
+#[tokio::test]
+async fn health_names_files_relative_to_the_data_folder_and_says_when_it_is_missing() {
+    let root = std::env::temp_dir().join(format!("zt-health-{}", std::process::id()));
+    let dir = root.join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("zones.geojson"), "{ not json").unwrap();
+    let s = state();
+    let status = zone_server::reload::reload(&s, &dir);
+    assert!(!status.ok);
+    let health = get(&s, "/health").await;
+    let text = health.text();
+    assert!(text.contains("zones.geojson"), "{text}");
+    assert!(!text.contains(&*root.to_string_lossy()), "{text}");
+    std::fs::remove_dir_all(&root).unwrap();
+    zone_server::reload::reload(&s, &dir);
+    let text = get(&s, "/health").await.text();
+    assert!(text.contains("the data folder is missing"), "{text}");
+    assert!(!text.contains(&*root.to_string_lossy()), "{text}");
+    assert_eq!(get(&s, "/health").await.json()["status"], "ok");
+}
+
+#[tokio::test]
+async fn health_answers_while_the_server_is_at_its_cap() {
+    let s = state_with(Config {
+        max_concurrent_requests: 1,
+        ..Config::default()
+    });
+    let router = app(s.clone());
+    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
+    let held = tokio::spawn(
+        router.clone().oneshot(
+            Request::post("/query/points")
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::new(body))
+                .unwrap(),
+        ),
+    );
+    sender
+        .send_data(axum::body::Bytes::from_static(b"36.1,32.6\n"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for uri in ["/health", "/static/index.html"] {
+        let a = router
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(a.status(), StatusCode::OK, "{uri}");
+    }
+    let point = router
+        .clone()
+        .oneshot(
+            Request::get("/query/point?lon=36.1&lat=32.6")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(point.status(), StatusCode::SERVICE_UNAVAILABLE);
+    drop(sender);
+    assert_eq!(held.await.unwrap().unwrap().status(), StatusCode::OK);
+}

@@ -341,7 +341,7 @@ fn serve(
     };
     let dataset = load(data)?;
     let snapshot = zone_server::Snapshot::new(dataset);
-    let source = data.map_or_else(|| "embedded".to_owned(), |d| d.display().to_string());
+    let source = data.map_or_else(|| "embedded".to_owned(), zone_server::reload::source_label);
     let status = zone_server::reload::LoadStatus::initial(&snapshot, &source);
     let state = zone_server::AppState::new(
         snapshot,
@@ -369,10 +369,14 @@ fn serve(
         let local = listener.local_addr().context("reading the bound address")?;
         tracing::info!("serving on http://{local}");
         eprintln!("zonetrack: serving on http://{local} (Ctrl-C stops)");
-        axum::serve(listener, zone_server::app(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving HTTP")
+        zone_server::serve::serve(
+            listener,
+            zone_server::app(state),
+            zone_server::serve::ConnLimits::default(),
+            shutdown_signal(),
+        )
+        .await
+        .context("serving HTTP")
     })
 }
 
@@ -396,7 +400,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: closing idle connections, finishing requests in flight");
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

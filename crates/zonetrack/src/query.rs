@@ -173,8 +173,9 @@ pub fn batch(
         text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
     }
-    let parsed = batch::parse_csv(&text, usize::MAX)
+    let parsed = batch::parse_csv(&text, batch::BatchLimits::NONE)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    drop(text);
     let progress = if std::io::stderr().is_terminal() && parsed.points.len() >= 10_000 {
         let bar = indicatif::ProgressBar::new(parsed.points.len() as u64);
         bar.set_style(
@@ -187,40 +188,32 @@ pub fn batch(
     } else {
         None
     };
-    let mut answers = Vec::with_capacity(parsed.points.len());
-    // Chunks keep the progress bar moving; each chunk still takes the batch path.
-    for chunk in parsed.points.chunks(100_000) {
-        answers.extend(batch::answer(index, chunk, at));
-        if let Some(bar) = &progress {
-            bar.inc(chunk.len() as u64);
-        }
-    }
+    let out: Box<dyn std::io::Write> = match out_path {
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    // Answered and written a chunk at a time: memory stays that of the input.
+    let written = batch::write_answers(
+        index,
+        &parsed,
+        at,
+        &batch::AnswerFormat::Csv,
+        std::io::BufWriter::with_capacity(1 << 20, out),
+        |n| {
+            if let Some(bar) = &progress {
+                bar.inc(n as u64);
+            }
+        },
+    );
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let data = index.dataset();
-    if let Some(h) = &parsed.header {
-        w.write_record(h.iter().map(String::as_str).chain(["zones"]))?;
-    }
-    for (p, cover) in parsed.points.iter().zip(&answers) {
-        let zones: Vec<&str> = cover
-            .iter()
-            .map(|c| data.zones[c.zone].meta.id.as_str())
-            .collect();
-        let joined = zones.join(";");
-        w.write_record(p.fields.iter().map(String::as_str).chain([joined.as_str()]))?;
-    }
-    let bytes = w.into_inner().context("writing CSV")?;
-    match out_path {
-        Some(p) => {
-            std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))?
-        }
-        None => std::io::stdout()
-            .lock()
-            .write_all(&bytes)
-            .context("writing to standard output")?,
-    }
+    written.with_context(|| match out_path {
+        Some(p) => format!("cannot write {}", p.display()),
+        None => "writing to standard output".into(),
+    })?;
     for e in &parsed.errors {
         eprintln!("{}: line {}: {}", file.display(), e.line, e.message);
     }

@@ -1,0 +1,370 @@
+//! The connection layer: accepts TCP connections and serves the router over HTTP/1.1 and h2c
+//! with the limits `axum::serve` lacks, so slow or idle clients cannot starve the server:
+//!
+//! - a cap on open connections (beyond it a new connection is accepted and closed at once, so
+//!   descriptors never run out and `accept` never fails for good);
+//! - a header-read timeout, which in hyper also bounds how long a keep-alive connection may sit
+//!   idle between requests (its timer starts whenever the connection waits for a request head);
+//! - a stall timeout: a connection on which no byte moves either way for that long while no
+//!   handler is working for it (a client that stopped reading a large answer, or trickles a body
+//!   nobody asked for) is closed;
+//! - graceful shutdown that closes idle connections and connections with an unfinished request at
+//!   once, lets requests in flight finish, and gives up on them after a grace period.
+//!
+//! A request body is read by the handler that wants it, under its own rate limit (see
+//! [`crate::body`]); the request timeout and concurrency cap stay in the router.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt as _;
+
+/// Connection-level limits.
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    /// Connections open at once; more are closed as soon as they are accepted. Lowered to fit
+    /// the process's descriptor limit when that is smaller.
+    pub max_connections: usize,
+    /// Time allowed to send a whole request head, and the longest a keep-alive connection
+    /// may wait for its next request.
+    pub header_read_timeout: Duration,
+    /// A connection on which nothing moves for this long, while no handler works for it, is
+    /// closed.
+    pub stall_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(20),
+            stall_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Descriptors kept free beyond the connection cap: data files, the watcher, the listener,
+/// log output.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Raises the soft descriptor limit to the hard one, and returns the connection cap that fits
+/// under it.
+fn fit_connection_cap(wanted: usize) -> usize {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let fits = limit.saturating_sub(RESERVED_DESCRIPTORS).max(16);
+    let cap = wanted
+        .min(usize::try_from(fits).unwrap_or(usize::MAX))
+        .max(1);
+    if cap < wanted {
+        tracing::warn!(
+            wanted,
+            cap,
+            descriptor_limit = limit,
+            "the descriptor limit allows fewer connections than asked for"
+        );
+    }
+    cap
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then closes idle connections, waits
+/// up to the grace period for requests in flight, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let cap = fit_connection_cap(limits.max_connections);
+    let slots = Arc::new(Semaphore::new(cap));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(64)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(limits.header_read_timeout)
+        .keep_alive_timeout(limits.header_read_timeout);
+    let builder = Arc::new(builder);
+    let limits = Arc::new(limits);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors (or a connection reset before accept): back off rather
+                    // than spin; the cap makes this rare.
+                    tracing::warn!(error = %e, "accept failed; retrying shortly");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%remote, "connection cap reached; closing a new connection");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (app, builder, limits, stop) = (
+            app.clone(),
+            builder.clone(),
+            limits.clone(),
+            stop_rx.clone(),
+        );
+        tokio::spawn(async move {
+            connection(stream, remote, app, &builder, &limits, stop).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let grace = tokio::time::timeout(
+        limits.shutdown_grace + Duration::from_millis(200),
+        slots.acquire_many(u32::try_from(cap).unwrap_or(u32::MAX)),
+    )
+    .await;
+    if grace.is_err() {
+        tracing::warn!("shutdown: requests still in flight after the grace period; stopping them");
+    }
+    Ok(())
+}
+
+/// What one connection is doing, shared by its I/O, its requests and its watchdog.
+#[derive(Debug)]
+struct Activity {
+    /// When a byte last moved either way, in milliseconds since `epoch`.
+    last_progress_ms: AtomicU64,
+    /// Handlers running (a request received, its response head not yet sent).
+    handling: AtomicUsize,
+    /// Requests received whose response body is not yet finished or dropped.
+    open: AtomicUsize,
+    epoch: Instant,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            last_progress_ms: AtomicU64::new(0),
+            handling: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn progressed(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_progress_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn since_progress(&self) -> Duration {
+        let now = self.epoch.elapsed();
+        now.saturating_sub(Duration::from_millis(
+            self.last_progress_ms.load(Ordering::Relaxed),
+        ))
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    app: Router,
+    builder: &auto::Builder<TokioExecutor>,
+    limits: &ConnLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req: Request<Incoming>| {
+            let (app, activity) = (app.clone(), activity.clone());
+            async move {
+                let open = OpenRequest::new(activity.clone());
+                activity.handling.fetch_add(1, Ordering::Relaxed);
+                let resp = app.oneshot(req.map(Body::new)).await;
+                activity.handling.fetch_sub(1, Ordering::Relaxed);
+                resp.map(|r| {
+                    r.map(|b| {
+                        Body::new(Tracking {
+                            inner: b,
+                            _open: open,
+                        })
+                    })
+                })
+            }
+        })
+    };
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    let mut conn = std::pin::pin!(conn);
+    let mut stopping = false;
+    let mut shutdown_deadline = std::pin::pin!(tokio::time::sleep(Duration::MAX / 4));
+    loop {
+        // While a handler works, nothing may move for a while: look again a second later.
+        let watchdog = tokio::time::sleep(
+            limits
+                .stall_timeout
+                .saturating_sub(activity.since_progress())
+                .max(Duration::from_secs(1)),
+        );
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::trace!(%remote, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = watchdog => {
+                let busy = activity.handling.load(Ordering::Relaxed) > 0;
+                if !busy && activity.since_progress() >= limits.stall_timeout {
+                    tracing::debug!(%remote, "closing a stalled connection");
+                    return;
+                }
+            }
+            changed = stop.changed(), if !stopping => {
+                stopping = true;
+                if changed.is_err() || activity.open.load(Ordering::Relaxed) == 0 {
+                    // Idle, or still sending its request head: nothing to finish.
+                    return;
+                }
+                conn.as_mut().graceful_shutdown();
+                shutdown_deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + limits.shutdown_grace);
+            }
+            () = &mut shutdown_deadline => return,
+        }
+    }
+}
+
+/// Counts a request as open from when it is received until its response body is finished or
+/// dropped.
+struct OpenRequest(Arc<Activity>);
+
+impl OpenRequest {
+    fn new(activity: Arc<Activity>) -> Self {
+        activity.open.fetch_add(1, Ordering::Relaxed);
+        Self(activity)
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted as open while it lives.
+struct Tracking {
+    inner: Body,
+    _open: OpenRequest,
+}
+
+impl http_body::Body for Tracking {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A TCP stream that records when bytes move, for the stall watchdog.
+struct Tracked {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.progressed();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.progressed();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.progressed();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,335 @@
+//! The connection layer over real sockets (issue 10): slow and idle clients cannot starve the
+//! server, the connection cap holds, and shutdown does not wait on idle or unfinished
+//! connections. Each test starts `zone_server::serve::serve` on a port of 127.0.0.1 with short
+//! limits, and talks raw HTTP/1.1 to it.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use geodata::Dataset;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use zone_server::body::BodyRate;
+use zone_server::serve::ConnLimits;
+use zone_server::{AppState, Config, Snapshot, app};
+
+static DATA: LazyLock<Dataset> = LazyLock::new(Dataset::embedded);
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Signals shutdown and returns how long `serve` took to return.
+    async fn shut_down(mut self) -> Duration {
+        let started = Instant::now();
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(30), self.done)
+            .await
+            .expect("serve returns")
+            .unwrap()
+            .unwrap();
+        started.elapsed()
+    }
+}
+
+async fn start(config: Config, limits: ConnLimits) -> Running {
+    let state = AppState::new(Snapshot::new(DATA.clone()), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(zone_server::serve::serve(
+        listener,
+        app(state),
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Running {
+        addr,
+        stop: Some(stop),
+        done,
+    }
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns what came and
+/// when the close came, if it did.
+async fn read_until_closed(conn: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Duration>) {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, conn.read(&mut buf)).await {
+            Err(_) => return (got, None),
+            Ok(Ok(0)) | Ok(Err(_)) => return (got, Some(started.elapsed())),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`): status and how long it took.
+async fn ask(addr: SocketAddr, target: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    conn.write_all(
+        format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (got, _) = read_until_closed(&mut conn, Duration::from_secs(10)).await;
+    (status_of(&got), started.elapsed())
+}
+
+fn status_of(response: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn quick_limits() -> ConnLimits {
+    ConnLimits {
+        header_read_timeout: Duration::from_secs(1),
+        stall_timeout: Duration::from_secs(30),
+        ..ConnLimits::default()
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    // Regression (issue 10): without a timer, half a request stayed open forever.
+    let server = start(Config::default(), quick_limits()).await;
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    conn.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: ")
+        .await
+        .unwrap();
+    // Trickle a byte now and then: activity must not keep an unfinished head alive.
+    let started = Instant::now();
+    let mut closed = None;
+    for _ in 0..40 {
+        if conn.write_all(b"a").await.is_err() {
+            closed = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 1024];
+        match tokio::time::timeout(Duration::from_millis(200), conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = Some(started.elapsed());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let closed = closed.expect("the server closes an unfinished request head");
+    assert!(closed < Duration::from_secs(4), "closed after {closed:?}");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let server = start(Config::default(), quick_limits()).await;
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    conn.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let (got, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
+    assert_eq!(status_of(&got), 200);
+    let closed = closed.expect("an idle keep-alive connection is closed");
+    assert!(
+        closed >= Duration::from_millis(900),
+        "closed after {closed:?}"
+    );
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_connection_where_nothing_moves_is_closed_by_the_stall_watchdog() {
+    let server = start(
+        Config::default(),
+        ConnLimits {
+            header_read_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(1),
+            ..ConnLimits::default()
+        },
+    )
+    .await;
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    let (_, closed) = read_until_closed(&mut conn, Duration::from_secs(10)).await;
+    let closed = closed.expect("a silent connection is closed");
+    assert!(
+        closed >= Duration::from_millis(900) && closed < Duration::from_secs(4),
+        "closed after {closed:?}"
+    );
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_a_new_connection_is_closed_at_once() {
+    let server = start(
+        Config::default(),
+        ConnLimits {
+            max_connections: 3,
+            header_read_timeout: Duration::from_secs(60),
+            ..ConnLimits::default()
+        },
+    )
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = TcpStream::connect(server.addr).await.unwrap();
+        c.write_all(b"GET /he").await.unwrap();
+        held.push(c);
+    }
+    // Let the server accept them all.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = TcpStream::connect(server.addr).await.unwrap();
+    let _ = extra
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let (got, closed) = read_until_closed(&mut extra, Duration::from_secs(5)).await;
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    assert!(closed.expect("closed") < Duration::from_secs(1));
+    // One slot frees: the next connection is served.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ask(server.addr, "/health").await.0, 200);
+    drop(held);
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_and_unfinished_connections_at_once() {
+    // Regression (issue 10): half a request line kept the process alive 20 s after SIGTERM.
+    let server = start(
+        Config::default(),
+        ConnLimits {
+            header_read_timeout: Duration::from_secs(60),
+            ..ConnLimits::default()
+        },
+    )
+    .await;
+    let mut unfinished = TcpStream::connect(server.addr).await.unwrap();
+    unfinished.write_all(b"GET /hea").await.unwrap();
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert_eq!(status_of(&buf[..n]), 200);
+    let took = server.shut_down().await;
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+    for conn in [&mut unfinished, &mut idle] {
+        let (_, closed) = read_until_closed(conn, Duration::from_secs(2)).await;
+        assert!(closed.is_some(), "the connection is closed");
+    }
+}
+
+#[tokio::test]
+async fn a_request_in_flight_finishes_during_shutdown() {
+    let server = start(Config::default(), ConnLimits::default()).await;
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    // A batch whose body is still on its way when shutdown begins.
+    conn.write_all(
+        b"POST /query/points HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 12\r\n\r\n36.1,",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop = tokio::spawn(server.shut_down());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    conn.write_all(b"32.617\n").await.unwrap();
+    let (got, _) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert_eq!(status_of(&got), 200, "{text}");
+    assert!(text.contains("36.1,32.617,"), "{text}");
+    assert!(stop.await.unwrap() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn slow_request_bodies_do_not_starve_health_and_point_queries() {
+    // Regression (issue 10): trickling batch bodies held every slot of the concurrency cap
+    // for the 30 s request timeout, and /health and /query/point got 503s.
+    let server = start(
+        Config {
+            max_concurrent_requests: 16,
+            body_rate: BodyRate {
+                grace: Duration::from_secs(1),
+                min_bytes_per_sec: 1024,
+            },
+            ..Config::default()
+        },
+        ConnLimits::default(),
+    )
+    .await;
+    let addr = server.addr;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let statuses = Arc::new(std::sync::Mutex::new(Vec::<u16>::new()));
+    let mut slow = Vec::new();
+    for _ in 0..40 {
+        let (stop, statuses) = (stop.clone(), statuses.clone());
+        slow.push(tokio::spawn(async move {
+            // Reconnect whenever the server lets go, as an attacker would.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(mut c) = TcpStream::connect(addr).await else {
+                    continue;
+                };
+                let head = "POST /query/points HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 1000000\r\n\r\n36";
+                if c.write_all(head.as_bytes()).await.is_err() {
+                    continue;
+                }
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1024];
+                loop {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let _ = c.write_all(b"1").await;
+                    match tokio::time::timeout(Duration::from_millis(300), c.read(&mut buf)).await
+                    {
+                        Ok(Ok(0)) | Ok(Err(_)) => break,
+                        Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                        Err(_) => {}
+                    }
+                }
+                statuses.lock().unwrap().push(status_of(&got));
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..10 {
+        let target = if i % 2 == 0 {
+            "/health"
+        } else {
+            "/query/point?lon=36.1&lat=32.617&datetime=2018-02-15"
+        };
+        let (status, took) = ask(addr, target).await;
+        assert_eq!(status, 200, "{target} during slow bodies");
+        assert!(took < Duration::from_secs(1), "{target} took {took:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in slow {
+        let _ = s.await;
+    }
+    // The trickling batches were turned away (503: no batch slot) or cut off (408: too slow).
+    let seen = statuses.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|s| [408, 503].contains(s)),
+        "statuses of slow bodies: {seen:?}"
+    );
+    assert!(seen.contains(&503), "{seen:?}");
+    server.shut_down().await;
+}
