@@ -539,13 +539,17 @@ async fn etag(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
 /// was read as if it were, giving nonsense errors. RFC 9110 §15.5.16: 415, and `Accept-Encoding`
 /// says what is taken.
 async fn refuse_request_encoding(req: Request, next: Next) -> Response {
-    let encoded = req
-        .headers()
-        .get_all(header::CONTENT_ENCODING)
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
-        .map(str::trim)
-        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
+    use http_body::Body as _;
+    // A request without a body (a GET) has nothing encoded, whatever its headers say.
+    let has_body = req.body().size_hint().exact() != Some(0);
+    let encoded = has_body
+        && req
+            .headers()
+            .get_all(header::CONTENT_ENCODING)
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+            .map(str::trim)
+            .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
     if !encoded {
         return next.run(req).await;
     }

@@ -128,33 +128,40 @@ pub fn reload(state: &AppState, dir: &Path) -> LoadStatus {
 /// in case an event was missed (a watch on the parent may be impossible, or events overflow).
 pub const RECHECK: Duration = Duration::from_secs(2);
 
-/// Which folder a path names now (device and inode), or `None` when nothing is there.
-fn folder_identity(dir: &Path) -> Option<(u64, u64)> {
+/// Which folder a path names now, or `None` when nothing is there. The inode alone is not
+/// enough: a folder deleted and made again at once often gets its inode number back, so the
+/// creation time (where the file system keeps one) is part of it.
+type FolderId = (u64, u64, Option<std::time::SystemTime>);
+
+fn folder_identity(dir: &Path) -> Option<FolderId> {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata(dir)
         .ok()
         .filter(std::fs::Metadata::is_dir)
-        .map(|m| (m.dev(), m.ino()))
+        .map(|m| (m.dev(), m.ino(), m.created().ok()))
 }
 
-/// Watches `dir` and reloads after each burst of changes, including the folder being deleted,
-/// replaced or renamed over. Runs until the process ends. Returns an error only when no watch
-/// can be set up at all.
-pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
-    let dir = std::path::absolute(&dir).map_err(notify::Error::io)?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let events_for = dir.clone();
+/// A watcher on `dir`'s parent (its entries only: it sees the folder deleted, created or
+/// renamed) and, when `inside`, on `dir` itself, recursively, without following links (a link
+/// to /usr in the folder put tens of thousands of watches on it).
+fn folder_watcher(
+    dir: &Path,
+    tx: tokio::sync::mpsc::UnboundedSender<bool>,
+    inside: bool,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let events_for = dir.to_path_buf();
     let mut watcher = notify::RecommendedWatcher::new(
         move |event: notify::Result<notify::Event>| match event {
             Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => {}
             // The parent's watch reports its other entries too: only the folder matters.
             Ok(e) if !e.paths.iter().any(|p| p.starts_with(&events_for)) => {}
-            Ok(_) => {
-                let _ = tx.send(());
+            // `true` when the event is about the folder itself (made, removed, renamed): the
+            // watch must be set up again even if the new folder looks like the old one.
+            Ok(e) => {
+                let _ = tx.send(e.paths.iter().any(|p| *p == events_for));
             }
             Err(err) => tracing::warn!(%err, "file watch error"),
         },
-        // A link to /usr inside the folder put tens of thousands of watches on it.
         notify::Config::default().with_follow_symlinks(false),
     )?;
     if let Some(parent) = dir.parent()
@@ -162,26 +169,43 @@ pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
     {
         tracing::warn!(error = %e, parent = %parent.display(), "cannot watch the data folder's parent; a replaced folder is noticed within {RECHECK:?}");
     }
-    let mut armed: Option<(u64, u64)> = None;
-    let arm = |watcher: &mut notify::RecommendedWatcher, armed: &mut Option<(u64, u64)>| {
+    if inside {
+        watcher.watch(dir, RecursiveMode::Recursive)?;
+    }
+    Ok(watcher)
+}
+
+/// Watches `dir` and reloads after each burst of changes, including the folder being deleted,
+/// replaced or renamed over. Runs until the process ends. Returns an error only when no watch
+/// can be set up at all.
+pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
+    let dir = std::path::absolute(&dir).map_err(notify::Error::io)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    // Which folder is watched, and the watcher on it. When another folder takes the name, a
+    // new watcher replaces the old one whole: re-arming one watcher on the same path raced with
+    // the deleted folder's last events, which could drop the new watch.
+    let mut armed = folder_identity(&dir);
+    let mut watcher = Some(folder_watcher(&dir, tx.clone(), armed.is_some())?);
+    let arm = |watcher: &mut Option<notify::RecommendedWatcher>,
+               armed: &mut Option<FolderId>,
+               force: bool| {
         let now = folder_identity(&dir);
-        if now == *armed {
+        if now == *armed && !force {
             return false;
         }
-        if armed.is_some() {
-            // The old folder is gone or renamed away; its watch may already have ended.
-            let _ = watcher.unwatch(&dir);
-        }
-        *armed = now.filter(|_| match watcher.watch(&dir, RecursiveMode::Recursive) {
-            Ok(()) => true,
+        *watcher = None;
+        match folder_watcher(&dir, tx.clone(), now.is_some()) {
+            Ok(w) => {
+                *watcher = Some(w);
+                *armed = now;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the data folder; retrying");
-                false
+                *armed = None;
             }
-        });
+        }
         true
     };
-    arm(&mut watcher, &mut armed);
     // Every reload runs on this one thread, so each new snapshot is built in the memory the
     // previous ones were freed into. On a fresh blocking-pool thread each time, glibc's malloc
     // built it in another thread's arena and kept the old one's pages: the server grew by about
@@ -201,22 +225,22 @@ pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
     }
     tracing::info!(dir = %dir.display(), "watching the data directory for changes");
     loop {
-        let event = match tokio::time::timeout(RECHECK, rx.recv()).await {
-            Ok(Some(())) => true,
+        let (event, mut folder) = match tokio::time::timeout(RECHECK, rx.recv()).await {
+            Ok(Some(folder)) => (true, folder),
             Ok(None) => break,
-            Err(_) => false,
+            Err(_) => (false, false),
         };
         if event {
             // Wait for the burst to end: every new event restarts the quiet period.
             loop {
                 match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                    Ok(Some(())) => continue,
+                    Ok(Some(f)) => folder |= f,
                     Ok(None) => return Ok(()),
                     Err(_) => break,
                 }
             }
         }
-        let replaced = arm(&mut watcher, &mut armed);
+        let replaced = arm(&mut watcher, &mut armed, folder);
         if replaced {
             tracing::info!(
                 present = armed.is_some(),
