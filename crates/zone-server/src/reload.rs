@@ -158,7 +158,7 @@ fn folder_watcher(
             // `true` when the event is about the folder itself (made, removed, renamed): the
             // watch must be set up again even if the new folder looks like the old one.
             Ok(e) => {
-                let _ = tx.send(e.paths.iter().any(|p| *p == events_for));
+                let _ = tx.send(e.paths.contains(&events_for));
             }
             Err(err) => tracing::warn!(%err, "file watch error"),
         },
