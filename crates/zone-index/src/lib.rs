@@ -305,9 +305,12 @@ impl ZoneIndex {
     /// assert!(answers[1].is_empty());
     /// ```
     pub fn covering_many(&self, points: &[(f64, f64)], at: Option<Date>) -> Vec<Vec<Covering>> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         // Threads cost tens of microseconds to start: not worth it for a handful of points.
-        let threads = if points.len() < 4096 { 1 } else { threads };
+        let threads = if points.len() < 4096 {
+            1
+        } else {
+            parallelism()
+        };
         let batch = self
             .polygons
             .covering_many_filtered(points, threads, &|zone| self.active(zone, at));
@@ -532,6 +535,14 @@ impl ZoneIndex {
     pub fn changes(&self, from: Date, to: Date) -> Changes {
         changes::between(&self.data, from.min(to), from.max(to))
     }
+}
+
+/// The cores this process may use, asked once: `available_parallelism` reads the cgroup quota
+/// files on every call (a statx and several opens), which made a 1,000-point batch with a date
+/// per point spend most of its 600 ms there under load.
+fn parallelism() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 #[cfg(test)]
