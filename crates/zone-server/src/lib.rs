@@ -64,9 +64,15 @@ pub struct Config {
     /// Requests handled at once; more get an immediate 503 rather than queueing without bound.
     /// `/health` and the map's static files are outside this cap.
     pub max_concurrent_requests: usize,
-    /// Batches (`POST /query/points`) handled at once, within the cap above; more get a 503
-    /// before their body is read, so batches never take the slots point queries need.
+    /// Batches (`POST /query/points`) parsed and answered at once; more wait for a slot.
     pub max_concurrent_batches: usize,
+    /// How long a batch waits for one of those slots before it gets a 503.
+    pub batch_wait: Duration,
+    /// Bytes of batch bodies being received or held at once (each charged its announced
+    /// length, or the body limit when it announces none). A batch beyond it gets a 503 before
+    /// its body is read: trickling bodies can hold only this much, never the slots point
+    /// queries need, and memory for batches stays bounded.
+    pub batch_body_budget: usize,
     /// How fast a request body must arrive.
     pub body_rate: body::BodyRate,
 }
@@ -79,6 +85,8 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 512,
             max_concurrent_batches: 2,
+            batch_wait: Duration::from_secs(10),
+            batch_body_budget: 64 << 20,
             body_rate: body::BodyRate::default(),
         }
     }
@@ -89,8 +97,10 @@ impl Default for Config {
 pub struct AppState {
     current: ArcSwap<Snapshot>,
     status: ArcSwap<reload::LoadStatus>,
-    /// Slots for batches being read or answered (see [`Config::max_concurrent_batches`]).
+    /// Slots for batches being parsed and answered (see [`Config::max_concurrent_batches`]).
     batch_slots: Arc<tokio::sync::Semaphore>,
+    /// Batch body bytes, in KiB (see [`Config::batch_body_budget`]).
+    body_budget: Arc<tokio::sync::Semaphore>,
     /// Settings.
     pub config: Config,
 }
@@ -104,6 +114,12 @@ impl AppState {
             status: ArcSwap::from_pointee(status),
             batch_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_batches.max(1),
+            )),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                config
+                    .batch_body_budget
+                    .div_ceil(1024)
+                    .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
             )),
             config,
         })

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use geodata::Date;
 use serde_json::{Value, json};
 
@@ -161,17 +161,49 @@ pub const MAX_BATCH_ERRORS: usize = 20;
 /// `POST /query/points[?datetime=]`: a batch as CSV (`Content-Type: text/csv`) or GeoJSON;
 /// answered in the same format.
 ///
-/// Batches have their own small cap ([`crate::Config::max_concurrent_batches`]), taken before
-/// the body is read, so batches never take the slots point queries need; the body must arrive
-/// at the configured minimum rate; parsing and answering run on the blocking pool, and the answer
-/// is streamed a chunk of points at a time (memory is bounded by the input, not the answer).
+/// Guarded in two steps (see [`crate::Config`]): the body is charged to a byte budget before a
+/// byte of it is read, and must arrive at the minimum rate; parsing and answering then wait for
+/// one of a few batch slots and run on the blocking pool, and the answer is streamed a chunk of
+/// points at a time (memory is bounded by the input, not the answer). Neither step can take the
+/// slots point queries need.
 pub async fn points(
     State(state): State<Arc<AppState>>,
     RawQuery(q): RawQuery,
     req: Request,
-) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref(), &["datetime"])?;
-    let at = instant(&params)?;
+) -> Response {
+    match answer_batch(state, q, req).await {
+        Ok(resp) => resp,
+        Err(Refused::Read(e)) => e.into_response(),
+        // The body was never read: the connection cannot carry another request, so the client
+        // is told (hyper closes it either way, and a client reusing it would fail).
+        Err(Refused::Unread(e)) => {
+            let mut resp = e.into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    }
+}
+
+/// Why a batch was refused, and whether its body had been read.
+enum Refused {
+    Unread(ApiError),
+    Read(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused::Read(e)
+    }
+}
+
+async fn answer_batch(
+    state: Arc<AppState>,
+    q: Option<String>,
+    req: Request,
+) -> Result<Response, Refused> {
+    let params = Params::parse(q.as_deref(), &["datetime"]).map_err(Refused::Unread)?;
+    let at = instant(&params).map_err(Refused::Unread)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -180,18 +212,43 @@ pub async fn points(
         .to_ascii_lowercase();
     let is_csv = content_type.starts_with("text/csv") || content_type.starts_with("text/plain");
     if !(is_csv || content_type.contains("json") || content_type.is_empty()) {
-        return Err(ApiError {
+        return Err(Refused::Unread(ApiError {
             status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "UnsupportedMediaType",
             description: "send text/csv (lon,lat[,date][,id]) or application/geo+json (a FeatureCollection of Points)".into(),
-        });
+        }));
     }
-    let permit = state.batch_slots.clone().try_acquire_owned().map_err(|_| {
-        ApiError::overloaded(
-            "the server is answering as many batches as it takes at once; retry shortly",
-        )
+    let announced = {
+        use http_body::Body as _;
+        req.body().size_hint().exact()
+    };
+    let charge = announced
+        .map_or(MAX_BODY_BYTES, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        .min(MAX_BODY_BYTES)
+        .div_ceil(1024)
+        .max(1);
+    let budget = state
+        .body_budget
+        .clone()
+        .try_acquire_many_owned(u32::try_from(charge).unwrap_or(u32::MAX))
+        .map_err(|_| {
+            Refused::Unread(ApiError::overloaded(
+                "the server is receiving as many batches as it takes at once; retry shortly",
+            ))
+        })?;
+    let body = crate::body::read(req.into_body(), MAX_BODY_BYTES, state.config.body_rate)
+        .await
+        .map_err(Refused::Unread)?;
+    let slot = tokio::time::timeout(
+        state.config.batch_wait,
+        state.batch_slots.clone().acquire_owned(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .ok_or_else(|| {
+        ApiError::overloaded("the server is answering as many batches as it can; retry shortly")
     })?;
-    let body = crate::body::read(req.into_body(), MAX_BODY_BYTES, state.config.body_rate).await?;
     let limits = BatchLimits {
         max_points: MAX_BATCH_POINTS,
         max_errors: MAX_BATCH_ERRORS,
@@ -225,7 +282,7 @@ pub async fn points(
         )
     };
     let errors = batch_summary(&batch, is_csv);
-    let chunks = stream_answers(snap, batch, at, format, permit);
+    let chunks = stream_answers(snap, batch, at, format, (slot, budget));
     let mut resp = Response::new(axum::body::Body::new(ChannelBody(chunks)));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
@@ -260,12 +317,15 @@ fn stream_answers(
     batch: Batch,
     at: Option<Date>,
     format: batch::AnswerFormat,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permits: (
+        tokio::sync::OwnedSemaphorePermit,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
 ) -> tokio::sync::mpsc::Receiver<Bytes> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         let out = ChunkWriter {
-            _slot: permit,
+            _slot: permits,
             tx,
             buf: Vec::with_capacity(CHUNK_BYTES),
         };
@@ -281,9 +341,12 @@ const CHUNK_BYTES: usize = 64 * 1024;
 /// An `io::Write` that sends what is written as chunks over a channel, blocking while the
 /// channel is full; fails once the receiving body is dropped (the client went away).
 struct ChunkWriter {
-    /// The batch slot. Declared first, so it is released before `tx` closes the answer: a
-    /// client that has read the whole answer can send its next batch at once.
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    /// The batch slot and body budget. Declared first, so they are released before `tx` closes
+    /// the answer: a client that has read the whole answer can send its next batch at once.
+    _slot: (
+        tokio::sync::OwnedSemaphorePermit,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
     tx: tokio::sync::mpsc::Sender<Bytes>,
     buf: Vec<u8>,
 }

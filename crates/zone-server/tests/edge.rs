@@ -264,6 +264,8 @@ async fn slow_request_bodies_do_not_starve_health_and_point_queries() {
     let server = start(
         Config {
             max_concurrent_requests: 16,
+            // Room for 8 announced 1 MB bodies: the rest are refused before they are read.
+            batch_body_budget: 8 << 20,
             body_rate: BodyRate {
                 grace: Duration::from_secs(1),
                 min_bytes_per_sec: 1024,
@@ -323,7 +325,8 @@ async fn slow_request_bodies_do_not_starve_health_and_point_queries() {
     for s in slow {
         let _ = s.await;
     }
-    // The trickling batches were turned away (503: no batch slot) or cut off (408: too slow).
+    // The trickling batches were turned away (503: over the body budget) or cut off (408: too
+    // slow).
     let seen = statuses.lock().unwrap().clone();
     assert!(!seen.is_empty());
     assert!(
