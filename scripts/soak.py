@@ -5,11 +5,16 @@ Starts the release server on a temporary copy of a data directory, on a free por
 and puts it under mixed load for a fixed time over keep-alive connections: point queries, items
 pages, exports, CSV batch queries of ~1000 points, and a small share of deliberately bad
 requests. Meanwhile the data directory is edited: zones.geojson rewritten with a changed name at
-regular intervals, and once with a broken file, then fixed.
+regular intervals, once after the whole folder was deleted and copied back (as editors and
+deploy scripts do), and once with a broken file, then fixed. All along, a few connections are
+held open as an attacker would: request bodies trickled a byte at a time and headers that never
+end (each reconnecting when the server ends it); they are tallied, not judged (scripts/harden
+measures the limits), but the load's good requests must not suffer from them.
 
 Passes when: no request fails (every good request gets a 200, every deliberately bad one a 4xx
-JSON error), every edit is picked up (a good one served, the broken one refused while the last
-good data keeps serving), and resident memory at the end is within 10% of that after warm-up.
+JSON error), every edit is picked up (a good one served, also after the folder was replaced, the
+broken one refused while the last good data keeps serving), and resident memory at the end is
+within 10% of that after warm-up.
 Prints the figures; exits 1 when a criterion fails, 2 when the server cannot be started.
 
 Only the Python standard library; only loopback; the load stops by itself after --seconds.
@@ -124,6 +129,93 @@ class Http:
         except BaseException:
             await self.close()
             raise
+
+
+# What the held-open connections send first: a 1 MB batch body announced, then trickled; and a
+# header line that never ends.
+SLOW_BODY = (b"POST /query/points HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+             b"Content-Length: 1000000\r\n\r\n")
+UNFINISHED_HEADERS = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: "
+
+
+class Held:
+    """Tallies of the connections `hold_open` kept."""
+
+    def __init__(self):
+        self.opened = 0
+        self.connect_failures = 0
+        self.ended = []  # seconds each was held before the server ended it
+        self.answers = {}  # the status it was ended with ("none": closed without an answer)
+        self.open_at_end = 0
+
+    def summary(self):
+        out = {"opened": self.opened, "ended_by_server": len(self.ended),
+               "open_at_end": self.open_at_end, "connect_failures": self.connect_failures,
+               "answers": dict(sorted(self.answers.items()))}
+        if self.ended:
+            out["held_seconds"] = {"min": round(min(self.ended), 2),
+                                   "median": round(statistics.median(self.ended), 2),
+                                   "max": round(max(self.ended), 2)}
+        return out
+
+
+async def _server_ends(reader):
+    """Waits until the server answers or closes a held connection; returns the status it
+    answered with, or None when it closed (or reset) without one."""
+    try:
+        first = await reader.read(1024)
+    except OSError:
+        return None
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", first)
+    return int(m.group(1)) if m else None
+
+
+async def hold_open(port, head, every, deadline, held, rng):
+    """One attacker's connection: sends `head`, then one more byte every `every` s (body bytes
+    or header bytes, whichever `head` left unfinished) so it never quite goes idle, until the
+    server ends it; then reconnects, until `deadline`. The pause before reconnecting keeps a
+    server that refuses at once from turning this into a connect storm."""
+    trickle = b"a" if head.endswith(b": ") else b"0"
+    # Spread the connects and the bytes, so the server sees a steady trickle, not bursts.
+    await asyncio.sleep(rng.uniform(0, 1.0))
+    while time.monotonic() < deadline:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port), timeout=5)
+        except (OSError, asyncio.TimeoutError):
+            held.connect_failures += 1
+            await asyncio.sleep(0.5)
+            continue
+        held.opened += 1
+        opened = time.monotonic()
+        ended = asyncio.create_task(_server_ends(reader))
+        try:
+            writer.write(head)
+            await asyncio.wait({ended}, timeout=rng.uniform(0, every))
+            while time.monotonic() < deadline and not ended.done():
+                writer.write(trickle)
+                await writer.drain()
+                await asyncio.wait({ended},
+                                   timeout=min(every, max(deadline - time.monotonic(), 0)))
+        except OSError:
+            pass  # a write to a connection the server closed: `ended` says how
+        if not ended.done():
+            await asyncio.wait({ended}, timeout=0.1)
+        if ended.done():
+            held.ended.append(time.monotonic() - opened)
+            status = ended.result()
+            key = str(status) if status else "none"
+            held.answers[key] = held.answers.get(key, 0) + 1
+        else:
+            ended.cancel()
+            held.open_at_end += 1
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+        if time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
 
 
 class Load:
@@ -268,32 +360,66 @@ async def wait_status(port, pred, timeout):
     return None
 
 
+async def served_name(port, key, name, timeout):
+    """Polls the zone `key` until its name is `name`; True when it is within `timeout` s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        feature = await get_json(port, f"/collections/zones/items/{key}")
+        if feature["properties"].get("name") == name:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def edit_data(port, data_dir, interval, results, stop):
-    """Rewrites zones.geojson with a changed name every `interval` s (the third edit is a broken
-    file, fixed by the next), checking each is picked up (or refused) by /status."""
+    """Rewrites zones.geojson with a changed name every `interval` s, checking each is picked up
+    (or refused) by /status. Before the second edit the whole folder is deleted and a copy put
+    back (`rm -rf data && cp -r backup data`): a watch on the old folder sees nothing after
+    that. The third edit is a broken file, fixed by the fourth."""
     path = os.path.join(data_dir, "zones.geojson")
     with open(path, encoding="utf-8") as f:
         original = f.read()
     m = re.search(r'"name":\s*"([^"]*)"', original)
+    # The name edited is the first feature's: its key is where the replaced folder's edit shows.
+    first = json.loads(original)["features"][0]
+    assert first["properties"]["name"] == m.group(1), "the first name is not the first zone's"
+    backup = data_dir + ".backup"  # beside the folder, outside the watch
+    shutil.copytree(data_dir, backup)
     rev = 0
     broken_done = False
     while True:
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
-            return
         except asyncio.TimeoutError:
             pass
+        # Every kind of edit is made once (rename, replaced folder, broken, fix): when the load
+        # ends first (a short run on a slow machine), the rest follow at once, so every
+        # criterion is judged; later renames only while the load runs.
+        if stop.is_set() and rev >= 4:
+            return
         before = (await get_json(port, "/status"))["last_load"]
         rev += 1
         broken = not broken_done and rev == 3
+        new_name = f"{m.group(1)} (soak rev {rev})"
         if broken:
             text = original[: len(original) // 2]  # a file saved half-way
         else:
-            text = original[: m.start(1)] + f"{m.group(1)} (soak rev {rev})" + original[m.end(1):]
+            text = original[: m.start(1)] + new_name + original[m.end(1):]
+        if rev == 2:
+            shutil.rmtree(data_dir)
+            shutil.copytree(backup, data_dir)
+            await asyncio.sleep(1.0)  # the edit comes later, not in the same burst
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         t0 = time.monotonic()
-        if broken:
+        if rev == 2:
+            # What is served is checked, not /status: the copy put back is itself a change.
+            ok = await served_name(port, first["id"], new_name, 15)
+            results.append({"edit": rev, "kind": "replaced folder", "ok": ok,
+                            "seconds": round(time.monotonic() - t0, 2)})
+            log(f"edit {rev}: folder replaced, then edited: "
+                + ("served" if ok else "NOT served"))
+        elif broken:
             broken_done = True
             st = await wait_status(port, lambda s: s["last_load"]["at"] != before["at"]
                                    and not s["last_load"]["ok"], 15)
@@ -336,6 +462,14 @@ async def soak(args, port, pid):
     # the reload thread its own copy of the data: a one-off step, not growth).
     warmup = max(args.seconds * 0.2, 3.0)
     workers = [asyncio.create_task(load.worker(deadline)) for _ in range(args.connections)]
+    rng = random.Random(args.seed + 1)
+    held = {"slow bodies": Held(), "unfinished headers": Held()}
+    hostile = ([asyncio.create_task(hold_open(port, SLOW_BODY, 2.0, deadline,
+                                              held["slow bodies"], rng))
+                for _ in range(args.slow_bodies)]
+               + [asyncio.create_task(hold_open(port, UNFINISHED_HEADERS, 5.0, deadline,
+                                                held["unfinished headers"], rng))
+                  for _ in range(args.unfinished_headers)])
     interval = args.edit_every or max(args.seconds / 6.0, 2.0)
     editor = asyncio.create_task(edit_data(port, args.data_copy, interval, edits, stop))
     warm_taken = False
@@ -355,16 +489,18 @@ async def soak(args, port, pid):
                   f"RSS {kib / 1024:.1f} MiB", end="", flush=True)
     if TTY:
         print()
+    # The load's own time: edits still due when it ended come after (see edit_data).
+    elapsed = time.monotonic() - t0
     stop.set()
     await editor
     await asyncio.gather(*workers)
-    elapsed = time.monotonic() - t0
+    await asyncio.gather(*hostile)
     rss["end"] = rss_kib(pid)
     rss.setdefault("after_warmup", rss_samples[0] if rss_samples else rss["start"])
     rss["max"] = max(rss_samples + [rss["end"]])
     rss["samples"] = rss_samples
     cpu = {"server": cpu_seconds(pid) - cpu["server"], "client": time.process_time() - cpu["client"]}
-    return load, rss, edits, elapsed, cpu
+    return load, rss, edits, elapsed, cpu, held
 
 
 def main():
@@ -375,12 +511,16 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--edit-every", type=float, help="seconds between data edits "
                     "(default: a sixth of the run, at least 2)")
+    ap.add_argument("--slow-bodies", type=int, default=16,
+                    help="connections trickling a batch body a byte every 2 s (default 16)")
+    ap.add_argument("--unfinished-headers", type=int, default=4,
+                    help="connections whose headers never end, a byte every 5 s (default 4)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--report", help="also write the figures to this JSON file")
     args = ap.parse_args()
-    if args.seconds < 12:
-        ap.error("--seconds must be at least 12: the data edits (two renames, a broken file, "
-                 "its fix) need about that long")
+    if args.seconds < 13:
+        ap.error("--seconds must be at least 13: the data edits (a rename, the folder replaced "
+                 "and a rename, a broken file, its fix) need about that long")
 
     tmp = tempfile.mkdtemp(prefix="zonetrack-soak-")
     args.data_copy = os.path.join(tmp, "data")
@@ -407,7 +547,7 @@ def main():
                   file=sys.stderr)
             return 2
         log(f"server pid {server.pid} on 127.0.0.1:{port}, data in {args.data_copy}")
-        load, rss, edits, elapsed, cpu = asyncio.run(soak(args, port, server.pid))
+        load, rss, edits, elapsed, cpu, held = asyncio.run(soak(args, port, server.pid))
         crashed = server.poll() is not None
     finally:
         if server is not None and server.poll() is None:
@@ -429,6 +569,8 @@ def main():
         "every good edit served, the broken one refused, then fixed": bool(edits)
         and all(e["ok"] for e in edits) and any(e["kind"] == "broken" for e in edits)
         and any(e["kind"] == "fix" for e in edits),
+        "an edit after the data folder was replaced whole was served":
+        any(e["kind"] == "replaced folder" and e["ok"] for e in edits),
         "RSS at the end within 10% of after warm-up": growth <= 0.10,
         "the server ran to the end": not crashed,
     }
@@ -456,6 +598,9 @@ def main():
         "rss_growth_after_warmup_percent": round(growth * 100, 1),
         "data_edits": edits,
         "data_versions_seen": len(load.versions),
+        "held_open": {k: {"connections": n, **held[k].summary()} for k, n in
+                      (("slow bodies", args.slow_bodies),
+                       ("unfinished headers", args.unfinished_headers))},
         "failures": load.errors,
         "criteria": criteria,
     }
@@ -481,6 +626,13 @@ def main():
     print("  data edits: " + ", ".join(
         f"#{e['edit']} {e['kind']} {'ok' if e['ok'] else 'FAILED'} ({e['seconds']} s)"
         for e in edits) + f"; {len(load.versions)} data versions seen in answers")
+    for kind, h in report["held_open"].items():
+        ended = (f"{h['ended_by_server']} ended by the server"
+                 + (f" after {h['held_seconds']['min']}-{h['held_seconds']['max']} s "
+                    f"({', '.join(f'{k}: {v}' for k, v in h['answers'].items())})"
+                    if h["ended_by_server"] else ""))
+        print(f"  held open: {h['connections']} {kind}: {h['opened']} connections opened, "
+              f"{ended}, {h['open_at_end']} still open at the end")
     for name, ok in criteria.items():
         print(f"  {'PASS' if ok else 'FAIL'} {name}")
     if load.errors:
