@@ -154,23 +154,53 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test]
-async fn a_connection_where_nothing_moves_is_closed_by_the_stall_watchdog() {
+async fn a_client_that_stops_reading_an_answer_is_cut_off_and_frees_its_batch_slot() {
     let server = start(
-        Config::default(),
+        Config {
+            max_concurrent_batches: 1,
+            batch_wait: Duration::from_millis(200),
+            ..Config::default()
+        },
         ConnLimits {
-            header_read_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(1),
             ..ConnLimits::default()
         },
     )
     .await;
-    let mut conn = TcpStream::connect(server.addr).await.unwrap();
-    let (_, closed) = read_until_closed(&mut conn, Duration::from_secs(10)).await;
-    let closed = closed.expect("a silent connection is closed");
+    // A small receive buffer, so the answer stops flowing as soon as the client stops reading.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut conn = socket.connect(server.addr).await.unwrap();
+    let body = "36.1,32.617\n".repeat(50_000);
+    conn.write_all(
+        format!(
+            "POST /query/points HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Read a little, then stop: the answer (megabytes) stalls in the socket buffers.
+    let mut head = [0u8; 1024];
+    let n = conn.read(&mut head).await.unwrap();
+    assert_eq!(status_of(&head[..n]), 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The server gave up on it: the rest ends before the answer's last chunk.
+    let (rest, closed) = read_until_closed(&mut conn, Duration::from_secs(10)).await;
+    assert!(closed.is_some(), "the server closed the connection");
     assert!(
-        closed >= Duration::from_millis(900) && closed < Duration::from_secs(4),
-        "closed after {closed:?}"
+        !rest.ends_with(b"0\r\n\r\n"),
+        "a whole answer came ({} bytes): the stall was not noticed",
+        rest.len()
     );
+    // Its batch slot is free again.
+    let mut next = TcpStream::connect(server.addr).await.unwrap();
+    next.write_all(b"POST /query/points HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 10\r\nConnection: close\r\n\r\n36.1,32.6\n")
+        .await
+        .unwrap();
+    let (got, _) = read_until_closed(&mut next, Duration::from_secs(5)).await;
+    assert_eq!(status_of(&got), 200, "{}", String::from_utf8_lossy(&got));
     server.shut_down().await;
 }
 
