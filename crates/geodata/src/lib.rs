@@ -11,16 +11,19 @@
 //! assert!((daraa.point.y() - 32.6).abs() < 0.1);
 //! ```
 
+mod catalog;
 mod embedded;
 pub mod geodesy;
 mod load;
 mod model;
 mod problem;
 mod rules;
+mod store;
 mod write;
 
 use std::path::PathBuf;
 
+pub use catalog::{LayerInfo, LayerRole, LayerStyle};
 pub use load::{
     COORD_DECIMALS, DataFile, MAX_FILE_BYTES, REQUIRED_FILES, load_dir, load_dir_named, load_files,
     parse_date, round,
@@ -31,6 +34,7 @@ pub use model::{
 };
 pub use problem::{FeatureRef, Problem, ProblemKind, Problems};
 pub use rules::split;
+pub use store::{Changes, DirectoryStore, EmbeddedStore, Store};
 pub use write::{ExportFeature, geometry_json, to_pretty};
 
 /// A calendar day (no time, no zone): validity periods and event dates are whole days.

@@ -13,7 +13,7 @@ use crate::model::{
     Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, ZoneKind,
 };
 use crate::problem::{FeatureRef, Problem, ProblemKind, Problems};
-use crate::{Dataset, Date, GeodataError, GeodataResult, rules};
+use crate::{Dataset, Date, GeodataError, GeodataResult, LayerStyle, rules};
 
 /// Decimal places kept in coordinates: 7 decimals is about 1 cm, far finer than any source.
 pub const COORD_DECIMALS: i32 = 7;
@@ -1602,14 +1602,122 @@ fn parse_reference_layer(
         }
     }
     check_ids(shown, out.iter().map(|f| &f.meta.id).zip(idx), problems);
+    let (title, description, style) = layer_members(shown, v, problems);
     if problems.len() > before {
         return None;
     }
     Some(ReferenceLayer {
         name: name.to_owned(),
         kind: kind.unwrap_or(GeometryKind::Polygon),
+        title,
+        description,
+        style,
         features: out,
     })
+}
+
+/// A reference layer's own members: `title`, `description` and `style` (see FORMAT.md).
+fn layer_members(
+    shown: &str,
+    v: &Value,
+    problems: &mut Vec<Problem>,
+) -> (Option<String>, Option<String>, Option<LayerStyle>) {
+    let mut report = |field: &str, kind: ProblemKind| {
+        problems.push(Problem {
+            file: shown.to_owned(),
+            feature: None,
+            field: Some(field.to_owned()),
+            kind,
+        });
+    };
+    let mut text = |name: &str| match v.get(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(_) => {
+            report(
+                name,
+                ProblemKind::WrongType {
+                    expected: "a non-empty string",
+                },
+            );
+            None
+        }
+    };
+    let title = text("title");
+    let description = text("description");
+    let style = match v.get("style") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => {
+            // A style names only what differs from a plain line: no fill unless asked for.
+            let mut style = LayerStyle {
+                fill: None,
+                ..LayerStyle::default()
+            };
+            for (key, value) in o {
+                let field = format!("style.{key}");
+                let colour = |value: &Value| {
+                    value
+                        .as_str()
+                        .filter(|c| is_colour(c))
+                        .map(|c| c.to_ascii_lowercase())
+                };
+                let number = |value: &Value, lo: f64, hi: f64| {
+                    value.as_f64().filter(|n| (lo..=hi).contains(n))
+                };
+                let ok = match key.as_str() {
+                    "stroke" => colour(value).map(|c| style.stroke = c).is_some(),
+                    "fill" => colour(value).map(|c| style.fill = Some(c)).is_some(),
+                    "width" => number(value, 0.0, 20.0).map(|n| style.width = n).is_some(),
+                    "opacity" => number(value, 0.0, 1.0).map(|n| style.opacity = n).is_some(),
+                    "fill_opacity" => number(value, 0.0, 1.0)
+                        .map(|n| style.fill_opacity = n)
+                        .is_some(),
+                    "dash" => value
+                        .as_str()
+                        .filter(|d| {
+                            !d.is_empty()
+                                && d.split(' ')
+                                    .all(|n| n.parse::<f64>().is_ok_and(|n| n >= 0.0))
+                        })
+                        .map(|d| style.dash = Some(d.to_owned()))
+                        .is_some(),
+                    "land" => value.as_bool().map(|b| style.land = b).is_some(),
+                    "order" => value.as_i64().map(|n| style.order = n).is_some(),
+                    _ => {
+                        report(
+                            &field,
+                            ProblemKind::UnknownProperty {
+                                known: LayerStyle::MEMBERS,
+                            },
+                        );
+                        continue;
+                    }
+                };
+                if !ok {
+                    let expected = match key.as_str() {
+                        "stroke" | "fill" => "a colour #rrggbb",
+                        "width" => "a number of pixels, 0 to 20",
+                        "opacity" | "fill_opacity" => "a number from 0 to 1",
+                        "dash" => "pixel lengths separated by spaces, such as \"6 3\"",
+                        "land" => "true or false",
+                        _ => "an integer",
+                    };
+                    report(&field, ProblemKind::WrongType { expected });
+                }
+            }
+            Some(style)
+        }
+        Some(_) => {
+            report(
+                "style",
+                ProblemKind::WrongType {
+                    expected: "an object (stroke, width, opacity, dash, fill, fill_opacity, land, order)",
+                },
+            );
+            None
+        }
+    };
+    (title, description, style)
 }
 
 fn round_lines(ml: MultiLineString<f64>) -> MultiLineString<f64> {

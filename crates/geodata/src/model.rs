@@ -586,6 +586,12 @@ pub struct ReferenceLayer {
     pub name: String,
     /// What geometry its features have.
     pub kind: GeometryKind,
+    /// The layer's title (the file's `title` member).
+    pub title: Option<String>,
+    /// What it shows and where it comes from (the file's `description` member).
+    pub description: Option<String>,
+    /// How it is drawn (the file's `style` member).
+    pub style: Option<crate::LayerStyle>,
     /// Its features, in file order.
     pub features: Vec<ReferenceFeature>,
 }

@@ -226,25 +226,6 @@ fn as_layer_geometry(g: &geo::Geometry<f64>) -> geo::Geometry<f64> {
 }
 
 impl Dataset {
-    /// The layer names: `zones`, `locations`, `events`, then the reference layers in name order.
-    pub fn layer_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = ["zones", "locations", "events"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        names.extend(self.reference.iter().map(|l| l.name.clone()));
-        names
-    }
-
-    /// The GeoJSON geometry type every feature of the layer has, or `None` for an unknown layer.
-    pub fn layer_geometry_type(&self, layer: &str) -> Option<&'static str> {
-        match layer {
-            "zones" => Some("MultiPolygon"),
-            "locations" | "events" => Some("Point"),
-            other => self.reference_layer(other).map(|l| l.kind.geojson_type()),
-        }
-    }
-
     /// A reference layer by name.
     pub fn reference_layer(&self, name: &str) -> Option<&ReferenceLayer> {
         self.reference.iter().find(|l| l.name == name)
@@ -395,10 +376,19 @@ impl Dataset {
                     )
                 })
                 .collect();
-            out.push((
-                format!("reference/{}.geojson", layer.name),
-                collection(features),
-            ));
+            let mut file = json!({"type": "FeatureCollection"});
+            let o = file.as_object_mut().expect("a JSON object literal");
+            if let Some(t) = &layer.title {
+                o.insert("title".into(), json!(t));
+            }
+            if let Some(d) = &layer.description {
+                o.insert("description".into(), json!(d));
+            }
+            if let Some(s) = &layer.style {
+                o.insert("style".into(), s.to_json());
+            }
+            o.insert("features".into(), Value::Array(features));
+            out.push((format!("reference/{}.geojson", layer.name), file));
         }
         out
     }

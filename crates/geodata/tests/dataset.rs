@@ -96,7 +96,7 @@ fn the_default_set_holds_what_the_issue_asks_for() {
 #[test]
 fn exported_layers_follow_rfc_7946() {
     let d = data();
-    for name in d.layer_names() {
+    for name in d.catalog().into_iter().map(|l| l.id) {
         let fc = d.export_layer(&name, None).unwrap();
         assert!(fc.get("crs").is_none());
         let features = fc["features"].as_array().unwrap();
@@ -109,7 +109,7 @@ fn exported_layers_follow_rfc_7946() {
                 .collect()
         };
         let first = keys(&features[0]);
-        let ty = d.layer_geometry_type(&name).unwrap();
+        let ty = d.layer_info(&name).unwrap().geometry.geojson_type();
         for f in features {
             assert_eq!(
                 keys(f),

@@ -8,13 +8,15 @@
 //! watcher also watches the parent and re-arms on the folder that now has the name. Problems name
 //! files relative to the folder; full paths go to the log only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use notify::{RecursiveMode, Watcher};
 use serde_json::{Value, json};
+
+use geodata::{Changes, Store};
 
 use crate::{AppState, Snapshot};
 
@@ -61,19 +63,11 @@ impl LoadStatus {
     }
 }
 
-/// How a data folder is named to clients: its last component, never where it lives.
-pub fn source_label(dir: &Path) -> String {
-    let name = dir
-        .file_name()
-        .map_or_else(|| ".".into(), |n| n.to_string_lossy().into_owned());
-    format!("directory {name}")
-}
-
-/// Loads `dir` and, when it is valid, serves it. Runs on the calling thread: call it from a
-/// blocking task, never from a request.
-pub fn reload(state: &AppState, dir: &Path) -> LoadStatus {
-    let source = source_label(dir);
-    let status = match geodata::load_dir_named(dir, "") {
+/// Loads what `store` holds and, when it is valid, serves it. Runs on the calling thread: call
+/// it from a blocking task, never from a request.
+pub fn reload(state: &AppState, store: &dyn Store) -> LoadStatus {
+    let source = store.label();
+    let status = match store.load() {
         Ok(data) => {
             let snapshot = Snapshot::new(data);
             let version = snapshot.version.clone();
@@ -101,13 +95,16 @@ pub fn reload(state: &AppState, dir: &Path) -> LoadStatus {
                      serving the last good data until it is back"
                         .into(),
                 ],
-                geodata::GeodataError::Io(err, path) => {
-                    let name = path.strip_prefix(dir).unwrap_or(Path::new(""));
-                    vec![format!("cannot read {}/: {}", name.display(), err.kind())]
+                // The path is the server's own business: the log has it.
+                geodata::GeodataError::Io(err, _) => {
+                    vec![format!(
+                        "a folder of the data could not be read: {}",
+                        err.kind()
+                    )]
                 }
                 other => vec![format!("{other}")],
             };
-            tracing::warn!(dir = %dir.display(), error = %e, "reload refused; still serving the last good data");
+            tracing::warn!(source = %source, error = ?e, "reload refused; still serving the last good data");
             for p in &problems {
                 tracing::warn!(problem = %p, "reload refused; still serving the last good data");
             }
@@ -175,11 +172,15 @@ fn folder_watcher(
     Ok(watcher)
 }
 
-/// Watches `dir` and reloads after each burst of changes, including the folder being deleted,
-/// replaced or renamed over. Runs until the process ends. Returns an error only when no watch
-/// can be set up at all.
-pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
-    let dir = std::path::absolute(&dir).map_err(notify::Error::io)?;
+/// Reloads `store` whenever it changes: for a data folder, after each burst of file changes,
+/// including the folder being deleted, replaced or renamed over. Runs until the process ends
+/// (at once for a store that never changes). Returns an error only when no watch can be set up
+/// at all.
+pub async fn watch(state: Arc<AppState>, store: Arc<dyn Store>) -> notify::Result<()> {
+    let dir = match store.changes() {
+        Changes::Folder(dir) => std::path::absolute(&dir).map_err(notify::Error::io)?,
+        _ => return Ok(()),
+    };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
     // Which folder is watched, and the watcher on it. When another folder takes the name, a
     // new watcher replaces the old one whole: re-arming one watcher on the same path raced with
@@ -213,12 +214,12 @@ pub async fn watch(state: Arc<AppState>, dir: PathBuf) -> notify::Result<()> {
     let (reload_tx, reload_rx) =
         std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<LoadStatus>>();
     {
-        let (state, dir) = (state.clone(), dir.clone());
+        let state = state.clone();
         std::thread::Builder::new()
             .name("zonetrack-reload".into())
             .spawn(move || {
                 for done in reload_rx {
-                    let _ = done.send(reload(&state, &dir));
+                    let _ = done.send(reload(&state, store.as_ref()));
                 }
             })
             .map_err(notify::Error::io)?;

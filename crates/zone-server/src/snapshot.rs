@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geo::BoundingRect;
-use geodata::{Dataset, Date, ExportFeature};
+use geodata::{Dataset, Date, ExportFeature, LayerInfo};
 use zone_index::ZoneIndex;
 
 /// One collection, ready to serve.
 pub struct Layer {
+    /// What the catalogue says of it (role, geometry kind, style ...).
+    pub info: LayerInfo,
     /// Collection id (the layer name).
     pub name: String,
     /// Human title.
@@ -55,7 +57,7 @@ pub struct Snapshot {
     pub loaded_at: DateTime<Utc>,
     /// The which-zone index over `data`.
     pub index: ZoneIndex,
-    /// The collections, in the order of [`Dataset::layer_names`].
+    /// The collections, in the order of [`Dataset::catalog`].
     pub layers: Vec<Layer>,
     /// Whole answers (compressed as sent) to GET requests for pages, exports and files, by the
     /// whole request key their ETag is a hash of (a hash alone could collide): the same page is built and compressed once per version of the
@@ -93,49 +95,6 @@ pub const CACHE_BYTES: u64 = 64 << 20;
 /// Largest answer kept.
 pub const CACHE_MAX_BODY: usize = 8 << 20;
 
-/// A layer's human title and description (what `/collections` and file headers say).
-pub fn title_and_description(name: &str, data: &Dataset) -> (String, String) {
-    let approx = "Geometry is approximate: every feature carries its sources, its confidence \
-                  (high/medium/low) and how it was made (method).";
-    match name {
-        "zones" => (
-            "Zones".into(),
-            format!(
-                "Areas of control, presence, deconfliction, demanded exclusion, de-escalation, \
-                 buffer and limitation, by actor, each valid over a period of days. {approx}"
-            ),
-        ),
-        "locations" => ("Locations".into(), format!("Named places with sourced coordinates. {approx}")),
-        "events" => ("Events".into(), format!("Dated events at a place. {approx}")),
-        "syria" => (
-            "Syria (de facto outline)".into(),
-            "Syria's de facto outline (Natural Earth). Its Golan edge is a line of control \
-             (Line A of the 1974 disengagement), not a border: the Israeli-held Golan lies outside it."
-                .into(),
-        ),
-        "governorates" => ("Governorates".into(), format!("Syria's 14 governorates (Natural Earth admin-1). {approx}")),
-        "undof_aos" => ("UNDOF area of separation".into(), format!("The 1974 area of separation between Golan Line A and Line B, patrolled by UNDOF. {approx}")),
-        "golan_lines" => ("Golan Line A and Line B".into(), format!("The 1974 disengagement lines on the Golan (Natural Earth). {approx}")),
-        "rivers" => ("Rivers".into(), format!("The Euphrates through Syria (Natural Earth 1:50m). {approx}")),
-        "deconfliction_lines" => ("Deconfliction lines".into(), format!("The US-Russia Euphrates deconfliction line, 2017-2018 (never published; the river stands in). {approx}")),
-        other => {
-            let first = data
-                .reference_layer(other)
-                .and_then(|l| l.features.first())
-                .map(|f| f.meta.name.clone())
-                .unwrap_or_default();
-            let mut title: String = other.replace('_', " ");
-            if let Some(c) = title.get_mut(0..1) {
-                c.make_ascii_uppercase();
-            }
-            (
-                title,
-                format!("Reference layer ({first}{}). {approx}", if data.reference_layer(other).is_some_and(|l| l.features.len() > 1) { ", ..." } else { "" }),
-            )
-        }
-    }
-}
-
 impl Snapshot {
     /// Prepares every layer of `data` for serving.
     pub fn new(data: Dataset) -> Snapshot {
@@ -148,11 +107,10 @@ impl Snapshot {
             format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
         };
         let layers = data
-            .layer_names()
+            .catalog()
             .into_iter()
-            .filter_map(|name| {
-                let features = data.export_features(&name)?;
-                let geometry_type = data.layer_geometry_type(&name)?;
+            .filter_map(|info| {
+                let features = data.export_features(&info.id)?;
                 let json = features.iter().map(|f| f.to_json().to_string()).collect();
                 let members = features
                     .iter()
@@ -197,18 +155,13 @@ impl Snapshot {
                         features.iter().filter_map(|f| f.period.to()).max()
                     },
                 );
-                let filters: &'static [&'static str] = match name.as_str() {
-                    "zones" => &["actor", "kind", "confidence"],
-                    "locations" => &["actor", "kind", "confidence"],
-                    "events" => &["kind", "confidence"],
-                    _ => &["confidence"],
-                };
-                let (title, description) = title_and_description(&name, &data);
                 Some(Layer {
-                    name,
-                    title,
-                    description,
-                    geometry_type,
+                    name: info.id.clone(),
+                    title: info.title.clone(),
+                    description: info.description.clone(),
+                    geometry_type: info.geometry.geojson_type(),
+                    filters: info.filters,
+                    info,
                     features,
                     json,
                     members,
@@ -216,7 +169,6 @@ impl Snapshot {
                     by_key,
                     bbox,
                     interval,
-                    filters,
                     simplified: (0..=MAX_ZOOM).map(|_| std::sync::OnceLock::new()).collect(),
                 })
             })

@@ -48,14 +48,16 @@
       centre = [lat, lon];
       if (z === null) z = DEFAULT_ZOOM;
     } else {
-      var find = function (id) {
+      // The zones' extent, else the land layer's (a reference layer whose style says land).
+      var find = function (match) {
         for (var i = 0; i < listing.collections.length; i++) {
           var c = listing.collections[i];
-          if (c.id === id && c.extent && c.extent.spatial) return c.extent.spatial.bbox[0];
+          if (match(c) && c.extent && c.extent.spatial) return c.extent.spatial.bbox[0];
         }
         return null;
       };
-      var b = find('zones') || find('syria');
+      var b = find(function (c) { return c['zonetrack:role'] === 'zones'; }) ||
+        find(function (c) { var s = c['zonetrack:style']; return c['zonetrack:role'] === 'reference' && s && s.land; });
       if (!b) return null;
       // Leaflet's getBoundsZoom with zoomSnap 1: the largest whole zoom at which the box fits.
       var nw = project(b[3], b[0], 0), se = project(b[1], b[2], 0);

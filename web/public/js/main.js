@@ -20,25 +20,26 @@ const DATA = ['zones', 'locations', 'events'];
 const MARGIN = 0.5;
 const $ = (id) => document.getElementById(id);
 
-// Reference layers: how each is drawn. Unknown ones (a user's data) get `other`.
-const REF = {
-  syria: { label: 'Syria (outline)', style: { color: '#4d4d4d', weight: 1.6, fillColor: '#fbfaf5', fillOpacity: 1 } },
-  governorates: { label: 'Governorates', style: { color: '#a3a8ad', weight: 0.8, fill: false } },
-  undof_aos: { label: 'UNDOF area of separation', style: { color: '#4f8fc9', weight: 1, fillColor: '#5ba3e6', fillOpacity: 0.2 } },
-  rivers: { label: 'Euphrates', style: { color: '#3f86c7', weight: 2.2, opacity: 0.9 } },
-  golan_lines: { label: 'Golan Lines A and B', style: { color: '#222222', weight: 1.4, dashArray: '6 3 2 3' } },
-  deconfliction_lines: { label: 'US-Russia deconfliction line', style: { color: '#6b4c9a', weight: 1.6, dashArray: '2 5', opacity: 0.9 } },
-};
-const REF_OTHER = { color: '#666666', weight: 1, fillOpacity: 0.1 };
-// Draw order of the reference layers inside their pane (first = bottom).
-const REF_ORDER = ['syria', 'governorates', 'undof_aos', 'rivers', 'deconfliction_lines', 'golan_lines'];
+// Reference layers come from /collections (role "reference"), each with its title and style
+// (`zonetrack:style`: stroke, width, opacity, dash, fill, fill_opacity, land, order), so the map
+// knows no layer by name. The "land" layer (a country's outline) is the offline base map.
+
+/** A reference layer's Leaflet style, from the style its collection declares. */
+function leafletStyle(s) {
+  const style = { color: safeColour(s?.stroke ?? '#666666'), weight: s?.width ?? 1, opacity: s?.opacity ?? 1 };
+  if (s?.dash) style.dashArray = s.dash;
+  if (s?.fill) Object.assign(style, { fill: true, fillColor: safeColour(s.fill), fillOpacity: s.fill_opacity ?? 0.2 });
+  else style.fill = false;
+  return style;
+}
 
 const state = {
   date: null,
   span: null, // { from, to }
   layers: new Set(),
   events: 30,
-  refs: [], // [{ id, title }]
+  refs: [], // [{ id, title, style, land, order }], in drawing order
+  files: new Map(), // collection id -> [{ ext, title, rel }]: the exports it links to
   kinds: [], // zone kinds in the data, drawing order
   // Whether the zone kinds shown were chosen (a link's layer list, a toggle): then a kind seen for
   // the first time stays off; otherwise every kind is shown.
@@ -223,7 +224,7 @@ function drawLocations(fc) {
   return group;
 }
 
-/** "Shayrat Airbase (al-Shayrat / Sha'irat)" -> "Shayrat Airbase": labels stay short. */
+/** "Some Airbase (other spellings)" -> "Some Airbase": labels stay short. */
 function shortName(name) {
   return String(name ?? '').replace(/\s*\(.*\)\s*$/, '');
 }
@@ -250,8 +251,8 @@ function drawEvents(fc) {
 }
 
 /**
- * Each reference layer gets its own pane, stacked by REF_ORDER: areas under the zones, lines
- * (rivers, Golan lines) over them, whatever order the requests finish in.
+ * Each reference layer gets its own pane, stacked in the order its style declares: areas under
+ * the zones, lines over them, whatever order the requests finish in.
  */
 function refPane(id, line) {
   const name = `ref-${id.replace(/[^a-z0-9_-]/gi, '')}`;
@@ -259,11 +260,13 @@ function refPane(id, line) {
   return name;
 }
 
-function drawRef(id) {
+function drawRef(ref) {
+  const id = ref.id;
   return (fc) => {
     const line = fc.features.some((f) => /LineString$/.test(f.geometry?.type ?? ''));
-    const style = REF[id]?.style ?? REF_OTHER;
-    const landFill = id === 'syria' && state.osm === 'on' ? { fillOpacity: 0 } : {};
+    const style = ref.style;
+    // Over OpenStreetMap tiles the land layer is an outline only.
+    const landFill = ref.land && state.osm === 'on' ? { fillOpacity: 0 } : {};
     return L.geoJSON(fc, {
       pane: refPane(id, line),
       interactive: false,
@@ -288,7 +291,7 @@ function setupLoaders() {
   loaders.set('locations', new Loader('locations', 'locations', { dates: () => state.date, draw: drawLocations }));
   loaders.set('events', new Loader('events', 'events', { dates: eventsWindow, draw: drawEvents }));
   for (const r of state.refs) {
-    loaders.set(`ref.${r.id}`, new Loader(`ref.${r.id}`, r.id, { dates: () => null, draw: drawRef(r.id) }));
+    loaders.set(`ref.${r.id}`, new Loader(`ref.${r.id}`, r.id, { dates: () => null, draw: drawRef(r) }));
   }
 }
 
@@ -333,8 +336,14 @@ function refresh() {
 
 function refRank(id) {
   if (!id.startsWith('ref.')) return -1;
-  const i = REF_ORDER.indexOf(id.slice(4));
-  return i < 0 ? REF_ORDER.length : i;
+  const i = state.refs.findIndex((r) => r.id === id.slice(4));
+  return i < 0 ? state.refs.length : i;
+}
+
+/** The land layer's loader (the base map), if the data has one. */
+function landLoader() {
+  const land = state.refs.find((r) => r.land);
+  return land ? loaders.get(`ref.${land.id}`) : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,7 +598,7 @@ function buildToggles() {
   });
   const refs = $('ref-layers');
   refs.replaceChildren();
-  for (const r of state.refs) refs.append(checkbox(`ref.${r.id}`, REF[r.id]?.label ?? r.title));
+  for (const r of state.refs) refs.append(checkbox(`ref.${r.id}`, r.title));
   refs.append(checkbox('osm', 'OpenStreetMap tiles (online)'));
 }
 
@@ -625,21 +634,21 @@ function updateExports() {
   ul.replaceChildren();
   const rows = [];
   const d = state.date;
-  if (layerOn('zones')) rows.push(['zones', `Zones on ${d} (all kinds)`, `datetime=${d}`, `zones-${d}`, false]);
-  if (layerOn('locations')) rows.push(['locations', `Places on ${d}`, `datetime=${d}`, `locations-${d}`, true]);
+  if (layerOn('zones')) rows.push(['zones', `Zones on ${d} (all kinds)`, `datetime=${d}`, `zones-${d}`]);
+  if (layerOn('locations')) rows.push(['locations', `Places on ${d}`, `datetime=${d}`, `locations-${d}`]);
   if (layerOn('events')) {
     const w = eventsWindow();
-    rows.push(['events', state.events === 0 ? `Events on ${d}` : `Events ${w.replace('/', ' to ')}`, `datetime=${encodeURIComponent(w)}`, `events-${w.replace('/', '_')}`, true]);
+    rows.push(['events', state.events === 0 ? `Events on ${d}` : `Events ${w.replace('/', ' to ')}`, `datetime=${encodeURIComponent(w)}`, `events-${w.replace('/', '_')}`]);
   }
-  for (const r of state.refs) if (layerOn(`ref.${r.id}`)) rows.push([r.id, REF[r.id]?.label ?? r.title, null, r.id, false]);
-  for (const [coll, label, q, stem, csv] of rows) {
-    const qs = q ? `?${q}` : '';
+  for (const r of state.refs) if (layerOn(`ref.${r.id}`)) rows.push([r.id, r.title, null, r.id]);
+  for (const [coll, label, q, stem] of rows) {
     const li = el('li', {}, el('span', { cls: 'what', text: label }));
     const links = el('span', { cls: 'links' });
-    links.append(download(`export/${coll}.geojson${qs}`, `${stem}.geojson`, 'GeoJSON'));
-    links.append(download(`export/${coll}.fgb${qs}`, `${stem}.fgb`, 'FlatGeobuf'));
-    if (csv) links.append(download(`export/${coll}.csv${qs}`, `${stem}.csv`, 'CSV'));
-    links.append(download(`export/${coll}.qml`, `${stem}.qml`, 'QGIS style'));
+    // The files each collection lists (`enclosure` data, `describedby` its QGIS style).
+    for (const f of state.files.get(coll) ?? []) {
+      const qs = q && f.rel === 'enclosure' ? `?${q}` : '';
+      links.append(download(`export/${coll}.${f.ext}${qs}`, `${stem}.${f.ext}`, f.title));
+    }
     li.append(links);
     ul.append(li);
   }
@@ -699,7 +708,7 @@ function tryOsm() {
       attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
     }).addTo(map);
     $('osm-note').textContent = '';
-    loaders.get('ref.syria')?.redraw();
+    landLoader()?.redraw();
   };
   img.onerror = () => {
     state.osm = 'unreachable';
@@ -716,7 +725,7 @@ function dropOsm() {
   osmLayer = null;
   state.osm = 'off';
   $('osm-note').textContent = '';
-  loaders.get('ref.syria')?.redraw();
+  landLoader()?.redraw();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,8 +733,8 @@ function dropOsm() {
 
 /**
  * The span the slider covers, from zones' validity intervals: first to last day of the zones
- * bounded at both ends. Open-ended background zones (the 1974 Golan agreement lines) would
- * otherwise stretch a 2017-2018 slider back to 1974.
+ * bounded at both ends. Open-ended background zones (an agreement line in force for decades)
+ * would otherwise stretch a slider of a year or two back by decades.
  */
 function boundedSpan(props) {
   const bounded = props.filter((p) => p.valid_from && p.valid_to);
@@ -760,8 +769,9 @@ function setSpan(span) {
 }
 
 function viewFrom(collections) {
-  const bb = (id) => collections.find((c) => c.id === id)?.extent?.spatial?.bbox?.[0];
-  const b = bb('zones') ?? bb('syria');
+  const bb = (c) => c?.extent?.spatial?.bbox?.[0];
+  const land = collections.find((c) => c['zonetrack:role'] === 'reference' && c['zonetrack:style']?.land);
+  const b = bb(collections.find((c) => c['zonetrack:role'] === 'zones')) ?? bb(land);
   return b ? L.latLngBounds([b[1], b[0]], [b[3], b[2]]) : L.latLngBounds([32, 35], [37.5, 42.5]);
 }
 
@@ -779,8 +789,19 @@ async function start() {
     readJSON(boot.actors).catch(() => null),
   ]);
   const collections = listing.collections ?? [];
-  state.refs = collections.filter((c) => !DATA.includes(c.id)).map((c) => ({ id: c.id, title: c.title ?? c.id }));
-  state.refs.sort((a, b) => refRank(`ref.${a.id}`) - refRank(`ref.${b.id}`));
+  for (const c of collections) {
+    const files = (c.links ?? [])
+      .filter((l) => (l.rel === 'enclosure' || l.rel === 'describedby') && /\/export\/[^/]+$/.test(l.href.split('?')[0]))
+      .map((l) => ({ ext: l.href.split('?')[0].split('.').pop(), title: String(l.title ?? '').replace(/^Download as /, ''), rel: l.rel }));
+    state.files.set(c.id, files);
+  }
+  state.refs = collections
+    .filter((c) => c['zonetrack:role'] === 'reference' || (!c['zonetrack:role'] && !DATA.includes(c.id)))
+    .map((c) => {
+      const s = c['zonetrack:style'] ?? {};
+      return { id: c.id, title: c.title ?? c.id, style: leafletStyle(s), land: Boolean(s.land), order: s.order ?? 100 };
+    })
+    .sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
   if (frag.lat !== undefined) map.setView([frag.lat, frag.lon], frag.zoom ?? 7, { animate: false });
   else {
     map.fitBounds(viewFrom(collections), { animate: false, padding: [8, 8] });
@@ -829,7 +850,8 @@ async function start() {
 
   // The zones and the outline first: the first render should not queue behind the base map.
   loaders.get('zones').early = await (boot.zones ?? null);
-  const first = ['zones', 'ref.syria'].filter((id) => loaders.has(id) && layerOn(id));
+  const land = state.refs.find((r) => r.land);
+  const first = ['zones', land && `ref.${land.id}`].filter((id) => id && loaders.has(id) && layerOn(id));
   await Promise.all(first.map((id) => loaders.get(id).sync()));
   await refresh();
   if (needAll && span) await learnFromAllZones().catch(() => {});

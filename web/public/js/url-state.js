@@ -16,7 +16,7 @@ function num(v, min, max) {
 /**
  * Reads a fragment ("#a=b&c=d" or "a=b&c=d"). Anything missing or malformed is left undefined, so
  * the page falls back to its defaults for that part only.
- * `layers` is a Set of layer ids ("zones.control", "locations", "ref.syria", "osm").
+ * `layers` is a Set of layer ids ("zones.control", "locations", "ref.<reference layer>", "osm").
  */
 export function parseFragment(hash) {
   const p = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
