@@ -24,8 +24,8 @@ fn every_exported_layer_opens_in_ogrinfo_with_its_count_and_type() {
     for c in collections["collections"].as_array().unwrap() {
         let id = c["id"].as_str().unwrap();
         let expected = c["itemCount"].as_u64().unwrap();
-        // `--out x.fgb` writes FlatGeobuf, anything else GeoJSON.
-        for ext in ["geojson", "fgb"] {
+        // The file's extension names the format.
+        for ext in ["geojson", "fgb", "gpkg"] {
             let file = dir.0.join(format!("{id}.{ext}"));
             let out = run(&["export", "--layer", id, "--out", file.to_str().unwrap()]);
             assert!(
@@ -34,10 +34,10 @@ fn every_exported_layer_opens_in_ogrinfo_with_its_count_and_type() {
                 String::from_utf8_lossy(&out.stderr)
             );
             let text = check_output(Command::new(&ogrinfo).args(["-al", "-so"]).arg(&file));
-            let driver = if ext == "fgb" {
-                "FlatGeobuf"
-            } else {
-                "GeoJSON"
+            let driver = match ext {
+                "fgb" => "FlatGeobuf",
+                "gpkg" => "GPKG",
+                _ => "GeoJSON",
             };
             assert!(
                 text.contains(&format!("driver `{driver}'")),
@@ -235,4 +235,86 @@ fn every_flatgeobuf_download_opens_in_ogrinfo_with_its_count_type_and_crs() {
         );
         assert_eq!(got, expected, "{bbox:?}");
     }
+}
+
+/// Issue 11: GeoPackage came through the format seam (`zone-formats`); GDAL reads every layer's
+/// download with its count, type, CRS and typed columns (dates as dates), and answers a bbox
+/// as the API does.
+#[test]
+fn every_geopackage_download_opens_in_ogrinfo_with_typed_columns() {
+    let ogrinfo = require_tool("ogrinfo", "gdal-bin");
+    let server = Server::start(&[]);
+    let dir = TempDir::new("gdal-gpkg");
+    let collections = server.get_json("/collections");
+    for c in collections["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let links = c["links"].as_array().unwrap();
+        assert!(
+            links.iter().any(|l| l["href"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/export/{id}.gpkg"))
+                && l["type"] == "application/geopackage+sqlite3"),
+            "{id}: a GeoPackage link"
+        );
+        let items = server.get_json(&format!("/collections/{id}/items?limit=1"));
+        let ty = gdal_type(items["features"][0]["geometry"]["type"].as_str().unwrap());
+        for q in ["", "?datetime=2018-02-07"] {
+            let (status, head, body) = server.get(&format!("/export/{id}.gpkg{q}"));
+            assert_eq!(status, 200, "{id}{q}");
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("content-type: application/geopackage+sqlite3"),
+                "{head}"
+            );
+            let file = dir.0.join(format!("{id}.gpkg"));
+            std::fs::write(&file, body).unwrap();
+            let text = check_output(
+                Command::new(&ogrinfo)
+                    .args(["-ro", "-al", "-so"])
+                    .arg(&file),
+            );
+            assert!(text.contains("driver `GPKG'"), "{id}: {text}");
+            assert!(
+                text.contains("ID[\"EPSG\",4326]"),
+                "{id}: EPSG:4326 in {text}"
+            );
+            let layers = ogr_summary(&text);
+            assert_eq!(layers.len(), 1, "{id}{q}: {text}");
+            assert_eq!(layers[0].0, id);
+            assert_eq!(layers[0].1, ty, "{id}{q}: geometry type");
+            let sep = if q.is_empty() { "?" } else { "&" };
+            let api = server.get_json(&format!("/collections/{id}/items{q}{sep}limit=1"));
+            assert_eq!(
+                layers[0].2,
+                api["numberMatched"].as_u64().unwrap(),
+                "{id}{q}"
+            );
+            assert!(text.contains("FID Column = fid"), "{id}: {text}");
+            assert!(text.contains("\nkey: String"), "{id}: {text}");
+            if id == "zones" {
+                assert!(text.contains("\nvalid_from: Date"), "{text}");
+                assert!(text.contains("\nvalid_to: Date"), "{text}");
+            }
+        }
+    }
+    // A spatial filter over the file narrows it to what the API's bbox finds, and perhaps a few
+    // more: GDAL filters a GeoPackage without a spatial index by the features' envelopes (the
+    // API and the FlatGeobuf test above test exact geometry).
+    let file = dir.0.join("zones.gpkg");
+    let (_, _, body) = server.get("/export/zones.gpkg");
+    std::fs::write(&file, body).unwrap();
+    let bbox = ["35.9", "32.5", "36.3", "32.8"];
+    let mut args = vec!["-ro", "-al", "-so", "-spat"];
+    args.extend(bbox);
+    let got = ogr_summary(&check_output(Command::new(&ogrinfo).args(&args).arg(&file)))[0].2;
+    let api = server.get_json(&format!(
+        "/collections/zones/items?bbox={}&limit=1",
+        bbox.join(",")
+    ));
+    let exact = api["numberMatched"].as_u64().unwrap();
+    let all = server.get_json("/collections/zones")["itemCount"]
+        .as_u64()
+        .unwrap();
+    assert!(exact <= got && got < all, "{exact} <= {got} < {all}");
 }

@@ -108,11 +108,39 @@ fn collection_json(layer: &Layer, base: &str) -> Value {
         .bbox
         .map_or(json!([[-180.0, -90.0, 180.0, 90.0]]), |b| json!([b]));
     let day = |d: Option<geodata::Date>| d.map_or(Value::Null, |d| json!(format!("{d}T00:00:00Z")));
+    let mut links = vec![
+        link(
+            format!("{base}/collections/{}", layer.name),
+            "self",
+            "application/json",
+            "This collection",
+        ),
+        link(
+            format!("{base}/collections/{}/items", layer.name),
+            "items",
+            "application/geo+json",
+            "The features",
+        ),
+    ];
+    // Every file the layer can be had as: the map's export list and QGIS read these.
+    for f in zone_formats::Format::for_layer(&layer.info) {
+        links.push(link(
+            format!("{base}/export/{}.{}", layer.name, f.extension()),
+            f.rel(),
+            f.media_type(),
+            &format!("Download as {}", f.title()),
+        ));
+    }
     json!({
         "id": layer.name,
         "title": layer.title,
         "description": layer.description,
         "itemType": "feature",
+        // zonetrack's own: what the layer is for and how the map draws it, so a client (the
+        // map among them) needs no list of layer names.
+        "zonetrack:role": layer.info.role.as_str(),
+        "zonetrack:geometry": layer.geometry_type,
+        "zonetrack:style": layer.info.style.to_json(),
         "crs": [CRS84],
         "storageCrs": CRS84,
         "itemCount": layer.features.len(),
@@ -123,13 +151,7 @@ fn collection_json(layer: &Layer, base: &str) -> Value {
                 "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
             }
         },
-        "links": [
-            link(format!("{base}/collections/{}", layer.name), "self", "application/json", "This collection"),
-            link(format!("{base}/collections/{}/items", layer.name), "items", "application/geo+json", "The features"),
-            link(format!("{base}/export/{}.geojson", layer.name), "enclosure", "application/geo+json", "Download as a GeoJSON file"),
-            link(format!("{base}/export/{}.fgb", layer.name), "enclosure", crate::export::FLATGEOBUF_MEDIA_TYPE, "Download as a FlatGeobuf file (spatially indexed)"),
-            link(format!("{base}/export/{}.qml", layer.name), "describedby", "application/xml", "QGIS style file"),
-        ],
+        "links": links,
     })
 }
 

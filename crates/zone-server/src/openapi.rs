@@ -103,20 +103,32 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             "responses": ok("The feature", "application/geo+json")}}),
         );
     }
-    let mut export_responses = ok("The file", "application/geo+json");
-    export_responses["200"]["content"][crate::export::FLATGEOBUF_MEDIA_TYPE] =
-        json!({"schema": {"type": "string", "format": "binary"}});
-    export_responses["200"]["content"]["application/xml"] = json!({"schema": {"type": "string"}});
-    export_responses["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+    let mut export_responses = json!({"400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}});
+    let mut content = serde_json::Map::new();
+    for f in zone_formats::Format::ALL {
+        let media = f.media_type().split(';').next().unwrap_or("").trim();
+        content.insert(
+            media.into(),
+            json!({"schema": {"type": "string", "format": "binary"}}),
+        );
+    }
+    export_responses["200"] = json!({"description": "The file", "content": content});
+    let formats: Vec<String> = zone_formats::Format::ALL
+        .iter()
+        .map(|f| format!("{{collection}}.{} ({})", f.extension(), f.title()))
+        .collect();
     paths.insert("/export/{file}".into(), json!({"get": {
-        "summary": "Download a layer as a file: {collection}.geojson (RFC 7946), {collection}.fgb (FlatGeobuf), {collection}.qml (QGIS style), {collection}.csv (point layers)",
+        "summary": format!("Download a layer as a file: {}", formats.join(", ")),
         "description": "Every feature of the collection, or those valid on `datetime`, with exact geometry. \
             `.geojson`: RFC 7946, the integer id as `id`, the readable id as `key`. \
             `.fgb`: FlatGeobuf in EPSG:4326 with the layer's one geometry type and a packed Hilbert R-tree \
             spatial index (features stored in its order), an integer `fid` column, then one column per \
             GeoJSON property (text, integer, real or boolean; arrays and objects such as `sources` as JSON text). \
+            `.gpkg`: GeoPackage 1.4 in EPSG:4326, the integer id as the `fid` primary key, typed columns \
+            (dates as DATE). \
             `.qml`: a QGIS style in the map's colours (save it beside the data file under the same name). \
-            `.csv`: point layers only, `id,lon,lat` then every property.",
+            `.csv`: point layers only, `id,lon,lat` then every property. \
+            Each collection's links list the files it can be had as.",
         "operationId": "export",
         "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}, "example": "zones.geojson"}, r("datetime")],
         "responses": export_responses}}));

@@ -11,11 +11,11 @@ use geodata::Date;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::batch::{self, Batch, BatchLimits, BatchRefused};
 use crate::error::{ApiError, ApiResult};
 use crate::oapif::json_response;
 use crate::params::{self, Params};
 use crate::snapshot::Snapshot;
+use zone_formats::batch::{self, Batch, BatchLimits, BatchRefused};
 
 /// Most points one `POST /query/points` may carry.
 pub const MAX_BATCH_POINTS: usize = 100_000;

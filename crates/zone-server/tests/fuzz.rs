@@ -20,7 +20,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use zone_server::batch::{BatchLimits, BatchRefused, parse_csv, parse_geojson};
+use zone_formats::batch::{BatchLimits, BatchRefused, parse_csv, parse_geojson};
 use zone_server::params::{self, MAX_QUERY_LEN, MAX_VALUE_LEN, Params};
 use zone_server::{AppState, Config, Snapshot, app};
 
@@ -754,7 +754,7 @@ fn geojson_text() -> impl Strategy<Value = String> {
     ]
 }
 
-fn check_batch(b: &zone_server::batch::Batch, max: usize) -> Result<(), TestCaseError> {
+fn check_batch(b: &zone_formats::batch::Batch, max: usize) -> Result<(), TestCaseError> {
     prop_assert!(b.points.len() <= max);
     for p in &b.points {
         prop_assert!(p.lon.is_finite() && (-180.0..=180.0).contains(&p.lon));

@@ -228,7 +228,10 @@ async fn every_layer_is_a_collection_with_extent_crs_and_count() {
         .iter()
         .filter_map(|c| c["id"].as_str())
         .collect();
-    assert_eq!(ids, DATA.layer_names());
+    assert_eq!(
+        ids,
+        DATA.catalog().into_iter().map(|l| l.id).collect::<Vec<_>>()
+    );
     let zones = get(&s, "/collections/zones").await.json();
     assert_eq!(zones["itemType"], "feature");
     assert_eq!(
@@ -557,7 +560,7 @@ async fn the_openapi_document_declares_limit_once_and_the_filters_per_collection
     let limit = &doc["components"]["parameters"]["limit"];
     assert_eq!(limit["schema"]["maximum"], 10000);
     assert_eq!(limit["schema"]["default"], 100);
-    for id in DATA.layer_names() {
+    for id in DATA.catalog().into_iter().map(|l| l.id) {
         let params = doc["paths"][format!("/collections/{id}/items")]["get"]["parameters"]
             .as_array()
             .unwrap();
@@ -1537,14 +1540,15 @@ async fn health_names_files_relative_to_the_data_folder_and_says_when_it_is_miss
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("zones.geojson"), "{ not json").unwrap();
     let s = state();
-    let status = zone_server::reload::reload(&s, &dir);
+    let store = geodata::DirectoryStore::new(&dir).with_relative_names();
+    let status = zone_server::reload::reload(&s, &store);
     assert!(!status.ok);
     let health = get(&s, "/health").await;
     let text = health.text();
     assert!(text.contains("zones.geojson"), "{text}");
     assert!(!text.contains(&*root.to_string_lossy()), "{text}");
     std::fs::remove_dir_all(&root).unwrap();
-    zone_server::reload::reload(&s, &dir);
+    zone_server::reload::reload(&s, &store);
     let text = get(&s, "/health").await.text();
     assert!(text.contains("the data folder is missing"), "{text}");
     assert!(!text.contains(&*root.to_string_lossy()), "{text}");

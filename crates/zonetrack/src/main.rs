@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use geodata::{Dataset, Date, GeodataError, ZoneKind};
+use geodata::{Dataset, Date, DirectoryStore, EmbeddedStore, GeodataError, Store, ZoneKind};
+use zone_formats::{Format, LayerExport};
 
 mod areas;
 mod query;
@@ -168,14 +169,15 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
-    /// Write one layer as an RFC 7946 GeoJSON file (integer ids, readable id in `key`), or as
-    /// FlatGeobuf when --out ends in .fgb.
+    /// Write one layer as a file, in the format its name ends with: .geojson (RFC 7946, integer
+    /// ids, readable id in `key`), .fgb (FlatGeobuf), .gpkg (GeoPackage), .csv (point layers),
+    /// .qml (a QGIS style).
     ///
-    /// FlatGeobuf is what `GET /export/{layer}.fgb` serves: EPSG:4326, the layer's one geometry
-    /// type, a spatial index, a `fid` column (the integer id) and one column per property
-    /// (arrays such as `sources` as JSON text).
+    /// The same writers as `GET /export/{layer}.{ext}`: EPSG:4326, the layer's one geometry
+    /// type, the integer id (`fid` in FlatGeobuf and GeoPackage) and one column per property
+    /// (arrays such as `sources` as JSON text; dates as dates in GeoPackage).
     #[command(
-        after_help = "Examples:\n  zonetrack export --layer zones --at 2018-02-07 --out zones.geojson\n  zonetrack export --layer zones --at 2018-02-07 --out zones.fgb\n  zonetrack export --layer golan_lines > golan_lines.geojson"
+        after_help = "Examples:\n  zonetrack export --layer zones --at 2018-02-07 --out zones.geojson\n  zonetrack export --layer zones --at 2018-02-07 --out zones.gpkg\n  zonetrack export --layer zones --out zones.qml\n  zonetrack layers    # the layer names\n  zonetrack export --layer locations > locations.geojson"
     )]
     Export {
         /// Layer name: zones, locations, events, or a reference layer (see `zonetrack layers`).
@@ -184,8 +186,8 @@ enum Command {
         /// Keep only what is valid on this day (YYYY-MM-DD).
         #[arg(long, value_name = "DATE", value_parser = parse_day)]
         at: Option<Date>,
-        /// Output file: FlatGeobuf when it ends in .fgb, GeoJSON otherwise; GeoJSON on standard
-        /// output when left out.
+        /// Output file; its extension names the format (.geojson or .json, .fgb, .gpkg, .csv,
+        /// .qml). GeoJSON on standard output when left out.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Data directory (default: the embedded data set).
@@ -207,31 +209,35 @@ fn parse_day(s: &str) -> Result<Date, String> {
     geodata::parse_date(s).ok_or_else(|| format!("{s:?} is not a date: write YYYY-MM-DD"))
 }
 
-/// Loads `--data DIR` or the embedded set; validation problems come back one a line.
-fn load(data: Option<&Path>) -> Result<Dataset> {
+/// Where the data comes from: `--data DIR`, or the embedded set.
+fn store(data: Option<&Path>) -> Box<dyn Store> {
     match data {
-        None => Ok(Dataset::embedded()),
-        Some(dir) => geodata::load_dir(dir).map_err(|e| match e {
-            GeodataError::Invalid(problems) => {
-                anyhow::anyhow!(
-                    "{problems}\n{} problem(s) in {}",
-                    problems.0.len(),
-                    dir.display()
-                )
-            }
-            other => anyhow::Error::new(other),
-        }),
+        None => Box::new(EmbeddedStore),
+        Some(dir) => Box::new(DirectoryStore::new(dir)),
     }
 }
 
-fn validate(dir: Option<&Path>) -> Result<ExitCode> {
-    let (label, result) = match dir {
-        None => (
-            "the embedded data set".to_owned(),
-            Dataset::try_embedded().map_err(GeodataError::Invalid),
+/// Loads `--data DIR` or the embedded set; validation problems come back one a line.
+fn load(data: Option<&Path>) -> Result<Dataset> {
+    store(data).load().map_err(|e| match e {
+        GeodataError::Invalid(problems) => anyhow::anyhow!(
+            "{problems}\n{} problem(s) in {}",
+            problems.0.len(),
+            data.map_or_else(
+                || "the embedded data set".into(),
+                |d| d.display().to_string()
+            )
         ),
-        Some(d) => (d.display().to_string(), geodata::load_dir(d)),
-    };
+        other => anyhow::Error::new(other),
+    })
+}
+
+fn validate(dir: Option<&Path>) -> Result<ExitCode> {
+    let label = dir.map_or_else(
+        || "the embedded data set".into(),
+        |d| d.display().to_string(),
+    );
+    let result = store(dir).load();
     match result {
         Ok(data) => {
             println!(
@@ -258,55 +264,79 @@ fn validate(dir: Option<&Path>) -> Result<ExitCode> {
 
 fn layers(data: &Dataset) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{:<22} {:<16} {:>8}", "layer", "geometry", "features")?;
-    for name in data.layer_names() {
-        let count = data.export_features(&name).map_or(0, |f| f.len());
-        let ty = data.layer_geometry_type(&name).unwrap_or("?");
-        writeln!(out, "{name:<22} {ty:<16} {count:>8}")?;
+    writeln!(
+        out,
+        "{:<22} {:<10} {:<16} {:>8}  title",
+        "layer", "role", "geometry", "features"
+    )?;
+    for layer in data.catalog() {
+        let count = data.export_features(&layer.id).map_or(0, |f| f.len());
+        writeln!(
+            out,
+            "{:<22} {:<10} {:<16} {count:>8}  {}",
+            layer.id,
+            layer.role.as_str(),
+            layer.geometry.geojson_type(),
+            layer.title
+        )?;
     }
     Ok(())
 }
 
-/// Whether `--out` names a FlatGeobuf file.
-fn is_fgb(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("fgb"))
-}
-
 fn export(data: &Dataset, layer: &str, at: Option<Date>, out: Option<&Path>) -> Result<()> {
-    let unknown = || {
+    let info = data.layer_info(layer).ok_or_else(|| {
         anyhow::anyhow!(
             "no layer named {layer:?}; layers are: {}",
-            data.layer_names().join(", ")
+            data.catalog()
+                .iter()
+                .map(|l| l.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
+    })?;
+    // The format is the file's extension; GeoJSON on standard output.
+    let format = match out {
+        None => Format::GeoJson,
+        Some(path)
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+        {
+            Format::GeoJson
+        }
+        Some(path) => Format::from_path(path).ok_or_else(|| {
+            let known: Vec<String> = Format::ALL
+                .iter()
+                .map(|f| format!(".{}", f.extension()))
+                .collect();
+            anyhow::anyhow!(
+                "cannot tell the format of {}: name the file with one of {}",
+                path.display(),
+                known.join(", ")
+            )
+        })?,
     };
-    if let Some(path) = out.filter(|p| is_fgb(p)) {
-        let features = data.export_features(layer).ok_or_else(unknown)?;
-        let geometry_type = data.layer_geometry_type(layer).ok_or_else(unknown)?;
-        let (title, description) = zone_server::layer_title_and_description(layer, data);
-        let bytes = zone_server::flatgeobuf(
-            &zone_server::FgbLayer {
-                name: layer,
-                geometry_type,
-                title: Some(&title),
-                description: Some(&description),
-            },
-            &features,
-            |f| at.is_none_or(|d| f.period.contains(d)),
-        )
-        .context("writing FlatGeobuf")?;
-        return std::fs::write(path, bytes)
-            .with_context(|| format!("cannot write {}", path.display()));
-    }
-    let fc = data.export_layer(layer, at).ok_or_else(unknown)?;
-    let mut text = serde_json::to_string(&fc).context("serialising the layer")?;
-    text.push('\n');
+    let features = data
+        .export_features(layer)
+        .context("the catalogue lists the layer")?;
+    let selected: Vec<usize> = (0..features.len())
+        .filter(|&i| at.is_none_or(|d| features[i].period.contains(d)))
+        .collect();
+    let bytes = format
+        .write(&LayerExport {
+            data,
+            info: &info,
+            features: &features,
+            selected: Some(&selected),
+            geojson: None,
+        })
+        .with_context(|| format!("writing {layer} as {}", format.title()))?;
     match out {
-        Some(path) => std::fs::write(path, text)
+        Some(path) => std::fs::write(path, bytes)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => std::io::stdout()
             .lock()
-            .write_all(text.as_bytes())
+            .write_all(&bytes)
             .context("writing to standard output")?,
     }
     Ok(())
@@ -340,9 +370,13 @@ fn serve(
         list => zone_server::Cors::Origins(list.to_vec()),
     };
     let dataset = load(data)?;
+    // The server names files relative to the folder: where it lives is not its clients' business.
+    let store: std::sync::Arc<dyn Store> = match data {
+        None => std::sync::Arc::new(EmbeddedStore),
+        Some(dir) => std::sync::Arc::new(DirectoryStore::new(dir).with_relative_names()),
+    };
     let snapshot = zone_server::Snapshot::new(dataset);
-    let source = data.map_or_else(|| "embedded".to_owned(), zone_server::reload::source_label);
-    let status = zone_server::reload::LoadStatus::initial(&snapshot, &source);
+    let status = zone_server::reload::LoadStatus::initial(&snapshot, &store.label());
     let state = zone_server::AppState::new(
         snapshot,
         zone_server::Config {
@@ -353,12 +387,11 @@ fn serve(
     );
     state.set_status(status);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let watch_dir = data.map(Path::to_path_buf);
     runtime.block_on(async move {
-        if let Some(dir) = watch_dir {
+        {
             let state = state.clone();
             tokio::spawn(async move {
-                if let Err(e) = zone_server::reload::watch(state, dir).await {
+                if let Err(e) = zone_server::reload::watch(state, store).await {
                     tracing::error!(%e, "cannot watch the data directory; edits will not be picked up");
                 }
             });

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use geodata::{Dataset, Date, Zone};
 use serde_json::json;
+use zone_formats::batch;
 use zone_index::ZoneIndex;
-use zone_server::batch;
 
 /// Builds the index over a loaded data set.
 pub fn index(data: Dataset) -> ZoneIndex {
