@@ -258,7 +258,7 @@ class Load:
         ("GET", "/query/point?lon=36&lat=32&datetime=0000-00-00", None, None),
         ("GET", "/query/point?lon=36&lat=32&datetime=2018-02-07T99:99:99Z", None, None),
         ("GET", "/query/point?lon=36&lat=32&colour=red", None, None),
-        ("GET", "/collections/zones/items?bbox=37,32,35,34", None, None),
+        ("GET", "/collections/zones/items?bbox=35,34,37,32", None, None),
         ("GET", "/collections/zones/items?bbox=" + ",".join(["1"] * 1000), None, None),
         ("GET", "/collections/zones/items?limit=0", None, None),
         ("GET", "/collections/zones/items?datetime=+275760-09-13", None, None),

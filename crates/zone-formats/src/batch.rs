@@ -105,7 +105,13 @@ fn coordinate(s: &str, what: &str, range: f64) -> Result<f64, String> {
             s.chars().take(40).collect::<String>()
         )
     })?;
-    if !v.is_finite() || v.abs() > range {
+    // The index's one range check (`range` says which coordinate this is).
+    let ok = if range > 90.0 {
+        zone_index::LonLat::new(v, 0.0).is_ok()
+    } else {
+        zone_index::LonLat::new(0.0, v).is_ok()
+    };
+    if !ok {
         return Err(format!("{what} {v} is out of range (-{range}..{range})"));
     }
     Ok(v)

@@ -24,6 +24,7 @@ mod changes;
 mod distance;
 pub mod hilbert;
 mod polygon;
+mod select;
 pub mod synthetic;
 mod timeline;
 
@@ -37,6 +38,7 @@ pub use distance::lower_bound_km;
 pub use polygon::{
     BatchCovering, BatchOrder, PolygonIndex, Position, position_by_scan, vertex_count,
 };
+pub use select::{FeatureIndex, Selection};
 pub use timeline::TimelineSpan;
 
 /// Errors of this crate: inputs a caller should reject before querying.
@@ -144,7 +146,8 @@ impl Bbox {
     }
 
     /// The one or two (across the antimeridian) plain rectangles the box covers.
-    fn rects(&self) -> [Option<Rect<f64>>; 2] {
+    /// The box as one rectangle, or two when it crosses the antimeridian.
+    pub fn rects(&self) -> [Option<Rect<f64>>; 2] {
         let rect = |w: f64, e: f64| {
             Rect::new(
                 coord! { x: w, y: self.south },
@@ -339,7 +342,7 @@ impl ZoneIndex {
     /// assert!((near[0].boundary_distance_km - 9.33).abs() < 0.05, "{}", near[0].boundary_distance_km);
     /// ```
     pub fn nearest(&self, lon: f64, lat: f64, k: usize, at: Option<Date>) -> Vec<Nearest> {
-        self.nearest_where(lon, lat, k, at, true)
+        self.nearest_where(lon, lat, k, at, true, None)
     }
 
     /// The `k` zones nearest the point that do **not** cover it, as [`ZoneIndex::nearest`]
@@ -356,7 +359,21 @@ impl ZoneIndex {
     /// assert!(near.iter().all(|n| n.distance_km > 0.0 && !covering.iter().any(|c| c.zone == n.zone)));
     /// ```
     pub fn nearest_outside(&self, lon: f64, lat: f64, k: usize, at: Option<Date>) -> Vec<Nearest> {
-        self.nearest_where(lon, lat, k, at, false)
+        self.nearest_where(lon, lat, k, at, false, None)
+    }
+
+    /// [`ZoneIndex::nearest_outside`] for a point whose covering zones the caller has already
+    /// found (`covering`, as [`ZoneIndex::covering`] gave them for the same point and date): the
+    /// point-in-polygon tests are not run twice.
+    pub fn nearest_outside_given(
+        &self,
+        lon: f64,
+        lat: f64,
+        k: usize,
+        at: Option<Date>,
+        covering: &[Covering],
+    ) -> Vec<Nearest> {
+        self.nearest_where(lon, lat, k, at, false, Some(covering))
     }
 
     fn nearest_where(
@@ -366,11 +383,17 @@ impl ZoneIndex {
         k: usize,
         at: Option<Date>,
         with_covering: bool,
+        covering: Option<&[Covering]>,
     ) -> Vec<Nearest> {
         if k == 0 || !(lon.is_finite() && lat.is_finite()) {
             return Vec::new();
         }
-        let covered: Vec<usize> = self.covering(lon, lat, at).iter().map(|c| c.zone).collect();
+        let mut covered: Vec<usize> = match covering {
+            Some(c) => c.iter().map(|c| c.zone).collect(),
+            None => self.covering(lon, lat, at).iter().map(|c| c.zone).collect(),
+        };
+        // Searched by binary search below.
+        covered.sort_unstable();
         let mut candidates: Vec<(f64, usize)> = self
             .zone_boxes
             .iter()

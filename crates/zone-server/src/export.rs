@@ -77,9 +77,16 @@ pub async fn export(
     // the async workers. Answers are kept per data version, so this runs once per request form.
     let body = tokio::task::spawn_blocking(move || {
         let layer = crate::oapif::find_layer(&snap, &name)?;
-        let selected: Vec<usize> = (0..layer.features.len())
-            .filter(|&i| datetime.is_none_or(|d| d.matches(&layer.features[i].period)))
-            .collect();
+        let when = datetime.map(|d| move |p: &geodata::Period| d.matches(p));
+        let selected = layer.index.select(
+            &layer.features,
+            &zone_index::Selection {
+                when: when
+                    .as_ref()
+                    .map(|w| w as &dyn Fn(&geodata::Period) -> bool),
+                ..Default::default()
+            },
+        );
         let export = LayerExport {
             data: &snap.data,
             info: &layer.info,

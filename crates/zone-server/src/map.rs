@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use geo::{Intersects, SimplifyVwPreserve};
+use geo::SimplifyVwPreserve;
+use zone_index::Selection;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -48,7 +49,6 @@ pub async fn layer(
         .get("zoom")
         .map(|z| params::integer("zoom", z, 0, 22))
         .transpose()?;
-    let rect = bbox.map(|b| b.rect());
     let simplified = zoom.map(|z| {
         let z = z as usize;
         layer.simplified[z.min(crate::snapshot::MAX_ZOOM)].get_or_init(|| {
@@ -66,21 +66,26 @@ pub async fn layer(
     });
     let texts = simplified.unwrap_or(&layer.json);
     let mut body = String::from("{\"type\":\"FeatureCollection\",\"features\":[");
-    let mut returned = 0usize;
-    for (i, f) in layer.features.iter().enumerate() {
-        if datetime.is_some_and(|d| !d.matches(&f.period)) {
-            continue;
-        }
-        if let Some(r) = rect
-            && !f.bbox.is_some_and(|b| b.intersects(&r))
-        {
-            continue;
-        }
-        if returned > 0 {
+    let when = datetime.map(|d| move |p: &geodata::Period| d.matches(p));
+    // For display: a feature whose envelope meets the view is drawn (the exact test is the
+    // items' business).
+    let picked = layer.index.select(
+        &layer.features,
+        &Selection {
+            bbox,
+            exact: false,
+            when: when
+                .as_ref()
+                .map(|w| w as &dyn Fn(&geodata::Period) -> bool),
+            equals: &[],
+        },
+    );
+    let returned = picked.len();
+    for (n, i) in picked.into_iter().enumerate() {
+        if n > 0 {
             body.push(',');
         }
         body.push_str(&texts[i]);
-        returned += 1;
     }
     body.push_str(&format!(
         "],\"numberReturned\":{returned},\"simplified\":{}}}",

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use geo::Intersects;
 use serde_json::{Value, json};
+use zone_index::Selection;
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
@@ -206,29 +206,24 @@ pub async fn collection(
 pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> {
     let bbox = params.get("bbox").map(params::bbox).transpose()?;
     let datetime = params::datetimes(params.get_all("datetime"))?;
-    let mut eq: Vec<(&str, &str)> = Vec::new();
+    let mut equals: Vec<(&str, &str)> = Vec::new();
     for &name in layer.filters {
         if let Some(v) = params.get(name) {
-            eq.push((name, v));
+            equals.push((name, v));
         }
     }
-    let rect = bbox.map(|b| b.rect());
-    Ok(layer
-        .features
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| datetime.is_none_or(|d| d.matches(&f.period)))
-        .filter(|(_, f)| {
-            eq.iter()
-                .all(|(k, v)| f.properties.get(*k).and_then(Value::as_str) == Some(*v))
-        })
-        .filter(|(_, f)| {
-            rect.is_none_or(|r| {
-                f.bbox.is_some_and(|b| b.intersects(&r)) && f.geometry.intersects(&r)
-            })
-        })
-        .map(|(i, _)| i)
-        .collect())
+    let when = datetime.map(|d| move |p: &geodata::Period| d.matches(p));
+    Ok(layer.index.select(
+        &layer.features,
+        &Selection {
+            bbox,
+            exact: true,
+            when: when
+                .as_ref()
+                .map(|w| w as &dyn Fn(&geodata::Period) -> bool),
+            equals: &equals,
+        },
+    ))
 }
 
 /// The parameters `/collections/{id}/items` accepts for this layer.

@@ -2,6 +2,8 @@
 
 use geodata::Date;
 
+use zone_index::Bbox;
+
 use crate::error::{ApiError, ApiResult};
 
 /// Longest query string accepted; longer ones are not something a client legitimately sends.
@@ -119,23 +121,17 @@ pub fn number(name: &str, s: &str) -> ApiResult<f64> {
 /// A longitude in -180..=180.
 pub fn lon(name: &str, s: &str) -> ApiResult<f64> {
     let v = number(name, s)?;
-    if !(-180.0..=180.0).contains(&v) {
-        return Err(ApiError::invalid(format!(
-            "{name}: {v} is not a longitude (-180..180)"
-        )));
-    }
-    Ok(v)
+    zone_index::LonLat::new(v, 0.0)
+        .map(|p| p.lon)
+        .map_err(|_| ApiError::invalid(format!("{name}: {v} is not a longitude (-180..180)")))
 }
 
 /// A latitude in -90..=90.
 pub fn lat(name: &str, s: &str) -> ApiResult<f64> {
     let v = number(name, s)?;
-    if !(-90.0..=90.0).contains(&v) {
-        return Err(ApiError::invalid(format!(
-            "{name}: {v} is not a latitude (-90..90)"
-        )));
-    }
-    Ok(v)
+    zone_index::LonLat::new(0.0, v)
+        .map(|p| p.lat)
+        .map_err(|_| ApiError::invalid(format!("{name}: {v} is not a latitude (-90..90)")))
 }
 
 fn short(s: &str) -> String {
@@ -158,29 +154,6 @@ pub fn integer(name: &str, s: &str, min: u64, max: u64) -> ApiResult<u64> {
     Ok(v)
 }
 
-/// A lon/lat box, `min_lon,min_lat,max_lon,max_lat`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bbox {
-    /// West.
-    pub min_lon: f64,
-    /// South.
-    pub min_lat: f64,
-    /// East.
-    pub max_lon: f64,
-    /// North.
-    pub max_lat: f64,
-}
-
-impl Bbox {
-    /// As a geo rectangle.
-    pub fn rect(&self) -> geo::Rect<f64> {
-        geo::Rect::new(
-            geo::coord! { x: self.min_lon, y: self.min_lat },
-            geo::coord! { x: self.max_lon, y: self.max_lat },
-        )
-    }
-}
-
 /// Parses the OGC `bbox` parameter (2D, CRS84).
 pub fn bbox(s: &str) -> ApiResult<Bbox> {
     let parts: Vec<&str> = s.split(',').collect();
@@ -195,25 +168,20 @@ pub fn bbox(s: &str) -> ApiResult<Bbox> {
             parts.len()
         )));
     }
-    let b = Bbox {
-        min_lon: lon("bbox min_lon", parts[0])?,
-        min_lat: lat("bbox min_lat", parts[1])?,
-        max_lon: lon("bbox max_lon", parts[2])?,
-        max_lat: lat("bbox max_lat", parts[3])?,
-    };
-    if b.min_lat > b.max_lat {
-        return Err(ApiError::invalid(format!(
-            "bbox: min_lat {} is north of max_lat {}; the order is min_lon,min_lat,max_lon,max_lat",
-            b.min_lat, b.max_lat
-        )));
-    }
-    if b.min_lon > b.max_lon {
-        return Err(ApiError::invalid(format!(
-            "bbox: min_lon {} is east of max_lon {}; boxes across the antimeridian are not supported",
-            b.min_lon, b.max_lon
-        )));
-    }
-    Ok(b)
+    let (west, south) = (
+        lon("bbox min_lon", parts[0])?,
+        lat("bbox min_lat", parts[1])?,
+    );
+    let (east, north) = (
+        lon("bbox max_lon", parts[2])?,
+        lat("bbox max_lat", parts[3])?,
+    );
+    // West east of east is a box across the antimeridian, as OGC API - Features says.
+    Bbox::new(west, south, east, north).map_err(|_| {
+        ApiError::invalid(format!(
+            "bbox: min_lat {south} is north of max_lat {north}; the order is min_lon,min_lat,max_lon,max_lat"
+        ))
+    })
 }
 
 /// A `datetime` filter: an instant (a day) or a closed interval of days, either end open.
@@ -411,7 +379,8 @@ mod tests {
     fn bbox_is_checked_for_order_range_and_count() {
         assert!(bbox("35,32,37,34").is_ok());
         assert!(bbox("35,34,37,32").is_err());
-        assert!(bbox("37,32,35,34").is_err());
+        // West east of east: across the antimeridian.
+        assert!(bbox("37,32,35,34").is_ok());
         assert!(bbox("35,32,37").is_err());
         assert!(bbox("35,32,0,37,34,10").is_err());
         assert!(bbox("35,32,NaN,34").is_err());

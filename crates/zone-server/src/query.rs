@@ -111,7 +111,8 @@ pub async fn point(
         at.map_or("null".into(), |d| format!("\"{d}\""))
     ));
     let zones = snap.layer("zones");
-    for (i, c) in snap.index.covering(lon, lat, at).iter().enumerate() {
+    let covering = snap.index.covering(lon, lat, at);
+    for (i, c) in covering.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -124,7 +125,7 @@ pub async fn point(
     out.push_str("],\"nearest\":[");
     for (i, n) in snap
         .index
-        .nearest_outside(lon, lat, k, at)
+        .nearest_outside_given(lon, lat, k, at, &covering)
         .into_iter()
         .enumerate()
     {

@@ -24,6 +24,8 @@ pub struct Layer {
     pub geometry_type: &'static str,
     /// Features in file order.
     pub features: Vec<ExportFeature>,
+    /// An R-tree over the features' envelopes: every selection goes through it.
+    pub index: zone_index::FeatureIndex,
     /// Each feature's GeoJSON text, serialised once per snapshot.
     pub json: Vec<String>,
     /// Each feature's `"id":N` and properties as JSON object members without the braces,
@@ -162,6 +164,7 @@ impl Snapshot {
                     geometry_type: info.geometry.geojson_type(),
                     filters: info.filters,
                     info,
+                    index: zone_index::FeatureIndex::new(&features),
                     features,
                     json,
                     members,

@@ -1597,3 +1597,62 @@ async fn health_answers_while_the_server_is_at_its_cap() {
     drop(sender);
     assert_eq!(held.await.unwrap().unwrap().status(), StatusCode::OK);
 }
+
+/// Issue 11: items, the map and exports select through one path (the layer's R-tree over
+/// feature envelopes), and a box across the antimeridian is a box, not an error.
+#[tokio::test]
+async fn items_the_map_and_exports_agree_on_what_a_box_and_a_date_select() {
+    let s = state();
+    for (bbox, day) in [
+        ("35.9,32.5,36.3,32.8", "2018-02-07"),
+        ("38.9,35.9,39.1,36.1", "2018-07-01"),
+        ("40,34,41,35", "2018-06-01"),
+    ] {
+        let items = get(
+            &s,
+            &format!("/collections/zones/items?bbox={bbox}&datetime={day}&limit=10000"),
+        )
+        .await
+        .json();
+        let map = get(&s, &format!("/map/zones?bbox={bbox}&datetime={day}"))
+            .await
+            .json();
+        let item_keys = keys(
+            &items["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["properties"].clone())
+                .collect::<Value>(),
+        );
+        let map_keys = keys(
+            &map["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["properties"].clone())
+                .collect::<Value>(),
+        );
+        assert!(!item_keys.is_empty(), "{bbox} {day}");
+        // The map draws what meets the view by envelope: every exact match, perhaps more.
+        assert!(
+            item_keys.iter().all(|k| map_keys.contains(k)),
+            "{bbox} {day}"
+        );
+        let dated = get(
+            &s,
+            &format!("/collections/zones/items?datetime={day}&limit=1"),
+        )
+        .await
+        .json();
+        let export = get(&s, &format!("/export/zones.geojson?datetime={day}")).await;
+        assert_eq!(
+            export.json()["features"].as_array().unwrap().len() as u64,
+            dated["numberMatched"].as_u64().unwrap(),
+            "{day}"
+        );
+    }
+    let across = get(&s, "/collections/zones/items?bbox=170,-10,-170,10").await;
+    assert_eq!(across.status, 200);
+    assert_eq!(across.json()["numberMatched"], 0);
+}

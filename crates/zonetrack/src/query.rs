@@ -56,13 +56,13 @@ fn table(
 }
 
 fn check_point(lon: f64, lat: f64) -> Result<()> {
-    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-        bail!("--lon {lon} is not a longitude (-180..180)");
+    match zone_index::LonLat::new(lon, lat) {
+        Ok(_) => Ok(()),
+        Err(zone_index::ZoneIndexError::Latitude(v)) => {
+            bail!("--lat {v} is not a latitude (-90..90)")
+        }
+        Err(_) => bail!("--lon {lon} is not a longitude (-180..180)"),
     }
-    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        bail!("--lat {lat} is not a latitude (-90..90)");
-    }
-    Ok(())
 }
 
 /// One point: covering zones and the nearest others.

@@ -1,0 +1,97 @@
+//! One way to pick a layer's features, for every reader of a layer (OGC API items, the map's
+//! layers, exports): by box, through an R-tree over the features' envelopes, then by validity
+//! date and property values, answered in file order.
+
+use geo::Intersects as _;
+use geodata::{ExportFeature, Period};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+use crate::Bbox;
+
+/// What to select.
+#[derive(Default)]
+pub struct Selection<'a> {
+    /// Features meeting this box (edges included; across the antimeridian when west > east).
+    pub bbox: Option<Bbox>,
+    /// Whether the geometry itself must meet the box (items, exports), or its envelope is
+    /// enough (the map, which draws what is near the view anyway).
+    pub exact: bool,
+    /// Features whose validity passes this test.
+    pub when: Option<&'a dyn Fn(&Period) -> bool>,
+    /// Features whose properties have these string values.
+    pub equals: &'a [(&'a str, &'a str)],
+}
+
+/// An R-tree over a layer's feature envelopes.
+pub struct FeatureIndex {
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+}
+
+impl FeatureIndex {
+    /// Indexes `features` (those without geometry are never in a box).
+    pub fn new(features: &[ExportFeature]) -> FeatureIndex {
+        let entries = features
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let b = f.bbox?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
+                    i,
+                ))
+            })
+            .collect();
+        FeatureIndex {
+            tree: RTree::bulk_load(entries),
+        }
+    }
+
+    /// The indices of the `features` (the same slice this index was built from) that the
+    /// selection takes, in file order.
+    ///
+    /// ```
+    /// use zone_index::{Bbox, FeatureIndex, Selection};
+    /// let data = geodata::Dataset::embedded();
+    /// let zones = data.export_features("zones").unwrap();
+    /// let index = FeatureIndex::new(&zones);
+    /// let daraa = Bbox::new(36.0, 32.5, 36.2, 32.7).unwrap();
+    /// let near = index.select(&zones, &Selection { bbox: Some(daraa), exact: true, ..Default::default() });
+    /// assert!(!near.is_empty() && near.len() < zones.len());
+    /// let all = index.select(&zones, &Selection::default());
+    /// assert_eq!(all.len(), zones.len());
+    /// ```
+    pub fn select(&self, features: &[ExportFeature], s: &Selection<'_>) -> Vec<usize> {
+        let mut picked: Vec<usize> = match &s.bbox {
+            None => (0..features.len()).collect(),
+            Some(b) => {
+                let mut v: Vec<usize> = Vec::new();
+                for r in b.rects().into_iter().flatten() {
+                    let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+                    v.extend(
+                        self.tree
+                            .locate_in_envelope_intersecting(&env)
+                            .map(|e| e.data)
+                            .filter(|&i| {
+                                !s.exact
+                                    || features.get(i).is_some_and(|f| f.geometry.intersects(&r))
+                            }),
+                    );
+                }
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+        };
+        picked.retain(|&i| {
+            let Some(f) = features.get(i) else {
+                return false;
+            };
+            s.when.is_none_or(|w| w(&f.period))
+                && s.equals.iter().all(|(k, v)| {
+                    f.properties.get(*k).and_then(serde_json::Value::as_str) == Some(*v)
+                })
+        });
+        picked
+    }
+}
