@@ -1,0 +1,154 @@
+//! What the server holds while it runs: its settings ([`Config`]) and the state every handler
+//! shares ([`AppState`]): the current snapshot, swapped atomically on reload, the outcome of the
+//! last load, and the semaphores that cap requests and batches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::http::HeaderMap;
+
+use crate::{Snapshot, body, reload};
+
+/// Who may read the API from a browser on another origin.
+#[derive(Debug, Clone, Default)]
+pub enum Cors {
+    /// Any origin (the default: the data is public and read-only).
+    #[default]
+    Any,
+    /// Only these origins.
+    Origins(Vec<String>),
+    /// No CORS headers.
+    Off,
+}
+
+/// Server settings that do not change while it runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The base URL clients reach the server at (`https://example.org/zonetrack`), for absolute
+    /// links behind a proxy. When unset, links follow `X-Forwarded-Proto/Host`, then `Host`.
+    pub public_url: Option<String>,
+    /// CORS policy for GET requests.
+    pub cors: Cors,
+    /// How long one request may take before it gets a 503.
+    pub request_timeout: Duration,
+    /// Requests handled at once; more get an immediate 503 rather than queueing without bound.
+    /// `/health` and the map's static files are outside this cap.
+    pub max_concurrent_requests: usize,
+    /// Batches (`POST /query/points`) parsed and answered at once; more wait for a slot.
+    pub max_concurrent_batches: usize,
+    /// How long a batch waits for one of those slots before it gets a 503.
+    pub batch_wait: Duration,
+    /// Bytes of batch bodies being received or held at once (each charged its announced
+    /// length, or the body limit when it announces none). A batch beyond it gets a 503 before
+    /// its body is read: trickling bodies can hold only this much, never the slots point
+    /// queries need, and memory for batches stays bounded.
+    pub batch_body_budget: usize,
+    /// How fast a request body must arrive.
+    pub body_rate: body::BodyRate,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            cors: Cors::Any,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 512,
+            max_concurrent_batches: 2,
+            batch_wait: Duration::from_secs(10),
+            batch_body_budget: 64 << 20,
+            body_rate: body::BodyRate::default(),
+        }
+    }
+}
+
+/// What every handler shares: the current snapshot (swapped atomically on reload) and the
+/// configuration.
+pub struct AppState {
+    current: ArcSwap<Snapshot>,
+    status: ArcSwap<reload::LoadStatus>,
+    /// Slots for requests being handled (see [`Config::max_concurrent_requests`]).
+    pub(crate) request_slots: Arc<tokio::sync::Semaphore>,
+    /// Slots for batches being parsed and answered (see [`Config::max_concurrent_batches`]).
+    pub(crate) batch_slots: Arc<tokio::sync::Semaphore>,
+    /// Batch body bytes, in KiB (see [`Config::batch_body_budget`]).
+    pub(crate) body_budget: Arc<tokio::sync::Semaphore>,
+    /// Settings.
+    pub config: Config,
+}
+
+impl AppState {
+    /// State serving `snapshot`.
+    pub fn new(snapshot: Snapshot, config: Config) -> Arc<Self> {
+        let status = reload::LoadStatus::initial(&snapshot, "startup");
+        Arc::new(Self {
+            current: ArcSwap::from_pointee(snapshot),
+            status: ArcSwap::from_pointee(status),
+            request_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_requests.max(1),
+            )),
+            batch_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_batches.max(1),
+            )),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                config
+                    .batch_body_budget
+                    .div_ceil(1024)
+                    .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            config,
+        })
+    }
+
+    /// The outcome of the last load (the initial one, or the last reload).
+    pub fn status(&self) -> Arc<reload::LoadStatus> {
+        self.status.load_full()
+    }
+
+    /// Records the outcome of a load.
+    pub fn set_status(&self, status: reload::LoadStatus) {
+        self.status.store(Arc::new(status));
+    }
+
+    /// The snapshot to answer one request from: a request holds it to the end, so it sees one
+    /// whole version of the data even if a reload happens meanwhile.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Serves `snapshot` from now on; requests in flight finish on the old one.
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+
+    /// The absolute base URL for links in an answer to a request with these headers.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(u) = &self.config.public_url {
+            return u.trim_end_matches('/').to_owned();
+        }
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(',').next().unwrap_or("").trim().to_owned())
+        };
+        // Only plain host[:port] values go into links; anything else would let a client inject
+        // markup or another site into our answers.
+        let safe_host = |h: &String| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
+        };
+        let proto = match text("x-forwarded-proto").as_deref() {
+            Some("https") => "https",
+            _ => "http",
+        };
+        let host = text("x-forwarded-host")
+            .filter(safe_host)
+            .or_else(|| text("host").filter(safe_host))
+            .unwrap_or_else(|| "127.0.0.1".into());
+        format!("{proto}://{host}")
+    }
+}
