@@ -86,6 +86,25 @@ fn fit_connection_cap(wanted: usize) -> usize {
     cap
 }
 
+/// Connections the kernel may hold before `accept` takes them (the kernel caps it at
+/// `net.core.somaxconn`). Under a flood of connections (a client reconnecting hundreds of
+/// times a second) the default of 1,024 filled up, and a normal client's connection attempt
+/// was dropped and retried a second later.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, so a restart does
+/// not wait for old connections to time out).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then closes idle connections, waits
 /// up to the grace period for requests in flight, and returns.
 pub async fn serve(

@@ -396,8 +396,7 @@ fn serve(
                 }
             });
         }
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
+        let listener = zone_server::serve::listen(bind)
             .with_context(|| format!("cannot listen on {bind}"))?;
         let local = listener.local_addr().context("reading the bound address")?;
         tracing::info!("serving on http://{local}");
