@@ -1,5 +1,7 @@
 // The map page in a real browser (Debian's Chromium, driven by playwright-core), against the real
-// zonetrack binary. tests/browser/run builds and starts the server and sets ZONETRACK_URL.
+// zonetrack binary. tests/browser/run builds and starts two servers: one on the embedded data set
+// (ZONETRACK_URL), one on the small synthetic folder tests/fixtures/elsewhere
+// (ZONETRACK_ELSEWHERE_URL), whose layers are named unlike the default set's.
 //
 // What the page draws and answers is checked against the server's own API for the same date, so
 // the test follows the data rather than copies of it; the few facts named here (Daraa, the
@@ -19,6 +21,7 @@ const root = join(here, '..', '..');
 const { chromium } = createRequire(join(root, 'web', 'package.json'))('playwright-core');
 
 const BASE = (process.env.ZONETRACK_URL ?? '').replace(/\/$/, '');
+const ELSEWHERE = (process.env.ZONETRACK_ELSEWHERE_URL ?? '').replace(/\/$/, '');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.SCREENSHOT_DIR ?? join(root, 'target', 'screenshots');
 const FIRST_RENDER_BUDGET_MS = 1000;
@@ -62,33 +65,35 @@ after(async () => {
 });
 
 /** GETs JSON from the server under test (the expectation side of every comparison). */
-async function api(path) {
-  const resp = await fetch(`${BASE}${path}`, { headers: { Accept: 'application/json' } });
+async function api(path, base = BASE) {
+  const resp = await fetch(`${base}${path}`, { headers: { Accept: 'application/json' } });
   assert.equal(resp.status, 200, `GET ${path}: ${resp.status} ${await resp.clone().text()}`);
   return resp.json();
 }
 
 /** Keys of the zones valid on `date` (inside `bbox` when given), from OGC API items. */
-async function zoneKeys(date, bbox) {
+async function zoneKeys(date, bbox, base = BASE) {
   const q = new URLSearchParams({ datetime: date, limit: '1000' });
   if (bbox) q.set('bbox', bbox.join(','));
-  const fc = await api(`/collections/zones/items?${q}`);
+  const fc = await api(`/collections/zones/items?${q}`, base);
   assert.equal(fc.numberReturned, fc.numberMatched, 'one page holds every zone');
   return { count: fc.numberMatched, keys: new Set(fc.features.map((f) => f.properties.key)) };
 }
 
 /**
- * A new page in a fresh context. Records console errors, page errors and every request that
- * leaves the server under test; `clean()` asserts there were none (the tile host is allowed
- * only where a test turns the online layer on).
+ * A new page in a fresh context. Records console errors, page errors, every request that
+ * leaves the server under test and every answer with a 4xx/5xx status; `clean()` asserts there
+ * were none (the tile host is allowed only where a test turns the online layer on). `base` is
+ * the server whose map is opened.
  */
-async function openPage(hash = '', { viewport = DESKTOP, mobile = false, allowTiles = false } = {}) {
+async function openPage(hash = '', { viewport = DESKTOP, mobile = false, allowTiles = false, base = BASE } = {}) {
   const context = await browser.newContext({ viewport, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors = [];
   const outside = [];
+  const refused = [];
   const zoneRequests = [];
-  const origin = new URL(BASE).origin;
+  const origin = new URL(base).origin;
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const where = m.location()?.url ?? '';
@@ -96,6 +101,9 @@ async function openPage(hash = '', { viewport = DESKTOP, mobile = false, allowTi
     errors.push(`console: ${m.text()} (${where})`);
   });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) refused.push(`${r.status()} ${r.url()}`);
+  });
   page.on('request', (r) => {
     const url = r.url();
     if (url.includes('/map/zones?') && !url.includes('zoom=0')) zoneRequests.push(url);
@@ -103,7 +111,7 @@ async function openPage(hash = '', { viewport = DESKTOP, mobile = false, allowTi
     if (allowTiles && new URL(url).host === TILE_HOST) return;
     outside.push(url);
   });
-  await page.goto(`${BASE}/${hash}`);
+  await page.goto(`${base}/${hash}`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20000 });
   await settled(page);
   return {
@@ -113,6 +121,7 @@ async function openPage(hash = '', { viewport = DESKTOP, mobile = false, allowTi
     clean() {
       assert.deepEqual(errors, [], 'no console errors');
       assert.deepEqual(outside, [], 'no request leaves the server under test');
+      assert.deepEqual(refused, [], 'no request the page makes is answered with a 4xx or 5xx');
     },
   };
 }
@@ -452,6 +461,171 @@ describe('the map page', () => {
     await page.focus('.leaflet-marker-icon.loc[data-key="damascus_city"]');
     await page.keyboard.press('Enter');
     await page.waitForSelector('.leaflet-popup .answer');
+    clean();
+    await context.close();
+  });
+});
+
+// The same page on another data folder: tests/fixtures/elsewhere, a small invented island in the
+// South Atlantic whose reference layers (coastline, provinces, roads) share no name with the
+// default set's. The page must learn everything from that server's /collections and /actors: the
+// view, the base map and its stacking, the layer list and the exports. Expectations come from the
+// same server's API, so the checks hold for any folder; the fixture's style orders are chosen so
+// that style order differs from name and title order.
+describe('the map of another data folder (tests/fixtures/elsewhere)', () => {
+  let collections;
+  let refs; // reference collections in style order (ties by id, as the page breaks them)
+  let about;
+
+  const style = (c) => c['zonetrack:style'] ?? {};
+  /** A CSS selector for the paths of reference layer `id` (each has its own pane). */
+  const refPaths = (id) => `.leaflet-ref-${id}-pane path`;
+
+  before(async () => {
+    assert.ok(ELSEWHERE, 'set ZONETRACK_ELSEWHERE_URL to a server of tests/fixtures/elsewhere (tests/browser/run does)');
+    collections = (await api('/collections', ELSEWHERE)).collections;
+    about = await api('/actors', ELSEWHERE);
+    refs = collections
+      .filter((c) => c['zonetrack:role'] === 'reference')
+      .sort((a, b) => (style(a).order ?? 100) - (style(b).order ?? 100) || a.id.localeCompare(b.id));
+  });
+
+  test('opens on its zones, over its own base map, with its layers listed by title in style order', async () => {
+    // The fixture is what it claims: away from the default data, names unlike its layers'.
+    const zonesAt = (cs) => cs.find((c) => c['zonetrack:role'] === 'zones').extent.spatial.bbox[0];
+    const [w, s, e, n] = zonesAt(collections);
+    const syria = zonesAt((await api('/collections')).collections);
+    assert.ok(e < syria[0] || w > syria[2] || n < syria[1] || s > syria[3], `the fixture's zones ${[w, s, e, n]} lie away from the default data's ${syria}`);
+    const defaultRefs = new Set((await api('/collections')).collections.filter((c) => c['zonetrack:role'] === 'reference').map((c) => c.id));
+    assert.ok(refs.length >= 3 && refs.every((c) => !defaultRefs.has(c.id)), `reference layers named unlike the default set's: ${refs.map((c) => c.id)}`);
+    const ids = refs.map((c) => c.id);
+    assert.notDeepEqual(ids, [...ids].sort(), 'style order differs from name order (else the order check proves nothing)');
+    const titles = refs.map((c) => c.title);
+    assert.notDeepEqual(titles, [...titles].sort(), 'style order differs from title order');
+    const land = refs.filter((c) => style(c).land);
+    assert.equal(land.length, 1, 'one land layer');
+    const dashed = refs.filter((c) => style(c).dash);
+    assert.ok(dashed.length > 0, 'a dashed reference layer');
+
+    const { page, context, clean } = await openPage('', { base: ELSEWHERE });
+    const date = about.date_span[1];
+    await settled(page, date);
+    assert.equal(await page.inputValue('#date-input'), date, "the date is the last day of the data's span");
+
+    // The view is fitted to this data's zones (not Syria's): its centre lies in their extent, no
+    // zone is cut off, and they fill at least half the map one way (a whole-zoom fit does).
+    const view = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    const [lat, lon] = [Number(view.get('lat')), Number(view.get('lon'))];
+    assert.ok(w <= lon && lon <= e && s <= lat && lat <= n, `the view's centre ${lat},${lon} lies in the zones' extent ${[w, s, e, n]}`);
+    const mapBox = await page.$eval('#map', (m) => m.getBoundingClientRect().toJSON());
+    const drawn = await page.$$eval('.leaflet-zones-pane path', (ps) => {
+      const rs = ps.map((p) => p.getBoundingClientRect());
+      return {
+        left: Math.min(...rs.map((r) => r.left)),
+        top: Math.min(...rs.map((r) => r.top)),
+        right: Math.max(...rs.map((r) => r.right)),
+        bottom: Math.max(...rs.map((r) => r.bottom)),
+      };
+    });
+    for (const side of ['left', 'top']) assert.ok(drawn[side] >= mapBox[side] - 1, `zones inside the map (${side}): ${JSON.stringify(drawn)} in ${JSON.stringify(mapBox)}`);
+    for (const side of ['right', 'bottom']) assert.ok(drawn[side] <= mapBox[side] + 1, `zones inside the map (${side}): ${JSON.stringify(drawn)} in ${JSON.stringify(mapBox)}`);
+    const fill = Math.max((drawn.right - drawn.left) / mapBox.width, (drawn.bottom - drawn.top) / mapBox.height);
+    assert.ok(fill >= 0.45, `the zones fill ${Math.round(fill * 100)}% of the map at best: the view is fitted to them`);
+
+    // Its zones: exactly those valid on the date, each in its actor's colour; its actors in the legend.
+    const expected = await zoneKeys(date, null, ELSEWHERE);
+    assert.ok(expected.count >= 3, `the fixture has zones on ${date}: ${[...expected.keys]}`);
+    assert.deepEqual(new Set(await drawnKeys(page)), expected.keys, `the zones valid on ${date} are drawn`);
+    assert.equal((await drawnKeys(page)).length, expected.count, 'one path per zone');
+    const colour = Object.fromEntries(about.actors.map((a) => [a.id, a.colour.toLowerCase()]));
+    const items = await api(`/collections/zones/items?datetime=${date}&limit=1000`, ELSEWHERE);
+    const actorOf = Object.fromEntries(items.features.map((f) => [f.properties.key, f.properties.actor]));
+    const strokes = await page.$$eval('.leaflet-zones-pane path', (ps) => ps.map((p) => [p.dataset.key, p.getAttribute('stroke')]));
+    for (const [key, stroke] of strokes) assert.equal(stroke.toLowerCase(), colour[actorOf[key]], `stroke of ${key}`);
+    const legend = await page.$$eval('#legend-actors li', (lis) => lis.map((l) => l.dataset.actor));
+    assert.deepEqual(new Set(legend), new Set(about.actors.map((a) => a.id)), 'the legend lists its actors');
+    const places = await api(`/map/locations?datetime=${date}`, ELSEWHERE);
+    const markers = await page.$$eval('.leaflet-marker-icon.loc', (ms) => ms.map((m) => m.dataset.key));
+    assert.deepEqual(new Set(markers), new Set(places.features.map((f) => f.properties.key)), 'its places are drawn');
+    // Events of the default window (the 30 days to the date).
+    const from = new Date(Date.parse(`${date}T00:00:00Z`) - 30 * 86400000).toISOString().slice(0, 10);
+    const events = await api(`/map/events?datetime=${from}/${date}`, ELSEWHERE);
+    assert.ok(events.features.length > 0, `the fixture has an event between ${from} and ${date}`);
+    const eventMarkers = await page.$$eval('.leaflet-marker-icon.evt', (ms) => ms.map((m) => m.dataset.key));
+    assert.deepEqual(new Set(eventMarkers), new Set(events.features.map((f) => f.properties.key)), 'its recent events are drawn');
+
+    // The panel lists its reference layers by title, in style order (then the optional tiles).
+    const listed = await page.$$eval('#ref-layers label', (ls) => ls.map((l) => [l.querySelector('input').dataset.layer, l.textContent.trim()]));
+    assert.deepEqual(listed.filter(([id]) => id !== 'osm'), refs.map((c) => [`ref.${c.id}`, c.title]), 'base map layers by title, in style order');
+
+    // Every reference layer is drawn in its own pane, in its style's colours.
+    for (const c of refs) {
+      const paths = await page.$$eval(refPaths(c.id), (ps) => ps.map((p) => ({
+        stroke: p.getAttribute('stroke'),
+        dash: p.getAttribute('stroke-dasharray'),
+        fill: p.getAttribute('fill'),
+        fillOpacity: p.getAttribute('fill-opacity'),
+      })));
+      assert.ok(paths.length > 0, `reference layer ${c.id} is drawn`);
+      const st = style(c);
+      for (const p of paths) {
+        assert.equal(p.stroke.toLowerCase(), st.stroke, `${c.id}: stroke from its style`);
+        // A dashed layer has its style's dash array; the others are solid.
+        assert.equal(p.dash, st.dash ?? null, `${c.id}: dash array from its style`);
+        if (st.fill) {
+          assert.equal(p.fill.toLowerCase(), st.fill, `${c.id}: fill from its style`);
+          assert.equal(Number(p.fillOpacity), st.fill_opacity, `${c.id}: fill opacity from its style`);
+        } else {
+          assert.equal(p.fill, 'none', `${c.id}: not filled`);
+        }
+      }
+    }
+
+    // The land layer is the filled base map, drawn first: its pane is below every other layer's.
+    const landPane = await page.$eval(`.leaflet-ref-${land[0].id}-pane`, (p) => Number(getComputedStyle(p).zIndex));
+    const landFill = await page.$$eval(refPaths(land[0].id), (ps) => ps.map((p) => [p.getAttribute('fill'), Number(p.getAttribute('fill-opacity'))]));
+    assert.ok(landFill.length > 0 && landFill.every(([f, o]) => f !== 'none' && o > 0), `the land layer ${land[0].id} is filled: ${JSON.stringify(landFill)}`);
+    const panes = await page.$$eval('.leaflet-map-pane > .leaflet-pane', (ps) => ps.map((p) => [p.className, Number(getComputedStyle(p).zIndex)]));
+    for (const [cls, z] of panes) {
+      if (cls.includes(`leaflet-ref-${land[0].id}-pane`) || cls.includes('leaflet-tile-pane')) continue;
+      if (!/leaflet-(ref-[\w-]+|zones|overlay)-pane/.test(cls)) continue;
+      assert.ok(landPane < z, `the land layer (z-index ${landPane}) is below ${cls} (${z})`);
+    }
+    await shot(page, 'elsewhere');
+    clean();
+    await context.close();
+  });
+
+  test('the export list links every file its collections list, for its own layers', async () => {
+    const { page, context, clean } = await openPage('', { base: ELSEWHERE });
+    const date = about.date_span[1];
+    await settled(page, date);
+    const links = await page.$$eval('#exports a', (as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('download')]));
+    const hrefs = links.map(([h]) => h.split('?')[0]);
+    const rows = await page.$$eval('#exports li .what', (ws) => ws.map((w) => w.textContent));
+    for (const c of refs) assert.ok(rows.includes(c.title), `the export list names ${c.title}: ${rows}`);
+    for (const c of collections) {
+      // The files this collection links to (data as `enclosure`, its QGIS style as `describedby`).
+      const files = c.links.filter((l) => (l.rel === 'enclosure' || l.rel === 'describedby') && l.href.includes('/export/'));
+      const exts = files.map((l) => l.href.split('?')[0].split('.').pop());
+      for (const ext of ['geojson', 'fgb', 'gpkg', 'qml']) assert.ok(exts.includes(ext), `${c.id} lists a .${ext} file: ${exts}`);
+      for (const f of files) {
+        const ext = f.href.split('?')[0].split('.').pop();
+        const href = `export/${c.id}.${ext}`;
+        assert.ok(hrefs.includes(href), `the page links ${href}: ${JSON.stringify(hrefs)}`);
+        const link = links.find(([h]) => h.split('?')[0] === href);
+        if (c['zonetrack:role'] === 'zones' && f.rel === 'enclosure') assert.match(link[0], new RegExp(`datetime=${date}`), `${href} is for the date`);
+        const resp = await page.request.get(`${ELSEWHERE}/${link[0]}`);
+        assert.equal(resp.status(), 200, link[0]);
+        const mediaType = (t) => String(t).split(';')[0].trim();
+        assert.equal(mediaType(resp.headers()['content-type']), mediaType(f.type), `${link[0]}: the type its collection gives`);
+      }
+    }
+    // A reference layer's GeoJSON export holds its features (the same as its items).
+    const roads = refs.find((c) => style(c).dash) ?? refs[0];
+    const exported = await (await page.request.get(`${ELSEWHERE}/export/${roads.id}.geojson`)).json();
+    assert.equal(exported.features.length, roads.itemCount, `${roads.id}.geojson holds every feature`);
+    assert.equal(await page.inputValue('#qgis-link'), ELSEWHERE, 'QGIS gets this server');
     clean();
     await context.close();
   });

@@ -104,6 +104,15 @@ pub async fn conformance(RawQuery(q): RawQuery) -> ApiResult<Response> {
 }
 
 fn collection_json(layer: &Layer, base: &str) -> Value {
+    let mut doc = collection_doc(layer, base);
+    // The tracked layers are drawn by actor and kind; only reference layers carry a style.
+    if layer.info.role == geodata::LayerRole::Reference {
+        doc["zonetrack:style"] = layer.info.style.to_json();
+    }
+    doc
+}
+
+fn collection_doc(layer: &Layer, base: &str) -> Value {
     let bbox = layer
         .bbox
         .map_or(json!([[-180.0, -90.0, 180.0, 90.0]]), |b| json!([b]));
@@ -140,7 +149,6 @@ fn collection_json(layer: &Layer, base: &str) -> Value {
         // map among them) needs no list of layer names.
         "zonetrack:role": layer.info.role.as_str(),
         "zonetrack:geometry": layer.geometry_type,
-        "zonetrack:style": layer.info.style.to_json(),
         "crs": [CRS84],
         "storageCrs": CRS84,
         "itemCount": layer.features.len(),

@@ -256,7 +256,11 @@ function drawEvents(fc) {
  */
 function refPane(id, line) {
   const name = `ref-${id.replace(/[^a-z0-9_-]/gi, '')}`;
-  if (!map.getPane(name)) map.createPane(name).style.zIndex = String((line ? 450 : 250) + refRank(`ref.${id}`));
+  // The land layer is the base map: below every other area, whatever its declared order (its
+  // fill is opaque). Other areas stack in style order above it, lines above the zones.
+  const land = state.refs.find((r) => r.id === id)?.land;
+  const z = land ? 240 : (line ? 450 : 250) + refRank(`ref.${id}`);
+  if (!map.getPane(name)) map.createPane(name).style.zIndex = String(z);
   return name;
 }
 
@@ -772,7 +776,8 @@ function viewFrom(collections) {
   const bb = (c) => c?.extent?.spatial?.bbox?.[0];
   const land = collections.find((c) => c['zonetrack:role'] === 'reference' && c['zonetrack:style']?.land);
   const b = bb(collections.find((c) => c['zonetrack:role'] === 'zones')) ?? bb(land);
-  return b ? L.latLngBounds([b[1], b[0]], [b[3], b[2]]) : L.latLngBounds([32, 35], [37.5, 42.5]);
+  // No zones and no land layer: the whole world.
+  return b ? L.latLngBounds([b[1], b[0]], [b[3], b[2]]) : L.latLngBounds([-60, -170], [75, 170]);
 }
 
 async function start() {
