@@ -22,16 +22,22 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// Security headers for HTML: our own scripts and styles only, plus the optional tile host.
-fn html_headers(resp: &mut Response) {
+/// The map's policy: our own scripts and styles only, plus the optional tile host.
+const MAP_POLICY: &str = "default-src 'self'; img-src 'self' data: https://tile.openstreetmap.org; \
+     style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; \
+     base-uri 'self'; frame-ancestors 'none'";
+
+/// A generated page with no script (`/api.html`): nothing may load or run; its one inline style
+/// block is allowed.
+const DOCUMENT_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// Security headers for an HTML page under `policy`.
+fn secure(resp: &mut Response, policy: &'static str) {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data: https://tile.openstreetmap.org; \
-             style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; \
-             base-uri 'self'; frame-ancestors 'none'",
-        ),
+        HeaderValue::from_static(policy),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -43,25 +49,13 @@ fn html_headers(resp: &mut Response) {
     );
 }
 
-/// Security headers for a generated page with no script (`/api.html`): nothing may load or
-/// run; its one inline style block is allowed.
+fn html_headers(resp: &mut Response) {
+    secure(resp, MAP_POLICY);
+}
+
+/// Security headers for a generated page with no script (`/api.html`).
 pub fn document_headers(resp: &mut Response) {
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
-             form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    secure(resp, DOCUMENT_POLICY);
 }
 
 /// The map page (`index.html`).

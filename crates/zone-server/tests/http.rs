@@ -689,6 +689,41 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
     assert_eq!(after.json()["numberMatched"], DATA.zones.len() - 1);
 }
 
+/// The status of a GET through one application (so its caps are shared).
+async fn get_status(router: &axum::Router, uri: &str) -> StatusCode {
+    router
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A CSV batch whose body is still arriving: its first bytes are sent, the rest waits on the
+/// returned sender (dropping it ends the body). The answer comes from the returned task.
+async fn hold_batch(
+    router: &axum::Router,
+    first: &'static [u8],
+) -> (
+    http_body_util::channel::Sender<axum::body::Bytes>,
+    tokio::task::JoinHandle<Result<axum::response::Response, std::convert::Infallible>>,
+) {
+    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
+    let held = tokio::spawn(
+        router.clone().oneshot(
+            Request::post("/query/points")
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::new(body))
+                .unwrap(),
+        ),
+    );
+    sender
+        .send_data(axum::body::Bytes::from_static(first))
+        .await
+        .unwrap();
+    (sender, held)
+}
+
 /// Found by the soak test: the cap was per route (`Router::layer` wraps each route alone), so a
 /// server at its cap on one route still took requests on every other.
 #[tokio::test]
@@ -711,19 +746,7 @@ async fn the_concurrency_cap_is_one_for_the_whole_server() {
     // A page answered once is kept: answering it again takes no slot.
     assert_eq!(get("/collections").await.status(), StatusCode::OK);
     // A batch whose body is still arriving holds the one slot.
-    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
-    let held = tokio::spawn(
-        router.clone().oneshot(
-            Request::post("/query/points")
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::new(body))
-                .unwrap(),
-        ),
-    );
-    sender
-        .send_data(axum::body::Bytes::from_static(b"lon,lat\n36.1,32.6\n"))
-        .await
-        .unwrap();
+    let (sender, held) = hold_batch(&router, b"lon,lat\n36.1,32.6\n").await;
     // Another route is refused while it is held...
     let point = "/query/point?lon=36.1&lat=32.6";
     let mut refused = None;
@@ -1256,19 +1279,7 @@ async fn batch_bodies_have_their_own_budget_and_point_queries_keep_their_slots()
         ..Config::default()
     });
     let router = app(s.clone());
-    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
-    let held = tokio::spawn(
-        router.clone().oneshot(
-            Request::post("/query/points")
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::new(body))
-                .unwrap(),
-        ),
-    );
-    sender
-        .send_data(axum::body::Bytes::from_static(b"lon,lat\n36.1,32.6\n"))
-        .await
-        .unwrap();
+    let (sender, held) = hold_batch(&router, b"lon,lat\n36.1,32.6\n").await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let second = router
         .clone()
@@ -1287,16 +1298,10 @@ async fn batch_bodies_have_their_own_budget_and_point_queries_keep_their_slots()
     let v: Value =
         serde_json::from_slice(&second.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(v["code"], "Overloaded");
-    let point = router
-        .clone()
-        .oneshot(
-            Request::get("/query/point?lon=36.1&lat=32.6")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(point.status(), StatusCode::OK);
+    assert_eq!(
+        get_status(&router, "/query/point?lon=36.1&lat=32.6").await,
+        StatusCode::OK
+    );
     drop(sender);
     let done = held.await.unwrap().unwrap();
     assert_eq!(done.status(), StatusCode::OK);
@@ -1562,19 +1567,7 @@ async fn health_answers_while_the_server_is_at_its_cap() {
         ..Config::default()
     });
     let router = app(s.clone());
-    let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
-    let held = tokio::spawn(
-        router.clone().oneshot(
-            Request::post("/query/points")
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::new(body))
-                .unwrap(),
-        ),
-    );
-    sender
-        .send_data(axum::body::Bytes::from_static(b"36.1,32.6\n"))
-        .await
-        .unwrap();
+    let (sender, held) = hold_batch(&router, b"36.1,32.6\n").await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     for uri in ["/health", "/static/index.html"] {
         let a = router
@@ -1584,16 +1577,10 @@ async fn health_answers_while_the_server_is_at_its_cap() {
             .unwrap();
         assert_eq!(a.status(), StatusCode::OK, "{uri}");
     }
-    let point = router
-        .clone()
-        .oneshot(
-            Request::get("/query/point?lon=36.1&lat=32.6")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(point.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        get_status(&router, "/query/point?lon=36.1&lat=32.6").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     drop(sender);
     assert_eq!(held.await.unwrap().unwrap().status(), StatusCode::OK);
 }
