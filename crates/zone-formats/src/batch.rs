@@ -98,23 +98,32 @@ pub enum BatchRefused {
     Unreadable(String),
 }
 
-fn coordinate(s: &str, what: &str, range: f64) -> Result<f64, String> {
+/// Which coordinate a field is.
+#[derive(Clone, Copy)]
+enum Axis {
+    Lon,
+    Lat,
+}
+
+fn coordinate(s: &str, axis: Axis) -> Result<f64, String> {
+    let what = match axis {
+        Axis::Lon => "longitude",
+        Axis::Lat => "latitude",
+    };
     let v: f64 = s.trim().parse().map_err(|_| {
         format!(
             "{what} {:?} is not a number",
             s.chars().take(40).collect::<String>()
         )
     })?;
-    // The index's one range check (`range` says which coordinate this is).
-    let ok = if range > 90.0 {
-        zone_index::LonLat::new(v, 0.0).is_ok()
-    } else {
-        zone_index::LonLat::new(0.0, v).is_ok()
+    // The index's one range check.
+    let (checked, range) = match axis {
+        Axis::Lon => (zone_index::LonLat::new(v, 0.0), 180),
+        Axis::Lat => (zone_index::LonLat::new(0.0, v), 90),
     };
-    if !ok {
-        return Err(format!("{what} {v} is out of range (-{range}..{range})"));
-    }
-    Ok(v)
+    checked
+        .map(|_| v)
+        .map_err(|_| format!("{what} {v} is out of range (-{range}..{range})"))
 }
 
 /// Which column holds what, from a header row (or the default order without one).
@@ -225,8 +234,8 @@ fn date_field(s: &str) -> Result<Option<Date>, String> {
 
 fn point_from_columns(fields: &csv::StringRecord, c: &Columns) -> Result<Parsed, String> {
     let get = |i: usize| fields.get(i).unwrap_or("");
-    let lon = coordinate(get(c.lon), "longitude", 180.0)?;
-    let lat = coordinate(get(c.lat), "latitude", 90.0)?;
+    let lon = coordinate(get(c.lon), Axis::Lon)?;
+    let lat = coordinate(get(c.lat), Axis::Lat)?;
     let date = match c.date {
         Some(i) => date_field(get(i))?,
         None => None,
@@ -246,8 +255,8 @@ fn point_positional(record: &csv::StringRecord) -> Result<Parsed, String> {
             fields.len()
         ));
     }
-    let lon = coordinate(fields[0], "longitude", 180.0)?;
-    let lat = coordinate(fields[1], "latitude", 90.0)?;
+    let lon = coordinate(fields[0], Axis::Lon)?;
+    let lat = coordinate(fields[1], Axis::Lat)?;
     let mut date = None;
     let mut id = None;
     for &f in &fields[2..] {
@@ -330,8 +339,8 @@ fn point_feature(f: &Value) -> Result<Parsed, String> {
             .and_then(Value::as_f64)
             .ok_or("coordinates must be numbers")
     };
-    let lon = coordinate(&num(0)?.to_string(), "longitude", 180.0)?;
-    let lat = coordinate(&num(1)?.to_string(), "latitude", 90.0)?;
+    let lon = coordinate(&num(0)?.to_string(), Axis::Lon)?;
+    let lat = coordinate(&num(1)?.to_string(), Axis::Lat)?;
     let date = match f["properties"]
         .get("date")
         .or_else(|| f["properties"].get("datetime"))

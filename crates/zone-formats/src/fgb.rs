@@ -19,14 +19,7 @@ impl LayerWriter for FlatGeobuf {
     const TITLE: &'static str = "FlatGeobuf";
 
     fn write(layer: &LayerExport<'_>) -> Result<Vec<u8>, FormatError> {
-        let keep: std::collections::HashSet<usize> = layer.indices().into_iter().collect();
-        let kept: Vec<&ExportFeature> = layer
-            .features
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| keep.contains(i))
-            .map(|(_, f)| f)
-            .collect();
+        let kept: Vec<&ExportFeature> = layer.rows().collect();
         flatgeobuf(
             &layer.info.id,
             layer.info.geometry,
