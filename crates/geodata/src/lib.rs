@@ -90,6 +90,16 @@ impl Dataset {
         embedded::files()
     }
 
+    /// Where a zone is in `zones`, by id.
+    pub fn zone_position(&self, id: &str) -> Option<usize> {
+        self.zones.iter().position(|z| z.meta.id.as_str() == id)
+    }
+
+    /// A location by id.
+    pub fn location(&self, id: &str) -> Option<&Location> {
+        self.locations.iter().find(|l| l.meta.id.as_str() == id)
+    }
+
     /// An actor by id.
     pub fn actor(&self, id: &str) -> Option<&Actor> {
         self.actors.iter().find(|a| a.id.as_str() == id)

@@ -18,42 +18,16 @@ use crate::{Dataset, Date, GeodataError, GeodataResult, LayerStyle, rules};
 /// Decimal places kept in coordinates: 7 decimals is about 1 cm, far finer than any source.
 pub const COORD_DECIMALS: i32 = 7;
 
-const COMMON_PROPS: &[&str] = &["name", "description", "confidence", "method", "sources"];
-const ZONE_PROPS: &[&str] = &[
-    "name",
-    "description",
-    "confidence",
-    "method",
-    "sources",
-    "actor",
-    "kind",
-    "valid_from",
-    "valid_to",
-    "rule",
-];
-const LOCATION_PROPS: &[&str] = &[
-    "name",
-    "description",
-    "confidence",
-    "method",
-    "sources",
-    "kind",
-    "actor",
-    "valid_from",
-    "valid_to",
-];
-const EVENT_PROPS: &[&str] = &[
-    "name",
-    "description",
-    "confidence",
-    "method",
-    "sources",
-    "kind",
-    "date",
-    "date_end",
-    "actors",
-    "location",
-];
+/// The properties a layer's features may have: the common ones every feature has, then `$more`.
+macro_rules! props {
+    ($($more:literal),*) => {
+        &["name", "description", "confidence", "method", "sources", $($more),*]
+    };
+}
+const COMMON_PROPS: &[&str] = props![];
+const ZONE_PROPS: &[&str] = props!["actor", "kind", "valid_from", "valid_to", "rule"];
+const LOCATION_PROPS: &[&str] = props!["kind", "actor", "valid_from", "valid_to"];
+const EVENT_PROPS: &[&str] = props!["kind", "date", "date_end", "actors", "location"];
 
 /// The files a data directory must have.
 pub const REQUIRED_FILES: [&str; 4] = [
@@ -236,51 +210,15 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         actors_loaded: by_name.contains_key("actors.json"),
     };
 
-    let mut zones = Vec::new();
-    let mut zone_index = Vec::new();
-    if let Some((shown, v)) = by_name.get("zones.geojson") {
-        for (index, raw) in features(shown, v, &mut problems) {
-            let mut cx = FeatureCx::new(shown, index, raw, &mut problems);
-            if let Some(z) = parse_zone(&mut cx, &checker) {
-                zone_index.push(index);
-                zones.push(z);
-            }
-        }
-        check_ids(
-            shown,
-            zones
-                .iter()
-                .map(|z| &z.0.id)
-                .zip(zone_index.iter().copied()),
-            &mut problems,
-        );
-    }
-    let mut locations = Vec::new();
-    if let Some((shown, v)) = by_name.get("locations.geojson") {
-        let mut idx = Vec::new();
-        for (index, raw) in features(shown, v, &mut problems) {
-            let mut cx = FeatureCx::new(shown, index, raw, &mut problems);
-            if let Some(l) = parse_location(&mut cx, &checker) {
-                idx.push(index);
-                locations.push(l);
-            }
-        }
-        check_ids(
-            shown,
-            locations.iter().map(|l| &l.meta.id).zip(idx),
-            &mut problems,
-        );
-    }
-    let mut events = Vec::new();
-    if let Some((shown, v)) = by_name.get("events.geojson") {
-        let mut idx = Vec::new();
-        for (index, raw) in features(shown, v, &mut problems) {
-            let mut cx = FeatureCx::new(shown, index, raw, &mut problems);
-            if let Some(e) = parse_event(&mut cx, &checker) {
-                idx.push(index);
-                events.push(e);
-            }
-        }
+    let mut layers = LayerFiles {
+        by_name: &by_name,
+        refs: &checker,
+        problems: &mut problems,
+    };
+    let (zones, zone_index) = layers.parse("zones.geojson", parse_zone);
+    let (locations, _) = layers.parse("locations.geojson", parse_location);
+    let (events, idx) = layers.parse("events.geojson", parse_event);
+    if let Some((shown, _)) = by_name.get("events.geojson") {
         let location_ids: Vec<&str> = locations.iter().map(|l| l.meta.id.as_str()).collect();
         for (event, index) in events.iter().zip(idx.iter().copied()) {
             if let Some(loc) = &event.location
@@ -299,11 +237,6 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
                 });
             }
         }
-        check_ids(
-            shown,
-            events.iter().map(|e| &e.meta.id).zip(idx),
-            &mut problems,
-        );
     }
     let mut reference = Vec::new();
     let mut reference_files = Vec::new();
@@ -356,6 +289,61 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
     }
 }
 
+/// The layer files as read, for parsing one layer after another.
+struct LayerFiles<'a> {
+    by_name: &'a BTreeMap<String, (String, Value)>,
+    refs: &'a Refs<'a>,
+    problems: &'a mut Vec<Problem>,
+}
+
+/// A feature that has an id, for the check that ids are used once.
+trait Keyed {
+    fn key(&self) -> &FeatureId;
+}
+
+impl Keyed for ParsedZone {
+    fn key(&self) -> &FeatureId {
+        &self.0.id
+    }
+}
+
+impl Keyed for Location {
+    fn key(&self) -> &FeatureId {
+        &self.meta.id
+    }
+}
+
+impl Keyed for Event {
+    fn key(&self) -> &FeatureId {
+        &self.meta.id
+    }
+}
+
+impl LayerFiles<'_> {
+    /// Parses the features of one layer file (when it was read), keeping those that parse, with
+    /// their index in the file, and reports ids used twice.
+    fn parse<T: Keyed>(
+        &mut self,
+        name: &str,
+        parse: fn(&mut FeatureCx<'_>, &Refs<'_>) -> Option<T>,
+    ) -> (Vec<T>, Vec<usize>) {
+        let (mut parsed, mut indices) = (Vec::new(), Vec::new());
+        let Some((shown, v)) = self.by_name.get(name) else {
+            return (parsed, indices);
+        };
+        for (index, raw) in features(shown, v, self.problems) {
+            let mut cx = FeatureCx::new(shown, index, raw, self.problems);
+            if let Some(t) = parse(&mut cx, self.refs) {
+                indices.push(index);
+                parsed.push(t);
+            }
+        }
+        let ids = parsed.iter().map(Keyed::key);
+        check_ids(shown, ids.zip(indices.iter().copied()), self.problems);
+        (parsed, indices)
+    }
+}
+
 /// A zone as parsed, before its rule (if any) is derived: meta, the rest, and the raw rule.
 pub(crate) type ParsedZone = (FeatureMeta, ZoneRest);
 
@@ -375,6 +363,15 @@ fn json_reason(e: &serde_json::Error) -> String {
         Some(i) => s[..i].to_owned(),
         None => s,
     }
+}
+
+fn not_geojson(file: &str, reason: impl Into<String>) -> Problem {
+    file_problem(
+        file,
+        ProblemKind::NotGeoJson {
+            reason: reason.into(),
+        },
+    )
 }
 
 fn file_problem(file: &str, kind: ProblemKind) -> Problem {
@@ -399,51 +396,34 @@ fn features<'v>(
     problems: &mut Vec<Problem>,
 ) -> Vec<(usize, &'v Map<String, Value>)> {
     let Some(obj) = v.as_object() else {
-        problems.push(file_problem(
+        problems.push(not_geojson(
             shown,
-            ProblemKind::NotGeoJson {
-                reason: "the top level must be an object with \"type\": \"FeatureCollection\""
-                    .into(),
-            },
+            "the top level must be an object with \"type\": \"FeatureCollection\"",
         ));
         return Vec::new();
     };
     match obj.get("type").and_then(Value::as_str) {
         Some("FeatureCollection") => {}
         Some(other) => {
-            problems.push(file_problem(
+            problems.push(not_geojson(
                 shown,
-                ProblemKind::NotGeoJson {
-                    reason: format!("\"type\" is {other:?}; a layer file is a FeatureCollection"),
-                },
+                format!("\"type\" is {other:?}; a layer file is a FeatureCollection"),
             ));
             return Vec::new();
         }
         None => {
-            problems.push(file_problem(
+            problems.push(not_geojson(
                 shown,
-                ProblemKind::NotGeoJson {
-                    reason: "no \"type\": \"FeatureCollection\" member".into(),
-                },
+                "no \"type\": \"FeatureCollection\" member",
             ));
             return Vec::new();
         }
     }
     if obj.contains_key("crs") {
-        problems.push(file_problem(
-            shown,
-            ProblemKind::NotGeoJson {
-                reason: "has a \"crs\" member, which RFC 7946 removed; coordinates must be WGS84 lon/lat and \"crs\" must go".into(),
-            },
-        ));
+        problems.push(not_geojson(shown, "has a \"crs\" member, which RFC 7946 removed; coordinates must be WGS84 lon/lat and \"crs\" must go"));
     }
     let Some(list) = obj.get("features").and_then(Value::as_array) else {
-        problems.push(file_problem(
-            shown,
-            ProblemKind::NotGeoJson {
-                reason: "no \"features\" array".into(),
-            },
-        ));
+        problems.push(not_geojson(shown, "no \"features\" array"));
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -635,6 +615,27 @@ impl<'a> FeatureCx<'a> {
                 None
             }
         }
+    }
+
+    /// An optional string field read through `parse`: `Some(None)` when absent, `None` when it
+    /// has a problem (reported by `opt_str` or `parse`).
+    fn opt_parsed<T>(
+        &mut self,
+        key: &str,
+        parse: impl FnOnce(&mut Self, &str) -> Option<T>,
+    ) -> Option<Option<T>> {
+        match self.opt_str(key) {
+            Ok(Some(s)) => parse(self, &s).map(Some),
+            Ok(None) => Some(None),
+            Err(()) => None,
+        }
+    }
+
+    /// The feature's point, when its geometry is one and nothing else was wrong with it.
+    fn point_last(&mut self) -> Option<Point<f64>> {
+        let geometry = self.geometry().ok()?;
+        let point = self.point(geometry);
+        if self.count > 0 { None } else { point }
     }
 
     fn actor(&mut self, key: &str, value: &str, refs: &Refs<'_>) -> Option<ActorId> {
@@ -1082,11 +1083,9 @@ fn check_ids<'a>(
 
 fn parse_actors(shown: &str, v: &Value, problems: &mut Vec<Problem>) -> Vec<Actor> {
     let Some(list) = v.get("actors").and_then(Value::as_array) else {
-        problems.push(file_problem(
+        problems.push(not_geojson(
             shown,
-            ProblemKind::NotGeoJson {
-                reason: "actors.json must be an object with an \"actors\" array".into(),
-            },
+            "actors.json must be an object with an \"actors\" array",
         ));
         return Vec::new();
     };
@@ -1422,23 +1421,15 @@ fn parse_rule(cx: &mut FeatureCx<'_>, v: &Value) -> Result<Rule, ()> {
 fn parse_location(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<Location> {
     let meta = cx.meta(LOCATION_PROPS);
     let kind = cx.req_str("kind");
-    let actor = match cx.opt_str("actor") {
-        Ok(Some(a)) => cx.actor("actor", &a, refs).map(Some),
-        Ok(None) => Some(None),
-        Err(()) => None,
-    };
+    let actor = cx.opt_parsed("actor", |cx, a| cx.actor("actor", a, refs));
     let period = cx.period();
-    let geometry = cx.geometry().ok()?;
-    let point = cx.point(geometry);
-    if cx.count > 0 {
-        return None;
-    }
+    let point = cx.point_last()?;
     Some(Location {
         meta: meta?,
         kind: kind?,
         actor: actor?,
         period: period?,
-        point: point?,
+        point,
     })
 }
 
@@ -1497,22 +1488,12 @@ fn parse_event(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<Event> {
             None
         }
     };
-    let location = match cx.opt_str("location") {
-        Ok(Some(l)) => match FeatureId::parse(&l) {
-            Ok(id) => Some(Some(id)),
-            Err(reason) => {
-                cx.problem(Some("location"), ProblemKind::InvalidId { reason });
-                None
-            }
-        },
-        Ok(None) => Some(None),
-        Err(()) => None,
-    };
-    let geometry = cx.geometry().ok()?;
-    let point = cx.point(geometry);
-    if cx.count > 0 {
-        return None;
-    }
+    let location = cx.opt_parsed("location", |cx, l| {
+        FeatureId::parse(l)
+            .map_err(|reason| cx.problem(Some("location"), ProblemKind::InvalidId { reason }))
+            .ok()
+    });
+    let point = cx.point_last()?;
     Some(Event {
         meta: meta?,
         kind: kind?,
@@ -1520,7 +1501,7 @@ fn parse_event(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<Event> {
         date_end: date_end.ok()?,
         actors: actors?,
         location: location?,
-        point: point?,
+        point,
     })
 }
 

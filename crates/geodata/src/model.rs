@@ -435,6 +435,13 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The features whose area is taken out of the result.
+    pub fn minus(&self) -> &[FeatureId] {
+        match self {
+            Rule::Buffer { minus, .. } | Rule::Split { minus, .. } => minus,
+        }
+    }
+
     /// Every feature the rule reads, in the order written.
     pub fn references(&self) -> Vec<&FeatureId> {
         match self {

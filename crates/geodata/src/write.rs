@@ -11,7 +11,8 @@ use geojson::GeometryValue;
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    Event, FeatureMeta, GeometryKind, Location, Period, ReferenceLayer, Rule, Source, Zone,
+    Event, FeatureId, FeatureMeta, GeometryKind, Location, Period, ReferenceFeature,
+    ReferenceLayer, Rule, Source, Zone,
 };
 use crate::{Dataset, Date, GeodataError, GeodataResult};
 
@@ -41,48 +42,26 @@ fn sources(list: &[Source]) -> Value {
 }
 
 fn rule_json(rule: &Rule) -> Value {
-    match rule {
+    let mut o = match rule {
         Rule::Buffer {
-            of,
-            distance_km,
-            clip_to,
-            minus,
-        } => {
-            let mut o = Map::new();
-            o.insert("op".into(), json!("buffer"));
-            o.insert("of".into(), json!(of.as_str()));
-            o.insert("distance_km".into(), json!(distance_km));
-            if let Some(c) = clip_to {
-                o.insert("clip_to".into(), json!(c.as_str()));
-            }
-            if !minus.is_empty() {
-                o.insert(
-                    "minus".into(),
-                    json!(minus.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
-                );
-            }
-            Value::Object(o)
+            of, distance_km, ..
+        } => json!({"op": "buffer", "of": of.as_str(), "distance_km": distance_km}),
+        Rule::Split { area, by, side, .. } => {
+            json!({"op": "split", "area": area.as_str(), "by": by.as_str(), "side": side.as_str()})
         }
-        Rule::Split {
-            area,
-            by,
-            side,
-            minus,
-        } => {
-            let mut o = Map::new();
-            o.insert("op".into(), json!("split"));
-            o.insert("area".into(), json!(area.as_str()));
-            o.insert("by".into(), json!(by.as_str()));
-            o.insert("side".into(), json!(side.as_str()));
-            if !minus.is_empty() {
-                o.insert(
-                    "minus".into(),
-                    json!(minus.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
-                );
-            }
-            Value::Object(o)
-        }
+    };
+    let o = o.as_object_mut().expect("a JSON object literal");
+    if let Rule::Buffer {
+        clip_to: Some(c), ..
+    } = rule
+    {
+        o.insert("clip_to".into(), json!(c.as_str()));
     }
+    if !rule.minus().is_empty() {
+        let minus: Vec<&str> = rule.minus().iter().map(FeatureId::as_str).collect();
+        o.insert("minus".into(), json!(minus));
+    }
+    Value::Object(o.clone())
 }
 
 /// GeoJSON geometry object for a geo geometry (coordinates are already rounded on load).
@@ -169,6 +148,54 @@ fn source_feature(id: &str, geometry: Value, properties: Map<String, Value>) -> 
 
 fn collection(features: Vec<Value>) -> Value {
     json!({"type": "FeatureCollection", "features": features})
+}
+
+impl Zone {
+    /// The zone in source form: its rule instead of derived geometry (`null` then).
+    pub fn source_json(&self) -> Value {
+        let g = if self.rule.is_some() {
+            Value::Null
+        } else {
+            geometry_json(&self.geometry.clone().into())
+        };
+        source_feature(self.meta.id.as_str(), g, zone_props(self, true))
+    }
+}
+
+impl Location {
+    /// The location in source form.
+    pub fn source_json(&self) -> Value {
+        let g = geometry_json(&self.point.into());
+        source_feature(self.meta.id.as_str(), g, location_props(self))
+    }
+}
+
+impl Event {
+    /// The event in source form.
+    pub fn source_json(&self) -> Value {
+        let g = geometry_json(&self.point.into());
+        source_feature(self.meta.id.as_str(), g, event_props(self))
+    }
+}
+
+impl ReferenceFeature {
+    /// The feature in source form, single-part geometries written as they are usually drawn.
+    pub fn source_json(&self, kind: GeometryKind) -> Value {
+        let g = match (&self.geometry, kind) {
+            (geo::Geometry::MultiLineString(ml), GeometryKind::Line) if ml.0.len() == 1 => {
+                geo::Geometry::LineString(ml.0[0].clone())
+            }
+            (geo::Geometry::MultiPolygon(mp), GeometryKind::Polygon) if mp.0.len() == 1 => {
+                geo::Geometry::Polygon(mp.0[0].clone())
+            }
+            (g, _) => g.clone(),
+        };
+        source_feature(
+            self.meta.id.as_str(),
+            geometry_json(&g),
+            reference_props(&self.meta),
+        )
+    }
 }
 
 /// One feature of a layer as zonetrack serves and exports it: integer `fid`, readable `key`, the
@@ -313,68 +340,25 @@ impl Dataset {
             })
             .collect();
         out.push(("actors.json".into(), json!({ "actors": actors })));
-        let zones = self
-            .zones
-            .iter()
-            .map(|z| {
-                let g = if z.rule.is_some() {
-                    Value::Null
-                } else {
-                    geometry_json(&z.geometry.clone().into())
-                };
-                source_feature(z.meta.id.as_str(), g, zone_props(z, true))
-            })
-            .collect();
-        out.push(("zones.geojson".into(), collection(zones)));
-        let locations = self
-            .locations
-            .iter()
-            .map(|l| {
-                source_feature(
-                    l.meta.id.as_str(),
-                    geometry_json(&l.point.into()),
-                    location_props(l),
-                )
-            })
-            .collect();
-        out.push(("locations.geojson".into(), collection(locations)));
-        let events = self
-            .events
-            .iter()
-            .map(|e| {
-                source_feature(
-                    e.meta.id.as_str(),
-                    geometry_json(&e.point.into()),
-                    event_props(e),
-                )
-            })
-            .collect();
-        out.push(("events.geojson".into(), collection(events)));
+        let layers: [(&str, Vec<Value>); 3] = [
+            ("zones", self.zones.iter().map(Zone::source_json).collect()),
+            (
+                "locations",
+                self.locations.iter().map(Location::source_json).collect(),
+            ),
+            (
+                "events",
+                self.events.iter().map(Event::source_json).collect(),
+            ),
+        ];
+        for (name, features) in layers {
+            out.push((format!("{name}.geojson"), collection(features)));
+        }
         for layer in &self.reference {
             let features = layer
                 .features
                 .iter()
-                .map(|f| {
-                    let g = match (&f.geometry, layer.kind) {
-                        // Single-part geometries are written as they are usually drawn.
-                        (geo::Geometry::MultiLineString(ml), GeometryKind::Line)
-                            if ml.0.len() == 1 =>
-                        {
-                            geo::Geometry::LineString(ml.0[0].clone())
-                        }
-                        (geo::Geometry::MultiPolygon(mp), GeometryKind::Polygon)
-                            if mp.0.len() == 1 =>
-                        {
-                            geo::Geometry::Polygon(mp.0[0].clone())
-                        }
-                        (g, _) => g.clone(),
-                    };
-                    source_feature(
-                        f.meta.id.as_str(),
-                        geometry_json(&g),
-                        reference_props(&f.meta),
-                    )
-                })
+                .map(|f| f.source_json(layer.kind))
                 .collect();
             let mut file = json!({"type": "FeatureCollection"});
             let o = file.as_object_mut().expect("a JSON object literal");
@@ -447,17 +431,7 @@ fn write_value(v: &Value, indent: usize, out: &mut String) {
             out.push('}');
         }
         Value::Array(a) if !a.is_empty() && !a.iter().all(|x| !x.is_object() && !x.is_array()) => {
-            out.push_str("[\n");
-            for (i, val) in a.iter().enumerate() {
-                out.push_str(&pad(indent + 1));
-                write_value(val, indent + 1, out);
-                if i + 1 < a.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            out.push_str(&pad(indent));
-            out.push(']');
+            write_lines(a, indent, out, write_value);
         }
         other => out.push_str(&other.to_string()),
     }
@@ -467,20 +441,22 @@ fn write_value(v: &Value, indent: usize, out: &mut String) {
 fn write_coords(v: &Value, indent: usize, out: &mut String) {
     match v {
         Value::Array(a) if a.first().is_some_and(Value::is_number) => out.push_str(&v.to_string()),
-        Value::Array(a) => {
-            let pad = |n: usize| "  ".repeat(n);
-            out.push_str("[\n");
-            for (i, x) in a.iter().enumerate() {
-                out.push_str(&pad(indent + 1));
-                write_coords(x, indent + 1, out);
-                if i + 1 < a.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            out.push_str(&pad(indent));
-            out.push(']');
-        }
+        Value::Array(a) => write_lines(a, indent, out, write_coords),
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// An array with one item a line, each written by `item` one level deeper.
+fn write_lines(a: &[Value], indent: usize, out: &mut String, item: fn(&Value, usize, &mut String)) {
+    out.push_str("[\n");
+    for (i, x) in a.iter().enumerate() {
+        out.push_str(&"  ".repeat(indent + 1));
+        item(x, indent + 1, out);
+        if i + 1 < a.len() {
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    out.push_str(&"  ".repeat(indent));
+    out.push(']');
 }
