@@ -13,10 +13,6 @@ use crate::{FormatError, LayerExport, LayerWriter};
 pub struct Csv;
 
 impl LayerWriter for Csv {
-    const EXTENSION: &'static str = "csv";
-    const MEDIA_TYPE: &'static str = "text/csv; charset=utf-8";
-    const TITLE: &'static str = "CSV";
-
     fn applies_to(info: &LayerInfo) -> bool {
         info.geometry == GeometryKind::Point
     }

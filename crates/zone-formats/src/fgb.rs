@@ -13,11 +13,6 @@ use crate::{ColumnKind, FormatError, LayerExport, LayerWriter};
 pub struct FlatGeobuf;
 
 impl LayerWriter for FlatGeobuf {
-    const EXTENSION: &'static str = "fgb";
-    // Not registered with IANA; what FlatGeobuf's own tools use.
-    const MEDIA_TYPE: &'static str = "application/flatgeobuf";
-    const TITLE: &'static str = "FlatGeobuf";
-
     fn write(layer: &LayerExport<'_>) -> Result<Vec<u8>, FormatError> {
         let kept: Vec<&ExportFeature> = layer.rows().collect();
         flatgeobuf(

@@ -6,10 +6,6 @@ use crate::{FormatError, LayerExport, LayerWriter};
 pub struct GeoJson;
 
 impl LayerWriter for GeoJson {
-    const EXTENSION: &'static str = "geojson";
-    const MEDIA_TYPE: &'static str = "application/geo+json";
-    const TITLE: &'static str = "GeoJSON";
-
     fn write(layer: &LayerExport<'_>) -> Result<Vec<u8>, FormatError> {
         let mut out = String::from("{\"type\":\"FeatureCollection\",\"features\":[\n");
         for (n, i) in layer.indices().into_iter().enumerate() {

@@ -20,10 +20,6 @@ use crate::{ColumnKind, FormatError, LayerExport, LayerWriter};
 pub struct GeoPackage;
 
 impl LayerWriter for GeoPackage {
-    const EXTENSION: &'static str = "gpkg";
-    const MEDIA_TYPE: &'static str = "application/geopackage+sqlite3";
-    const TITLE: &'static str = "GeoPackage";
-
     fn write(layer: &LayerExport<'_>) -> Result<Vec<u8>, FormatError> {
         // SQLite writes to a file: a private temporary one, read back and removed.
         static NEXT: AtomicU64 = AtomicU64::new(0);

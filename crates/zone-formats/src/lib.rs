@@ -98,14 +98,9 @@ pub enum FormatError {
     Io(#[source] std::io::Error),
 }
 
-/// A way to write a layer to a file. Implemented once per format; registered in `formats!`.
+/// A way to write a layer to a file. Implemented once per format; registered, with its file
+/// extension, media type and title, in `formats!`.
 pub trait LayerWriter {
-    /// File name extension, without the dot.
-    const EXTENSION: &'static str;
-    /// Media type of the file.
-    const MEDIA_TYPE: &'static str;
-    /// A human title (`GeoJSON`, `FlatGeobuf` ...).
-    const TITLE: &'static str;
     /// How a collection links to it: `enclosure` for data, `describedby` for a style.
     const REL: &'static str = "enclosure";
 
@@ -120,7 +115,10 @@ pub trait LayerWriter {
 
 /// Declares the formats: the modules holding their writers, and [`Format`] over them.
 macro_rules! formats {
-    ($($(#[doc = $doc:literal])* $variant:ident => $module:ident :: $writer:ident,)+) => {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident => $module:ident :: $writer:ident ($ext:literal, $media:literal, $title:literal),
+    )+) => {
         $(mod $module;)+
 
         /// Every file format a layer can be written in.
@@ -135,17 +133,17 @@ macro_rules! formats {
 
             /// File name extension, without the dot.
             pub fn extension(self) -> &'static str {
-                match self { $(Format::$variant => <$module::$writer as LayerWriter>::EXTENSION,)+ }
+                match self { $(Format::$variant => $ext,)+ }
             }
 
             /// Media type of the file.
             pub fn media_type(self) -> &'static str {
-                match self { $(Format::$variant => <$module::$writer as LayerWriter>::MEDIA_TYPE,)+ }
+                match self { $(Format::$variant => $media,)+ }
             }
 
             /// A human title.
             pub fn title(self) -> &'static str {
-                match self { $(Format::$variant => <$module::$writer as LayerWriter>::TITLE,)+ }
+                match self { $(Format::$variant => $title,)+ }
             }
 
             /// How a collection links to the file (`enclosure`, `describedby`).
@@ -174,15 +172,16 @@ macro_rules! formats {
 
 formats! {
     /// RFC 7946 GeoJSON: integer ids, the readable id as `key`.
-    GeoJson => geojson_file::GeoJson,
+    GeoJson => geojson_file::GeoJson("geojson", "application/geo+json", "GeoJSON"),
     /// FlatGeobuf with its packed Hilbert R-tree.
-    FlatGeobuf => fgb::FlatGeobuf,
+    /// (Its media type is not registered with IANA; it is what FlatGeobuf's own tools use.)
+    FlatGeobuf => fgb::FlatGeobuf("fgb", "application/flatgeobuf", "FlatGeobuf"),
     /// GeoPackage (OGC), QGIS's own format: typed columns, dates as dates.
-    GeoPackage => gpkg::GeoPackage,
+    GeoPackage => gpkg::GeoPackage("gpkg", "application/geopackage+sqlite3", "GeoPackage"),
     /// CSV of point layers: `id,lon,lat`, then every property.
-    Csv => csv_points::Csv,
+    Csv => csv_points::Csv("csv", "text/csv; charset=utf-8", "CSV"),
     /// A QGIS style (`.qml`) with the map's colours.
-    Qml => qml::Qml,
+    Qml => qml::Qml("qml", "application/xml", "QGIS style"),
 }
 
 impl Format {

@@ -11,9 +11,6 @@ use crate::{FormatError, LayerExport, LayerWriter};
 pub struct Qml;
 
 impl LayerWriter for Qml {
-    const EXTENSION: &'static str = "qml";
-    const MEDIA_TYPE: &'static str = "application/xml";
-    const TITLE: &'static str = "QGIS style";
     const REL: &'static str = "describedby";
 
     fn write(layer: &LayerExport<'_>) -> Result<Vec<u8>, FormatError> {
@@ -40,37 +37,40 @@ fn option(name: &str, value: &str) -> String {
     )
 }
 
-fn fill_symbol(index: usize, fill: &str, outline: &str, style: &str) -> String {
+/// A symbol of one simple layer (`SimpleFill`, `SimpleLine`, `SimpleMarker`) with these options.
+fn symbol(index: usize, kind: &str, class: &str, options: &[(&str, &str)]) -> String {
+    let options: String = options.iter().map(|(n, v)| option(n, v)).collect();
     format!(
-        "<symbol name=\"{index}\" type=\"fill\" alpha=\"1\" clip_to_extent=\"1\" force_rhr=\"0\">\
-         <layer class=\"SimpleFill\" enabled=\"1\" pass=\"0\" locked=\"0\"><Option type=\"Map\">{}{}{}{}{}</Option></layer></symbol>",
-        option("color", fill),
-        option("outline_color", outline),
-        option("outline_style", "solid"),
-        option("outline_width", "0.5"),
-        option("style", style),
+        "<symbol name=\"{index}\" type=\"{kind}\" alpha=\"1\" clip_to_extent=\"1\" force_rhr=\"0\">\
+         <layer class=\"{class}\" enabled=\"1\" pass=\"0\" locked=\"0\"><Option type=\"Map\">{options}</Option></layer></symbol>"
     )
+}
+
+fn fill_symbol(index: usize, fill: &str, outline: &str, style: &str) -> String {
+    let options = [
+        ("color", fill),
+        ("outline_color", outline),
+        ("outline_style", "solid"),
+        ("outline_width", "0.5"),
+        ("style", style),
+    ];
+    symbol(index, "fill", "SimpleFill", &options)
 }
 
 fn line_symbol(index: usize, colour: &str, width: &str, dashed: bool) -> String {
-    format!(
-        "<symbol name=\"{index}\" type=\"line\" alpha=\"1\" clip_to_extent=\"1\" force_rhr=\"0\">\
-         <layer class=\"SimpleLine\" enabled=\"1\" pass=\"0\" locked=\"0\"><Option type=\"Map\">{}{}{}</Option></layer></symbol>",
-        option("line_color", colour),
-        option("line_width", width),
-        option("line_style", if dashed { "dash" } else { "solid" }),
-    )
+    let style = if dashed { "dash" } else { "solid" };
+    let options = [("line_color", colour), ("line_width", width), ("line_style", style)];
+    symbol(index, "line", "SimpleLine", &options)
 }
 
 fn marker_symbol(index: usize, fill: &str, shape: &str) -> String {
-    format!(
-        "<symbol name=\"{index}\" type=\"marker\" alpha=\"1\" clip_to_extent=\"1\" force_rhr=\"0\">\
-         <layer class=\"SimpleMarker\" enabled=\"1\" pass=\"0\" locked=\"0\"><Option type=\"Map\">{}{}{}{}</Option></layer></symbol>",
-        option("color", fill),
-        option("name", shape),
-        option("outline_color", "35,35,35,255"),
-        option("size", "2.6"),
-    )
+    let options = [
+        ("color", fill),
+        ("name", shape),
+        ("outline_color", "35,35,35,255"),
+        ("size", "2.6"),
+    ];
+    symbol(index, "marker", "SimpleMarker", &options)
 }
 
 /// A QGIS style (`.qml`) for the layer: zones categorised by actor in the map's colours,
