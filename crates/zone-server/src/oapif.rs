@@ -14,6 +14,7 @@ use zone_index::Selection;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
 use crate::snapshot::{Layer, Snapshot};
+use crate::state::JsonRead;
 use crate::{AppState, web};
 
 /// The CRS every answer uses: WGS84 longitude/latitude.
@@ -178,14 +179,7 @@ pub(crate) fn find_layer<'a>(snap: &'a Snapshot, name: &str) -> ApiResult<&'a La
 }
 
 /// `GET /collections`.
-pub async fn collections(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
-    let snap = state.snapshot();
-    let base = state.base_url(&headers);
+pub async fn collections(JsonRead { snap, base }: JsonRead) -> ApiResult<Response> {
     let body = json!({
         "links": [link(format!("{base}/collections"), "self", "application/json", "The collections")],
         "collections": snap.layers.iter().map(|l| collection_json(l, &base)).collect::<Vec<_>>(),
@@ -195,15 +189,10 @@ pub async fn collections(
 
 /// `GET /collections/{id}`.
 pub async fn collection(
-    State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    JsonRead { snap, base }: JsonRead,
 ) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
-    let snap = state.snapshot();
     let layer = find_layer(&snap, &name)?;
-    let base = state.base_url(&headers);
     Ok(json_response(
         "application/json",
         collection_json(layer, &base).to_string(),
@@ -348,13 +337,9 @@ pub async fn items(
 
 /// `GET /collections/{id}/items/{featureId}`: by integer id, or by readable id (`key`).
 pub async fn item(
-    State(state): State<Arc<AppState>>,
     Path((name, feature)): Path<(String, String)>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    JsonRead { snap, base }: JsonRead,
 ) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
-    let snap = state.snapshot();
     let layer = find_layer(&snap, &name)?;
     let index = feature
         .parse::<u32>()
@@ -369,7 +354,6 @@ pub async fn item(
                 layer.name
             ))
         })?;
-    let base = state.base_url(&headers);
     let f = &layer.features[index];
     let mut v = f.to_json();
     v["links"] = json!([

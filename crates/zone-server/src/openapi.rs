@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use geodata::{Confidence, ZoneKind};
@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiResult;
 use crate::oapif::{DEFAULT_LIMIT, MAX_LIMIT, OPENAPI_JSON, json_response};
 use crate::snapshot::Snapshot;
+use crate::state::JsonRead;
 use crate::{AppState, extra_paths};
 
 fn r(name: &str) -> Value {
@@ -179,14 +180,7 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
 }
 
 /// `GET /api`: the OpenAPI document as JSON.
-pub async fn document(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
-    let snap = state.snapshot();
-    let base = state.base_url(&headers);
+pub async fn document(JsonRead { snap, base }: JsonRead) -> ApiResult<Response> {
     Ok(json_response(OPENAPI_JSON, build(&snap, &base).to_string()))
 }
 

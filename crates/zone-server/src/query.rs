@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::oapif::json_response;
 use crate::params::{self, Params};
 use crate::snapshot::Snapshot;
+use crate::state::JsonRead;
 use zone_formats::batch::{self, Batch, BatchLimits, BatchRefused};
 
 /// Most points one `POST /query/points` may carry.
@@ -477,12 +478,7 @@ pub async fn changes(
 }
 
 /// `GET /actors`: who the zones belong to, with the map's colours.
-pub async fn actors(
-    State(state): State<Arc<AppState>>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
-    let snap = state.snapshot();
+pub async fn actors(JsonRead { snap, .. }: JsonRead) -> ApiResult<Response> {
     let list: Vec<Value> = snap
         .data
         .actors

@@ -152,3 +152,25 @@ impl AppState {
         format!("{proto}://{host}")
     }
 }
+
+/// What a JSON document handler reads: the query checked to hold at most `f=json`, the snapshot
+/// of the moment, and the base URL links start with.
+pub(crate) struct JsonRead {
+    pub snap: Arc<Snapshot>,
+    pub base: String,
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for JsonRead {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        crate::params::json_only(parts.uri.query())?;
+        Ok(Self {
+            snap: state.snapshot(),
+            base: state.base_url(&parts.headers),
+        })
+    }
+}
