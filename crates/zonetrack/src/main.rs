@@ -26,6 +26,9 @@ mod query;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Data directory (default: the embedded data set).
+    #[arg(long, value_name = "DIR", global = true)]
+    data: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -40,9 +43,6 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
         bind: std::net::SocketAddr,
-        /// Data directory (default: the embedded data set).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
         /// The URL clients reach this server at, for absolute links behind a proxy.
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
@@ -75,20 +75,12 @@ enum Command {
     )]
     Query {
         /// Longitude (WGS84).
-        #[arg(
-            long,
-            allow_hyphen_values = true,
-            required_unless_present = "csv",
-            requires = "lat"
-        )]
+        #[arg(long, allow_hyphen_values = true)]
+        #[arg(required_unless_present = "csv", requires = "lat")]
         lon: Option<f64>,
         /// Latitude (WGS84).
-        #[arg(
-            long,
-            allow_hyphen_values = true,
-            required_unless_present = "csv",
-            requires = "lon"
-        )]
+        #[arg(long, allow_hyphen_values = true)]
+        #[arg(required_unless_present = "csv", requires = "lon")]
         lat: Option<f64>,
         /// A CSV file of points (`-` for standard input) instead of --lon/--lat.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["lon", "lat", "json"])]
@@ -105,9 +97,6 @@ enum Command {
         /// Output file for --csv answers; standard output when left out.
         #[arg(long, value_name = "FILE", requires = "csv")]
         out: Option<PathBuf>,
-        /// Data directory (default: the embedded data set).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
     },
     /// A point's history: the periods over which the set of zones covering it stays the same.
     #[command(after_help = "Example:\n  zonetrack timeline --lon 36.1 --lat 32.617")]
@@ -121,9 +110,6 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Data directory (default: the embedded data set).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
     },
     /// What changed between two days: zones that began or ended, and area gained and lost per actor.
     #[command(after_help = "Example:\n  zonetrack changes --from 2018-02-15 --to 2018-08-15")]
@@ -137,9 +123,6 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Data directory (default: the embedded data set).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
     },
     /// Area per actor over time (first day of each month), as CSV and optionally an SVG chart.
     #[command(
@@ -158,17 +141,10 @@ enum Command {
         /// Also write a line chart here.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
-        /// Data directory (default: the embedded data set).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
     },
     /// List the layers with their geometry type and feature count.
     #[command(after_help = "Example:\n  zonetrack layers --data mydata/")]
-    Layers {
-        /// Data directory (default: the embedded data set).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
-    },
+    Layers,
     /// Write one layer as a file, in the format its name ends with: .geojson (RFC 7946, integer
     /// ids, readable id in `key`), .fgb (FlatGeobuf), .gpkg (GeoPackage), .csv (point layers),
     /// .qml (a QGIS style).
@@ -190,9 +166,6 @@ enum Command {
         /// .qml). GeoJSON on standard output when left out.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Data directory (default: the embedded data set).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
     },
 }
 
@@ -436,6 +409,7 @@ async fn shutdown_signal() {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let data = cli.data.as_deref();
     match cli.command {
         Command::Query {
             lon,
@@ -445,9 +419,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             nearest,
             json,
             out,
-            data,
         } => {
-            let index = query::index(load(data.as_deref())?);
+            let index = query::index(load(data)?);
             match (csv, lon, lat) {
                 (Some(file), _, _) => query::batch(&index, &file, at, out.as_deref()),
                 (None, Some(lon), Some(lat)) => {
@@ -461,46 +434,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             from,
             to,
             svg,
-            data,
-        } => areas::run(
-            &query::index(load(data.as_deref())?),
-            kind,
-            from,
-            to,
-            svg.as_deref(),
-        )
-        .map(|()| ExitCode::SUCCESS),
-        Command::Timeline {
-            lon,
-            lat,
-            json,
-            data,
-        } => query::timeline(&query::index(load(data.as_deref())?), lon, lat, json)
+        } => areas::run(&query::index(load(data)?), kind, from, to, svg.as_deref())
             .map(|()| ExitCode::SUCCESS),
-        Command::Changes {
-            from,
-            to,
-            json,
-            data,
-        } => query::changes(&query::index(load(data.as_deref())?), from, to, json)
-            .map(|()| ExitCode::SUCCESS),
+        Command::Timeline { lon, lat, json } => {
+            query::timeline(&query::index(load(data)?), lon, lat, json).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Changes { from, to, json } => {
+            query::changes(&query::index(load(data)?), from, to, json).map(|()| ExitCode::SUCCESS)
+        }
         Command::Serve {
             bind,
-            data,
             public_url,
             cors_origins,
             log_json,
-        } => serve(bind, data.as_deref(), public_url, cors_origins, log_json)
-            .map(|()| ExitCode::SUCCESS),
-        Command::Validate { dir } => validate(dir.as_deref()),
-        Command::Layers { data } => layers(&load(data.as_deref())?).map(|()| ExitCode::SUCCESS),
-        Command::Export {
-            layer,
-            at,
-            out,
-            data,
-        } => {
-            export(&load(data.as_deref())?, &layer, at, out.as_deref()).map(|()| ExitCode::SUCCESS)
+        } => serve(bind, data, public_url, cors_origins, log_json).map(|()| ExitCode::SUCCESS),
+        Command::Validate { dir } => validate(dir.as_deref().or(data)),
+        Command::Layers => layers(&load(data)?).map(|()| ExitCode::SUCCESS),
+        Command::Export { layer, at, out } => {
+            export(&load(data)?, &layer, at, out.as_deref()).map(|()| ExitCode::SUCCESS)
         }
     }
 }
