@@ -200,12 +200,7 @@ fn query_prints_the_covering_zones_as_a_table_and_as_json() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let keys: Vec<&str> = v["covering"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|z| z["key"].as_str())
-        .collect();
+    let keys: Vec<&str> = e2e::strs(&v["covering"], "key");
     assert!(
         keys.contains(&"sdf_east_of_euphrates"),
         "the Khasham battle site on 2018-02-07: {keys:?}"

@@ -254,3 +254,25 @@ pub fn ogr_summary(text: &str) -> Vec<(String, String, u64)> {
     }
     out
 }
+
+/// Runs a property test on a thread with a large stack: in a debug build, generating values from
+/// deeply nested strategies overflows the test harness's 2 MiB threads (the code under test does
+/// not need it).
+pub fn on_big_stack(property: fn()) {
+    let worker = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(property)
+        .expect("spawn a test thread");
+    if let Err(panic) = worker.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The string `field` of each item of a JSON array (items without it are passed over).
+pub fn strs<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| item[field].as_str())
+        .collect()
+}

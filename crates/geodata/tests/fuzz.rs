@@ -863,41 +863,29 @@ fn hostile_whole_files_are_refused_with_named_problems() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The properties run on a thread with a large stack: in a debug build, generating values from
-// the deeper strategies above overflows the test harness's 2 MiB threads (the code under test
-// does not need it).
-
-fn on_big_stack(property: fn()) {
-    let worker = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(property)
-        .expect("spawn a test thread");
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
-}
+// The properties, each on a thread with a large stack (see `e2e::on_big_stack`).
 
 #[test]
 fn damaged_file_text_is_refused_with_named_problems() {
-    on_big_stack(prop_damaged_file_text_is_refused_with_named_problems);
+    e2e::on_big_stack(prop_damaged_file_text_is_refused_with_named_problems);
 }
 
 #[test]
 fn damaged_file_structure_is_refused_with_named_problems() {
-    on_big_stack(prop_damaged_file_structure_is_refused_with_named_problems);
+    e2e::on_big_stack(prop_damaged_file_structure_is_refused_with_named_problems);
 }
 
 #[test]
 fn damaged_real_data_is_refused_with_named_problems() {
-    on_big_stack(prop_damaged_real_data_is_refused_with_named_problems);
+    e2e::on_big_stack(prop_damaged_real_data_is_refused_with_named_problems);
 }
 
 #[test]
 fn odd_file_sets_are_refused_with_named_problems() {
-    on_big_stack(prop_odd_file_sets_are_refused_with_named_problems);
+    e2e::on_big_stack(prop_odd_file_sets_are_refused_with_named_problems);
 }
 
 #[test]
 fn rule_zones_anywhere_on_the_globe_load_or_are_refused() {
-    on_big_stack(prop_rule_zones_anywhere_on_the_globe_load_or_are_refused);
+    e2e::on_big_stack(prop_rule_zones_anywhere_on_the_globe_load_or_are_refused);
 }

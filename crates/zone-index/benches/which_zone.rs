@@ -12,16 +12,24 @@ fn day(s: &str) -> geodata::Date {
     s.parse().expect("benchmark dates are valid")
 }
 
+/// The points in turn, round and round: each call of a benchmark gets the next one.
+fn cycle(points: &[(f64, f64)]) -> impl FnMut() -> (f64, f64) + '_ {
+    let mut i = 0;
+    move || {
+        i = (i + 1) % points.len();
+        points[i]
+    }
+}
+
 fn default_set(c: &mut Criterion) {
     let index = ZoneIndex::new(Arc::new(geodata::Dataset::embedded()));
     let points = synthetic::uniform_points(4096, synthetic::SYRIA_BOX, 7);
     let at = Some(day("2018-02-15"));
     let mut g = c.benchmark_group("default set");
-    let mut i = 0;
+    let mut next = cycle(&points);
     g.bench_function("one covering call at a random point on a date", |b| {
         b.iter(|| {
-            i = (i + 1) % points.len();
-            let (lon, lat) = points[i];
+            let (lon, lat) = next();
             black_box(index.covering(black_box(lon), black_box(lat), at))
         })
     });
@@ -62,11 +70,10 @@ fn zones_100k(c: &mut Criterion) {
     let index = PolygonIndex::new(items.clone());
     let points = synthetic::uniform_points(100_000, synthetic::SYRIA_BOX, 2);
     let mut g = c.benchmark_group("zones-100k");
-    let mut i = 0;
+    let mut next = cycle(&points);
     g.bench_function("one covering call at a random point", |b| {
         b.iter(|| {
-            i = (i + 1) % points.len();
-            let (lon, lat) = points[i];
+            let (lon, lat) = next();
             black_box(index.covering(black_box(lon), black_box(lat)))
         })
     });

@@ -434,11 +434,7 @@ impl ZoneIndex {
                 boundary_point: at_point,
                 boundary_distance_km: d,
             });
-            best.sort_by(|a, b| {
-                a.distance_km
-                    .total_cmp(&b.distance_km)
-                    .then(a.zone.cmp(&b.zone))
-            });
+            sort_nearest_first(&mut best, |n| (n.distance_km, n.zone));
             best.truncate(k);
         }
         best
@@ -477,11 +473,7 @@ impl ZoneIndex {
                 distance_km: geodata::geodesy::distance_km(here, l.point),
             })
             .collect();
-        all.sort_by(|a, b| {
-            a.distance_km
-                .total_cmp(&b.distance_km)
-                .then(a.location.cmp(&b.location))
-        });
+        sort_nearest_first(&mut all, |n| (n.distance_km, n.location));
         all.truncate(k);
         all
     }
@@ -566,6 +558,15 @@ impl ZoneIndex {
 fn parallelism() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Sorts by distance, ties by position in the data set, so answers do not depend on the
+/// index's internal order.
+fn sort_nearest_first<T>(items: &mut [T], key: impl Fn(&T) -> (f64, usize)) {
+    items.sort_by(|a, b| {
+        let ((da, ia), (db, ib)) = (key(a), key(b));
+        da.total_cmp(&db).then(ia.cmp(&ib))
+    });
 }
 
 #[cfg(test)]

@@ -11,23 +11,46 @@ fn pairs(c: &[zone_index::Covering]) -> Vec<(usize, bool)> {
     c.iter().map(|c| (c.zone, c.on_boundary)).collect()
 }
 
+/// What a scan of every polygon finds at a point: `(index, on the boundary)`, ascending.
+fn scan(items: &[geo::MultiPolygon<f64>], lon: f64, lat: f64) -> Vec<(usize, bool)> {
+    let found = |(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
+        zone_index::Position::Outside => None,
+        zone_index::Position::Inside => Some((i, false)),
+        zone_index::Position::OnBoundary => Some((i, true)),
+    };
+    items.iter().enumerate().filter_map(found).collect()
+}
+
+/// Runs `case` on `cases` random data sets of `zones` zones each, drawn from `seed`, with the
+/// random state for further draws.
+fn each_random_case(
+    seed: u64,
+    cases: usize,
+    zones: usize,
+    mut case: impl FnMut(&mut u64, &Arc<geodata::Dataset>, &ZoneIndex),
+) {
+    let mut s = seed;
+    for _ in 0..cases {
+        let data = Arc::new(random_dataset(&mut s, zones));
+        let index = ZoneIndex::new(data.clone());
+        case(&mut s, &data, &index);
+    }
+}
+
 #[test]
 fn the_index_finds_exactly_the_zones_a_scan_of_every_zone_finds() {
-    let mut s = 20_260_101;
     let (mut checked, mut on_boundary) = (0, 0);
-    for _ in 0..150 {
-        let data = Arc::new(random_dataset(&mut s, 12));
-        let index = ZoneIndex::new(data.clone());
-        for (lon, lat) in random_points(&mut s, &data, 400) {
-            for at in [None, Some(random_day(&mut s))] {
-                let want = brute_covering(&data, lon, lat, at);
+    each_random_case(20_260_101, 150, 12, |s, data, index| {
+        for (lon, lat) in random_points(s, data, 400) {
+            for at in [None, Some(random_day(s))] {
+                let want = brute_covering(data, lon, lat, at);
                 let got = pairs(&index.covering(lon, lat, at));
                 assert_eq!(got, want, "point ({lon}, {lat}) at {at:?}");
                 checked += 1;
                 on_boundary += want.iter().filter(|w| w.1).count();
             }
         }
-    }
+    });
     // The generator must really exercise the boundary cases.
     assert!(
         on_boundary > checked / 20,
@@ -37,11 +60,8 @@ fn the_index_finds_exactly_the_zones_a_scan_of_every_zone_finds() {
 
 #[test]
 fn points_on_the_first_and_last_day_of_a_period_are_covered_and_a_day_outside_is_not() {
-    let mut s = 99;
-    for _ in 0..40 {
-        let data = Arc::new(random_dataset(&mut s, 8));
-        let index = ZoneIndex::new(data.clone());
-        for (lon, lat) in random_points(&mut s, &data, 100) {
+    each_random_case(99, 40, 8, |s, data, index| {
+        for (lon, lat) in random_points(s, data, 100) {
             for zone in data.zones.iter() {
                 let p = zone.period;
                 let days = [
@@ -53,22 +73,19 @@ fn points_on_the_first_and_last_day_of_a_period_are_covered_and_a_day_outside_is
                 for at in days.into_iter().flatten() {
                     assert_eq!(
                         pairs(&index.covering(lon, lat, Some(at))),
-                        brute_covering(&data, lon, lat, Some(at))
+                        brute_covering(data, lon, lat, Some(at))
                     );
                 }
             }
         }
-    }
+    });
 }
 
 #[test]
 fn the_batch_path_answers_like_single_queries_on_one_and_two_threads() {
-    let mut s = 5;
-    for _ in 0..30 {
-        let data = Arc::new(random_dataset(&mut s, 15));
-        let index = ZoneIndex::new(data.clone());
-        let points = random_points(&mut s, &data, 5000);
-        let at = Some(random_day(&mut s));
+    each_random_case(5, 30, 15, |s, data, index| {
+        let points = random_points(s, data, 5000);
+        let at = Some(random_day(s));
         let many = index.covering_many(&points, at);
         assert_eq!(many.len(), points.len());
         let polygons = index.polygons();
@@ -87,7 +104,7 @@ fn the_batch_path_answers_like_single_queries_on_one_and_two_threads() {
                 assert_eq!(batch.get(i).collect::<Vec<_>>(), single, "point {i}");
             }
         }
-    }
+    });
 }
 
 #[test]
@@ -97,15 +114,7 @@ fn the_polygon_layer_agrees_with_a_scan_on_clustered_star_polygons() {
     let points = synthetic::uniform_points(3000, synthetic::SYRIA_BOX, 4);
     let mut hits = 0;
     for &(lon, lat) in &points {
-        let want: Vec<(usize, bool)> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
-                zone_index::Position::Outside => None,
-                zone_index::Position::Inside => Some((i, false)),
-                zone_index::Position::OnBoundary => Some((i, true)),
-            })
-            .collect();
+        let want: Vec<(usize, bool)> = scan(&items, lon, lat);
         hits += want.len();
         assert_eq!(index.covering(lon, lat), want);
     }
@@ -120,11 +129,8 @@ fn the_polygon_layer_agrees_with_a_scan_on_clustered_star_polygons() {
 
 #[test]
 fn a_point_timeline_agrees_with_covering_on_every_day() {
-    let mut s = 11;
-    for _ in 0..60 {
-        let data = Arc::new(random_dataset(&mut s, 10));
-        let index = ZoneIndex::new(data.clone());
-        for (lon, lat) in random_points(&mut s, &data, 50) {
+    each_random_case(11, 60, 10, |s, data, index| {
+        for (lon, lat) in random_points(s, data, 50) {
             let spans = index.timeline(lon, lat);
             assert!(
                 spans[0].period.from().is_none()
@@ -145,29 +151,26 @@ fn a_point_timeline_agrees_with_covering_on_every_day() {
                     .iter()
                     .find(|sp| sp.period.contains(d))
                     .expect("spans cover all days");
-                let want: Vec<usize> = brute_covering(&data, lon, lat, Some(d))
+                let want: Vec<usize> = brute_covering(data, lon, lat, Some(d))
                     .iter()
                     .map(|w| w.0)
                     .collect();
                 assert_eq!(span.zones, want, "({lon}, {lat}) on {d}");
             }
         }
-    }
+    });
 }
 
 #[test]
 fn nearest_zones_are_the_nearest_by_a_scan_of_every_zone() {
-    let mut s = 17;
-    for _ in 0..15 {
-        let data = Arc::new(random_dataset(&mut s, 10));
-        let index = ZoneIndex::new(data.clone());
-        for (lon, lat) in synthetic::uniform_points(20, [-2.0, -2.0, 16.0, 16.0], next(&mut s)) {
+    each_random_case(17, 15, 10, |s, data, index| {
+        for (lon, lat) in synthetic::uniform_points(20, [-2.0, -2.0, 16.0, 16.0], next(s)) {
             let all = index.nearest(lon, lat, data.zones.len(), None);
             assert_eq!(all.len(), data.zones.len());
             let k3 = index.nearest(lon, lat, 3, None);
             assert_eq!(k3[..], all[..3]);
             // Every zone's distance by a scan of every ring with geodata's own measure.
-            let covered: Vec<usize> = brute_covering(&data, lon, lat, None)
+            let covered: Vec<usize> = brute_covering(data, lon, lat, None)
                 .iter()
                 .map(|c| c.0)
                 .collect();
@@ -215,7 +218,7 @@ fn nearest_zones_are_the_nearest_by_a_scan_of_every_zone() {
                 assert!(w[0].distance_km <= w[1].distance_km);
             }
         }
-    }
+    });
 }
 
 fn next(s: &mut u64) -> u64 {
@@ -224,18 +227,15 @@ fn next(s: &mut u64) -> u64 {
 
 #[test]
 fn in_bbox_finds_exactly_the_zones_a_scan_finds() {
-    let mut s = 23;
-    for _ in 0..40 {
-        let data = Arc::new(random_dataset(&mut s, 12));
-        let index = ZoneIndex::new(data.clone());
+    each_random_case(23, 40, 12, |s, data, index| {
         for _ in 0..30 {
             let (a, b) = (
-                synthetic::uniform(&mut s, -1.0, 15.0),
-                synthetic::uniform(&mut s, -1.0, 15.0),
+                synthetic::uniform(s, -1.0, 15.0),
+                synthetic::uniform(s, -1.0, 15.0),
             );
             let (c, d) = (
-                synthetic::uniform(&mut s, -1.0, 15.0),
-                synthetic::uniform(&mut s, -1.0, 15.0),
+                synthetic::uniform(s, -1.0, 15.0),
+                synthetic::uniform(s, -1.0, 15.0),
             );
             let bbox = Bbox::new(a.min(b), c.min(d), a.max(b), c.max(d)).expect("ordered box");
             let rect = Rect::new(
@@ -247,7 +247,7 @@ fn in_bbox_finds_exactly_the_zones_a_scan_finds() {
                 .collect();
             assert_eq!(index.in_bbox(bbox, None).zones, want);
         }
-    }
+    });
 }
 
 #[test]
@@ -301,15 +301,7 @@ fn many_large_overlapping_zones_build_a_bounded_grid_and_answer_exactly() {
         index.heap_bytes()
     );
     for (lon, lat) in synthetic::uniform_points(300, synthetic::SYRIA_BOX, 6) {
-        let want: Vec<(usize, bool)> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
-                zone_index::Position::Outside => None,
-                zone_index::Position::Inside => Some((i, false)),
-                zone_index::Position::OnBoundary => Some((i, true)),
-            })
-            .collect();
+        let want: Vec<(usize, bool)> = scan(&items, lon, lat);
         assert_eq!(index.covering(lon, lat), want);
     }
 }
@@ -355,16 +347,7 @@ fn absurd_but_finite_polygon_coordinates_neither_panic_nor_answer_wrongly() {
     ];
     for &lon in &odd {
         for &lat in &odd {
-            let want: Vec<(usize, bool)> = items
-                .iter()
-                .enumerate()
-                .take(2)
-                .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
-                    zone_index::Position::Outside => None,
-                    zone_index::Position::Inside => Some((i, false)),
-                    zone_index::Position::OnBoundary => Some((i, true)),
-                })
-                .collect();
+            let want = scan(&items[..2], lon, lat);
             assert_eq!(index.covering(lon, lat), want, "({lon}, {lat})");
         }
     }

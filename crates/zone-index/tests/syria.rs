@@ -12,9 +12,7 @@ static INDEX: LazyLock<ZoneIndex> = LazyLock::new(|| ZoneIndex::new(Arc::new(Dat
 fn location(id: &str) -> Point<f64> {
     INDEX
         .dataset()
-        .locations
-        .iter()
-        .find(|l| l.meta.id.as_str() == id)
+        .location(id)
         .unwrap_or_else(|| panic!("the default data set has location {id}"))
         .point
 }
@@ -53,9 +51,7 @@ fn covering(p: Point<f64>, date: Option<&str>) -> Vec<String> {
 fn zone(id: &str) -> usize {
     INDEX
         .dataset()
-        .zones
-        .iter()
-        .position(|z| z.meta.id.as_str() == id)
+        .zone_position(id)
         .unwrap_or_else(|| panic!("the default data set has zone {id}"))
 }
 

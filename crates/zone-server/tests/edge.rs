@@ -90,12 +90,27 @@ async fn ask(addr: SocketAddr, target: &str) -> (u16, Duration) {
     (status_of(&got), started.elapsed())
 }
 
+/// A connection that has sent these bytes.
+async fn open_with(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    conn.write_all(bytes).await.unwrap();
+    conn
+}
+
 fn status_of(response: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(response);
     text.split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
+}
+
+/// Limits under which an unfinished request stays open for the whole test.
+fn patient_limits() -> ConnLimits {
+    ConnLimits {
+        header_read_timeout: Duration::from_secs(60),
+        ..ConnLimits::default()
+    }
 }
 
 fn quick_limits() -> ConnLimits {
@@ -110,10 +125,7 @@ fn quick_limits() -> ConnLimits {
 async fn a_connection_that_never_finishes_its_headers_is_closed() {
     // Regression (issue 10): without a timer, half a request stayed open forever.
     let server = start(Config::default(), quick_limits()).await;
-    let mut conn = TcpStream::connect(server.addr).await.unwrap();
-    conn.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: ")
-        .await
-        .unwrap();
+    let mut conn = open_with(server.addr, b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: ").await;
     // Trickle a byte now and then: activity must not keep an unfinished head alive.
     let started = Instant::now();
     let mut closed = None;
@@ -139,10 +151,7 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     let server = start(Config::default(), quick_limits()).await;
-    let mut conn = TcpStream::connect(server.addr).await.unwrap();
-    conn.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .unwrap();
+    let mut conn = open_with(server.addr, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n").await;
     let (got, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
     assert_eq!(status_of(&got), 200);
     let closed = closed.expect("an idle keep-alive connection is closed");
@@ -195,10 +204,7 @@ async fn a_client_that_stops_reading_an_answer_is_cut_off_and_frees_its_batch_sl
         rest.len()
     );
     // Its batch slot is free again.
-    let mut next = TcpStream::connect(server.addr).await.unwrap();
-    next.write_all(b"POST /query/points HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 10\r\nConnection: close\r\n\r\n36.1,32.6\n")
-        .await
-        .unwrap();
+    let mut next = open_with(server.addr, b"POST /query/points HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 10\r\nConnection: close\r\n\r\n36.1,32.6\n").await;
     let (got, _) = read_until_closed(&mut next, Duration::from_secs(5)).await;
     assert_eq!(status_of(&got), 200, "{}", String::from_utf8_lossy(&got));
     server.shut_down().await;
@@ -210,16 +216,13 @@ async fn past_the_connection_cap_a_new_connection_is_closed_at_once() {
         Config::default(),
         ConnLimits {
             max_connections: 3,
-            header_read_timeout: Duration::from_secs(60),
-            ..ConnLimits::default()
+            ..patient_limits()
         },
     )
     .await;
     let mut held = Vec::new();
     for _ in 0..3 {
-        let mut c = TcpStream::connect(server.addr).await.unwrap();
-        c.write_all(b"GET /he").await.unwrap();
-        held.push(c);
+        held.push(open_with(server.addr, b"GET /he").await);
     }
     // Let the server accept them all.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -241,20 +244,9 @@ async fn past_the_connection_cap_a_new_connection_is_closed_at_once() {
 #[tokio::test]
 async fn shutdown_closes_idle_and_unfinished_connections_at_once() {
     // Regression (issue 10): half a request line kept the process alive 20 s after SIGTERM.
-    let server = start(
-        Config::default(),
-        ConnLimits {
-            header_read_timeout: Duration::from_secs(60),
-            ..ConnLimits::default()
-        },
-    )
-    .await;
-    let mut unfinished = TcpStream::connect(server.addr).await.unwrap();
-    unfinished.write_all(b"GET /hea").await.unwrap();
-    let mut idle = TcpStream::connect(server.addr).await.unwrap();
-    idle.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .unwrap();
+    let server = start(Config::default(), patient_limits()).await;
+    let mut unfinished = open_with(server.addr, b"GET /hea").await;
+    let mut idle = open_with(server.addr, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n").await;
     let mut buf = [0u8; 4096];
     let n = idle.read(&mut buf).await.unwrap();
     assert_eq!(status_of(&buf[..n]), 200);

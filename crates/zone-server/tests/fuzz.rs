@@ -68,15 +68,19 @@ fn send(req: Request<Body>) -> Answer {
     })
 }
 
+/// A header's value as text; empty when it is missing or not text.
+fn header_of(headers: &axum::http::HeaderMap, name: header::HeaderName) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// Status, content type and the whole body of a response.
 async fn answer_of(resp: axum::response::Response) -> Answer {
     let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = header_of(resp.headers(), header::CONTENT_TYPE);
     let body = resp
         .into_body()
         .collect()
@@ -1071,12 +1075,7 @@ fn wrong_methods_get_a_json_405_that_names_the_allowed_ones() {
         );
         let resp = resp.expect("the router is infallible");
         assert_eq!(resp.status(), 405, "{method} {uri}");
-        let allow = resp
-            .headers()
-            .get(header::ALLOW)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let allow = header_of(resp.headers(), header::ALLOW);
         assert!(allow.contains(allowed), "{method} {uri}: Allow {allow:?}");
         let a = send(request(method, uri, &[], Vec::new()).expect("a request"));
         contract(uri, &a).unwrap_or_else(|e| panic!("{e}"));
@@ -1133,66 +1132,54 @@ fn announced_oversized_bodies_are_refused_before_reading() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The properties run on a thread with a large stack: in a debug build, generating values from
-// the deeper strategies above overflows the test harness's 2 MiB threads (the code under test
-// does not need it).
-
-fn on_big_stack(property: fn()) {
-    let worker = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(property)
-        .expect("spawn a test thread");
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
-}
+// The properties, each on a thread with a large stack (see `e2e::on_big_stack`).
 
 #[test]
 fn any_get_request_gets_an_answer_and_4xx_are_json() {
-    on_big_stack(prop_any_get_request_gets_an_answer_and_4xx_are_json);
+    e2e::on_big_stack(prop_any_get_request_gets_an_answer_and_4xx_are_json);
 }
 
 #[test]
 fn params_parse_any_query_string() {
-    on_big_stack(prop_params_parse_any_query_string);
+    e2e::on_big_stack(prop_params_parse_any_query_string);
 }
 
 #[test]
 fn coordinates_and_integers_parse_strictly() {
-    on_big_stack(prop_coordinates_and_integers_parse_strictly);
+    e2e::on_big_stack(prop_coordinates_and_integers_parse_strictly);
 }
 
 #[test]
 fn bbox_parses_strictly() {
-    on_big_stack(prop_bbox_parses_strictly);
+    e2e::on_big_stack(prop_bbox_parses_strictly);
 }
 
 #[test]
 fn datetimes_parse_strictly_and_agree_with_rfc3339() {
-    on_big_stack(prop_datetimes_parse_strictly_and_agree_with_rfc3339);
+    e2e::on_big_stack(prop_datetimes_parse_strictly_and_agree_with_rfc3339);
 }
 
 #[test]
 fn datetime_intervals_keep_their_ends() {
-    on_big_stack(prop_datetime_intervals_keep_their_ends);
+    e2e::on_big_stack(prop_datetime_intervals_keep_their_ends);
 }
 
 #[test]
 fn csv_batches_parse_or_report_lines() {
-    on_big_stack(prop_csv_batches_parse_or_report_lines);
+    e2e::on_big_stack(prop_csv_batches_parse_or_report_lines);
 }
 
 #[test]
 fn csv_batches_read_valid_rows_exactly() {
-    on_big_stack(prop_csv_batches_read_valid_rows_exactly);
+    e2e::on_big_stack(prop_csv_batches_read_valid_rows_exactly);
 }
 
 #[test]
 fn geojson_batches_parse_or_report_features() {
-    on_big_stack(prop_geojson_batches_parse_or_report_features);
+    e2e::on_big_stack(prop_geojson_batches_parse_or_report_features);
 }
 
 #[test]
 fn any_batch_post_gets_an_answer_and_4xx_are_json() {
-    on_big_stack(prop_any_batch_post_gets_an_answer_and_4xx_are_json);
+    e2e::on_big_stack(prop_any_batch_post_gets_an_answer_and_4xx_are_json);
 }

@@ -48,6 +48,20 @@ impl Answer {
     }
 }
 
+/// A request with these headers (lower-case names) and body.
+fn req(method: &str, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Request<Body> {
+    let mut r = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        r = r.header(*name, *value);
+    }
+    r.body(body.into()).unwrap()
+}
+
+/// A GET request with these headers only.
+async fn get_with(state: &Arc<AppState>, uri: &str, headers: &[(&str, &str)]) -> Answer {
+    send(state, req("GET", uri, headers, Body::empty())).await
+}
+
 async fn send(state: &Arc<AppState>, req: Request<Body>) -> Answer {
     let resp = app(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
@@ -67,13 +81,10 @@ async fn send(state: &Arc<AppState>, req: Request<Body>) -> Answer {
 }
 
 async fn get(state: &Arc<AppState>, uri: &str) -> Answer {
-    send(
+    get_with(
         state,
-        Request::get(uri)
-            .header(header::HOST, "zt.test:8080")
-            .header(header::ACCEPT, "application/json")
-            .body(Body::empty())
-            .unwrap(),
+        uri,
+        &[("host", "zt.test:8080"), ("accept", "application/json")],
     )
     .await
 }
@@ -104,12 +115,10 @@ async fn the_landing_page_has_the_absolute_links_qgis_needs() {
 #[tokio::test]
 async fn a_browser_gets_the_map_and_any_other_client_gets_json() {
     let s = state();
-    let html = send(
+    let html = get_with(
         &s,
-        Request::get("/")
-            .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
-            .body(Body::empty())
-            .unwrap(),
+        "/",
+        &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
     )
     .await;
     assert!(html.header(header::CONTENT_TYPE).starts_with("text/html"));
@@ -118,25 +127,11 @@ async fn a_browser_gets_the_map_and_any_other_client_gets_json() {
             .contains("default-src 'self'")
     );
     assert_eq!(html.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
-    let any = send(
-        &s,
-        Request::get("/")
-            .header(header::ACCEPT, "*/*")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let any = get_with(&s, "/", &[("accept", "*/*")]).await;
     assert_eq!(any.header(header::CONTENT_TYPE), "application/json");
-    let none = send(&s, Request::get("/").body(Body::empty()).unwrap()).await;
+    let none = get_with(&s, "/", &[]).await;
     assert_eq!(none.header(header::CONTENT_TYPE), "application/json");
-    let forced = send(
-        &s,
-        Request::get("/?f=json")
-            .header(header::ACCEPT, "text/html")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let forced = get_with(&s, "/?f=json", &[("accept", "text/html")]).await;
     assert_eq!(forced.header(header::CONTENT_TYPE), "application/json");
     let forced = get(&s, "/?f=html").await;
     assert!(forced.header(header::CONTENT_TYPE).starts_with("text/html"));
@@ -165,27 +160,24 @@ async fn a_browser_gets_the_map_and_any_other_client_gets_json() {
 #[tokio::test]
 async fn links_follow_a_proxy_and_a_configured_public_url() {
     let s = state();
-    let a = send(
+    let a = get_with(
         &s,
-        Request::get("/")
-            .header(header::HOST, "10.0.0.5:8080")
-            .header("x-forwarded-host", "maps.example.org")
-            .header("x-forwarded-proto", "https")
-            .body(Body::empty())
-            .unwrap(),
+        "/",
+        &[
+            ("host", "10.0.0.5:8080"),
+            ("x-forwarded-host", "maps.example.org"),
+            ("x-forwarded-proto", "https"),
+        ],
     )
     .await;
     assert_eq!(
         link(&a.json(), "data").unwrap()["href"],
         "https://maps.example.org/collections"
     );
-    let evil = send(
+    let evil = get_with(
         &s,
-        Request::get("/")
-            .header("x-forwarded-host", "a\"><script>")
-            .header(header::HOST, "ok.test")
-            .body(Body::empty())
-            .unwrap(),
+        "/",
+        &[("x-forwarded-host", "a\"><script>"), ("host", "ok.test")],
     )
     .await;
     assert_eq!(
@@ -222,12 +214,7 @@ async fn conformance_lists_core_geojson_and_openapi() {
 async fn every_layer_is_a_collection_with_extent_crs_and_count() {
     let s = state();
     let doc = get(&s, "/collections").await.json();
-    let ids: Vec<&str> = doc["collections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["id"].as_str())
-        .collect();
+    let ids: Vec<&str> = e2e::strs(&doc["collections"], "id");
     assert_eq!(
         ids,
         DATA.catalog().into_iter().map(|l| l.id).collect::<Vec<_>>()
@@ -303,71 +290,42 @@ async fn paging_to_the_last_page_returns_every_feature_once() {
     assert_eq!(pages, expected.div_ceil(7));
 }
 
+/// A page of `/collections/zones/items` with this query.
+async fn zone_items(s: &Arc<AppState>, query: &str) -> Answer {
+    get(s, &format!("/collections/zones/items?{query}")).await
+}
+
+/// `numberMatched` of a page of `/collections/zones/items` with this query.
+async fn matched(s: &Arc<AppState>, query: &str) -> u64 {
+    zone_items(s, query).await.json()["numberMatched"]
+        .as_u64()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn datetime_accepts_instants_intervals_open_ends_and_qgis_bounds() {
     let s = state();
-    let count = |doc: Value| doc["numberMatched"].as_u64().unwrap();
-    let all = count(get(&s, "/collections/zones/items").await.json());
-    let feb = count(
-        get(&s, "/collections/zones/items?datetime=2018-02-07")
-            .await
-            .json(),
-    );
-    let feb_t = count(
-        get(&s, "/collections/zones/items?datetime=2018-02-07T12:00:00Z")
-            .await
-            .json(),
-    );
+    let all = matched(&s, "").await;
+    let feb = matched(&s, "datetime=2018-02-07").await;
+    let feb_t = matched(&s, "datetime=2018-02-07T12:00:00Z").await;
     assert_eq!(feb, feb_t);
     assert!(feb < all);
-    let open = count(
-        get(&s, "/collections/zones/items?datetime=../..")
-            .await
-            .json(),
-    );
+    let open = matched(&s, "datetime=../..").await;
     assert_eq!(open, all);
-    let qgis = count(
-        get(
-            &s,
-            "/collections/zones/items?datetime=0000-01-01T00:00:00Z/2018-02-07T00:00:00Z",
-        )
-        .await
-        .json(),
-    );
-    let dots = count(
-        get(&s, "/collections/zones/items?datetime=../2018-02-07")
-            .await
-            .json(),
-    );
+    let qgis = matched(&s, "datetime=0000-01-01T00:00:00Z/2018-02-07T00:00:00Z").await;
+    let dots = matched(&s, "datetime=../2018-02-07").await;
     assert_eq!(qgis, dots);
-    let qgis_end = count(
-        get(
-            &s,
-            "/collections/zones/items?datetime=2018-08-01T00:00:00Z/9999-12-31T00:00:00Z",
-        )
-        .await
-        .json(),
-    );
-    let slash = count(
-        get(&s, "/collections/zones/items?datetime=2018-08-01/")
-            .await
-            .json(),
-    );
+    let qgis_end = matched(&s, "datetime=2018-08-01T00:00:00Z/9999-12-31T00:00:00Z").await;
+    let slash = matched(&s, "datetime=2018-08-01/").await;
     assert_eq!(qgis_end, slash);
     // The south-west de-escalation zone ends on 2018-07-31 (closed interval: that day counts).
-    let ends = get(
-        &s,
-        "/collections/zones/items?datetime=2018-07-31&limit=1000",
-    )
-    .await
-    .text();
+    let ends = zone_items(&s, "datetime=2018-07-31&limit=1000")
+        .await
+        .text();
     assert!(ends.contains("sw_deescalation_zone"));
-    let after = get(
-        &s,
-        "/collections/zones/items?datetime=2018-08-01&limit=1000",
-    )
-    .await
-    .text();
+    let after = zone_items(&s, "datetime=2018-08-01&limit=1000")
+        .await
+        .text();
     assert!(!after.contains("sw_deescalation_zone"));
 }
 
@@ -431,93 +389,39 @@ async fn a_limit_above_the_maximum_is_clamped() {
 #[tokio::test]
 async fn bad_requests_get_a_json_4xx_with_code_and_description() {
     let s = state();
+    const INVALID: (u16, &str) = (400, "InvalidParameterValue");
+    const UNKNOWN: (u16, &str) = (400, "UnknownParameter");
+    const NOT_FOUND: (u16, &str) = (404, "NotFound");
     let cases = [
-        (
-            "/collections/zones/items?limit=0",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?limit=-5",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?limit=1e3",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?offset=x",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?bbox=36,34,35,33",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?bbox=35,33,36",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?bbox=NaN,33,36,34",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?bbox=35,33,36,95",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?datetime=2018-02-30",
-            400,
-            "InvalidParameterValue",
-        ),
+        ("/collections/zones/items?limit=0", INVALID),
+        ("/collections/zones/items?limit=-5", INVALID),
+        ("/collections/zones/items?limit=1e3", INVALID),
+        ("/collections/zones/items?offset=x", INVALID),
+        ("/collections/zones/items?bbox=36,34,35,33", INVALID),
+        ("/collections/zones/items?bbox=35,33,36", INVALID),
+        ("/collections/zones/items?bbox=NaN,33,36,34", INVALID),
+        ("/collections/zones/items?bbox=35,33,36,95", INVALID),
+        ("/collections/zones/items?datetime=2018-02-30", INVALID),
         (
             "/collections/zones/items?datetime=2018-03-01/2018-02-01",
-            400,
-            "InvalidParameterValue",
+            INVALID,
         ),
-        (
-            "/collections/zones/items?datetime=soon",
-            400,
-            "InvalidParameterValue",
-        ),
-        (
-            "/collections/zones/items?colour=red",
-            400,
-            "UnknownParameter",
-        ),
-        (
-            "/collections/zones/items?limit=1&limit=2",
-            400,
-            "InvalidParameterValue",
-        ),
-        ("/collections/nowhere", 404, "NotFound"),
-        ("/collections/nowhere/items", 404, "NotFound"),
-        ("/collections/zones/items/999", 404, "NotFound"),
-        (
-            "/collections/zones/items/..%2F..%2Fetc%2Fpasswd",
-            404,
-            "NotFound",
-        ),
-        ("/no/such/path", 404, "NotFound"),
-        ("/export/zones.shp", 404, "NotFound"),
-        ("/export/nowhere.fgb", 404, "NotFound"),
-        (
-            "/export/zones.fgb?datetime=yesterday",
-            400,
-            "InvalidParameterValue",
-        ),
-        ("/export/zones.csv", 404, "NotFound"),
-        ("/export/zones", 404, "NotFound"),
-        ("/static/../Cargo.toml", 404, "NotFound"),
+        ("/collections/zones/items?datetime=soon", INVALID),
+        ("/collections/zones/items?colour=red", UNKNOWN),
+        ("/collections/zones/items?limit=1&limit=2", INVALID),
+        ("/collections/nowhere", NOT_FOUND),
+        ("/collections/nowhere/items", NOT_FOUND),
+        ("/collections/zones/items/999", NOT_FOUND),
+        ("/collections/zones/items/..%2F..%2Fetc%2Fpasswd", NOT_FOUND),
+        ("/no/such/path", NOT_FOUND),
+        ("/export/zones.shp", NOT_FOUND),
+        ("/export/nowhere.fgb", NOT_FOUND),
+        ("/export/zones.fgb?datetime=yesterday", INVALID),
+        ("/export/zones.csv", NOT_FOUND),
+        ("/export/zones", NOT_FOUND),
+        ("/static/../Cargo.toml", NOT_FOUND),
     ];
-    for (uri, status, code) in cases {
+    for (uri, (status, code)) in cases {
         let a = get(&s, uri).await;
         assert_eq!(a.status.as_u16(), status, "{uri}: {}", a.text());
         assert_eq!(a.header(header::CONTENT_TYPE), "application/json", "{uri}");
@@ -591,14 +495,14 @@ async fn an_etag_comes_back_as_304_and_changes_with_the_data() {
     let a = get(&s, "/collections/zones/items?limit=5").await;
     let tag = a.header(header::ETAG).to_owned();
     assert!(tag.starts_with('"') && tag.len() > 10, "{tag}");
-    let again = send(
+    let again = get_with(
         &s,
-        Request::get("/collections/zones/items?limit=5")
-            .header(header::HOST, "zt.test:8080")
-            .header(header::ACCEPT, "application/json")
-            .header(header::IF_NONE_MATCH, &tag)
-            .body(Body::empty())
-            .unwrap(),
+        "/collections/zones/items?limit=5",
+        &[
+            ("host", "zt.test:8080"),
+            ("accept", "application/json"),
+            ("if-none-match", &*tag),
+        ],
     )
     .await;
     assert_eq!(again.status, 304);
@@ -626,14 +530,7 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
         "/query/point?lon=36.1&lat=32.6&nearest=10",
     ] {
         for enc in ["gzip", "br"] {
-            let a = send(
-                &s,
-                Request::get(uri)
-                    .header(header::ACCEPT_ENCODING, enc)
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
+            let a = get_with(&s, uri, &[("accept-encoding", enc)]).await;
             assert_eq!(a.header(header::CONTENT_ENCODING), enc, "{uri}");
             assert!(a.body.len() > 20, "{uri}");
         }
@@ -647,11 +544,12 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
         ..Config::default()
     });
     let ask = |enc: &'static str, origin: &'static str| {
-        Request::get("/collections/zones/items?limit=50")
-            .header(header::ACCEPT_ENCODING, enc)
-            .header(header::ORIGIN, origin)
-            .body(Body::empty())
-            .unwrap()
+        req(
+            "GET",
+            "/collections/zones/items?limit=50",
+            &[("accept-encoding", enc), ("origin", origin)],
+            Body::empty(),
+        )
     };
     let first = send(&s, ask("gzip", "https://a.example")).await;
     assert_eq!(first.header("x-cache".parse().unwrap()), "miss");
@@ -693,7 +591,7 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
 async fn get_status(router: &axum::Router, uri: &str) -> StatusCode {
     router
         .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(req("GET", uri, &[], Body::empty()))
         .await
         .unwrap()
         .status()
@@ -709,14 +607,12 @@ async fn hold_batch(
     tokio::task::JoinHandle<Result<axum::response::Response, std::convert::Infallible>>,
 ) {
     let (mut sender, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(4);
-    let held = tokio::spawn(
-        router.clone().oneshot(
-            Request::post("/query/points")
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::new(body))
-                .unwrap(),
-        ),
-    );
+    let held = tokio::spawn(router.clone().oneshot(req(
+        "POST",
+        "/query/points",
+        &[("content-type", "text/csv")],
+        Body::new(body),
+    )));
     sender
         .send_data(axum::body::Bytes::from_static(first))
         .await
@@ -738,7 +634,7 @@ async fn the_concurrency_cap_is_one_for_the_whole_server() {
         let router = router.clone();
         async move {
             router
-                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .oneshot(req("GET", uri, &[], Body::empty()))
                 .await
                 .unwrap()
         }
@@ -775,12 +671,10 @@ async fn the_concurrency_cap_is_one_for_the_whole_server() {
 
 #[tokio::test]
 async fn cors_allows_any_origin_by_default() {
-    let a = send(
+    let a = get_with(
         &state(),
-        Request::get("/collections")
-            .header(header::ORIGIN, "https://elsewhere.example")
-            .body(Body::empty())
-            .unwrap(),
+        "/collections",
+        &[("origin", "https://elsewhere.example")],
     )
     .await;
     assert_eq!(a.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
@@ -1120,10 +1014,12 @@ async fn point_queries_reject_bad_coordinates_and_dates() {
 async fn post(s: &Arc<AppState>, uri: &str, content_type: &str, body: String) -> Answer {
     send(
         s,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap(),
+        req(
+            "POST",
+            uri,
+            &[("content-type", content_type)],
+            Body::from(body),
+        ),
     )
     .await
 }
@@ -1283,12 +1179,12 @@ async fn batch_bodies_have_their_own_budget_and_point_queries_keep_their_slots()
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let second = router
         .clone()
-        .oneshot(
-            Request::post("/query/points")
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::from("36.1,32.6\n"))
-                .unwrap(),
-        )
+        .oneshot(req(
+            "POST",
+            "/query/points",
+            &[("content-type", "text/csv")],
+            Body::from("36.1,32.6\n"),
+        ))
         .await
         .unwrap();
     assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -1324,12 +1220,12 @@ async fn batches_wait_for_a_batch_slot_then_give_up_with_a_503() {
     let router = app(s.clone());
     let big = "36.1,32.617,p\n".repeat(50_000);
     let ask = |body: String| {
-        router.clone().oneshot(
-            Request::post("/query/points")
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::from(body))
-                .unwrap(),
-        )
+        router.clone().oneshot(req(
+            "POST",
+            "/query/points",
+            &[("content-type", "text/csv")],
+            Body::from(body),
+        ))
     };
     // An answer nobody reads holds its slot (its writer waits on the full channel).
     let unread = ask(big.clone()).await.unwrap();
@@ -1357,12 +1253,12 @@ async fn a_large_batch_answer_is_streamed_in_chunks() {
         .collect();
     let body = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
     let resp = app(s.clone())
-        .oneshot(
-            Request::post("/query/points")
-                .header(header::CONTENT_TYPE, "application/geo+json")
-                .body(Body::from(body))
-                .unwrap(),
-        )
+        .oneshot(req(
+            "POST",
+            "/query/points",
+            &[("content-type", "application/geo+json")],
+            Body::from(body),
+        ))
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -1436,10 +1332,12 @@ async fn a_batch_body_that_arrives_too_slowly_gets_a_408_and_the_connection_clos
         .unwrap();
     let a = send(
         &s,
-        Request::post("/query/points")
-            .header(header::CONTENT_TYPE, "text/csv")
-            .body(Body::new(body))
-            .unwrap(),
+        req(
+            "POST",
+            "/query/points",
+            &[("content-type", "text/csv")],
+            Body::new(body),
+        ),
     )
     .await;
     assert_eq!(a.status, StatusCode::REQUEST_TIMEOUT);
@@ -1452,12 +1350,7 @@ async fn a_batch_body_that_arrives_too_slowly_gets_a_408_and_the_connection_clos
 async fn if_none_match_star_matches_only_a_resource_that_exists() {
     // Regression (issue 10): `*` got a 304 on any path, existing or not.
     let s = state();
-    let star = |uri: &'static str| {
-        Request::get(uri)
-            .header(header::IF_NONE_MATCH, "*")
-            .body(Body::empty())
-            .unwrap()
-    };
+    let star = |uri: &'static str| req("GET", uri, &[("if-none-match", "*")], Body::empty());
     for _ in 0..2 {
         // Built, then from the cache: a 304 either way.
         let a = send(&s, star("/collections/zones")).await;
@@ -1479,11 +1372,12 @@ async fn request_bodies_in_a_content_encoding_are_refused_with_a_415() {
     let s = state();
     let a = send(
         &s,
-        Request::post("/query/points")
-            .header(header::CONTENT_TYPE, "text/csv")
-            .header(header::CONTENT_ENCODING, "gzip")
-            .body(Body::from("36.1,32.6\n"))
-            .unwrap(),
+        req(
+            "POST",
+            "/query/points",
+            &[("content-type", "text/csv"), ("content-encoding", "gzip")],
+            Body::from("36.1,32.6\n"),
+        ),
     )
     .await;
     assert_eq!(a.status, 415);
@@ -1493,12 +1387,10 @@ async fn request_bodies_in_a_content_encoding_are_refused_with_a_415() {
 
 #[tokio::test]
 async fn refusing_every_content_coding_gets_a_json_406() {
-    let a = send(
+    let a = get_with(
         &state(),
-        Request::get("/collections/zones/items")
-            .header(header::ACCEPT_ENCODING, "*;q=0")
-            .body(Body::empty())
-            .unwrap(),
+        "/collections/zones/items",
+        &[("accept-encoding", "*;q=0")],
     )
     .await;
     assert_eq!(a.status, 406);
@@ -1510,14 +1402,7 @@ async fn refusing_every_content_coding_gets_a_json_406() {
 async fn the_landing_page_varies_on_accept_and_the_api_page_has_security_headers() {
     let s = state();
     for accept in ["text/html", "application/json"] {
-        let a = send(
-            &s,
-            Request::get("/")
-                .header(header::ACCEPT, accept)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let a = get_with(&s, "/", &[("accept", accept)]).await;
         let vary: Vec<&str> = a
             .headers
             .get_all(header::VARY)
@@ -1572,7 +1457,7 @@ async fn health_answers_while_the_server_is_at_its_cap() {
     for uri in ["/health", "/static/index.html"] {
         let a = router
             .clone()
-            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .oneshot(req("GET", uri, &[], Body::empty()))
             .await
             .unwrap();
         assert_eq!(a.status(), StatusCode::OK, "{uri}");
