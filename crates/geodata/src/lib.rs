@@ -12,8 +12,10 @@
 //! ```
 
 mod catalog;
+pub mod edit;
 mod embedded;
 pub mod geodesy;
+mod history;
 mod load;
 mod model;
 mod problem;
@@ -24,6 +26,7 @@ mod write;
 use std::path::PathBuf;
 
 pub use catalog::{LayerInfo, LayerRole, LayerStyle};
+pub use history::{EDITABLE_LAYERS, FeatureChange, Revision, last_changes, revision_at};
 pub use load::{
     COORD_DECIMALS, DataFile, MAX_FILE_BYTES, REQUIRED_FILES, load_dir, load_dir_named, load_files,
     parse_date, round,
@@ -34,7 +37,10 @@ pub use model::{
 };
 pub use problem::{FeatureRef, Problem, ProblemKind, Problems};
 pub use rules::split;
-pub use store::{Changes, DirectoryStore, EmbeddedStore, Store};
+pub use store::{
+    CHECKPOINT_FILE, Changes, Committed, DirectoryStore, Edit, EditError, EmbeddedStore,
+    FILES_AUTHOR, History, HistoryState, LOG_FILE, MakeFeature, Store,
+};
 pub use write::{ExportFeature, geometry_json, to_pretty};
 
 /// A calendar day (no time, no zone): validity periods and event dates are whole days.

@@ -219,24 +219,7 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
     let (locations, _) = layers.parse("locations.geojson", parse_location);
     let (events, idx) = layers.parse("events.geojson", parse_event);
     if let Some((shown, _)) = by_name.get("events.geojson") {
-        let location_ids: Vec<&str> = locations.iter().map(|l| l.meta.id.as_str()).collect();
-        for (event, index) in events.iter().zip(idx.iter().copied()) {
-            if let Some(loc) = &event.location
-                && !location_ids.contains(&loc.as_str())
-            {
-                problems.push(Problem {
-                    file: shown.clone(),
-                    feature: Some(FeatureRef {
-                        index,
-                        id: Some(event.meta.id.to_string()),
-                    }),
-                    field: Some("location".into()),
-                    kind: ProblemKind::UnknownLocation {
-                        location: loc.to_string(),
-                    },
-                });
-            }
-        }
+        check_event_locations(shown, &events, &idx, &locations, &mut problems);
     }
     let mut reference = Vec::new();
     let mut reference_files = Vec::new();
@@ -362,6 +345,34 @@ fn json_reason(e: &serde_json::Error) -> String {
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_owned(),
         None => s,
+    }
+}
+
+/// Every event's `location` names a location of the data set.
+fn check_event_locations(
+    shown: &str,
+    events: &[Event],
+    indices: &[usize],
+    locations: &[Location],
+    problems: &mut Vec<Problem>,
+) {
+    let location_ids: Vec<&str> = locations.iter().map(|l| l.meta.id.as_str()).collect();
+    for (event, &index) in events.iter().zip(indices) {
+        if let Some(loc) = &event.location
+            && !location_ids.contains(&loc.as_str())
+        {
+            problems.push(Problem {
+                file: shown.to_owned(),
+                feature: Some(FeatureRef {
+                    index,
+                    id: Some(event.meta.id.to_string()),
+                }),
+                field: Some("location".into()),
+                kind: ProblemKind::UnknownLocation {
+                    location: loc.to_string(),
+                },
+            });
+        }
     }
 }
 
@@ -1707,4 +1718,155 @@ fn round_lines(ml: MultiLineString<f64>) -> MultiLineString<f64> {
         x: round(c.x),
         y: round(c.y),
     })
+}
+
+impl Dataset {
+    /// The data set with these features changed (each set to its `after` state, or removed),
+    /// validated by the loader's own code: every feature it changes is parsed as a line of its
+    /// layer file would be, ids are checked for uniqueness, and every rule zone is derived
+    /// again (a rule may read a changed feature). Nothing else is parsed again.
+    ///
+    /// A change whose `after` equals the current state, or that removes an absent feature, is
+    /// a no-op: applying the same changes twice gives the same data (a log is replayed safely).
+    pub fn with_changes(&self, changes: &[crate::FeatureChange]) -> Result<Dataset, Problems> {
+        let mut problems = Vec::new();
+        let actor_ids: Vec<String> = self
+            .actors
+            .iter()
+            .map(|a| a.id.as_str().to_owned())
+            .collect();
+        let refs = Refs {
+            actors: &actor_ids,
+            actors_loaded: true,
+        };
+        let mut zones: Vec<ParsedZone> = self
+            .zones
+            .iter()
+            .map(|z| {
+                let rest = ZoneRest {
+                    actor: z.actor.clone(),
+                    kind: z.kind,
+                    period: z.period,
+                    geometry: z.rule.is_none().then(|| z.geometry.clone()),
+                    rule: z.rule.clone(),
+                };
+                (z.meta.clone(), rest)
+            })
+            .collect();
+        let mut locations = self.locations.clone();
+        let mut events = self.events.clone();
+        for change in changes {
+            let file = format!("{}.geojson", change.layer);
+            let mut edit = LayerEdit {
+                file: &file,
+                change,
+                refs: &refs,
+                problems: &mut problems,
+            };
+            match change.layer.as_str() {
+                "zones" => edit.apply(&mut zones, parse_zone),
+                "locations" => edit.apply(&mut locations, parse_location),
+                "events" => edit.apply(&mut events, parse_event),
+                _ => problems.push(file_problem(
+                    &file,
+                    ProblemKind::Refused {
+                        reason: format!(
+                            "the layer {:?} is not edited feature by feature; edit its file",
+                            change.layer
+                        ),
+                    },
+                )),
+            }
+        }
+        check_ids(
+            "zones.geojson",
+            zones.iter().map(Keyed::key).zip(0..),
+            &mut problems,
+        );
+        check_ids(
+            "locations.geojson",
+            locations.iter().map(Keyed::key).zip(0..),
+            &mut problems,
+        );
+        check_ids(
+            "events.geojson",
+            events.iter().map(Keyed::key).zip(0..),
+            &mut problems,
+        );
+        check_event_locations(
+            "events.geojson",
+            &events,
+            &(0..events.len()).collect::<Vec<_>>(),
+            &locations,
+            &mut problems,
+        );
+        let zone_index: Vec<usize> = (0..zones.len()).collect();
+        let zones = rules::derive_zones(
+            "zones.geojson",
+            zones,
+            &zone_index,
+            &locations,
+            &self.reference,
+            &mut problems,
+        );
+        if problems.is_empty() {
+            Ok(Dataset {
+                actors: self.actors.clone(),
+                zones,
+                locations,
+                events,
+                reference: self.reference.clone(),
+            })
+        } else {
+            Err(Problems(problems))
+        }
+    }
+}
+
+/// One change applied to one layer's features.
+struct LayerEdit<'a> {
+    file: &'a str,
+    change: &'a crate::FeatureChange,
+    refs: &'a Refs<'a>,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl LayerEdit<'_> {
+    fn apply<T: Keyed>(
+        &mut self,
+        items: &mut Vec<T>,
+        parse: fn(&mut FeatureCx<'_>, &Refs<'_>) -> Option<T>,
+    ) {
+        let id = &self.change.id;
+        let at = items.iter().position(|t| t.key() == id);
+        let Some(after) = &self.change.after else {
+            if let Some(i) = at {
+                items.remove(i);
+            }
+            return;
+        };
+        let Some(raw) = after.as_object() else {
+            self.problems
+                .push(not_geojson(self.file, "a feature must be a JSON object"));
+            return;
+        };
+        let index = at.unwrap_or(items.len());
+        let mut cx = FeatureCx::new(self.file, index, raw, self.problems);
+        let Some(parsed) = parse(&mut cx, self.refs) else {
+            return;
+        };
+        if parsed.key() != id {
+            cx.problem(
+                Some("id"),
+                ProblemKind::Refused {
+                    reason: format!("a feature keeps its id: this one is {id:?}"),
+                },
+            );
+            return;
+        }
+        match at {
+            Some(i) => items[i] = parsed,
+            None => items.push(parsed),
+        }
+    }
 }

@@ -70,6 +70,12 @@ pub enum ProblemKind {
     MissingFile,
     /// A `.geojson`/`.json` file the loader does not know what to do with.
     UnknownFile,
+    /// An edit that the data cannot take as it is (a geometry written to a rule zone, an id
+    /// changed, a layer that is not edited feature by feature).
+    Refused {
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// The file is not JSON.
     NotJson {
         /// 1-based line.
@@ -251,6 +257,7 @@ impl fmt::Display for ProblemKind {
         match self {
             K::Unreadable { reason } => write!(f, "cannot read the file: {reason}"),
             K::MissingFile => f.write_str("missing: every data directory needs this file"),
+            K::Refused { reason } => f.write_str(reason),
             K::UnknownFile => f.write_str(
                 "not a file zonetrack knows: expected actors.json, zones.geojson, locations.geojson, \
                  events.geojson, and reference layers under reference/",

@@ -6,15 +6,23 @@
 //! - [`DirectoryStore`]: a data folder (`geodata/FORMAT.md`); changes when its files do, which
 //!   the server learns by watching the folder ([`Changes::Folder`]).
 //!
-//! The stores still to come extend it without changing its callers: a store that takes edits
-//! keeps an append-only history of revisions and announces each one (a `Changes` variant of its
-//! own, alongside `Folder`), and a PostgreSQL store does the same over `LISTEN`/`NOTIFY`. What
-//! every store shares is [`Store::load`]: the whole data set, validated by the one loader, so
-//! every store means the same data by the same files.
+//! A store that takes edits also has a [`History`]: it applies an edit as one [`Revision`],
+//! durable before [`History::commit`] returns, keeps every revision, and answers what the data
+//! said at any of them. The directory store keeps its revisions in `history/log.jsonl` in the
+//! folder; a PostgreSQL store would keep them in a table and announce them over
+//! `LISTEN`/`NOTIFY`. What every store shares is [`Store::load`]: the whole data set, validated
+//! by the one loader, so every store means the same data by the same files.
 
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
-use crate::{Dataset, GeodataError, GeodataResult};
+use serde_json::{Value, json};
+
+use crate::history::{EDITABLE_LAYERS, FeatureChange, Revision, last_changes};
+use crate::{Dataset, FeatureId, GeodataError, GeodataResult, Problems};
 
 /// How a store's changes become known to whoever serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +45,140 @@ pub trait Store: Send + Sync {
 
     /// How its changes become known.
     fn changes(&self) -> Changes;
+
+    /// Its history, when it takes edits; `None` for a read-only store.
+    fn history(&self) -> Option<&dyn History> {
+        None
+    }
+}
+
+/// A store that takes edits: each is a revision, kept for good.
+pub trait History: Send + Sync {
+    /// Applies the edits, in order, as one revision by `author`, and returns the new state. The
+    /// revision is durable when this returns; edits that change nothing write no revision.
+    /// Edits are serialised: the state each one sees is the one the previous one left.
+    fn commit(&self, edits: Vec<Edit>, author: &str, message: &str)
+    -> Result<Committed, EditError>;
+
+    /// The state after the last [`Store::load`] or commit; `None` before the first load.
+    fn state(&self) -> Option<HistoryState>;
+
+    /// Brings the store's files (if it has any besides its log) up to its latest revision.
+    /// Returns whether it wrote anything.
+    fn flush(&self) -> GeodataResult<bool>;
+}
+
+/// A data set with its history.
+#[derive(Debug, Clone)]
+pub struct HistoryState {
+    /// The data at the latest revision.
+    pub data: Arc<Dataset>,
+    /// Every revision, oldest first.
+    pub revisions: Vec<Arc<Revision>>,
+    /// For each feature (`layer`, `id`), the last revision that changed it (absent: none did).
+    pub feature_revisions: Arc<HashMap<(String, String), u64>>,
+}
+
+impl HistoryState {
+    /// The number of the latest revision (0 when there has been none).
+    pub fn revision(&self) -> u64 {
+        self.revisions.last().map_or(0, |r| r.number)
+    }
+
+    /// The last revision that changed a feature (0: none since the import).
+    pub fn feature_revision(&self, layer: &str, id: &str) -> u64 {
+        self.feature_revisions
+            .get(&(layer.to_owned(), id.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// What a commit did.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The new revision; `None` when the edits changed nothing.
+    pub revision: Option<Arc<Revision>>,
+    /// The state after it.
+    pub state: HistoryState,
+}
+
+/// Makes a feature's new source form from its current one (`None`: it does not exist yet);
+/// returns `None` to delete it.
+pub type MakeFeature = Box<dyn FnOnce(Option<&Value>) -> Result<Option<Value>, EditError> + Send>;
+
+/// One feature's edit, applied under the store's lock to the feature as it is then.
+pub struct Edit {
+    /// The layer (`zones`, `locations`, `events`).
+    pub layer: String,
+    /// The feature to change; `None` to create one, with the id its new form gives (a string
+    /// `id`), or else one made from its name.
+    pub id: Option<FeatureId>,
+    /// The revision of the feature the editor last saw (`If-Match`); `None` not to check.
+    pub if_match: Option<u64>,
+    /// The new form.
+    pub make: MakeFeature,
+}
+
+impl std::fmt::Debug for Edit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edit")
+            .field("layer", &self.layer)
+            .field("id", &self.id)
+            .field("if_match", &self.if_match)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an edit was not applied. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EditError {
+    /// The store does not take edits.
+    #[error("this data set is read-only")]
+    ReadOnly,
+    /// The layer is not edited feature by feature.
+    #[error("the layer {0:?} cannot be edited feature by feature")]
+    NotEditable(String),
+    /// No such feature.
+    #[error("no feature {id:?} in {layer}")]
+    NotFound {
+        /// The layer.
+        layer: String,
+        /// The id asked for.
+        id: String,
+    },
+    /// A create named an id that is taken.
+    #[error("{layer} already has a feature {id:?}")]
+    Exists {
+        /// The layer.
+        layer: String,
+        /// The id.
+        id: String,
+    },
+    /// The feature changed since the revision the editor saw.
+    #[error(
+        "{layer}/{id} was changed by revision {current} since revision {seen}, which this edit was based on"
+    )]
+    Stale {
+        /// The layer.
+        layer: String,
+        /// The feature.
+        id: String,
+        /// The revision the editor saw.
+        seen: u64,
+        /// The feature's current revision.
+        current: u64,
+    },
+    /// The request itself is not a feature edit (not an object, a patch of the wrong shape ...).
+    #[error("{0}")]
+    Malformed(String),
+    /// The data would not be valid: every problem, as `zonetrack validate` names them.
+    #[error("the edit would leave {} problem(s) in the data", .0.0.len())]
+    Invalid(Problems),
+    /// Reading or writing the store failed; the edit is not applied.
+    #[error(transparent)]
+    Store(#[from] GeodataError),
 }
 
 /// The embedded default data set.
@@ -77,7 +219,29 @@ impl Store for EmbeddedStore {
 pub struct DirectoryStore {
     dir: PathBuf,
     shown: String,
+    /// What the store knows of the folder between calls: one writer at a time.
+    writer: Arc<Mutex<Writer>>,
 }
+
+/// The folder as the store last read or wrote it.
+#[derive(Debug, Default)]
+struct Writer {
+    state: Option<HistoryState>,
+    /// The revision the layer files hold (the log may be ahead: it is written first).
+    flushed: u64,
+    /// Layers changed by revisions the files do not hold yet.
+    dirty: BTreeSet<String>,
+    /// Size and modification time of each data file as the store last saw it: a difference
+    /// means someone else changed the folder.
+    stamps: Vec<(PathBuf, Option<(u64, SystemTime)>)>,
+}
+
+/// Where the revision log lives in a data folder.
+pub const LOG_FILE: &str = "history/log.jsonl";
+/// Which revision the layer files hold.
+pub const CHECKPOINT_FILE: &str = "history/checkpoint.json";
+/// Who a revision recording edits made to the files themselves is by.
+pub const FILES_AUTHOR: &str = "files";
 
 impl DirectoryStore {
     /// The folder `dir`; problems name files as `DIR/zones.geojson`, with `DIR` as given (what a
@@ -86,6 +250,7 @@ impl DirectoryStore {
         DirectoryStore {
             dir: dir.to_path_buf(),
             shown: dir.display().to_string(),
+            writer: Arc::default(),
         }
     }
 
@@ -102,8 +267,13 @@ impl DirectoryStore {
 }
 
 impl Store for DirectoryStore {
+    /// Reads the folder and its revision log. Revisions the files do not hold yet (the process
+    /// stopped between writing the log and the files) are applied and the files rewritten; a
+    /// final log line cut short (never acknowledged) is dropped. While the store runs, changes
+    /// made to the files by someone else become a revision by [`FILES_AUTHOR`].
     fn load(&self) -> GeodataResult<Dataset> {
-        crate::load_dir_named(&self.dir, &self.shown)
+        let mut w = self.lock();
+        self.load_locked(&mut w)
     }
 
     fn label(&self) -> String {
@@ -116,5 +286,349 @@ impl Store for DirectoryStore {
 
     fn changes(&self) -> Changes {
         Changes::Folder(self.dir.clone())
+    }
+
+    fn history(&self) -> Option<&dyn History> {
+        Some(self)
+    }
+}
+
+impl DirectoryStore {
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        // A panic while holding the lock leaves the last consistent state: carry on with it.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn io(&self, path: &Path) -> impl Fn(std::io::Error) -> GeodataError + '_ {
+        let path = path.to_path_buf();
+        move |e| GeodataError::Io(e, path.clone())
+    }
+
+    fn stamps(&self) -> Vec<(PathBuf, Option<(u64, SystemTime)>)> {
+        let mut names: Vec<PathBuf> = EDITABLE_LAYERS
+            .iter()
+            .map(|l| self.dir.join(format!("{l}.geojson")))
+            .collect();
+        names.push(self.dir.join("actors.json"));
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("reference")) {
+            let mut refs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            refs.sort();
+            names.extend(refs);
+        }
+        names
+            .into_iter()
+            .map(|p| {
+                let stamp = std::fs::metadata(&p)
+                    .ok()
+                    .and_then(|m| Some((m.len(), m.modified().ok()?)));
+                (p, stamp)
+            })
+            .collect()
+    }
+
+    fn load_locked(&self, w: &mut Writer) -> GeodataResult<Dataset> {
+        if let Some(state) = &w.state
+            && w.stamps == self.stamps()
+            && self.read_log()?.len() == state.revisions.len()
+        {
+            // Nothing changed since this store last wrote or read the folder (the watcher saw
+            // our own writes).
+            return Ok((*state.data).clone());
+        }
+        let revisions = self.read_log()?;
+        let checkpoint = self.read_checkpoint()?;
+        let files = crate::load_dir_named(&self.dir, &self.shown)?;
+        let pending: Vec<FeatureChange> = revisions
+            .iter()
+            .filter(|r| r.number > checkpoint)
+            .flat_map(|r| r.changes.iter().cloned())
+            .collect();
+        let dirty: BTreeSet<String> = pending.iter().map(|c| c.layer.clone()).collect();
+        let data = if pending.is_empty() {
+            files
+        } else {
+            files
+                .with_changes(&pending)
+                .map_err(GeodataError::Invalid)?
+        };
+        let mut revisions: Vec<Arc<Revision>> = revisions.into_iter().map(Arc::new).collect();
+        if let Some(prev) = &w.state
+            && prev.revisions.len() == revisions.len()
+        {
+            // The files changed under a running store: record it, so history stays whole.
+            let changes = prev.data.diff(&data);
+            if !changes.is_empty() {
+                let r = Revision {
+                    number: revisions.last().map_or(0, |r| r.number) + 1,
+                    time: chrono::Utc::now(),
+                    author: FILES_AUTHOR.into(),
+                    message: "edited in the data folder".into(),
+                    changes,
+                };
+                self.append(&r)?;
+                revisions.push(Arc::new(r));
+            }
+        }
+        let plain: Vec<Revision> = revisions.iter().map(|r| (**r).clone()).collect();
+        w.state = Some(HistoryState {
+            data: Arc::new(data.clone()),
+            feature_revisions: Arc::new(last_changes(&plain)),
+            revisions,
+        });
+        w.flushed = if dirty.is_empty() {
+            w.state.as_ref().map_or(0, HistoryState::revision)
+        } else {
+            checkpoint
+        };
+        w.dirty = dirty;
+        self.flush_locked(w)?;
+        w.stamps = self.stamps();
+        Ok(data)
+    }
+
+    /// Every revision in the log. A last line without its newline was cut short by a crash
+    /// before it was acknowledged: it is removed from the file.
+    fn read_log(&self) -> GeodataResult<Vec<Revision>> {
+        let path = self.dir.join(LOG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(GeodataError::Io(e, path)),
+        };
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        if complete < text.len() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(self.io(&path))?;
+            f.set_len(complete as u64).map_err(self.io(&path))?;
+            f.sync_all().map_err(self.io(&path))?;
+        }
+        let mut out: Vec<Revision> = Vec::new();
+        for (n, line) in text[..complete].lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let problem = |reason: String| {
+                GeodataError::Invalid(Problems(vec![crate::Problem {
+                    file: LOG_FILE.into(),
+                    feature: None,
+                    field: None,
+                    kind: crate::ProblemKind::NotGeoJson {
+                        reason: format!("line {}: {reason}", n + 1),
+                    },
+                }]))
+            };
+            let v: Value = serde_json::from_str(line).map_err(|e| problem(e.to_string()))?;
+            let r = Revision::from_json(&v).map_err(problem)?;
+            let expected = out.last().map_or(1, |p| p.number + 1);
+            if r.number != expected {
+                return Err(problem(format!(
+                    "revision {} where {expected} was expected: revisions are numbered without gaps",
+                    r.number
+                )));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn read_checkpoint(&self) -> GeodataResult<u64> {
+        let path = self.dir.join(CHECKPOINT_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(serde_json::from_str::<Value>(&t)
+                .ok()
+                .and_then(|v| v["revision"].as_u64())
+                .unwrap_or(0)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(GeodataError::Io(e, path)),
+        }
+    }
+
+    /// Appends a revision to the log and waits until it is on disk.
+    fn append(&self, r: &Revision) -> GeodataResult<()> {
+        let path = self.dir.join(LOG_FILE);
+        let folder = path.parent().expect("the log is in a folder");
+        let new = !folder.exists();
+        std::fs::create_dir_all(folder).map_err(self.io(folder))?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(self.io(&path))?;
+        let mut line = r.to_json().to_string();
+        line.push('\n');
+        f.write_all(line.as_bytes()).map_err(self.io(&path))?;
+        f.sync_data().map_err(self.io(&path))?;
+        if new {
+            sync_dir(folder).map_err(self.io(folder))?;
+            sync_dir(&self.dir).map_err(self.io(&self.dir))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `text` to `path` so that a reader (or a crash) sees the old file or the new one,
+    /// never a mix: a temporary file beside it, synced, renamed over it.
+    fn replace_file(&self, path: &Path, text: &[u8]) -> GeodataResult<()> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Not ending in .json/.geojson: the loader never reads a half-written temporary file.
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        let mut f = std::fs::File::create(&tmp).map_err(self.io(&tmp))?;
+        f.write_all(text).map_err(self.io(&tmp))?;
+        f.sync_all().map_err(self.io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(self.io(path))?;
+        Ok(())
+    }
+
+    fn flush_locked(&self, w: &mut Writer) -> GeodataResult<bool> {
+        let Some(state) = &w.state else {
+            return Ok(false);
+        };
+        let latest = state.revision();
+        if w.flushed == latest && w.dirty.is_empty() {
+            return Ok(false);
+        }
+        for layer in std::mem::take(&mut w.dirty) {
+            let name = format!("{layer}.geojson");
+            let Some(v) = state.data.source_file(&name) else {
+                continue;
+            };
+            let mut text = crate::to_pretty(&v);
+            text.push('\n');
+            self.replace_file(&self.dir.join(&name), text.as_bytes())?;
+        }
+        sync_dir(&self.dir).map_err(self.io(&self.dir))?;
+        if latest > 0 {
+            let path = self.dir.join(CHECKPOINT_FILE);
+            std::fs::create_dir_all(path.parent().expect("in a folder")).map_err(self.io(&path))?;
+            let text = json!({ "revision": latest }).to_string();
+            self.replace_file(&path, text.as_bytes())?;
+        }
+        w.flushed = latest;
+        w.stamps = self.stamps();
+        Ok(true)
+    }
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+impl History for DirectoryStore {
+    fn commit(
+        &self,
+        edits: Vec<Edit>,
+        author: &str,
+        message: &str,
+    ) -> Result<Committed, EditError> {
+        let mut w = self.lock();
+        if w.state.is_none() || w.stamps != self.stamps() {
+            // First use, or the files changed and the watcher has not caught up: read them
+            // first, so an edit never overwrites one it has not seen.
+            self.load_locked(&mut w)?;
+        }
+        let state = w.state.clone().expect("loaded above");
+        let mut changes: Vec<FeatureChange> = Vec::new();
+        let mut working = (*state.data).clone();
+        for edit in edits {
+            if !EDITABLE_LAYERS.contains(&edit.layer.as_str()) {
+                return Err(EditError::NotEditable(edit.layer));
+            }
+            let before = match &edit.id {
+                Some(id) => Some(
+                    working
+                        .source_feature(&edit.layer, id.as_str())
+                        .ok_or_else(|| EditError::NotFound {
+                            layer: edit.layer.clone(),
+                            id: id.to_string(),
+                        })?,
+                ),
+                None => None,
+            };
+            if let (Some(seen), Some(id)) = (edit.if_match, &edit.id) {
+                let current = state.feature_revision(&edit.layer, id.as_str());
+                if seen != current {
+                    return Err(EditError::Stale {
+                        layer: edit.layer,
+                        id: id.to_string(),
+                        seen,
+                        current,
+                    });
+                }
+            }
+            let mut after = (edit.make)(before.as_ref())?;
+            let id = match (&edit.id, &mut after) {
+                (Some(id), _) => id.clone(),
+                (None, Some(feature)) => {
+                    let id = crate::edit::new_id(&working, &edit.layer, feature)?;
+                    feature["id"] = json!(id.as_str());
+                    id
+                }
+                (None, None) => continue,
+            };
+            if before == after {
+                continue;
+            }
+            let change = FeatureChange {
+                layer: edit.layer,
+                id,
+                before,
+                after,
+            };
+            working = working
+                .with_changes(std::slice::from_ref(&change))
+                .map_err(EditError::Invalid)?;
+            changes.push(change);
+        }
+        if changes.is_empty() {
+            return Ok(Committed {
+                revision: None,
+                state,
+            });
+        }
+        let revision = Revision {
+            number: state.revision() + 1,
+            time: chrono::Utc::now(),
+            author: author.to_owned(),
+            message: message.to_owned(),
+            changes,
+        };
+        self.append(&revision)?;
+        let mut feature_revisions = (*state.feature_revisions).clone();
+        for c in &revision.changes {
+            feature_revisions.insert((c.layer.clone(), c.id.to_string()), revision.number);
+            w.dirty.insert(c.layer.clone());
+        }
+        let revision = Arc::new(revision);
+        let mut revisions = state.revisions.clone();
+        revisions.push(revision.clone());
+        let state = HistoryState {
+            data: Arc::new(working),
+            revisions,
+            feature_revisions: Arc::new(feature_revisions),
+        };
+        w.state = Some(state.clone());
+        Ok(Committed {
+            revision: Some(revision),
+            state,
+        })
+    }
+
+    fn state(&self) -> Option<HistoryState> {
+        self.lock().state.clone()
+    }
+
+    fn flush(&self) -> GeodataResult<bool> {
+        let mut w = self.lock();
+        self.flush_locked(&mut w)
     }
 }

@@ -1,0 +1,201 @@
+//! The directory store's history: commits are revisions in `history/log.jsonl`, the files follow
+//! on flush, a crash between the two is repaired on load, and edits made to the files become
+//! revisions of their own.
+
+use std::path::{Path, PathBuf};
+
+use geodata::edit::{ClientEdit, source_from_client};
+use geodata::{Dataset, DirectoryStore, Edit, EditError, FILES_AUTHOR, History, LOG_FILE, Store};
+use serde_json::{Value, json};
+
+fn folder(name: &str) -> (e2e::TempDir, PathBuf) {
+    let tmp = e2e::TempDir::new(name);
+    let dir = tmp.0.join("data");
+    Dataset::embedded()
+        .write_dir(&dir)
+        .expect("the embedded set writes");
+    (tmp, dir)
+}
+
+fn rename(id: &str, name: &str) -> Edit {
+    let patch = json!({"properties": {"name": name}});
+    Edit {
+        layer: "zones".into(),
+        id: Some(geodata::FeatureId::parse(id).expect("a valid id")),
+        if_match: None,
+        make: Box::new(move |current| {
+            source_from_client("zones", current, &patch, ClientEdit::Patch, None).map(Some)
+        }),
+    }
+}
+
+fn drawn_zone(data: &Dataset) -> String {
+    data.zones
+        .iter()
+        .find(|z| z.rule.is_none())
+        .expect("a drawn zone")
+        .meta
+        .id
+        .to_string()
+}
+
+fn log_lines(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(LOG_FILE))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("log lines are JSON"))
+        .collect()
+}
+
+#[test]
+fn a_commit_is_a_logged_revision_and_the_files_follow_on_flush() {
+    let (_tmp, dir) = folder("history-commit");
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let id = drawn_zone(&data);
+    let done = store
+        .commit(vec![rename(&id, "Renamed by alice")], "alice", "rename")
+        .unwrap();
+    let r = done.revision.expect("a revision");
+    assert_eq!((r.number, r.author.as_str()), (1, "alice"));
+    assert_eq!(done.state.feature_revision("zones", &id), 1);
+    let lines = log_lines(&dir);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0]["changes"][0]["after"]["properties"]["name"],
+        "Renamed by alice"
+    );
+    assert!(store.flush().unwrap());
+    let on_disk = geodata::load_dir(&dir).unwrap();
+    assert_eq!(
+        on_disk
+            .zones
+            .iter()
+            .find(|z| z.meta.id.as_str() == id)
+            .unwrap()
+            .meta
+            .name,
+        "Renamed by alice"
+    );
+    // The same edit again changes nothing and writes no revision.
+    let again = store
+        .commit(vec![rename(&id, "Renamed by alice")], "alice", "again")
+        .unwrap();
+    assert!(again.revision.is_none());
+    assert_eq!(log_lines(&dir).len(), 1);
+}
+
+#[test]
+fn a_stale_if_match_and_an_invalid_feature_change_nothing() {
+    let (_tmp, dir) = folder("history-refused");
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let id = drawn_zone(&data);
+    store
+        .commit(vec![rename(&id, "first")], "alice", "")
+        .unwrap();
+    let mut stale = rename(&id, "second");
+    stale.if_match = Some(0);
+    let err = store.commit(vec![stale], "bob", "").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EditError::Stale {
+                current: 1,
+                seen: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let bad_patch = json!({"properties": {"confidence": "certain", "kind": 7}});
+    let bad = Edit {
+        layer: "zones".into(),
+        id: Some(geodata::FeatureId::parse(&id).unwrap()),
+        if_match: None,
+        make: Box::new(move |c| {
+            source_from_client("zones", c, &bad_patch, ClientEdit::Patch, None).map(Some)
+        }),
+    };
+    let Err(EditError::Invalid(problems)) = store.commit(vec![bad], "bob", "") else {
+        panic!("an invalid feature is refused");
+    };
+    let fields: Vec<_> = problems.0.iter().filter_map(|p| p.field.clone()).collect();
+    assert!(
+        fields.contains(&"confidence".to_string()) && fields.contains(&"kind".to_string()),
+        "{fields:?}"
+    );
+    assert_eq!(log_lines(&dir).len(), 1);
+    assert_eq!(store.state().unwrap().revision(), 1);
+}
+
+#[test]
+fn a_crash_between_log_and_files_is_repaired_on_load_and_a_torn_line_dropped() {
+    let (_tmp, dir) = folder("history-crash");
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let id = drawn_zone(&data);
+    store
+        .commit(vec![rename(&id, "acknowledged")], "alice", "")
+        .unwrap();
+    // The process dies before flushing: the files still hold the old name.
+    drop(store);
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(LOG_FILE))
+        .unwrap();
+    std::io::Write::write_all(&mut log, b"{\"revision\": 2, \"time\": \"20").unwrap();
+    drop(log);
+    assert_ne!(
+        geodata::load_dir(&dir)
+            .unwrap()
+            .zones
+            .iter()
+            .find(|z| z.meta.id.as_str() == id)
+            .unwrap()
+            .meta
+            .name,
+        "acknowledged"
+    );
+    let again = DirectoryStore::new(&dir);
+    let data = again.load().unwrap();
+    assert_eq!(
+        data.zones
+            .iter()
+            .find(|z| z.meta.id.as_str() == id)
+            .unwrap()
+            .meta
+            .name,
+        "acknowledged"
+    );
+    // The files were rewritten and the torn line is gone.
+    let on_disk = geodata::load_dir(&dir).unwrap();
+    assert_eq!(on_disk, data);
+    assert_eq!(log_lines(&dir).len(), 1);
+    assert_eq!(again.state().unwrap().revision(), 1);
+}
+
+#[test]
+fn files_edited_by_hand_while_the_store_runs_become_a_revision() {
+    let (_tmp, dir) = folder("history-by-hand");
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let mut edited = data.clone();
+    let removed = edited.events.pop().unwrap();
+    // Another tool writes the file (a second later, so its modification time differs).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    edited.write_dir(&dir).unwrap();
+    let reloaded = store.load().unwrap();
+    assert_eq!(reloaded.events.len(), data.events.len() - 1);
+    let state = store.state().unwrap();
+    let r = state.revisions.last().unwrap();
+    assert_eq!(r.author, FILES_AUTHOR);
+    assert_eq!(r.changes.len(), 1);
+    assert_eq!(r.changes[0].id, removed.meta.id);
+    assert!(r.changes[0].after.is_none());
+    // And what the data said before is still known.
+    assert_eq!(
+        reloaded.as_of(&[(**r).clone()], 0).unwrap().events.len(),
+        data.events.len()
+    );
+}
