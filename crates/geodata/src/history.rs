@@ -12,6 +12,7 @@
 //! In a data folder the log is `history/log.jsonl`: one revision per line, plain JSON a person
 //! can read (`geodata/FORMAT.md`).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -148,18 +149,19 @@ impl Revision {
 }
 
 /// The number of the last revision at or before `time` (0: before the first).
-pub fn revision_at(revisions: &[Revision], time: DateTime<Utc>) -> u64 {
+pub fn revision_at<R: Borrow<Revision>>(revisions: &[R], time: DateTime<Utc>) -> u64 {
     revisions
         .iter()
+        .map(Borrow::borrow)
         .take_while(|r| r.time <= time)
         .last()
         .map_or(0, |r| r.number)
 }
 
 /// For each feature (`layer`, `id`), the last revision that changed it.
-pub fn last_changes(revisions: &[Revision]) -> HashMap<(String, String), u64> {
+pub fn last_changes<R: Borrow<Revision>>(revisions: &[R]) -> HashMap<(String, String), u64> {
     let mut out = HashMap::new();
-    for r in revisions {
+    for r in revisions.iter().map(Borrow::borrow) {
         for c in &r.changes {
             out.insert((c.layer.clone(), c.id.as_str().to_owned()), r.number);
         }
@@ -170,9 +172,10 @@ pub fn last_changes(revisions: &[Revision]) -> HashMap<(String, String), u64> {
 impl Dataset {
     /// What the data said at revision `n`: the latest data (`self`, at the last of
     /// `revisions`) with every revision after `n` undone, newest first.
-    pub fn as_of(&self, revisions: &[Revision], n: u64) -> Result<Dataset, Problems> {
+    pub fn as_of<R: Borrow<Revision>>(&self, revisions: &[R], n: u64) -> Result<Dataset, Problems> {
         let undo: Vec<FeatureChange> = revisions
             .iter()
+            .map(Borrow::borrow)
             .rev()
             .take_while(|r| r.number > n)
             .flat_map(|r| r.changes.iter().rev().map(FeatureChange::inverse))

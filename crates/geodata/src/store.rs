@@ -369,10 +369,9 @@ impl DirectoryStore {
                 revisions.push(Arc::new(r));
             }
         }
-        let plain: Vec<Revision> = revisions.iter().map(|r| (**r).clone()).collect();
         w.state = Some(HistoryState {
             data: Arc::new(data.clone()),
-            feature_revisions: Arc::new(last_changes(&plain)),
+            feature_revisions: Arc::new(last_changes(&revisions)),
             revisions,
         });
         w.flushed = if dirty.is_empty() {

@@ -306,11 +306,12 @@ pub fn datetime(s: &str) -> ApiResult<DateFilter> {
     }
 }
 
-/// Parses the query of a resource served as JSON only, whose one parameter is `f`: `f=json`
+/// Parses the query of a resource served as JSON only, whose parameters are `as_of` (see
+/// [`crate::AppState::snapshot_at`]) and `f`: `f=json`
 /// (or `geojson`) or nothing; any other format is a 400 rather than a JSON answer to a client
 /// that asked for something else.
 pub fn json_only(query: Option<&str>) -> ApiResult<Params> {
-    let params = Params::parse(query, &["f"])?;
+    let params = Params::parse(query, &["f", "as_of"])?;
     match params.get("f") {
         None | Some("json" | "geojson") => Ok(params),
         Some(other) => Err(ApiError::invalid(format!(

@@ -67,18 +67,33 @@ impl LoadStatus {
 /// it from a blocking task, never from a request.
 pub fn reload(state: &AppState, store: &dyn Store) -> LoadStatus {
     let source = store.label();
+    // One new snapshot at a time: an edit's and a reload's must not overtake each other.
+    let _writer = state.writer.lock().unwrap_or_else(|p| p.into_inner());
     let status = match store.load() {
         Ok(data) => {
-            let snapshot = Snapshot::new(data);
-            let version = snapshot.version.clone();
-            let changed = version != state.snapshot().version;
-            // Swapping in an identical snapshot would only churn memory.
-            if changed {
-                state.replace(snapshot);
-                tracing::info!(%version, "data reloaded");
+            let history = store.history().and_then(|h| h.state());
+            let current = state.snapshot();
+            let unchanged = history
+                .as_ref()
+                .is_some_and(|h| Arc::ptr_eq(&h.data, &current.data));
+            let version = if unchanged {
+                // The store saw nothing new (the watcher saw its own writes).
+                current.version.clone()
             } else {
-                tracing::info!(%version, "data unchanged");
-            }
+                let snapshot = match &history {
+                    Some(h) => Snapshot::from_shared(h.data.clone()).with_history(h),
+                    None => Snapshot::new(data),
+                };
+                let version = snapshot.version.clone();
+                // Swapping in an identical snapshot would only churn memory.
+                if version != current.version || snapshot.revision != current.revision {
+                    state.replace(snapshot);
+                    tracing::info!(%version, "data reloaded");
+                } else {
+                    tracing::info!(%version, "data unchanged");
+                }
+                version
+            };
             LoadStatus {
                 at: Utc::now(),
                 ok: true,
@@ -147,11 +162,21 @@ fn folder_watcher(
     inside: bool,
 ) -> notify::Result<notify::RecommendedWatcher> {
     let events_for = dir.to_path_buf();
+    // The revision log and the temporary files the store writes are not data: a write is
+    // already served when they change.
+    let history = dir.join("history");
+    let ours = move |p: &Path| {
+        p.starts_with(&history)
+            || p.file_name().is_some_and(|n| {
+                n.to_string_lossy().starts_with('.') && n.to_string_lossy().ends_with(".tmp")
+            })
+    };
     let mut watcher = notify::RecommendedWatcher::new(
         move |event: notify::Result<notify::Event>| match event {
             Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => {}
             // The parent's watch reports its other entries too: only the folder matters.
             Ok(e) if !e.paths.iter().any(|p| p.starts_with(&events_for)) => {}
+            Ok(e) if e.paths.iter().all(|p| ours(p)) => {}
             // `true` when the event is about the folder itself (made, removed, renamed): the
             // watch must be set up again even if the new folder looks like the old one.
             Ok(e) => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geo::BoundingRect;
-use geodata::{Dataset, Date, ExportFeature, LayerInfo};
+use geodata::{Dataset, Date, ExportFeature, HistoryState, LayerInfo, Revision};
 use zone_index::ZoneIndex;
 
 /// One collection, ready to serve.
@@ -61,6 +61,12 @@ pub struct Snapshot {
     pub index: ZoneIndex,
     /// The collections, in the order of [`Dataset::catalog`].
     pub layers: Vec<Layer>,
+    /// The revision this snapshot is at (0: as imported, or a store without history).
+    pub revision: u64,
+    /// The revisions up to it, oldest first (empty for a store without history).
+    pub revisions: Vec<Arc<Revision>>,
+    /// For each feature (`layer`, `id`), the last revision that changed it.
+    pub feature_revisions: Arc<HashMap<(String, String), u64>>,
     /// Whole answers (compressed as sent) to GET requests for pages, exports and files, by the
     /// whole request key their ETag is a hash of (a hash alone could collide): the same page is built and compressed once per version of the
     /// data, and a reload starts afresh with the new snapshot.
@@ -100,6 +106,12 @@ pub const CACHE_MAX_BODY: usize = 8 << 20;
 impl Snapshot {
     /// Prepares every layer of `data` for serving.
     pub fn new(data: Dataset) -> Snapshot {
+        Self::from_shared(Arc::new(data))
+    }
+
+    /// Prepares every layer of `data` for serving, sharing it with whoever else holds it (the
+    /// store keeps the same data set).
+    pub fn from_shared(data: Arc<Dataset>) -> Snapshot {
         let version = {
             let mut h = std::hash::DefaultHasher::new();
             for (name, value) in data.source_files() {
@@ -176,15 +188,34 @@ impl Snapshot {
                 })
             })
             .collect();
-        let data = Arc::new(data);
         Snapshot {
             index: ZoneIndex::new(data.clone()),
             data,
             version,
             loaded_at: Utc::now(),
+            revision: 0,
+            revisions: Vec::new(),
+            feature_revisions: Arc::default(),
             layers,
             responses: ResponseCache::with_weighter(1024, CACHE_BYTES, BodyWeighter),
         }
+    }
+
+    /// The snapshot with its store's history: revisions, and which revision last changed each
+    /// feature (for ETags and `If-Match`).
+    pub fn with_history(mut self, history: &HistoryState) -> Snapshot {
+        self.revision = history.revision();
+        self.revisions = history.revisions.clone();
+        self.feature_revisions = history.feature_revisions.clone();
+        self
+    }
+
+    /// The last revision that changed a feature (0: none since the import).
+    pub fn feature_revision(&self, layer: &str, id: &str) -> u64 {
+        self.feature_revisions
+            .get(&(layer.to_owned(), id.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A collection by id.

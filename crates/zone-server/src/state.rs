@@ -8,7 +8,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 
-use crate::{Snapshot, body, reload};
+use geodata::{Dataset, Store};
+
+use crate::{ApiError, ApiResult, Snapshot, body, reload};
 
 /// Who may read the API from a browser on another origin.
 #[derive(Debug, Clone, Default)]
@@ -76,11 +78,32 @@ pub struct AppState {
     pub(crate) body_budget: Arc<tokio::sync::Semaphore>,
     /// Settings.
     pub config: Config,
+    /// Where the data comes from, and (when it takes edits) where edits go.
+    pub store: Arc<dyn Store>,
+    /// Held while a new snapshot is made and swapped in (an edit or a reload): they happen
+    /// one at a time, in order. Readers never take it.
+    pub(crate) writer: std::sync::Mutex<()>,
+    /// Snapshots of earlier revisions (`as_of`), the few most recently asked for.
+    as_of: std::sync::Mutex<Vec<(String, u64, Arc<Snapshot>)>>,
+    /// Whether a flush of the store's files is already scheduled.
+    pub(crate) flush_pending: std::sync::atomic::AtomicBool,
 }
 
+/// How many earlier revisions' snapshots are kept.
+const AS_OF_SNAPSHOTS: usize = 4;
+
 impl AppState {
-    /// State serving `snapshot`.
+    /// State serving `snapshot`, read-only (the store is the embedded data set).
     pub fn new(snapshot: Snapshot, config: Config) -> Arc<Self> {
+        Self::with_store(snapshot, config, Arc::new(geodata::EmbeddedStore))
+    }
+
+    /// State serving `snapshot`, loaded from `store`; edits go to the store when it takes them.
+    pub fn with_store(snapshot: Snapshot, config: Config, store: Arc<dyn Store>) -> Arc<Self> {
+        let snapshot = match store.history().and_then(|h| h.state()) {
+            Some(h) => snapshot.with_history(&h),
+            None => snapshot,
+        };
         let status = reload::LoadStatus::initial(&snapshot, "startup");
         Arc::new(Self {
             current: ArcSwap::from_pointee(snapshot),
@@ -98,7 +121,75 @@ impl AppState {
                     .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
             )),
             config,
+            store,
+            writer: std::sync::Mutex::new(()),
+            as_of: std::sync::Mutex::new(Vec::new()),
+            flush_pending: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// The snapshot a request with `as_of` (a revision number or an RFC 3339 time) answers
+    /// from: the current one without it, else the data as it stood at that revision. Earlier
+    /// revisions are rebuilt from the history (off the async threads) and the last few kept.
+    pub async fn snapshot_at(self: &Arc<Self>, as_of: Option<&str>) -> ApiResult<Arc<Snapshot>> {
+        let current = self.snapshot();
+        let Some(text) = as_of else {
+            return Ok(current);
+        };
+        let n = match text.parse::<u64>() {
+            Ok(n) if n > current.revision => {
+                return Err(ApiError::not_found(format!(
+                    "as_of: there is no revision {n}; the latest is {}",
+                    current.revision
+                )));
+            }
+            Ok(n) => n,
+            Err(_) => {
+                let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+                    ApiError::invalid(format!(
+                        "as_of: {:?} is neither a revision number nor an RFC 3339 time (2018-03-01T00:00:00Z)",
+                        text.chars().take(40).collect::<String>()
+                    ))
+                })?;
+                geodata::revision_at(&current.revisions, time.with_timezone(&chrono::Utc))
+            }
+        };
+        if n == current.revision {
+            return Ok(current);
+        }
+        let lock = |m: &std::sync::Mutex<Vec<(String, u64, Arc<Snapshot>)>>| {
+            m.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        };
+        if let Some((_, _, s)) = lock(&self.as_of)
+            .into_iter()
+            .find(|(v, r, _)| *v == current.version && *r == n)
+        {
+            return Ok(s);
+        }
+        let state = self.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let data = current
+                .data
+                .as_of(&current.revisions, n)
+                .map_err(|e| ApiError::internal(&e))?;
+            let revisions = current.revisions[..n as usize].to_vec();
+            let history = geodata::HistoryState {
+                data: Arc::new(Dataset::clone(&data)),
+                feature_revisions: Arc::new(geodata::last_changes(&revisions)),
+                revisions,
+            };
+            let snap = Arc::new(Snapshot::new(data).with_history(&history));
+            let mut kept = state.as_of.lock().unwrap_or_else(|p| p.into_inner());
+            kept.retain(|(v, _, _)| *v == current.version);
+            kept.push((current.version.clone(), n, snap.clone()));
+            if kept.len() > AS_OF_SNAPSHOTS {
+                kept.remove(0);
+            }
+            Ok::<_, ApiError>(snap)
+        })
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+        built
     }
 
     /// The outcome of the last load (the initial one, or the last reload).
@@ -153,8 +244,8 @@ impl AppState {
     }
 }
 
-/// What a JSON document handler reads: the query checked to hold at most `f=json`, the snapshot
-/// of the moment, and the base URL links start with.
+/// What a JSON document handler reads: the query checked to hold at most `f=json` and
+/// `as_of`, the snapshot of the moment (or of `as_of`), and the base URL links start with.
 pub(crate) struct JsonRead {
     pub snap: Arc<Snapshot>,
     pub base: String,
@@ -167,9 +258,9 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for JsonRead {
         parts: &mut axum::http::request::Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        crate::params::json_only(parts.uri.query())?;
+        let params = crate::params::json_only(parts.uri.query())?;
         Ok(Self {
-            snap: state.snapshot(),
+            snap: state.snapshot_at(params.get("as_of")).await?,
             base: state.base_url(&parts.headers),
         })
     }
