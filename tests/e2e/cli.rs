@@ -311,3 +311,66 @@ fn areas_prints_monthly_areas_and_draws_a_chart() {
     let chart = std::fs::read_to_string(&svg).expect("the chart is written");
     assert!(chart.starts_with("<svg") && chart.contains("<polyline") && chart.ends_with("</svg>"));
 }
+
+#[test]
+fn editors_add_prints_the_token_last_and_keeps_only_its_hash() {
+    let dir = TempDir::new("editors-add");
+    let file = dir.0.join("editors.txt");
+    let file_arg = file.to_str().unwrap();
+    let out = run(&["editors", "add", "alice", "--file", file_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout.split_whitespace().last().unwrap();
+    assert!(stdout.starts_with("added editor alice"), "{stdout}");
+    assert_eq!(token.len(), 43, "{stdout}");
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{token}"
+    );
+    let kept = std::fs::read_to_string(&file).unwrap();
+    assert!(!kept.contains(token), "the file holds the token: {kept}");
+    assert!(
+        kept.lines().any(|l| l.starts_with("alice sha256:")),
+        "{kept}"
+    );
+
+    let again = run(&["editors", "add", "alice", "--file", file_arg]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(again.stdout.is_empty(), "no token for a refused add");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "zonetrack: {file_arg} already has an editor named \"alice\"; choose another name, \
+             or remove that line first to give them a new token"
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), kept);
+
+    // A second editor gets a token of their own.
+    let bob = run(&["editors", "add", "bob", "--file", file_arg]);
+    assert!(bob.status.success());
+    let bob_stdout = String::from_utf8_lossy(&bob.stdout);
+    assert_ne!(bob_stdout.split_whitespace().last().unwrap(), token);
+}
+
+#[test]
+fn serve_names_a_missing_editors_file_and_how_to_make_one() {
+    let out = run(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--editors",
+        "no/such/editors.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/editors.txt"), "{err}");
+    assert!(err.contains("zonetrack editors add"), "{err}");
+}

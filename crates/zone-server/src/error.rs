@@ -118,6 +118,8 @@ impl IntoResponse for ApiError {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            // RFC 9110 § 11.6.1: a 401 must say how to authenticate, wherever it comes from.
+            StatusCode::UNAUTHORIZED => crate::auth::add_challenges(resp.headers_mut()),
             _ => {}
         }
         resp

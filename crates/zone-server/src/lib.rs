@@ -7,6 +7,7 @@
 //! here, each with what it needs (the request cap, a per-request mark); the middleware is in
 //! `middleware`, the state and settings in `state`, the connection limits in [`serve`].
 
+pub mod auth;
 pub mod body;
 mod error;
 mod export;
@@ -33,6 +34,7 @@ use tower_http::compression::predicate::{DefaultPredicate, Predicate as _};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+pub use auth::{Editor, Editors};
 pub use error::{ApiError, ApiResult};
 pub use query::{MAX_BATCH_ERRORS, MAX_BATCH_POINTS, MAX_BODY_BYTES};
 pub use snapshot::{Layer, Snapshot};

@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 
 use geodata::{Dataset, Store};
 
+use crate::auth::{Editor, Editors};
 use crate::{ApiError, ApiResult, Snapshot, body, reload};
 
 /// Who may read the API from a browser on another origin.
@@ -48,6 +49,8 @@ pub struct Config {
     pub batch_body_budget: usize,
     /// How fast a request body must arrive.
     pub body_rate: body::BodyRate,
+    /// Who may write (`--editors FILE`); `None` (the default) is a read-only server.
+    pub editors: Option<Arc<Editors>>,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             batch_wait: Duration::from_secs(10),
             batch_body_budget: 64 << 20,
             body_rate: body::BodyRate::default(),
+            editors: None,
         }
     }
 }
@@ -211,6 +215,22 @@ impl AppState {
     /// Serves `snapshot` from now on; requests in flight finish on the old one.
     pub fn replace(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
+    }
+
+    /// The editor a write request comes from; every write handler asks this first.
+    ///
+    /// A 403 (`WritesDisabled`, saying how to enable writes) when the server has no editors; a
+    /// 401 with `WWW-Authenticate` when the request has no credentials or wrong ones.
+    pub fn editor(&self, headers: &HeaderMap) -> Result<Editor, ApiError> {
+        let Some(editors) = &self.config.editors else {
+            return Err(ApiError::writes_disabled());
+        };
+        editors.authenticate(headers)?.ok_or_else(|| {
+            ApiError::unauthorized(
+                "writing needs an editor's token: send `Authorization: Bearer TOKEN`, or HTTP \
+                 Basic with the editor's name as user and the token as password",
+            )
+        })
     }
 
     /// The absolute base URL for links in an answer to a request with these headers.

@@ -1528,3 +1528,89 @@ async fn items_the_map_and_exports_agree_on_what_a_box_and_a_date_select() {
     assert_eq!(across.status, 200);
     assert_eq!(across.json()["numberMatched"], 0);
 }
+
+/// The answer a write handler gives when `state.editor(headers)` refuses it.
+async fn refusal(s: &Arc<AppState>, headers: &[(&str, &str)]) -> Answer {
+    let mut map = axum::http::HeaderMap::new();
+    for (name, value) in headers {
+        map.append(
+            header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let err = s.editor(&map).unwrap_err();
+    let resp = axum::response::IntoResponse::into_response(err);
+    Answer {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        body: resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn a_write_without_a_valid_token_gets_a_json_401_with_both_challenges() {
+    let dir = std::env::temp_dir().join(format!("zonetrack-http-editors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("editors");
+    let _ = std::fs::remove_file(&file);
+    let token = zone_server::Editors::add(&file, "alice").unwrap();
+    let editors = zone_server::Editors::load(&file).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let s = state_with(Config {
+        editors: Some(Arc::new(editors)),
+        ..Config::default()
+    });
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        s.editor(
+            &[(header::AUTHORIZATION, bearer.parse().unwrap())]
+                .into_iter()
+                .collect()
+        )
+        .unwrap()
+        .name,
+        "alice"
+    );
+    for headers in [
+        &[][..],
+        &[("authorization", "Bearer not-the-token")][..],
+        &[("authorization", "Basic YWxpY2U6d3Jvbmc=")][..],
+    ] {
+        let a = refusal(&s, headers).await;
+        assert_eq!(a.status, 401, "{headers:?}");
+        assert_eq!(a.header(header::CONTENT_TYPE), "application/json");
+        let body = a.json();
+        assert_eq!(body["code"], "Unauthorized");
+        assert!(
+            body["description"].as_str().unwrap().contains("token"),
+            "{body}"
+        );
+        let challenges: Vec<&str> = a
+            .headers
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            challenges,
+            ["Bearer realm=\"zonetrack\"", "Basic realm=\"zonetrack\""]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_without_editors_refuses_writes_and_says_how_to_allow_them() {
+    let a = refusal(&state(), &[("authorization", "Bearer anything")]).await;
+    assert_eq!(a.status, 403);
+    let body = a.json();
+    assert_eq!(body["code"], "WritesDisabled");
+    let description = body["description"].as_str().unwrap();
+    assert!(description.contains("--editors FILE"), "{description}");
+    assert!(a.headers.get(header::WWW_AUTHENTICATE).is_none());
+}

@@ -53,7 +53,14 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         log_json: bool,
+        /// Allow writes by the editors in this file (see `zonetrack editors add`); without it
+        /// the server is read-only.
+        #[arg(long, value_name = "FILE")]
+        editors: Option<PathBuf>,
     },
+    /// Manage who may write to a server started with `--editors FILE`.
+    #[command(subcommand)]
+    Editors(EditorsCommand),
     /// Check a data directory and list every problem (file, feature, field, reason).
     ///
     /// Exits 0 when the data is clean, 1 when it has problems.
@@ -166,6 +173,27 @@ enum Command {
         /// .qml). GeoJSON on standard output when left out.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EditorsCommand {
+    /// Add an editor with a new random token, and print the token.
+    ///
+    /// The token is printed once, as the last word on standard output; the file keeps only a
+    /// hash of it. Give it to the editor: they send it as `Authorization: Bearer TOKEN`, or as
+    /// the password of HTTP Basic with their name as user (QGIS). The file is created, readable
+    /// by its owner only, when missing. To revoke a token, delete the editor's line.
+    #[command(
+        after_help = "Examples:\n  zonetrack editors add alice --file editors.txt\n  zonetrack serve --data mydata/ --editors editors.txt\n  TOKEN=$(zonetrack editors add bob --file editors.txt | awk '{print $NF}')"
+    )]
+    Add {
+        /// The editor's name: 1 to 64 letters, digits, '_', '-' or '.'; it becomes the author
+        /// of their revisions.
+        name: String,
+        /// The editors file.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
     },
 }
 
@@ -315,13 +343,23 @@ fn export(data: &Dataset, layer: &str, at: Option<Date>, out: Option<&Path>) -> 
     Ok(())
 }
 
-fn serve(
+/// What `zonetrack serve` was asked for, beyond the data.
+struct ServeArgs {
     bind: std::net::SocketAddr,
-    data: Option<&Path>,
     public_url: Option<String>,
     cors_origins: Vec<String>,
     log_json: bool,
-) -> Result<()> {
+    editors: Option<PathBuf>,
+}
+
+fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
+    let ServeArgs {
+        bind,
+        public_url,
+        cors_origins,
+        log_json,
+        editors,
+    } = args;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
     let builder = tracing_subscriber::fmt()
@@ -342,6 +380,21 @@ fn serve(
         [one] if one == "none" => zone_server::Cors::Off,
         list => zone_server::Cors::Origins(list.to_vec()),
     };
+    let editors = editors
+        .map(|file| zone_server::Editors::load(&file).map(std::sync::Arc::new))
+        .transpose()?;
+    match &editors {
+        None => tracing::info!("read-only: no --editors file"),
+        Some(e) if e.is_empty() => {
+            tracing::warn!("the editors file names nobody: every write will be refused");
+        }
+        Some(e) => tracing::info!(editors = e.len(), "writes allowed to the editors' tokens"),
+    }
+    if editors.is_some() && !bind.ip().is_loopback() {
+        tracing::warn!(
+            "tokens will cross the network in clear: serve behind a TLS proxy, or give --tls-cert and --tls-key"
+        );
+    }
     let dataset = load(data)?;
     // The server names files relative to the folder: where it lives is not its clients' business.
     let store: std::sync::Arc<dyn Store> = match data {
@@ -355,6 +408,7 @@ fn serve(
         zone_server::Config {
             public_url,
             cors,
+            editors,
             ..Default::default()
         },
     );
@@ -447,7 +501,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             public_url,
             cors_origins,
             log_json,
-        } => serve(bind, data, public_url, cors_origins, log_json).map(|()| ExitCode::SUCCESS),
+            editors,
+        } => serve(
+            ServeArgs {
+                bind,
+                public_url,
+                cors_origins,
+                log_json,
+                editors,
+            },
+            data,
+        )
+        .map(|()| ExitCode::SUCCESS),
+        Command::Editors(EditorsCommand::Add { name, file }) => {
+            let token = zone_server::Editors::add(&file, &name)?;
+            eprintln!(
+                "zonetrack: keep this token now: it is not shown again ({} holds only its hash)",
+                file.display()
+            );
+            // The token is the last word, so a script can take it with `awk '{print $NF}'`.
+            println!("added editor {name} to {}; token: {token}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate { dir } => validate(dir.as_deref().or(data)),
         Command::Layers => layers(&load(data)?).map(|()| ExitCode::SUCCESS),
         Command::Export { layer, at, out } => {
