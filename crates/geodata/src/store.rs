@@ -234,12 +234,17 @@ struct Writer {
     /// Size and modification time of each data file as the store last saw it: a difference
     /// means someone else changed the folder.
     stamps: Vec<(PathBuf, Option<(u64, SystemTime)>)>,
+    /// The log's length as the store last saw it: longer means another process wrote a
+    /// revision (`zonetrack revert` beside a running server).
+    log_len: u64,
 }
 
 /// Where the revision log lives in a data folder.
 pub const LOG_FILE: &str = "history/log.jsonl";
 /// Which revision the layer files hold.
 pub const CHECKPOINT_FILE: &str = "history/checkpoint.json";
+/// Held (an advisory lock) by the one process writing to the folder at a time.
+pub const LOCK_FILE: &str = "history/lock";
 /// Who a revision recording edits made to the files themselves is by.
 pub const FILES_AUTHOR: &str = "files";
 
@@ -273,6 +278,7 @@ impl Store for DirectoryStore {
     /// made to the files by someone else become a revision by [`FILES_AUTHOR`].
     fn load(&self) -> GeodataResult<Dataset> {
         let mut w = self.lock();
+        let _folder = self.lock_folder()?;
         self.load_locked(&mut w)
     }
 
@@ -297,6 +303,27 @@ impl DirectoryStore {
     fn lock(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the lock leaves the last consistent state: carry on with it.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the folder against other processes' writes (a server and `zonetrack revert`),
+    /// while the guard lives. A folder without a `history/` yet is locked once it has one.
+    fn lock_folder(&self) -> GeodataResult<Option<std::fs::File>> {
+        let path = self.dir.join(LOCK_FILE);
+        if !self.dir.join("history").is_dir() {
+            return Ok(None);
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(self.io(&path))?;
+        f.lock().map_err(self.io(&path))?;
+        Ok(Some(f))
+    }
+
+    fn log_len(&self) -> u64 {
+        std::fs::metadata(self.dir.join(LOG_FILE)).map_or(0, |m| m.len())
     }
 
     fn io(&self, path: &Path) -> impl Fn(std::io::Error) -> GeodataError + '_ {
@@ -329,7 +356,7 @@ impl DirectoryStore {
     fn load_locked(&self, w: &mut Writer) -> GeodataResult<Dataset> {
         if let Some(state) = &w.state
             && w.stamps == self.stamps()
-            && self.read_log()?.len() == state.revisions.len()
+            && w.log_len == self.log_len()
         {
             // Nothing changed since this store last wrote or read the folder (the watcher saw
             // our own writes).
@@ -382,6 +409,7 @@ impl DirectoryStore {
         w.dirty = dirty;
         self.flush_locked(w)?;
         w.stamps = self.stamps();
+        w.log_len = self.log_len();
         Ok(data)
     }
 
@@ -530,7 +558,9 @@ impl History for DirectoryStore {
         message: &str,
     ) -> Result<Committed, EditError> {
         let mut w = self.lock();
-        if w.state.is_none() || w.stamps != self.stamps() {
+        std::fs::create_dir_all(self.dir.join("history")).map_err(self.io(&self.dir))?;
+        let _folder = self.lock_folder()?;
+        if w.state.is_none() || w.stamps != self.stamps() || w.log_len != self.log_len() {
             // First use, or the files changed and the watcher has not caught up: read them
             // first, so an edit never overwrites one it has not seen.
             self.load_locked(&mut w)?;
@@ -602,6 +632,7 @@ impl History for DirectoryStore {
             changes,
         };
         self.append(&revision)?;
+        w.log_len = self.log_len();
         let mut feature_revisions = (*state.feature_revisions).clone();
         for c in &revision.changes {
             feature_revisions.insert((c.layer.clone(), c.id.to_string()), revision.number);
@@ -628,6 +659,7 @@ impl History for DirectoryStore {
 
     fn flush(&self) -> GeodataResult<bool> {
         let mut w = self.lock();
+        let _folder = self.lock_folder()?;
         self.flush_locked(&mut w)
     }
 }

@@ -23,6 +23,7 @@ pub mod serve;
 mod snapshot;
 mod state;
 mod web;
+pub(crate) mod write;
 
 use std::sync::Arc;
 
@@ -56,9 +57,24 @@ pub fn app(state: Arc<AppState>) -> Router {
         Cors::Off => None,
     }
     .map(|c| {
-        c.allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
-            .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH])
-            .expose_headers([header::ETAG])
+        c.allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::IF_MATCH,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("content-crs"),
+            header::HeaderName::from_static(write::MESSAGE_HEADER),
+        ])
+        .expose_headers([header::ETAG, header::LOCATION])
     });
     let router = Router::new()
         .route("/", get(oapif::landing))
@@ -69,11 +85,23 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api.html", get(openapi::page))
         .route("/collections", get(oapif::collections))
         .route("/collections/{collection}", get(oapif::collection))
-        .route("/collections/{collection}/items", get(oapif::items))
+        .route(
+            "/collections/{collection}/items",
+            get(oapif::items).post(write::create),
+        )
         .route(
             "/collections/{collection}/items/{feature}",
-            get(oapif::item),
+            get(oapif::item)
+                .put(write::replace)
+                .patch(write::patch)
+                .delete(write::delete),
         )
+        .route(
+            "/collections/{collection}/items/{feature}/history",
+            get(write::feature_history).layer(per_request()),
+        )
+        .route("/revisions", get(write::revisions).layer(per_request()))
+        .route("/revisions/{n}", get(write::revision))
         .route("/export/{file}", get(export::export))
         .route("/map/{collection}", get(map::layer))
         .route("/actors", get(query::actors))
@@ -92,12 +120,20 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/query/changes", get(query::changes).layer(per_request()))
         .route("/static/{*path}", get(web::asset))
         .fallback(responses::not_found)
+        // Writes take whole features; batches have their own limit (set on their route).
+        .layer(axum::extract::DefaultBodyLimit::max(write::MAX_WRITE_BYTES))
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .with_state(state.clone());
     let router = match cors {
         Some(c) => router.layer(c),
         None => router,
     };
+    // OPTIONS says which methods a client may use (QGIS enables editing from it). The CORS
+    // layer answers every OPTIONS as a preflight, so `Allow` is added around it.
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        write::allow,
+    ));
     // Pages, exports and files are compressed once per data version (then kept, see `etag`):
     // the default level (gzip 6, brotli 4; ~6 ms per 130 KB page) makes them ~25% smaller than
     // the fastest. Query answers are compressed per request, so at the fastest level.

@@ -202,15 +202,15 @@ pub(crate) async fn etag(State(state): State<Arc<AppState>>, req: Request, next:
     // kept in the cache.
     let tag = format!("\"{}-{:016x}\"", snap.version, hash);
     let (mut names_tag, mut any) = (false, false);
-    if let Some(list) = req
+    let asked: Vec<String> = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-    {
-        for t in list.split(',').map(str::trim) {
-            names_tag |= t == tag;
-            any |= t == "*";
-        }
+        .map(|list| list.split(',').map(|t| t.trim().to_owned()).collect())
+        .unwrap_or_default();
+    for t in &asked {
+        names_tag |= *t == tag;
+        any |= t == "*";
     }
     // A tag we issued names an answer that exists for this very request.
     if names_tag {
@@ -238,7 +238,15 @@ pub(crate) async fn etag(State(state): State<Arc<AppState>>, req: Request, next:
     if !resp.status().is_success() || !same_version {
         return resp;
     }
-    if any {
+    // A handler may tag its answer itself (a feature's tag is its revision, what `If-Match`
+    // on a write compares with): that tag stands, and answers `If-None-Match`.
+    let own = resp
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let tag = own.unwrap_or(tag);
+    if any || asked.contains(&tag) {
         return not_modified(&tag);
     }
     if let Ok(v) = HeaderValue::from_str(&tag) {

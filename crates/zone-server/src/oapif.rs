@@ -370,5 +370,10 @@ pub async fn item(
             "The collection"
         ),
     ]);
-    Ok(json_response("application/geo+json", v.to_string()))
+    let mut resp = json_response("application/geo+json", v.to_string());
+    let tag = crate::write::feature_etag(snap.feature_revision(&layer.name, &f.key));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&tag) {
+        resp.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(resp)
 }

@@ -11,6 +11,7 @@ use geodata::{Dataset, Date, DirectoryStore, EmbeddedStore, GeodataError, Store,
 use zone_formats::{Format, LayerExport};
 
 mod areas;
+mod history;
 mod query;
 
 #[derive(Parser)]
@@ -61,6 +62,64 @@ enum Command {
     /// Manage who may write to a server started with `--editors FILE`.
     #[command(subcommand)]
     Editors(EditorsCommand),
+    /// Write the embedded data set as a data folder to edit (with `serve --data DIR`, QGIS or by
+    /// hand).
+    #[command(after_help = "Example:\n  zonetrack init mydata && zonetrack serve --data mydata")]
+    Init {
+        /// The folder to create (it must not exist, or be empty).
+        dir: PathBuf,
+    },
+    /// List the revisions of a data folder, newest first: who changed what, when and why.
+    #[command(
+        after_help = "Examples:\n  zonetrack history --data mydata\n  zonetrack history --data mydata --layer zones --id golan_band_40km\n  zonetrack history --data mydata --json | jq '.[0]'"
+    )]
+    History {
+        /// Only revisions that changed this layer.
+        #[arg(long, value_name = "LAYER")]
+        layer: Option<String>,
+        /// Only revisions that changed this feature (readable id).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// At most this many revisions.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// JSON (one object per revision, changes with before and after) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two revisions of a data folder, feature by feature (0 is the data
+    /// as imported; B defaults to the latest).
+    #[command(
+        after_help = "Examples:\n  zonetrack diff 3 7 --data mydata\n  zonetrack diff 0 --data mydata --json"
+    )]
+    Diff {
+        /// The earlier revision.
+        from: u64,
+        /// The later revision (the latest when left out).
+        to: Option<u64>,
+        /// JSON (changes with before and after) instead of a list.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo a revision of a data folder, as a new revision (nothing is ever removed from the
+    /// history). Refuses when a feature it changed has changed again since, unless --force.
+    #[command(
+        after_help = "Example:\n  zonetrack revert 12 --data mydata --message \"the front did not move after all\""
+    )]
+    Revert {
+        /// The revision to undo.
+        revision: u64,
+        /// Why (the new revision's message).
+        #[arg(long)]
+        message: Option<String>,
+        /// Who reverts (the new revision's author); the login name when left out.
+        #[arg(long)]
+        author: Option<String>,
+        /// Undo it even where later revisions changed the same features (their changes to those
+        /// features are undone too).
+        #[arg(long)]
+        force: bool,
+    },
     /// Check a data directory and list every problem (file, feature, field, reason).
     ///
     /// Exits 0 when the data is clean, 1 when it has problems.
@@ -220,7 +279,12 @@ fn store(data: Option<&Path>) -> Box<dyn Store> {
 
 /// Loads `--data DIR` or the embedded set; validation problems come back one a line.
 fn load(data: Option<&Path>) -> Result<Dataset> {
-    store(data).load().map_err(|e| match e {
+    load_from(&*store(data), data)
+}
+
+/// Loads from `store`; validation problems come back one a line.
+fn load_from(store: &dyn Store, data: Option<&Path>) -> Result<Dataset> {
+    store.load().map_err(|e| match e {
         GeodataError::Invalid(problems) => anyhow::anyhow!(
             "{problems}\n{} problem(s) in {}",
             problems.0.len(),
@@ -395,15 +459,20 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
             "tokens will cross the network in clear: serve behind a TLS proxy, or give --tls-cert and --tls-key"
         );
     }
-    let dataset = load(data)?;
     // The server names files relative to the folder: where it lives is not its clients' business.
     let store: std::sync::Arc<dyn Store> = match data {
         None => std::sync::Arc::new(EmbeddedStore),
         Some(dir) => std::sync::Arc::new(DirectoryStore::new(dir).with_relative_names()),
     };
-    let snapshot = zone_server::Snapshot::new(dataset);
+    let dataset = load_from(&*store, data)?;
+    // The snapshot shares the store's copy of the data, so the store can tell when a reload
+    // finds nothing new.
+    let snapshot = match store.history().and_then(|h| h.state()) {
+        Some(h) => zone_server::Snapshot::from_shared(h.data),
+        None => zone_server::Snapshot::new(dataset),
+    };
     let status = zone_server::reload::LoadStatus::initial(&snapshot, &store.label());
-    let state = zone_server::AppState::new(
+    let state = zone_server::AppState::with_store(
         snapshot,
         zone_server::Config {
             public_url,
@@ -411,6 +480,7 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
             editors,
             ..Default::default()
         },
+        store.clone(),
     );
     state.set_status(status);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -430,12 +500,17 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
         eprintln!("zonetrack: serving on http://{local} (Ctrl-C stops)");
         zone_server::serve::serve(
             listener,
-            zone_server::app(state),
+            zone_server::app(state.clone()),
             zone_server::serve::ConnLimits::default(),
             shutdown_signal(),
         )
         .await
-        .context("serving HTTP")
+        .context("serving HTTP")?;
+        // Every write is in the revision log already; bring the files up to date too.
+        if let Some(h) = state.store.history() {
+            h.flush().context("writing the data files at shutdown")?;
+        }
+        Ok(())
     })
 }
 
@@ -513,6 +588,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             data,
         )
         .map(|()| ExitCode::SUCCESS),
+        Command::Init { dir } => history::init(&dir),
+        Command::History {
+            layer,
+            id,
+            limit,
+            json,
+        } => history::list(data, layer.as_deref(), id.as_deref(), limit, json),
+        Command::Diff { from, to, json } => history::diff(data, from, to, json),
+        Command::Revert {
+            revision,
+            message,
+            author,
+            force,
+        } => history::revert(data, revision, message, author, force),
         Command::Editors(EditorsCommand::Add { name, file }) => {
             let token = zone_server::Editors::add(&file, &name)?;
             eprintln!(
