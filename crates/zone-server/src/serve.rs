@@ -281,7 +281,7 @@ pub async fn serve_with_tls(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (app, builder, limits, stop, tls) = (
+        let (app, builder, limits, mut stop, tls) = (
             app.clone(),
             builder.clone(),
             limits.clone(),
@@ -289,7 +289,28 @@ pub async fn serve_with_tls(
             tls.as_ref().map(|t| t.acceptor.clone()),
         );
         tokio::spawn(async move {
-            connection(stream, remote, app, &builder, &limits, stop, tls).await;
+            let activity = Arc::new(Activity::new());
+            // Under TLS the raw bytes are counted: the watchdog asks whether the client moves.
+            let tracked = Tracked {
+                inner: stream,
+                activity: activity.clone(),
+            };
+            let conn = Conn {
+                remote,
+                app,
+                builder: &builder,
+                limits: &limits,
+            };
+            match tls {
+                None => connection(TokioIo::new(tracked), conn, stop, activity).await,
+                Some(acceptor) => {
+                    if let Some(tls) =
+                        handshake(&acceptor, tracked, remote, &limits, &mut stop).await
+                    {
+                        connection(TokioIo::new(tls), conn, stop, activity).await;
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -356,63 +377,54 @@ impl Activity {
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// The TLS handshake of a new connection, or `None` when it fails, takes too long or shutdown
+/// begins first.
+///
+/// It counts against the header-read timeout, whose clock started with the connection: the
+/// handshake and the first request head share it.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    tracked: Tracked,
     remote: SocketAddr,
-    app: Router,
-    builder: &auto::Builder<TokioExecutor>,
     limits: &ConnLimits,
-    mut stop: watch::Receiver<bool>,
-    tls: Option<TlsAcceptor>,
-) {
-    let activity = Arc::new(Activity::new());
-    // Under TLS the raw bytes are counted: the watchdog asks whether the client moves at all.
-    let tracked = Tracked {
-        inner: stream,
-        activity: activity.clone(),
-    };
-    let Some(acceptor) = tls else {
-        let io = TokioIo::new(tracked);
-        return http(io, remote, app, builder, limits, stop, activity).await;
-    };
-    // The handshake counts against the header-read timeout, whose clock started with the
-    // connection: the handshake and the first request head share it.
+    stop: &mut watch::Receiver<bool>,
+) -> Option<tokio_rustls::server::TlsStream<Tracked>> {
     let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tracked));
-    let stream = tokio::select! {
+    tokio::select! {
         done = handshake => match done {
-            Ok(Ok(stream)) => stream,
+            Ok(Ok(stream)) => Some(stream),
             Ok(Err(e)) => {
                 // Plain HTTP to this port, an old client, a certificate the client refused.
                 tracing::debug!(%remote, error = %e, "TLS handshake failed");
-                return;
+                None
             }
             Err(_) => {
                 tracing::debug!(%remote, "closing a connection whose TLS handshake did not finish in time");
-                return;
+                None
             }
         },
         // Nothing asked yet: nothing to finish.
-        _ = stop.changed() => return,
-    };
-    http(
-        TokioIo::new(stream),
+        _ = stop.changed() => None,
+    }
+}
+
+/// What serving one connection needs besides its stream and its activity.
+struct Conn<'a> {
+    remote: SocketAddr,
+    app: Router,
+    builder: &'a auto::Builder<TokioExecutor>,
+    limits: &'a ConnLimits,
+}
+
+/// Serves HTTP on one connection (plain or TLS) under the watchdog.
+async fn connection<I>(
+    io: TokioIo<I>,
+    Conn {
         remote,
         app,
         builder,
         limits,
-        stop,
-        activity,
-    )
-    .await;
-}
-
-/// Serves HTTP on one connection (plain or TLS) under the watchdog.
-async fn http<I>(
-    io: TokioIo<I>,
-    remote: SocketAddr,
-    app: Router,
-    builder: &auto::Builder<TokioExecutor>,
-    limits: &ConnLimits,
+    }: Conn<'_>,
     mut stop: watch::Receiver<bool>,
     activity: Arc<Activity>,
 ) where
