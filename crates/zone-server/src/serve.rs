@@ -11,11 +11,17 @@
 //! - graceful shutdown that closes idle connections and connections with an unfinished request at
 //!   once, lets requests in flight finish, and gives up on them after a grace period.
 //!
+//! With [`Tls`] ([`serve_with_tls`]), each connection is a TLS one (rustls; HTTP/1.1 or h2 by
+//! ALPN) under the same limits: the handshake must finish within the header-read timeout, so a
+//! client that connects and never handshakes holds a connection slot no longer than one that
+//! never finishes its request head.
+//!
 //! A request body is read by the handler that wants it, under its own rate limit (see
 //! [`crate::body`]); the request timeout and concurrency cap stay in the router.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -31,6 +37,10 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower::ServiceExt as _;
 
 /// Connection-level limits.
@@ -105,12 +115,129 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// A server certificate chain and its private key, ready to accept TLS connections.
+#[derive(Clone)]
+pub struct Tls {
+    acceptor: TlsAcceptor,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
+}
+
+/// Why a certificate or key cannot be served with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read the TLS {what} {}", path.display())]
+    Read {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The certificate file holds no PEM certificate, or a broken one.
+    #[error("{} is not a PEM certificate chain (`-----BEGIN CERTIFICATE-----` blocks, the server's first)", path.display())]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// The cause, when a block was broken rather than missing.
+        #[source]
+        source: Option<rustls::pki_types::pem::Error>,
+    },
+    /// The key file holds no PEM private key.
+    #[error("{} holds no PEM private key (PKCS#8, PKCS#1 or SEC1: `-----BEGIN PRIVATE KEY-----` and the like)", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// rustls refused the pair: most often a key that is not the certificate's.
+    #[error("cannot serve the certificate {} with the key {}", cert.display(), key.display())]
+    Rejected {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// The cause.
+        #[source]
+        source: rustls::Error,
+    },
+}
+
+impl Tls {
+    /// Reads a PEM certificate chain (the server's certificate first, then intermediates) and
+    /// its PEM private key.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Tls, TlsError> {
+        let read = |path: &Path, what| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                what,
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let cert_pem = read(cert, "certificate")?;
+        let chain = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| TlsError::Certificate {
+                path: cert.to_owned(),
+                source: Some(source),
+            })?;
+        if chain.is_empty() {
+            return Err(TlsError::Certificate {
+                path: cert.to_owned(),
+                source: None,
+            });
+        }
+        let key_der =
+            PrivateKeyDer::from_pem_slice(&read(key, "key")?).map_err(|source| TlsError::Key {
+                path: key.to_owned(),
+                source,
+            })?;
+        // The provider is named rather than taken from the process default: the default panics
+        // when no provider, or more than one, is compiled in.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key_der))
+            .map_err(|source| TlsError::Rejected {
+                cert: cert.to_owned(),
+                key: key.to_owned(),
+                source,
+            })?;
+        // hyper's auto builder serves whichever the client chose, by the bytes it sends.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Tls {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+        })
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then closes idle connections, waits
 /// up to the grace period for requests in flight, and returns.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve_with_tls(listener, app, limits, None, shutdown).await
+}
+
+/// As [`serve`], over TLS when `tls` is given (plain HTTP when `None`).
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let cap = fit_connection_cap(limits.max_connections);
@@ -154,14 +281,36 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (app, builder, limits, stop) = (
+        let (app, builder, limits, mut stop, tls) = (
             app.clone(),
             builder.clone(),
             limits.clone(),
             stop_rx.clone(),
+            tls.as_ref().map(|t| t.acceptor.clone()),
         );
         tokio::spawn(async move {
-            connection(stream, remote, app, &builder, &limits, stop).await;
+            let activity = Arc::new(Activity::new());
+            // Under TLS the raw bytes are counted: the watchdog asks whether the client moves.
+            let tracked = Tracked {
+                inner: stream,
+                activity: activity.clone(),
+            };
+            let conn = Conn {
+                remote,
+                app,
+                builder: &builder,
+                limits: &limits,
+            };
+            match tls {
+                None => connection(TokioIo::new(tracked), conn, stop, activity).await,
+                Some(acceptor) => {
+                    if let Some(tls) =
+                        handshake(&acceptor, tracked, remote, &limits, &mut stop).await
+                    {
+                        connection(TokioIo::new(tls), conn, stop, activity).await;
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -228,19 +377,59 @@ impl Activity {
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// The TLS handshake of a new connection, or `None` when it fails, takes too long or shutdown
+/// begins first.
+///
+/// It counts against the header-read timeout, whose clock started with the connection: the
+/// handshake and the first request head share it.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    tracked: Tracked,
+    remote: SocketAddr,
+    limits: &ConnLimits,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<tokio_rustls::server::TlsStream<Tracked>> {
+    let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tracked));
+    tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(e)) => {
+                // Plain HTTP to this port, an old client, a certificate the client refused.
+                tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(%remote, "closing a connection whose TLS handshake did not finish in time");
+                None
+            }
+        },
+        // Nothing asked yet: nothing to finish.
+        _ = stop.changed() => None,
+    }
+}
+
+/// What serving one connection needs besides its stream and its activity.
+struct Conn<'a> {
     remote: SocketAddr,
     app: Router,
-    builder: &auto::Builder<TokioExecutor>,
-    limits: &ConnLimits,
+    builder: &'a auto::Builder<TokioExecutor>,
+    limits: &'a ConnLimits,
+}
+
+/// Serves HTTP on one connection (plain or TLS) under the watchdog.
+async fn connection<I>(
+    io: TokioIo<I>,
+    Conn {
+        remote,
+        app,
+        builder,
+        limits,
+    }: Conn<'_>,
     mut stop: watch::Receiver<bool>,
-) {
-    let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Tracked {
-        inner: stream,
-        activity: activity.clone(),
-    });
+    activity: Arc<Activity>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {

@@ -1,7 +1,8 @@
 //! The connection layer over real sockets (issue 10): slow and idle clients cannot starve the
 //! server, the connection cap holds, and shutdown does not wait on idle or unfinished
 //! connections. Each test starts `zone_server::serve::serve` on a port of 127.0.0.1 with short
-//! limits, and talks raw HTTP/1.1 to it.
+//! limits, and talks raw HTTP/1.1 to it. The TLS tests (issue 12) do the same through a rustls
+//! client trusting a self-signed certificate.
 
 #![expect(
     clippy::unwrap_used,
@@ -13,10 +14,11 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use geodata::Dataset;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls;
 use zone_server::body::BodyRate;
-use zone_server::serve::ConnLimits;
+use zone_server::serve::{ConnLimits, Tls, TlsError};
 use zone_server::{AppState, Config, Snapshot, app};
 
 static DATA: LazyLock<Dataset> = LazyLock::new(Dataset::embedded);
@@ -42,14 +44,19 @@ impl Running {
 }
 
 async fn start(config: Config, limits: ConnLimits) -> Running {
+    start_with_tls(config, limits, None).await
+}
+
+async fn start_with_tls(config: Config, limits: ConnLimits, tls: Option<Tls>) -> Running {
     let state = AppState::new(Snapshot::new(DATA.clone()), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(zone_server::serve::serve(
+    let done = tokio::spawn(zone_server::serve::serve_with_tls(
         listener,
         app(state),
         limits,
+        tls,
         async move {
             let _ = stopped.await;
         },
@@ -63,7 +70,10 @@ async fn start(config: Config, limits: ConnLimits) -> Running {
 
 /// Reads until the server closes the connection (or `limit` passes); returns what came and
 /// when the close came, if it did.
-async fn read_until_closed(conn: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Duration>) {
+async fn read_until_closed(
+    conn: &mut (impl AsyncRead + Unpin),
+    limit: Duration,
+) -> (Vec<u8>, Option<Duration>) {
     let started = Instant::now();
     let mut got = Vec::new();
     let mut buf = [0u8; 8192];
@@ -357,4 +367,180 @@ async fn slow_request_bodies_do_not_starve_health_and_point_queries() {
     );
     assert!(seen.contains(&503), "{seen:?}");
     server.shut_down().await;
+}
+
+/// A self-signed certificate for `localhost`, its PEM files in a fresh directory, removed on
+/// drop.
+struct SelfSigned {
+    dir: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    der: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl SelfSigned {
+    fn new(name: &str) -> SelfSigned {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let dir = std::env::temp_dir().join(format!("zonetrack-tls-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        SelfSigned {
+            dir,
+            cert,
+            key,
+            der: made.cert.der().clone(),
+        }
+    }
+
+    fn tls(&self) -> Tls {
+        Tls::from_pem_files(&self.cert, &self.key).unwrap()
+    }
+
+    /// A TLS connection to `addr` that trusts only this certificate, offering these ALPN
+    /// protocols.
+    async fn connect(
+        &self,
+        addr: SocketAddr,
+        alpn: &[&[u8]],
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.der.clone()).unwrap();
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        connector.connect(name, tcp).await
+    }
+
+    /// GET /health over HTTPS/1.1 on a fresh connection: the status.
+    async fn health(&self, addr: SocketAddr) -> std::io::Result<u16> {
+        let mut conn = self.connect(addr, &[b"http/1.1"]).await?;
+        assert_eq!(conn.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+        conn.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let (got, _) = read_until_closed(&mut conn, Duration::from_secs(10)).await;
+        Ok(status_of(&got))
+    }
+}
+
+impl Drop for SelfSigned {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn https_serves_http1_and_h2_and_plain_http_to_the_tls_port_gets_no_answer() {
+    let cert = SelfSigned::new("serve");
+    let server = start_with_tls(Config::default(), quick_limits(), Some(cert.tls())).await;
+    assert_eq!(cert.health(server.addr).await.unwrap(), 200);
+
+    // h2 by ALPN: the server answers the connection preface with its SETTINGS frame.
+    let mut h2 = cert.connect(server.addr, &[b"h2"]).await.unwrap();
+    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut frame = [0u8; 9];
+    tokio::time::timeout(Duration::from_secs(5), h2.read_exact(&mut frame))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(frame[3], 0x04, "the first frame is SETTINGS: {frame:?}");
+    drop(h2);
+
+    let mut plain = open_with(
+        server.addr,
+        b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let (got, closed) = read_until_closed(&mut plain, Duration::from_secs(5)).await;
+    assert_ne!(status_of(&got), 200, "{}", String::from_utf8_lossy(&got));
+    assert!(
+        !got.starts_with(b"HTTP/"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(closed.is_some(), "a plain HTTP client is let go");
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_handshakes_is_closed_after_the_header_timeout_and_frees_its_slot() {
+    let cert = SelfSigned::new("silent");
+    let server = start_with_tls(
+        Config::default(),
+        ConnLimits {
+            max_connections: 1,
+            ..quick_limits()
+        },
+        Some(cert.tls()),
+    )
+    .await;
+    // It takes the only connection slot and says nothing.
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        cert.health(server.addr).await.is_err(),
+        "past the cap, a new connection is closed before its handshake"
+    );
+    let (got, closed) = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(got.is_empty());
+    let closed = closed.expect("the silent connection is closed");
+    assert!(
+        (Duration::from_millis(600)..Duration::from_secs(4)).contains(&closed),
+        "closed after {closed:?}"
+    );
+    // Its slot is free again.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(cert.health(server.addr).await.unwrap(), 200);
+    let took = server.shut_down().await;
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_handshake_that_never_comes() {
+    let cert = SelfSigned::new("shutdown");
+    let server = start_with_tls(Config::default(), patient_limits(), Some(cert.tls())).await;
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let took = server.shut_down().await;
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(2)).await;
+    assert!(closed.is_some(), "the connection is closed");
+}
+
+#[test]
+fn tls_files_that_cannot_serve_are_named_with_what_is_wrong() {
+    let one = SelfSigned::new("one");
+    let other = SelfSigned::new("other");
+    let missing = one.dir.join("missing.pem");
+    let message = |e: TlsError| e.to_string();
+
+    let err = Tls::from_pem_files(&missing, &one.key).unwrap_err();
+    assert!(matches!(err, TlsError::Read { .. }), "{err:?}");
+    assert!(message(err).contains("missing.pem"));
+
+    // The key file given as the certificate: it holds no certificate.
+    let err = Tls::from_pem_files(&one.key, &one.key).unwrap_err();
+    assert!(matches!(err, TlsError::Certificate { .. }), "{err:?}");
+    assert!(message(err).contains(&one.key.display().to_string()));
+
+    let err = Tls::from_pem_files(&one.cert, &one.cert).unwrap_err();
+    assert!(matches!(err, TlsError::Key { .. }), "{err:?}");
+
+    // Another certificate's key.
+    let err = Tls::from_pem_files(&one.cert, &other.key).unwrap_err();
+    assert!(matches!(err, TlsError::Rejected { .. }), "{err:?}");
+    let text = message(err);
+    assert!(text.contains(&other.key.display().to_string()), "{text}");
 }

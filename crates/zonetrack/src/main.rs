@@ -38,7 +38,7 @@ enum Command {
     ///
     /// Binds 127.0.0.1:8080 unless told otherwise; GET /health answers 200 once ready.
     #[command(
-        after_help = "Examples:\n  zonetrack serve\n  zonetrack serve --bind 0.0.0.0:8080 --public-url https://maps.example.org/zonetrack\n  zonetrack serve --data mydata/"
+        after_help = "Examples:\n  zonetrack serve\n  zonetrack serve --bind 0.0.0.0:8080 --public-url https://maps.example.org/zonetrack\n  zonetrack serve --data mydata/\n  zonetrack serve --data mydata/ --editors editors.txt --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"
     )]
     Serve {
         /// Address and port to listen on.
@@ -58,6 +58,13 @@ enum Command {
         /// the server is read-only.
         #[arg(long, value_name = "FILE")]
         editors: Option<PathBuf>,
+        /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs
+        /// --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage who may write to a server started with `--editors FILE`.
     #[command(subcommand)]
@@ -414,6 +421,8 @@ struct ServeArgs {
     cors_origins: Vec<String>,
     log_json: bool,
     editors: Option<PathBuf>,
+    /// `--tls-cert` and `--tls-key` (clap gives both or neither).
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
@@ -423,6 +432,7 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
         cors_origins,
         log_json,
         editors,
+        tls,
     } = args;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
@@ -454,7 +464,10 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
         }
         Some(e) => tracing::info!(editors = e.len(), "writes allowed to the editors' tokens"),
     }
-    if editors.is_some() && !bind.ip().is_loopback() {
+    let tls = tls
+        .map(|(cert, key)| zone_server::serve::Tls::from_pem_files(&cert, &key))
+        .transpose()?;
+    if editors.is_some() && tls.is_none() && !bind.ip().is_loopback() {
         tracing::warn!(
             "tokens will cross the network in clear: serve behind a TLS proxy, or give --tls-cert and --tls-key"
         );
@@ -496,12 +509,14 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
         let listener = zone_server::serve::listen(bind)
             .with_context(|| format!("cannot listen on {bind}"))?;
         let local = listener.local_addr().context("reading the bound address")?;
-        tracing::info!("serving on http://{local}");
-        eprintln!("zonetrack: serving on http://{local} (Ctrl-C stops)");
-        zone_server::serve::serve(
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("serving on {scheme}://{local}");
+        eprintln!("zonetrack: serving on {scheme}://{local} (Ctrl-C stops)");
+        zone_server::serve::serve_with_tls(
             listener,
             zone_server::app(state.clone()),
             zone_server::serve::ConnLimits::default(),
+            tls,
             shutdown_signal(),
         )
         .await
@@ -577,6 +592,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cors_origins,
             log_json,
             editors,
+            tls_cert,
+            tls_key,
         } => serve(
             ServeArgs {
                 bind,
@@ -584,6 +601,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 cors_origins,
                 log_json,
                 editors,
+                tls: tls_cert.zip(tls_key),
             },
             data,
         )

@@ -242,8 +242,9 @@ fn no_credentials_is_no_editor_rather_than_an_error() {
     assert_eq!(editors.authenticate(&HeaderMap::new()).unwrap(), None);
 }
 
+/// The challenges that go with these 401s are checked on whole responses in `tests/http.rs`.
 #[test]
-fn wrong_or_malformed_credentials_are_a_401_with_both_challenges() {
+fn wrong_or_malformed_credentials_are_a_401() {
     let editors =
         Editors::parse(Path::new("e"), &format!("alice {HASH}\nbob {HASH_BOB}\n")).unwrap();
     let cases = [
@@ -263,17 +264,6 @@ fn wrong_or_malformed_credentials_are_a_401_with_both_challenges() {
         let err = editors.authenticate(&headers).unwrap_err();
         assert_eq!(err.status, StatusCode::UNAUTHORIZED, "{headers:?}");
         assert_eq!(err.code, "Unauthorized");
-        let resp = axum::response::IntoResponse::into_response(err);
-        let challenges: Vec<&str> = resp
-            .headers()
-            .get_all(header::WWW_AUTHENTICATE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .collect();
-        assert_eq!(
-            challenges,
-            ["Bearer realm=\"zonetrack\"", "Basic realm=\"zonetrack\""]
-        );
     }
     // Two Authorization headers are refused rather than one of them picked.
     let mut two = bearer("test");
