@@ -42,8 +42,8 @@ pub async fn export(
     Path(file): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref(), &["datetime"])?;
-    let snap = state.snapshot();
+    let params = Params::parse(q.as_deref(), &["datetime", "as_of"])?;
+    let snap = state.snapshot_at(params.get("as_of")).await?;
     let (name, ext) = file.rsplit_once('.').ok_or_else(|| {
         ApiError::not_found(format!(
             "name the file with its format: /export/zones.geojson; formats are {}",

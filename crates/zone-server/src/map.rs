@@ -40,8 +40,8 @@ pub async fn layer(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref(), &["bbox", "datetime", "zoom"])?;
-    let snap = state.snapshot();
+    let params = Params::parse(q.as_deref(), &["bbox", "datetime", "zoom", "as_of"])?;
+    let snap = state.snapshot_at(params.get("as_of")).await?;
     let layer = crate::oapif::find_layer(&snap, &name)?;
     let bbox = params.get("bbox").map(params::bbox).transpose()?;
     let datetime = params.get("datetime").map(params::datetime).transpose()?;

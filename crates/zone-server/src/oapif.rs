@@ -225,7 +225,7 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
 
 /// The parameters `/collections/{id}/items` accepts for this layer.
 pub(crate) fn item_params(layer: &Layer) -> Vec<&'static str> {
-    let mut allowed = vec!["limit", "offset", "bbox", "datetime", "f"];
+    let mut allowed = vec!["limit", "offset", "bbox", "datetime", "as_of", "f"];
     allowed.extend_from_slice(layer.filters);
     allowed
 }
@@ -237,9 +237,14 @@ pub async fn items(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let snap = state.snapshot();
+    let current = state.snapshot();
+    let params = Params::parse_repeatable(
+        q.as_deref(),
+        &item_params(find_layer(&current, &name)?),
+        &["datetime"],
+    )?;
+    let snap = state.snapshot_at(params.get("as_of")).await?;
     let layer = find_layer(&snap, &name)?;
-    let params = Params::parse_repeatable(q.as_deref(), &item_params(layer), &["datetime"])?;
     if let Some(f) = params.get("f")
         && f != "json"
         && f != "geojson"

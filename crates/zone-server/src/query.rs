@@ -94,7 +94,7 @@ pub async fn point(
 ) -> ApiResult<Response> {
     let params = Params::parse(
         q.as_deref(),
-        &["lon", "lat", "datetime", "nearest", "geometry"],
+        &["lon", "lat", "datetime", "nearest", "geometry", "as_of"],
     )?;
     let (lon, lat) = lon_lat(&params)?;
     let at = instant(&params)?;
@@ -103,7 +103,7 @@ pub async fn point(
         None => 3,
     } as usize;
     let with_geometry = boolean(&params, "geometry")?;
-    let snap = state.snapshot();
+    let snap = state.snapshot_at(params.get("as_of")).await?;
     let mut out = String::with_capacity(4096);
     out.push_str(&format!(
         "{{\"lon\":{},\"lat\":{},\"datetime\":{},\"covering\":[",
@@ -204,7 +204,7 @@ async fn answer_batch(
     q: Option<String>,
     req: Request,
 ) -> Result<Response, Refused> {
-    let params = Params::parse(q.as_deref(), &["datetime"]).map_err(Refused::Unread)?;
+    let params = Params::parse(q.as_deref(), &["datetime", "as_of"]).map_err(Refused::Unread)?;
     let at = instant(&params).map_err(Refused::Unread)?;
     let content_type = req
         .headers()
@@ -272,7 +272,7 @@ async fn answer_batch(
         }
         BatchRefused::Unreadable(m) => ApiError::invalid(m),
     })?;
-    let snap = state.snapshot();
+    let snap = state.snapshot_at(params.get("as_of")).await?;
     let (format, media) = if is_csv {
         (batch::AnswerFormat::Csv, "text/csv; charset=utf-8")
     } else {
@@ -404,9 +404,9 @@ pub async fn timeline(
     State(state): State<Arc<AppState>>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref(), &["lon", "lat"])?;
+    let params = Params::parse(q.as_deref(), &["lon", "lat", "as_of"])?;
     let (lon, lat) = lon_lat(&params)?;
-    let snap = state.snapshot();
+    let snap = state.snapshot_at(params.get("as_of")).await?;
     let spans: Vec<Value> = snap
         .index
         .timeline(lon, lat)
@@ -443,7 +443,7 @@ pub async fn changes(
     State(state): State<Arc<AppState>>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref(), &["from", "to"])?;
+    let params = Params::parse(q.as_deref(), &["from", "to", "as_of"])?;
     let day = |name: &str| -> ApiResult<Date> {
         let s = params
             .get(name)
@@ -456,7 +456,7 @@ pub async fn changes(
         })
     };
     let (from, to) = (day("from")?, day("to")?);
-    let snap = state.snapshot();
+    let snap = state.snapshot_at(params.get("as_of")).await?;
     let c = snap.index.changes(from, to);
     let body = json!({
         "from": c.from.to_string(),
