@@ -67,7 +67,13 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             "summary": format!("The {id} collection"), "operationId": format!("describe_{id}"),
             "responses": ok("The collection", "application/json")}}),
         );
-        let mut params = vec![r("limit"), r("offset"), r("bbox"), r("datetime")];
+        let mut params = vec![
+            r("limit"),
+            r("offset"),
+            r("bbox"),
+            r("datetime"),
+            r("as_of"),
+        ];
         for &f in layer.filters {
             let values: Vec<String> = match (f, id.as_str()) {
                 ("actor", _) => actors.clone(),
@@ -91,18 +97,21 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             };
             params.push(filter_param(f, values, "exact match"));
         }
-        paths.insert(format!("/collections/{id}/items"), json!({"get": {
+        let mut items = json!({"get": {
             "summary": format!("Features of {id}"), "operationId": format!("getFeatures_{id}"),
             "description": format!("GeoJSON features of {id}, paged. A limit above {MAX_LIMIT} is clamped to {MAX_LIMIT}. `datetime` keeps features whose validity period shares a day with the instant or interval."),
             "parameters": params,
-            "responses": ok("A page of features", "application/geo+json")}}));
-        paths.insert(
-            format!("/collections/{id}/items/{{featureId}}"),
-            json!({"get": {
+            "responses": ok("A page of features", "application/geo+json")}});
+        let mut item = json!({"get": {
             "summary": format!("One feature of {id}"), "operationId": format!("getFeature_{id}"),
-            "parameters": [r("featureId")],
-            "responses": ok("The feature", "application/geo+json")}}),
-        );
+            "description": "Its `ETag` is the revision that last changed it (`\"r12\"`): send it back in `If-Match` to write only over what you read.",
+            "parameters": [r("featureId"), r("as_of")],
+            "responses": ok("The feature", "application/geo+json")}});
+        if geodata::EDITABLE_LAYERS.contains(&id.as_str()) {
+            crate::write::openapi_operations(id, &mut items, &mut item);
+        }
+        paths.insert(format!("/collections/{id}/items"), items);
+        paths.insert(format!("/collections/{id}/items/{{featureId}}"), item);
     }
     let mut export_responses = json!({"400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}});
     let mut content = serde_json::Map::new();
@@ -138,6 +147,9 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
         json!({"get": {"summary": "Readiness and the loaded data version", "operationId": "health",
         "responses": ok("The server is ready", "application/json")}}),
     );
+    for (path, item) in crate::write::openapi_paths() {
+        paths.insert(path, item);
+    }
     for (path, item) in extra_paths() {
         paths.insert(path, item);
     }
@@ -154,6 +166,10 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
         "servers": [{"url": base}],
         "paths": paths,
         "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An editor's token (`zonetrack editors add`)."},
+                "basic": {"type": "http", "scheme": "basic", "description": "The editor's name and token (as QGIS's authentication manager sends them)."}
+            },
             "parameters": {
                 "limit": {"name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": format!("Features per page (1..{MAX_LIMIT}; larger values are clamped)."),
@@ -166,6 +182,9 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
                 "datetime": {"name": "datetime", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "A day or date-time, or an interval `start/end` with `..` or an empty string for an open end.",
                     "schema": {"type": "string"}, "example": "2018-02-07"},
+                "as_of": {"name": "as_of", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Answer with the data as it stood at this revision (a number), or at this time (RFC 3339): what the data said then. `datetime` is when a zone held on the ground; `as_of` is what was known.",
+                    "schema": {"type": "string"}, "example": "12"},
                 "featureId": {"name": "featureId", "in": "path", "required": true,
                     "description": "Integer id, or the readable id (`key`).", "schema": {"type": "string"}},
                 "f": {"name": "f", "in": "query", "required": false, "schema": {"type": "string", "enum": ["json", "html"]}}

@@ -764,3 +764,105 @@ pub async fn feature_history(
     };
     done(answer())
 }
+
+/// The write operations of an editable collection, added to its OpenAPI path items.
+pub(crate) fn openapi_operations(id: &str, items: &mut Value, item: &mut Value) {
+    let security = json!([{"bearer": []}, {"basic": []}]);
+    let errors = |codes: &[&str]| -> serde_json::Map<String, Value> {
+        codes
+            .iter()
+            .map(|c| {
+                (
+                    (*c).to_owned(),
+                    json!({"$ref": "#/components/responses/Error"}),
+                )
+            })
+            .collect()
+    };
+    let feature_body =
+        |media: &str| json!({"required": true, "content": {media: {"schema": {"type": "object"}}}});
+    let headers = json!([
+        {"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+         "description": "The feature's ETag as read: a write over a newer revision is refused with 412."},
+        {"name": MESSAGE_HEADER, "in": "header", "required": false, "schema": {"type": "string"},
+         "description": "Why: the revision's message."},
+        {"name": "Content-Crs", "in": "header", "required": false, "schema": {"type": "string"},
+         "description": format!("<{CRS84}> (the default) or <{EPSG_4326}> (latitude first).")}
+    ]);
+    let with = |status: &str, what: &str, codes: &[&str]| {
+        let mut r = errors(codes);
+        r.insert(status.into(), json!({"description": what}));
+        Value::Object(r)
+    };
+    items["post"] = json!({
+        "summary": format!("Add a feature to {id} (an editor's token needed)"),
+        "operationId": format!("createFeature_{id}"),
+        "description": "A GeoJSON Feature, as read from this server or in source form (geodata/FORMAT.md). It is validated as the loader validates a data file; `201` with `Location`, or `422` listing every problem.",
+        "security": security,
+        "parameters": headers,
+        "requestBody": feature_body("application/geo+json"),
+        "responses": with("201", "Created: `Location` names the new feature", &["400", "401", "403", "409", "415", "422"]),
+    });
+    item["put"] = json!({
+        "summary": format!("Replace a feature of {id}"),
+        "operationId": format!("replaceFeature_{id}"),
+        "security": security,
+        "parameters": [{"$ref": "#/components/parameters/featureId"}, headers[0], headers[1], headers[2]],
+        "requestBody": feature_body("application/geo+json"),
+        "responses": with("200", "Replaced", &["400", "401", "403", "404", "412", "415", "422"]),
+    });
+    item["patch"] = json!({
+        "summary": format!("Change part of a feature of {id} (JSON merge patch, RFC 7396)"),
+        "operationId": format!("updateFeature_{id}"),
+        "security": security,
+        "parameters": [{"$ref": "#/components/parameters/featureId"}, headers[0], headers[1], headers[2]],
+        "requestBody": feature_body("application/merge-patch+json"),
+        "responses": with("200", "Updated", &["400", "401", "403", "404", "412", "415", "422"]),
+    });
+    item["delete"] = json!({
+        "summary": format!("Delete a feature of {id} (to end a zone on the ground, set its valid_to instead)"),
+        "operationId": format!("deleteFeature_{id}"),
+        "security": security,
+        "parameters": [{"$ref": "#/components/parameters/featureId"}, headers[0], headers[1]],
+        "responses": with("204", "Deleted", &["401", "403", "404", "412"]),
+    });
+}
+
+/// The history's paths in the OpenAPI document.
+pub(crate) fn openapi_paths() -> Vec<(String, Value)> {
+    let ok = |what: &str| json!({"200": {"description": what, "content": {"application/json": {"schema": {"type": "object"}}}}, "404": {"$ref": "#/components/responses/Error"}});
+    vec![
+        (
+            "/revisions".into(),
+            json!({"get": {
+            "summary": "Revisions, newest first: who changed what, when and why",
+            "operationId": "getRevisions",
+            "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": REVISIONS_PAGE}},
+                {"name": "before", "in": "query", "description": "Continue below this revision number.", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "collection", "in": "query", "schema": {"type": "string"}},
+                {"name": "key", "in": "query", "description": "Only revisions that changed this feature (readable id).", "schema": {"type": "string"}}
+            ],
+            "responses": ok("A page of revisions")}}),
+        ),
+        (
+            "/revisions/{n}".into(),
+            json!({"get": {
+            "summary": "One revision, each changed feature before and after (GeoJSON, source form)",
+            "operationId": "getRevision",
+            "parameters": [{"name": "n", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+            "responses": ok("The revision")}}),
+        ),
+        (
+            "/collections/{collectionId}/items/{featureId}/history".into(),
+            json!({"get": {
+            "summary": "Every revision that changed a feature, newest first",
+            "operationId": "getFeatureHistory",
+            "parameters": [
+                {"name": "collectionId", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"$ref": "#/components/parameters/featureId"}
+            ],
+            "responses": ok("The feature's history")}}),
+        ),
+    ]
+}
