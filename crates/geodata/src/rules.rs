@@ -88,18 +88,28 @@ pub(crate) fn derive_zones(
         stack: Vec::new(),
         problems,
     };
-    let geometries: Vec<Option<MultiPolygon<f64>>> =
-        (0..zones.len()).map(|i| r.zone_geometry(i)).collect();
+    // Only rule zones are derived; drawn zones keep their geometry (moved, not copied: an edit
+    // of a large data set derives its rules again, and copies of every drawn zone cost more
+    // than the rest of the edit).
+    let derived: Vec<Option<MultiPolygon<f64>>> = (0..zones.len())
+        .map(|i| {
+            if zones[i].1.geometry.is_some() {
+                None
+            } else {
+                r.zone_geometry(i)
+            }
+        })
+        .collect();
     zones
         .into_iter()
-        .zip(geometries)
-        .filter_map(|((meta, rest), geometry)| {
+        .zip(derived)
+        .filter_map(|((meta, rest), derived)| {
             Some(Zone {
                 meta,
                 actor: rest.actor,
                 kind: rest.kind,
                 period: rest.period,
-                geometry: geometry?,
+                geometry: rest.geometry.or(derived)?,
                 rule: rest.rule,
             })
         })

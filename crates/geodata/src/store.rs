@@ -567,14 +567,16 @@ impl History for DirectoryStore {
         }
         let state = w.state.clone().expect("loaded above");
         let mut changes: Vec<FeatureChange> = Vec::new();
-        let mut working = (*state.data).clone();
+        // The data after the edits so far (`None`: none yet, it is the state's).
+        let mut working: Option<Dataset> = None;
         for edit in edits {
+            let current = working.as_ref().unwrap_or(&state.data);
             if !EDITABLE_LAYERS.contains(&edit.layer.as_str()) {
                 return Err(EditError::NotEditable(edit.layer));
             }
             let before = match &edit.id {
                 Some(id) => Some(
-                    working
+                    current
                         .source_feature(&edit.layer, id.as_str())
                         .ok_or_else(|| EditError::NotFound {
                             layer: edit.layer.clone(),
@@ -584,13 +586,13 @@ impl History for DirectoryStore {
                 None => None,
             };
             if let (Some(seen), Some(id)) = (edit.if_match, &edit.id) {
-                let current = state.feature_revision(&edit.layer, id.as_str());
-                if seen != current {
+                let last = state.feature_revision(&edit.layer, id.as_str());
+                if seen != last {
                     return Err(EditError::Stale {
                         layer: edit.layer,
                         id: id.to_string(),
                         seen,
-                        current,
+                        current: last,
                     });
                 }
             }
@@ -598,7 +600,7 @@ impl History for DirectoryStore {
             let id = match (&edit.id, &mut after) {
                 (Some(id), _) => id.clone(),
                 (None, Some(feature)) => {
-                    let id = crate::edit::new_id(&working, &edit.layer, feature)?;
+                    let id = crate::edit::new_id(current, &edit.layer, feature)?;
                     feature["id"] = json!(id.as_str());
                     id
                 }
@@ -613,17 +615,18 @@ impl History for DirectoryStore {
                 before,
                 after,
             };
-            working = working
+            let next = current
                 .with_changes(std::slice::from_ref(&change))
                 .map_err(EditError::Invalid)?;
+            working = Some(next);
             changes.push(change);
         }
-        if changes.is_empty() {
+        let Some(working) = working.filter(|_| !changes.is_empty()) else {
             return Ok(Committed {
                 revision: None,
                 state,
             });
-        }
+        };
         let revision = Revision {
             number: state.revision() + 1,
             time: chrono::Utc::now(),

@@ -210,10 +210,11 @@ pub struct ExportFeature {
     pub period: Period,
     /// Bounding box (lon/lat).
     pub bbox: Option<Rect<f64>>,
-    /// Geometry, in the layer's one geometry type.
-    pub geometry: geo::Geometry<f64>,
+    /// Geometry, in the layer's one geometry type. Shared: snapshots before and after an edit
+    /// hold the features it did not change without copying them.
+    pub geometry: std::sync::Arc<geo::Geometry<f64>>,
     /// Properties, starting with `key`; the same keys on every feature of the layer.
-    pub properties: Map<String, Value>,
+    pub properties: std::sync::Arc<Map<String, Value>>,
 }
 
 impl ExportFeature {
@@ -231,8 +232,8 @@ impl ExportFeature {
             key: meta.id.to_string(),
             period,
             bbox: geometry.bounding_rect(),
-            geometry,
-            properties,
+            geometry: std::sync::Arc::new(geometry),
+            properties: std::sync::Arc::new(properties),
         }
     }
 
@@ -242,7 +243,7 @@ impl ExportFeature {
             "type": "Feature",
             "id": self.fid,
             "geometry": geometry_json(&self.geometry),
-            "properties": self.properties,
+            "properties": *self.properties,
         })
     }
 }
@@ -268,43 +269,64 @@ impl Dataset {
     /// assert!(data.export_features("no_such_layer").is_none());
     /// ```
     pub fn export_features(&self, layer: &str) -> Option<Vec<ExportFeature>> {
+        let n = self.export_features_len(layer)?;
+        (0..n).map(|i| self.export_feature(layer, i)).collect()
+    }
+
+    /// How many features a layer has; `None` for an unknown layer.
+    pub fn export_features_len(&self, layer: &str) -> Option<usize> {
         Some(match layer {
-            "zones" => self
-                .zones
-                .iter()
-                .map(|z| {
-                    let mut props = zone_props(z, false);
-                    if let Some(a) = self.actor(z.actor.as_str()) {
-                        props.insert("actor_name".into(), json!(a.name));
-                        props.insert("colour".into(), json!(a.colour));
-                    }
-                    ExportFeature::new(&z.meta, z.period, z.geometry.clone().into(), props)
-                })
-                .collect(),
-            "locations" => self
-                .locations
-                .iter()
-                .map(|l| ExportFeature::new(&l.meta, l.period, l.point.into(), location_props(l)))
-                .collect(),
-            "events" => self
-                .events
-                .iter()
-                .map(|e| ExportFeature::new(&e.meta, e.period(), e.point.into(), event_props(e)))
-                .collect(),
+            "zones" => self.zones.len(),
+            "locations" => self.locations.len(),
+            "events" => self.events.len(),
+            other => self.reference_layer(other)?.features.len(),
+        })
+    }
+
+    /// The readable id of the `i`th feature of a layer.
+    pub fn feature_key(&self, layer: &str, i: usize) -> Option<&str> {
+        Some(match layer {
+            "zones" => self.zones.get(i)?.meta.id.as_str(),
+            "locations" => self.locations.get(i)?.meta.id.as_str(),
+            "events" => self.events.get(i)?.meta.id.as_str(),
+            other => self
+                .reference_layer(other)?
+                .features
+                .get(i)?
+                .meta
+                .id
+                .as_str(),
+        })
+    }
+
+    /// The `i`th feature of a layer in export form; `None` past the end or for an unknown layer.
+    pub fn export_feature(&self, layer: &str, i: usize) -> Option<ExportFeature> {
+        Some(match layer {
+            "zones" => {
+                let z = self.zones.get(i)?;
+                let mut props = zone_props(z, false);
+                if let Some(a) = self.actor(z.actor.as_str()) {
+                    props.insert("actor_name".into(), json!(a.name));
+                    props.insert("colour".into(), json!(a.colour));
+                }
+                ExportFeature::new(&z.meta, z.period, z.geometry.clone().into(), props)
+            }
+            "locations" => {
+                let l = self.locations.get(i)?;
+                ExportFeature::new(&l.meta, l.period, l.point.into(), location_props(l))
+            }
+            "events" => {
+                let e = self.events.get(i)?;
+                ExportFeature::new(&e.meta, e.period(), e.point.into(), event_props(e))
+            }
             other => {
-                let layer = self.reference_layer(other)?;
-                layer
-                    .features
-                    .iter()
-                    .map(|f| {
-                        ExportFeature::new(
-                            &f.meta,
-                            Period::ALWAYS,
-                            as_layer_geometry(&f.geometry),
-                            reference_props(&f.meta),
-                        )
-                    })
-                    .collect()
+                let f = self.reference_layer(other)?.features.get(i)?;
+                ExportFeature::new(
+                    &f.meta,
+                    Period::ALWAYS,
+                    as_layer_geometry(&f.geometry),
+                    reference_props(&f.meta),
+                )
             }
         })
     }

@@ -24,7 +24,7 @@ impl LayerWriter for Csv {
         w.write_record(header).map_err(csv_error)?;
         let mut row: Vec<String> = Vec::with_capacity(keys.len() + 3);
         for f in layer.rows() {
-            let geo::Geometry::Point(p) = &f.geometry else {
+            let geo::Geometry::Point(p) = &*f.geometry else {
                 continue;
             };
             row.clear();

@@ -170,7 +170,7 @@ fn write_file(layer: &LayerExport<'_>, path: &std::path::Path) -> Result<(), For
         let mut stmt = tx.prepare(&insert).map_err(sql)?;
         for f in rows {
             // GeoPackage's binary header (with the envelope, for all but points) before ISO WKB.
-            let envelope = match (&f.geometry, f.bbox) {
+            let envelope = match (&*f.geometry, f.bbox) {
                 (geo::Geometry::Point(_), _) | (_, None) => Vec::new(),
                 (_, Some(r)) => vec![r.min().x, r.max().x, r.min().y, r.max().y],
             };

@@ -38,7 +38,7 @@ pub struct LayerExport<'a> {
     pub selected: Option<&'a [usize]>,
     /// Each feature's GeoJSON text when the caller has it already (the server serialises every
     /// feature once per data version); written as it is.
-    pub geojson: Option<&'a [String]>,
+    pub geojson: Option<&'a [std::sync::Arc<str>]>,
 }
 
 impl<'a> LayerExport<'a> {

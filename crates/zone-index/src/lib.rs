@@ -212,18 +212,47 @@ pub struct InBbox {
 #[derive(Debug)]
 pub struct ZoneIndex {
     data: Arc<Dataset>,
-    polygons: PolygonIndex,
+    /// The zones as they were when the index was last built whole (shared by the snapshots
+    /// edits make after it).
+    polygons: Arc<PolygonIndex>,
+    /// The readable id of each item of `polygons`.
+    base_ids: Arc<Vec<String>>,
+    /// The zones edited since `polygons` was built, when any were.
+    overlay: Option<Box<Overlay>>,
     /// Each zone's bounding box, `None` for an empty geometry.
     zone_boxes: Vec<Option<Rect<f64>>>,
     /// Each zone's period, packed together so the date filter stays in cache.
     periods: Vec<geodata::Period>,
 }
 
+/// Zones changed since the base index was built, indexed on their own: an edit re-indexes
+/// the zones it touched, not all of them ([`ZoneIndex::after`]).
+#[derive(Debug)]
+struct Overlay {
+    /// For each item of the base index, the zone it is now, or [`GONE`] when that zone was
+    /// changed (it is in `changed` then) or deleted.
+    base_zone: Vec<u32>,
+    /// The changed zones' own index.
+    changed: PolygonIndex,
+    /// The zone each item of `changed` is.
+    changed_zone: Vec<u32>,
+    /// Readable ids of every zone changed since the base was built.
+    dirty: std::collections::HashSet<String>,
+}
+
+/// A base item whose zone is no longer the one indexed.
+const GONE: u32 = u32::MAX;
+
+/// Changed zones an overlay holds before the index is built whole again: past this, queries
+/// would pay more for the overlay than a rebuild costs once.
+const MAX_OVERLAY: usize = 256;
+
 impl ZoneIndex {
     /// Indexes the zones of `data`. No I/O; about half a second per 100,000 zones of 37
     /// vertices on one core.
     pub fn new(data: Arc<Dataset>) -> ZoneIndex {
         let polygons = PolygonIndex::from_items(data.zones.iter().map(|z| z.geometry.clone()));
+        let base_ids = data.zones.iter().map(|z| z.meta.id.to_string()).collect();
         let zone_boxes = data
             .zones
             .iter()
@@ -232,7 +261,99 @@ impl ZoneIndex {
         let periods = data.zones.iter().map(|z| z.period).collect();
         ZoneIndex {
             data,
-            polygons,
+            polygons: Arc::new(polygons),
+            base_ids: Arc::new(base_ids),
+            overlay: None,
+            zone_boxes,
+            periods,
+        }
+    }
+
+    /// The index of `data`, which is this index's data with the zones named in `changed`
+    /// (readable ids) created, replaced or deleted. Only those zones (and rule zones whose
+    /// derived geometry moved) are indexed again; the rest of the index is shared. After
+    /// [`MAX_OVERLAY`] changed zones (or an eighth of them all) it is built whole again.
+    ///
+    /// ```
+    /// # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geodata/tests/fixtures/good-minimal");
+    /// # let data = geodata::load_dir(&dir).unwrap();
+    /// use std::sync::Arc;
+    /// let index = zone_index::ZoneIndex::new(Arc::new(data.clone()));
+    /// let mut moved = data.clone();
+    /// let square = moved.zones[0].geometry.clone();
+    /// moved.zones[0].geometry = geo::Translate::translate(&square, 1.0, 0.0);
+    /// let after = index.after(Arc::new(moved.clone()), &[moved.zones[0].meta.id.as_str()]);
+    /// assert_eq!(after.covering(36.1, 33.1, None), zone_index::ZoneIndex::new(Arc::new(moved)).covering(36.1, 33.1, None));
+    /// assert!(after.covering(37.1, 33.1, None).iter().any(|c| c.zone == 0));
+    /// ```
+    pub fn after(&self, data: Arc<Dataset>, changed: &[&str]) -> ZoneIndex {
+        let mut dirty = self
+            .overlay
+            .as_ref()
+            .map(|o| o.dirty.clone())
+            .unwrap_or_default();
+        dirty.extend(changed.iter().map(|s| (*s).to_owned()));
+        // Rule zones are derived from other features: any whose geometry moved changed too.
+        let before: std::collections::HashMap<&str, usize> = self
+            .data
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.meta.id.as_str(), i))
+            .collect();
+        for z in data.zones.iter().filter(|z| z.rule.is_some()) {
+            let same = before
+                .get(z.meta.id.as_str())
+                .is_some_and(|&i| self.data.zones[i].geometry == z.geometry);
+            if !same {
+                dirty.insert(z.meta.id.to_string());
+            }
+        }
+        if dirty.len() > MAX_OVERLAY.max(data.zones.len() / 8) {
+            return ZoneIndex::new(data);
+        }
+        let now: std::collections::HashMap<&str, usize> = data
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.meta.id.as_str(), i))
+            .collect();
+        let base_zone = self
+            .base_ids
+            .iter()
+            .map(|id| match now.get(id.as_str()) {
+                Some(&z) if !dirty.contains(id) => z as u32,
+                _ => GONE,
+            })
+            .collect();
+        let changed_zone: Vec<u32> = data
+            .zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| dirty.contains(z.meta.id.as_str()))
+            .map(|(i, _)| i as u32)
+            .collect();
+        let changed = PolygonIndex::from_items(
+            changed_zone
+                .iter()
+                .map(|&z| data.zones[z as usize].geometry.clone()),
+        );
+        let zone_boxes = data
+            .zones
+            .iter()
+            .map(|z| z.geometry.bounding_rect())
+            .collect();
+        let periods = data.zones.iter().map(|z| z.period).collect();
+        ZoneIndex {
+            data,
+            polygons: self.polygons.clone(),
+            base_ids: self.base_ids.clone(),
+            overlay: Some(Box::new(Overlay {
+                base_zone,
+                changed,
+                changed_zone,
+                dirty,
+            })),
             zone_boxes,
             periods,
         }
@@ -259,6 +380,9 @@ impl ZoneIndex {
     /// // The same answer without dates: the blue square is item 0.
     /// assert_eq!(index.polygons().covering(36.1, 33.1), vec![(0, false)]);
     /// ```
+    ///
+    /// After edits ([`ZoneIndex::after`]) this is the index as last built whole: its items are
+    /// the zones as they were then.
     pub fn polygons(&self) -> &PolygonIndex {
         &self.polygons
     }
@@ -286,13 +410,56 @@ impl ZoneIndex {
     /// ```
     pub fn covering(&self, lon: f64, lat: f64, at: Option<Date>) -> Vec<Covering> {
         let mut out = Vec::new();
-        self.polygons.covering_into(
+        let Some(o) = &self.overlay else {
+            self.polygons.covering_into(
+                lon,
+                lat,
+                &|zone| self.active(zone, at),
+                &mut |zone, on_boundary| out.push(Covering { zone, on_boundary }),
+            );
+            return out;
+        };
+        self.overlay_covering(o, lon, lat, at, &mut out, true);
+        out
+    }
+
+    /// Adds the zones of the changed part of the index covering the point (and, with `base`,
+    /// those of the base), then puts them in zone order.
+    fn overlay_covering(
+        &self,
+        o: &Overlay,
+        lon: f64,
+        lat: f64,
+        at: Option<Date>,
+        out: &mut Vec<Covering>,
+        base: bool,
+    ) {
+        let live = |z: u32| z != GONE && self.active(z as usize, at);
+        if base {
+            self.polygons.covering_into(
+                lon,
+                lat,
+                &|item| live(o.base_zone[item]),
+                &mut |item, on_boundary| {
+                    out.push(Covering {
+                        zone: o.base_zone[item] as usize,
+                        on_boundary,
+                    })
+                },
+            );
+        }
+        o.changed.covering_into(
             lon,
             lat,
-            &|zone| self.active(zone, at),
-            &mut |zone, on_boundary| out.push(Covering { zone, on_boundary }),
+            &|item| live(o.changed_zone[item]),
+            &mut |item, on_boundary| {
+                out.push(Covering {
+                    zone: o.changed_zone[item] as usize,
+                    on_boundary,
+                })
+            },
         );
-        out
+        out.sort_unstable_by_key(|c| c.zone);
     }
 
     /// [`ZoneIndex::covering`] for many points, answers in input order. Faster than a loop:
@@ -314,15 +481,36 @@ impl ZoneIndex {
         } else {
             parallelism()
         };
+        let Some(o) = &self.overlay else {
+            let batch = self
+                .polygons
+                .covering_many_filtered(points, threads, &|zone| self.active(zone, at));
+            return (0..batch.len())
+                .map(|i| {
+                    batch
+                        .get(i)
+                        .map(|(zone, on_boundary)| Covering { zone, on_boundary })
+                        .collect()
+                })
+                .collect();
+        };
         let batch = self
             .polygons
-            .covering_many_filtered(points, threads, &|zone| self.active(zone, at));
+            .covering_many_filtered(points, threads, &|item| {
+                o.base_zone[item] != GONE && self.active(o.base_zone[item] as usize, at)
+            });
         (0..batch.len())
             .map(|i| {
-                batch
+                let mut v: Vec<Covering> = batch
                     .get(i)
-                    .map(|(zone, on_boundary)| Covering { zone, on_boundary })
-                    .collect()
+                    .map(|(item, on_boundary)| Covering {
+                        zone: o.base_zone[item] as usize,
+                        on_boundary,
+                    })
+                    .collect();
+                let (lon, lat) = points[i];
+                self.overlay_covering(o, lon, lat, at, &mut v, false);
+                v
             })
             .collect()
     }
@@ -495,8 +683,27 @@ impl ZoneIndex {
         let mut zones: Vec<usize> = rects
             .iter()
             .flat_map(|r| {
-                self.polygons
-                    .items_meeting_box([r.min().x, r.min().y, r.max().x, r.max().y])
+                let b = [r.min().x, r.min().y, r.max().x, r.max().y];
+                let zones: Vec<usize> = match &self.overlay {
+                    None => self.polygons.items_meeting_box(b),
+                    Some(o) => {
+                        let base = self
+                            .polygons
+                            .items_meeting_box(b)
+                            .into_iter()
+                            .map(|i| o.base_zone[i]);
+                        let changed = o
+                            .changed
+                            .items_meeting_box(b)
+                            .into_iter()
+                            .map(|i| o.changed_zone[i]);
+                        base.chain(changed)
+                            .filter(|&z| z != GONE)
+                            .map(|z| z as usize)
+                            .collect()
+                    }
+                };
+                zones
                     .into_iter()
                     .filter(|&z| self.active(z, at) && r.intersects(&self.data.zones[z].geometry))
             })

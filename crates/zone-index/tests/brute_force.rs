@@ -352,3 +352,73 @@ fn absurd_but_finite_polygon_coordinates_neither_panic_nor_answer_wrongly() {
         }
     }
 }
+
+#[test]
+fn an_index_updated_after_edits_answers_like_one_built_whole() {
+    use crate::support::{random_multipolygon, zone};
+    each_random_case(4242, 25, 12, |s, data, index| {
+        let mut data = (**data).clone();
+        let mut index = index.after(Arc::new(data.clone()), &[]);
+        let mut next_id = data.zones.len();
+        // A few rounds of edits, each applied to the index before: the overlay grows.
+        for _ in 0..4 {
+            let mut changed: Vec<String> = Vec::new();
+            for _ in 0..3 {
+                match next(s) % 3 {
+                    // Redraw a zone.
+                    0 if !data.zones.is_empty() => {
+                        let i = (next(s) % data.zones.len() as u64) as usize;
+                        data.zones[i].geometry = random_multipolygon(s);
+                        changed.push(data.zones[i].meta.id.to_string());
+                    }
+                    // Delete one: the zones after it move up.
+                    1 if !data.zones.is_empty() => {
+                        let i = (next(s) % data.zones.len() as u64) as usize;
+                        changed.push(data.zones.remove(i).meta.id.to_string());
+                    }
+                    _ => {
+                        let period = data
+                            .zones
+                            .first()
+                            .map_or(geodata::Period::ALWAYS, |z| z.period);
+                        let z = zone(
+                            &format!("new{next_id}"),
+                            random_multipolygon(s),
+                            period,
+                            "red",
+                            geodata::ZoneKind::Control,
+                        );
+                        next_id += 1;
+                        changed.push(z.meta.id.to_string());
+                        data.zones.push(z);
+                    }
+                }
+            }
+            let ids: Vec<&str> = changed.iter().map(String::as_str).collect();
+            index = index.after(Arc::new(data.clone()), &ids);
+            let whole = ZoneIndex::new(Arc::new(data.clone()));
+            let points = random_points(s, &data, 60);
+            for &(lon, lat) in &points {
+                let at = Some(random_day(s));
+                assert_eq!(
+                    index.covering(lon, lat, at),
+                    whole.covering(lon, lat, at),
+                    "({lon}, {lat}) at {at:?}"
+                );
+                assert_eq!(
+                    pairs(&index.covering(lon, lat, None)),
+                    brute_covering(&data, lon, lat, None)
+                );
+            }
+            assert_eq!(
+                index.covering_many(&points, None),
+                whole.covering_many(&points, None)
+            );
+            let bbox = Bbox::new(2.0, 2.0, 9.0, 9.0).expect("a box");
+            assert_eq!(
+                index.in_bbox(bbox, None).zones,
+                whole.in_bbox(bbox, None).zones
+            );
+        }
+    });
+}

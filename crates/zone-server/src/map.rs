@@ -59,7 +59,7 @@ pub async fn layer(
                     let mut v = f.to_json();
                     v["geometry"] =
                         geodata::geometry_json(&simplify(&f.geometry, tolerance(z as u64)));
-                    v.to_string()
+                    v.to_string().into()
                 })
                 .collect()
         })

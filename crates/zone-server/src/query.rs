@@ -33,7 +33,7 @@ fn push_zone(out: &mut String, snap: &Snapshot, zone: usize, extra: &[(&str, Str
     let members = snap
         .layer("zones")
         .and_then(|l| l.members.get(zone))
-        .map_or("", String::as_str);
+        .map_or("", |m| &**m);
     out.push_str(members);
     let mut empty = members.is_empty();
     for (name, value) in extra {

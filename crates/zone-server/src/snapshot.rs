@@ -6,7 +6,6 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use geo::BoundingRect;
 use geodata::{Dataset, Date, ExportFeature, HistoryState, LayerInfo, Revision};
 use zone_index::ZoneIndex;
 
@@ -26,11 +25,12 @@ pub struct Layer {
     pub features: Vec<ExportFeature>,
     /// An R-tree over the features' envelopes: every selection goes through it.
     pub index: zone_index::FeatureIndex,
-    /// Each feature's GeoJSON text, serialised once per snapshot.
-    pub json: Vec<String>,
+    /// Each feature's GeoJSON text, serialised once (and shared by the snapshots an edit of
+    /// other features makes).
+    pub json: Vec<Arc<str>>,
     /// Each feature's `"id":N` and properties as JSON object members without the braces,
     /// serialised once per snapshot: query answers describe zones by these.
-    pub members: Vec<String>,
+    pub members: Vec<Arc<str>>,
     /// Feature index by integer id.
     pub by_fid: HashMap<u32, usize>,
     /// Feature index by readable id.
@@ -43,7 +43,82 @@ pub struct Layer {
     pub filters: &'static [&'static str],
     /// Each feature's GeoJSON simplified for a zoom level (index = zoom), made on first use:
     /// the map asks for the same few zoom levels over and over.
-    pub simplified: Vec<std::sync::OnceLock<Vec<String>>>,
+    pub simplified: Vec<std::sync::OnceLock<Vec<Arc<str>>>>,
+}
+
+/// A feature's GeoJSON text.
+fn feature_json(f: &ExportFeature) -> Arc<str> {
+    f.to_json().to_string().into()
+}
+
+/// A feature's `"id":N` and properties as JSON object members, without the braces.
+fn feature_members(f: &ExportFeature) -> Arc<str> {
+    let props = serde_json::to_string(&*f.properties).unwrap_or_else(|_| "{}".into());
+    let inner = &props[1..props.len() - 1];
+    let sep = if inner.is_empty() { "" } else { "," };
+    format!("\"id\":{}{sep}{inner}", f.fid).into()
+}
+
+impl Layer {
+    /// A layer from its features and their serialised forms.
+    fn build(
+        info: LayerInfo,
+        features: Vec<ExportFeature>,
+        json: Vec<Arc<str>>,
+        members: Vec<Arc<str>>,
+    ) -> Layer {
+        let by_fid = features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.fid, i))
+            .collect();
+        let by_key = features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.key.clone(), i))
+            .collect();
+        let bbox = features
+            .iter()
+            .filter_map(|f| f.bbox)
+            .reduce(|a, b| {
+                geo::Rect::new(
+                    geo::coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
+                    geo::coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
+                )
+            })
+            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        let open_from = features.iter().any(|f| f.period.from().is_none());
+        let open_to = features.iter().any(|f| f.period.to().is_none());
+        let interval = (
+            if open_from {
+                None
+            } else {
+                features.iter().filter_map(|f| f.period.from()).min()
+            },
+            if open_to {
+                None
+            } else {
+                features.iter().filter_map(|f| f.period.to()).max()
+            },
+        );
+        Layer {
+            name: info.id.clone(),
+            title: info.title.clone(),
+            description: info.description.clone(),
+            geometry_type: info.geometry.geojson_type(),
+            filters: info.filters,
+            info,
+            index: zone_index::FeatureIndex::new(&features),
+            features,
+            json,
+            members,
+            by_fid,
+            by_key,
+            bbox,
+            interval,
+            simplified: (0..=MAX_ZOOM).map(|_| std::sync::OnceLock::new()).collect(),
+        }
+    }
 }
 
 /// Zoom levels `/map` accepts (0 = the whole world in one tile).
@@ -59,8 +134,9 @@ pub struct Snapshot {
     pub loaded_at: DateTime<Utc>,
     /// The which-zone index over `data`.
     pub index: ZoneIndex,
-    /// The collections, in the order of [`Dataset::catalog`].
-    pub layers: Vec<Layer>,
+    /// The collections, in the order of [`Dataset::catalog`] (shared with the snapshots
+    /// before and after an edit that did not touch them).
+    pub layers: Vec<Arc<Layer>>,
     /// The revision this snapshot is at (0: as imported, or a store without history).
     pub revision: u64,
     /// The revisions up to it, oldest first (empty for a store without history).
@@ -125,67 +201,9 @@ impl Snapshot {
             .into_iter()
             .filter_map(|info| {
                 let features = data.export_features(&info.id)?;
-                let json = features.iter().map(|f| f.to_json().to_string()).collect();
-                let members = features
-                    .iter()
-                    .map(|f| {
-                        let props = serde_json::Value::Object(f.properties.clone()).to_string();
-                        let inner = &props[1..props.len() - 1];
-                        let sep = if inner.is_empty() { "" } else { "," };
-                        format!("\"id\":{}{sep}{inner}", f.fid)
-                    })
-                    .collect();
-                let by_fid = features
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| (f.fid, i))
-                    .collect();
-                let by_key = features
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| (f.key.clone(), i))
-                    .collect();
-                let bbox = features
-                    .iter()
-                    .filter_map(|f| f.geometry.bounding_rect())
-                    .reduce(|a, b| {
-                        geo::Rect::new(
-                            geo::coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
-                            geo::coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
-                        )
-                    })
-                    .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
-                let open_from = features.iter().any(|f| f.period.from().is_none());
-                let open_to = features.iter().any(|f| f.period.to().is_none());
-                let interval = (
-                    if open_from {
-                        None
-                    } else {
-                        features.iter().filter_map(|f| f.period.from()).min()
-                    },
-                    if open_to {
-                        None
-                    } else {
-                        features.iter().filter_map(|f| f.period.to()).max()
-                    },
-                );
-                Some(Layer {
-                    name: info.id.clone(),
-                    title: info.title.clone(),
-                    description: info.description.clone(),
-                    geometry_type: info.geometry.geojson_type(),
-                    filters: info.filters,
-                    info,
-                    index: zone_index::FeatureIndex::new(&features),
-                    features,
-                    json,
-                    members,
-                    by_fid,
-                    by_key,
-                    bbox,
-                    interval,
-                    simplified: (0..=MAX_ZOOM).map(|_| std::sync::OnceLock::new()).collect(),
-                })
+                let json = features.iter().map(feature_json).collect();
+                let members = features.iter().map(feature_members).collect();
+                Some(Arc::new(Layer::build(info, features, json, members)))
             })
             .collect();
         Snapshot {
@@ -199,6 +217,87 @@ impl Snapshot {
             layers,
             responses: ResponseCache::with_weighter(1024, CACHE_BYTES, BodyWeighter),
         }
+    }
+
+    /// The snapshot after a revision: `history` is the store's state after it and `changes`
+    /// what it changed. Only what the changes touch is prepared again: layers they do not
+    /// touch are shared with this snapshot, the features of a touched layer that did not change
+    /// keep their serialised forms, and the index re-indexes the changed zones only. Rule zones
+    /// are derived from other features, so they count as changed whenever anything is.
+    pub fn after(&self, history: &HistoryState, changes: &[geodata::FeatureChange]) -> Snapshot {
+        let data = history.data.clone();
+        let version = {
+            let mut h = std::hash::DefaultHasher::new();
+            (&self.version, history.revision()).hash(&mut h);
+            format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+        };
+        let mut changed: std::collections::HashSet<(&str, &str)> = changes
+            .iter()
+            .map(|c| (c.layer.as_str(), c.id.as_str()))
+            .collect();
+        if !changes.is_empty() {
+            for z in data.zones.iter().filter(|z| z.rule.is_some()) {
+                changed.insert(("zones", z.meta.id.as_str()));
+            }
+        }
+        let catalog = data.catalog();
+        let layers = catalog
+            .into_iter()
+            .filter_map(|info| {
+                let touched = changed.iter().any(|(l, _)| *l == info.id);
+                if !touched && let Some(old) = self.layer_arc(&info.id) {
+                    return Some(old);
+                }
+                let old = self.layer(&info.id);
+                let n = data.export_features_len(&info.id)?;
+                let (mut features, mut json, mut members) = (
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                );
+                for i in 0..n {
+                    let key = data.feature_key(&info.id, i)?;
+                    let kept = old
+                        .filter(|_| !changed.contains(&(info.id.as_str(), key)))
+                        .and_then(|l| l.by_key.get(key).map(|&j| (l, j)));
+                    match kept {
+                        Some((l, j)) => {
+                            features.push(l.features[j].clone());
+                            json.push(l.json[j].clone());
+                            members.push(l.members[j].clone());
+                        }
+                        None => {
+                            let f = data.export_feature(&info.id, i)?;
+                            json.push(feature_json(&f));
+                            members.push(feature_members(&f));
+                            features.push(f);
+                        }
+                    }
+                }
+                Some(Arc::new(Layer::build(info, features, json, members)))
+            })
+            .collect();
+        let zone_ids: Vec<&str> = changed
+            .iter()
+            .filter(|(l, _)| *l == "zones")
+            .map(|(_, id)| *id)
+            .collect();
+        Snapshot {
+            index: self.index.after(data.clone(), &zone_ids),
+            data,
+            version,
+            loaded_at: Utc::now(),
+            revision: 0,
+            revisions: Vec::new(),
+            feature_revisions: Arc::default(),
+            layers,
+            responses: ResponseCache::with_weighter(1024, CACHE_BYTES, BodyWeighter),
+        }
+        .with_history(history)
+    }
+
+    fn layer_arc(&self, name: &str) -> Option<Arc<Layer>> {
+        self.layers.iter().find(|l| l.name == name).cloned()
     }
 
     /// The snapshot with its store's history: revisions, and which revision last changed each
@@ -220,6 +319,6 @@ impl Snapshot {
 
     /// A collection by id.
     pub fn layer(&self, name: &str) -> Option<&Layer> {
-        self.layers.iter().find(|l| l.name == name)
+        self.layers.iter().find(|l| l.name == name).map(|l| &**l)
     }
 }

@@ -310,8 +310,7 @@ async fn commit(
         let _writer = s.writer.lock().unwrap_or_else(|p| p.into_inner());
         let committed = history.commit(vec![edit], &author, &message)?;
         if let Some(r) = &committed.revision {
-            let snap = Snapshot::from_shared(committed.state.data.clone()).with_history(&committed.state);
-            s.replace(snap);
+            s.replace(next_snapshot(&s.snapshot(), &committed.state));
             tracing::info!(revision = r.number, author = %r.author, changes = r.changes.len(), "revision written");
         }
         Ok(s.snapshot())
@@ -320,6 +319,25 @@ async fn commit(
     .map_err(|e| ApiError::internal(&e))??;
     schedule_flush(state.clone());
     Ok(snap)
+}
+
+/// The snapshot after `current` once the store is at `state`: made from the revisions since
+/// (usually the one just written; also edits to the files the store recorded before it) by
+/// [`Snapshot::after`], or whole when the two do not line up.
+pub(crate) fn next_snapshot(current: &Snapshot, state: &geodata::HistoryState) -> Snapshot {
+    let new: Vec<&Arc<Revision>> = state
+        .revisions
+        .iter()
+        .filter(|r| r.number > current.revision)
+        .collect();
+    let follows = Arc::ptr_eq(&current.data, &state.data)
+        || current.revision + new.len() as u64 == state.revision();
+    if !follows || new.is_empty() {
+        return Snapshot::from_shared(state.data.clone()).with_history(state);
+    }
+    let changes: Vec<geodata::FeatureChange> =
+        new.iter().flat_map(|r| r.changes.iter().cloned()).collect();
+    current.after(state, &changes)
 }
 
 /// Brings the store's files up to date a little after a write (see [`FLUSH_DELAY`]); the log
@@ -358,7 +376,7 @@ fn feature_answer(
         return StatusCode::NO_CONTENT.into_response();
     };
     let f = &layer.features[i];
-    let mut resp = (status, layer.json[i].clone()).into_response();
+    let mut resp = (status, layer.json[i].to_string()).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
