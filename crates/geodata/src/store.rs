@@ -649,7 +649,11 @@ impl History for DirectoryStore {
             revisions,
             feature_revisions: Arc::new(feature_revisions),
         };
-        w.state = Some(state.clone());
+        let old = w.state.replace(state.clone());
+        // Freeing the data before the edit can take longer than the edit: not on its path.
+        let _ = std::thread::Builder::new()
+            .name("drop-state".into())
+            .spawn(move || drop(old));
         Ok(Committed {
             revision: Some(revision),
             state,

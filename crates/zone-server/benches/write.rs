@@ -81,7 +81,10 @@ fn write_ack(c: &mut Criterion) {
             let done = store
                 .commit(vec![rename(id, format!("renamed {n}"))], "bench", "")
                 .expect("commits");
-            snap = snap.after(&done.state, &done.revision.expect("a revision").changes);
+            let next = snap.after(&done.state, &done.revision.expect("a revision").changes);
+            // As the server does: the old snapshot is freed off the write's path.
+            let old = std::mem::replace(&mut snap, next);
+            std::thread::spawn(move || drop(old));
             black_box(&snap);
         })
     });

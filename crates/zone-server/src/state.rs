@@ -214,7 +214,12 @@ impl AppState {
 
     /// Serves `snapshot` from now on; requests in flight finish on the old one.
     pub fn replace(&self, snapshot: Snapshot) {
-        self.current.store(Arc::new(snapshot));
+        let old = self.current.swap(Arc::new(snapshot));
+        // Freeing a large snapshot takes tens of milliseconds: not on the path of the write
+        // that replaced it. (When a reader still holds it, this only lets go of one reference.)
+        let _ = std::thread::Builder::new()
+            .name("drop-snapshot".into())
+            .spawn(move || drop(old));
     }
 
     /// The editor a write request comes from; every write handler asks this first.
