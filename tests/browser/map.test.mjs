@@ -630,3 +630,224 @@ describe('the map of another data folder (tests/fixtures/elsewhere)', () => {
     await context.close();
   });
 });
+
+// Edits and revisions (issue 12): a copy of tests/fixtures/elsewhere served with one editor
+// (ZONETRACK_EDITED_URL, ZONETRACK_EDITOR_TOKEN), edited here through the API: revision 1 creates
+// a zone over part of an imported one, revision 2 raises its confidence. The popup lists a zone's
+// history; the "as known on" control shows the data as of a revision, in the link too.
+describe('edits and revisions (an edited copy of tests/fixtures/elsewhere)', () => {
+  const EDITED = (process.env.ZONETRACK_EDITED_URL ?? '').replace(/\/$/, '');
+  const TOKEN = process.env.ZONETRACK_EDITOR_TOKEN ?? '';
+  const KEY = 'east_camp_2021';
+  const DATE = '2021-12-31';
+  // Inside the new zone and the imported hills_west_2021 zone both.
+  const AT = { lat: -41.2, lon: -24.2 };
+  const VIEW = `#date=${DATE}&lat=${AT.lat}&lon=${AT.lon}&zoom=10`;
+  // Messages and the author are user input: they must show as text, never as HTML.
+  const MSG1 = 'Camp reported <img src=x onerror="window.__pwned=1">';
+  const MSG2 = 'Confidence raised: <b>two</b> sources';
+
+  async function write(method, path, body, message, type = 'application/geo+json') {
+    const resp = await fetch(`${EDITED}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': type, 'X-Zonetrack-Message': message },
+      body: JSON.stringify(body),
+    });
+    assert.ok(resp.ok, `${method} ${path}: ${resp.status} ${await resp.clone().text()}`);
+    return resp;
+  }
+
+  /** Every request the page makes from now on. */
+  function record(page) {
+    const urls = [];
+    page.on('request', (r) => urls.push(r.url()));
+    return urls;
+  }
+
+  /** Opens the covering zone `key`'s details in the point popup and waits for its history. */
+  async function openHistory(page, key) {
+    const block = `.query-popup details.zone[data-key="${key}"]`;
+    await page.click(`${block} summary`);
+    await page.waitForSelector(`${block} .history[data-loaded]`);
+    return page.$$eval(`${block} .history li`, (lis) => lis.map((li) => ({
+      revision: Number(li.dataset.revision),
+      change: li.dataset.change,
+      fields: li.dataset.fields ?? '',
+      author: li.querySelector('.author').textContent,
+      message: li.querySelector('.history-msg')?.textContent ?? '',
+    })));
+  }
+
+  async function askCentre(page) {
+    await page.focus('#map');
+    const asked = page.waitForRequest((r) => r.url().includes('/query/point?'));
+    await page.keyboard.press('Enter');
+    const url = (await asked).url();
+    await page.waitForSelector('.query-popup .answer');
+    await settled(page);
+    return new URL(url);
+  }
+
+  before(async () => {
+    assert.ok(EDITED && TOKEN, 'set ZONETRACK_EDITED_URL and ZONETRACK_EDITOR_TOKEN (tests/browser/run does)');
+    assert.equal((await api('/revisions', EDITED)).latest, 0, 'the copy starts unedited');
+    const ring = [[-24.3, -41.3], [-24.1, -41.3], [-24.1, -41.1], [-24.3, -41.1], [-24.3, -41.3]];
+    await write('POST', '/collections/zones/items', {
+      type: 'Feature',
+      geometry: { type: 'Polygon', coordinates: [ring] },
+      properties: {
+        key: KEY,
+        name: 'Harbour Guard camp in the east',
+        actor: 'harbour_guard',
+        kind: 'presence',
+        valid_from: '2021-06-01',
+        valid_to: DATE,
+        confidence: 'medium',
+        method: 'hand_drawn',
+        sources: [{ title: 'Synthetic test report', publisher: 'zonetrack tests', date: '2021-06-01' }],
+      },
+    }, MSG1);
+    await write('PATCH', `/collections/zones/items/${KEY}`, { properties: { confidence: 'high' } }, MSG2, 'application/merge-patch+json');
+    assert.equal((await api('/revisions', EDITED)).latest, 2);
+  });
+
+  test("a zone's popup lists its edits newest first (who, when, what, why), only once opened", async () => {
+    const { page, context, clean } = await openPage(VIEW, { base: EDITED });
+    await settled(page, DATE);
+    assert.ok((await drawnKeys(page)).includes(KEY), 'the zone made by revision 1 is drawn');
+    const urls = record(page);
+    await askCentre(page);
+    assert.deepEqual(urls.filter((u) => u.includes('/history')), [], 'no history is asked for before a zone is opened');
+
+    const shown = await openHistory(page, KEY);
+    const expected = (await api(`/collections/zones/items/${KEY}/history`, EDITED)).history;
+    assert.deepEqual(shown.map((h) => h.revision), [2, 1], 'newest first');
+    assert.deepEqual(shown.map((h) => [h.author, h.message]), expected.map((h) => [h.author, h.message]), 'authors and messages as the API gives them');
+    assert.equal(shown[0].author, 'map-test');
+    assert.equal(shown[0].message, MSG2, 'the message is shown as written, markup and all');
+    assert.equal(shown[0].change, 'replaced');
+    assert.equal(shown[0].fields, 'confidence', 'revision 2 changed the confidence only');
+    assert.equal(shown[1].change, 'created');
+    assert.equal(shown[1].message, MSG1);
+    const block = `.query-popup details.zone[data-key="${KEY}"]`;
+    assert.match(await page.textContent(`${block} .history li[data-revision="2"]`), /\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/, 'with its time');
+    assert.match(await page.textContent(`${block} .history li[data-revision="2"]`), /changed confidence/);
+    assert.equal(await page.$$eval('.query-popup .history img, .query-popup .history b', (e) => e.length), 0, 'no markup from a message becomes an element');
+    assert.equal(await page.evaluate(() => window.__pwned), undefined, 'no script from a message runs');
+    assert.equal(urls.filter((u) => u.includes('/history')).length, 1, 'one history request, for the zone opened');
+    await page.$eval(`${block} .history`, (h) => h.scrollIntoView({ block: 'end' }));
+    await page.waitForTimeout(250); // the popup re-fits to its new height
+    await shot(page, 'popup-history');
+
+    // An imported zone that nobody edited.
+    await openHistory(page, 'hills_west_2021');
+    assert.match(await page.textContent('.query-popup details.zone[data-key="hills_west_2021"] .history'), /as imported/);
+    clean();
+    await context.close();
+  });
+
+  test('"as known on" lists the revisions; an earlier one changes the map, its requests and the link', async () => {
+    const { page, context, clean } = await openPage(VIEW, { base: EDITED });
+    await settled(page, DATE);
+    const revs = (await api('/revisions', EDITED)).revisions;
+    assert.equal(await page.isDisabled('#as-of'), false, 'the control is on: the data has revisions');
+    const options = await page.$$eval('#as-of option', (os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(options.map(([v]) => v), ['', '2', '1', '0'], 'latest, each revision newest first, as imported');
+    for (const r of revs) {
+      const text = options.find(([v]) => v === String(r.revision))[1];
+      assert.ok(text.includes(r.author) && text.includes(r.message.slice(0, 40)) && text.includes(r.time.slice(0, 10)), `r${r.revision} with time, author and message: ${text}`);
+    }
+    assert.doesNotMatch(page.url(), /as_of/, 'the latest data: no as_of in the link');
+    assert.match(await page.textContent('#ground-label'), /on the ground/i, 'the date slider is the time on the ground');
+    assert.match(await page.textContent('label[for="as-of"]'), /as known on/i);
+
+    // As imported (revision 0): the zone made by revision 1 is gone, as the API says.
+    const urls = record(page);
+    await page.selectOption('#as-of', '0');
+    await page.waitForSelector('#map[data-zones-as-of="0"]');
+    await settled(page);
+    const at0 = await zoneKeys(DATE, null, EDITED);
+    const q0 = await api(`/collections/zones/items?datetime=${DATE}&limit=1000&as_of=0`, EDITED);
+    const keys0 = new Set(q0.features.map((f) => f.properties.key));
+    assert.ok(at0.keys.has(KEY) && !keys0.has(KEY), 'the API has the zone now but not as of revision 0');
+    assert.deepEqual(new Set(await drawnKeys(page)), keys0, 'the map draws the zones as of revision 0');
+    assert.match(new URL(page.url()).hash, /[#&]as_of=0(&|$)/, 'the link says as_of=0');
+    const layerAsks = urls.filter((u) => /\/map\/(zones|locations|events)\?/.test(u));
+    assert.ok(layerAsks.length >= 3, `the editable layers are asked for again: ${layerAsks}`);
+    for (const u of layerAsks) assert.equal(new URL(u).searchParams.get('as_of'), '0', `as_of on ${u}`);
+    const zonesExport = await page.$eval('#exports a[href^="export/zones.geojson"]', (a) => a.getAttribute('href'));
+    assert.equal(new URL(zonesExport, EDITED).searchParams.get('as_of'), '0', `the zones export is as of revision 0: ${zonesExport}`);
+    const exported = await (await page.request.get(`${EDITED}/${zonesExport}`)).json();
+    assert.ok(!exported.features.some((f) => f.properties.key === KEY), 'and holds no zone of revision 1');
+    assert.match(await page.textContent('#as-of-hint'), /as imported/);
+    const point = await askCentre(page);
+    assert.equal(point.searchParams.get('as_of'), '0', 'the point query is as of revision 0');
+    const covering = await page.$$eval('.query-popup details.zone', (ds) => ds.map((d) => d.dataset.key));
+    assert.ok(!covering.includes(KEY) && covering.includes('hills_west_2021'), `as of revision 0 only the imported zone covers it: ${covering}`);
+    await page.click('.query-popup details.zone[data-key="hills_west_2021"] summary');
+    await page.waitForSelector('.query-popup details.zone[data-key="hills_west_2021"] .history[data-loaded]');
+    assert.ok(urls.some((u) => u.includes('/history') && new URL(u).searchParams.get('as_of') === '0'), 'the history request is as of revision 0');
+    await page.screenshot({ path: join(SHOTS, 'as-of-control.png'), clip: await page.$eval('#timebar', (t) => t.getBoundingClientRect().toJSON()) });
+    await shot(page, 'as-of-0');
+
+    // Revision 1: the zone is back, its history stops at its creation.
+    await page.keyboard.press('Escape');
+    await page.selectOption('#as-of', '1');
+    await page.waitForSelector('#map[data-zones-as-of="1"]');
+    await settled(page);
+    assert.ok((await drawnKeys(page)).includes(KEY), 'as of revision 1 the zone is drawn');
+    assert.match(new URL(page.url()).hash, /[#&]as_of=1(&|$)/);
+    // The popup panned the map: back to the zone through the link (a hash change), as of revision 1.
+    await page.evaluate((h) => { location.hash = h; }, `${VIEW}&as_of=1`);
+    await settled(page);
+    assert.equal(await page.inputValue('#as-of'), '1', 'a changed link keeps the revision');
+    await askCentre(page);
+    const shown = await openHistory(page, KEY);
+    assert.deepEqual(shown.map((h) => h.revision), [1], 'as of revision 1, its history is its creation only');
+    assert.match(await page.textContent('.query-popup .answer-h'), /as known at revision 1/);
+
+    // Back to the latest data: no as_of anywhere.
+    await page.selectOption('#as-of', '');
+    await page.waitForSelector('#map[data-zones-as-of="latest"]');
+    await settled(page);
+    assert.ok((await drawnKeys(page)).includes(KEY));
+    assert.doesNotMatch(page.url(), /as_of/);
+    clean();
+    await context.close();
+  });
+
+  test('a link with as_of opens the map as of that revision', async () => {
+    const { page, context, clean, zoneRequests } = await openPage(`${VIEW}&as_of=0`, { base: EDITED });
+    await settled(page, DATE);
+    assert.equal(await page.inputValue('#as-of'), '0', 'the control is restored from the link');
+    assert.equal(await page.getAttribute('#map', 'data-zones-as-of'), '0');
+    assert.ok(!(await drawnKeys(page)).includes(KEY), 'the zone made by revision 1 is not drawn');
+    assert.ok(zoneRequests.length > 0 && zoneRequests.every((u) => new URL(u).searchParams.get('as_of') === '0'), `every zones request is as of revision 0: ${zoneRequests}`);
+    assert.match(new URL(page.url()).hash, /[#&]as_of=0(&|$)/, 'the link keeps as_of');
+    assert.equal(await page.evaluate(() => document.body.classList.contains('as-of-past')), true, 'the page marks that it shows past data');
+    clean();
+    await context.close();
+  });
+
+  test('on data without edits the control is off and says why', async () => {
+    const { page, context, clean } = await openPage('', { base: ELSEWHERE });
+    assert.equal((await api('/revisions', ELSEWHERE)).latest, 0);
+    assert.equal(await page.isDisabled('#as-of'), true);
+    assert.match(await page.textContent('#as-of-hint'), /no edits yet/);
+    assert.doesNotMatch(page.url(), /as_of/);
+    await page.screenshot({ path: join(SHOTS, 'as-of-no-edits.png'), clip: await page.$eval('#timebar', (t) => t.getBoundingClientRect().toJSON()) });
+    // A place's popup asks for its history as it opens: as imported here.
+    const place = await page.$eval('.leaflet-marker-icon.loc', (m) => m.dataset.key);
+    const asked = page.waitForRequest((r) => r.url().includes(`/collections/locations/items/${place}/history`));
+    await page.focus(`.leaflet-marker-icon.loc[data-key="${place}"]`);
+    await page.keyboard.press('Enter');
+    await asked;
+    const urls = record(page);
+    await page.waitForSelector('.leaflet-popup .history[data-loaded]');
+    assert.match(await page.textContent('.leaflet-popup .history'), /No edits: as imported/);
+    await page.waitForTimeout(300);
+    assert.deepEqual(urls.filter((u) => u.includes('/history')), [], 'the history is asked for once per opening (the popup re-fitting does not ask again)');
+    clean();
+    await context.close();
+  });
+});

@@ -29,3 +29,14 @@ test('coordinates are rounded to what the zoom level shows', () => {
   const f = formatFragment({ date: '2018-02-15', lat: 32.6171234, lon: 36.1004567, zoom: 6, layers: new Set(), events: 0 });
   assert.match(f, /lat=32\.617&lon=36\.100&zoom=6/);
 });
+
+test('the revision a link shows the data as of round-trips, and only a revision number is read', () => {
+  const state = { date: '2018-02-15', lat: 32.617, lon: 36.1, zoom: 9, layers: new Set(['zones.control']), events: 30, asOf: 0 };
+  assert.match(formatFragment(state), /&as_of=0$/);
+  assert.deepEqual(parseFragment(formatFragment(state)), state);
+  assert.doesNotMatch(formatFragment({ ...state, asOf: null }), /as_of/, 'the latest data: no as_of');
+  assert.equal(parseFragment('#as_of=12').asOf, 12);
+  for (const bad of ['-1', '2.5', 'latest', '', '2018-03-01T00:00:00Z']) {
+    assert.equal(parseFragment(`#as_of=${encodeURIComponent(bad)}`).asOf, undefined, `as_of=${bad} is dropped`);
+  }
+});

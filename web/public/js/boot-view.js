@@ -33,6 +33,9 @@
   var layers = param('layers');
   if (layers !== null && !/(^|,)zones\./.test(layers)) return; // zones are off in this link
   var date = param('date');
+  // The revision the link shows the data as of (url-state.js reads it the same way).
+  var asOfText = param('as_of');
+  var asOf = asOfText !== null && /^\d{1,15}$/.test(asOfText) ? Number(asOfText) : null;
   var lat = Number(param('lat')), lon = Number(param('lon')), zoom = param('zoom');
   var haveCentre = param('lat') !== null && param('lon') !== null && isFinite(lat) && isFinite(lon);
   var W = el.clientWidth, H = el.clientHeight;
@@ -77,10 +80,11 @@
       Math.min(180, bottomRight[1] + dLon), Math.min(90, topLeft[0] + dLat),
     ];
     var q = 'bbox=' + encodeURIComponent(bbox.map(function (v) { return v.toFixed(4); }).join(',')) +
-      '&datetime=' + encodeURIComponent(day) + '&zoom=' + z;
+      '&datetime=' + encodeURIComponent(day) + '&zoom=' + z + (asOf === null ? '' : '&as_of=' + asOf);
     return {
       datetime: day,
       zoom: z,
+      asOf: asOf,
       bbox: bbox,
       response: fetch('map/zones?' + q, { headers: { Accept: 'application/geo+json' } }),
     };

@@ -1,5 +1,7 @@
 // The zonetrack map: zones by actor and date over an offline base map drawn from the reference
 // layers; click anywhere to ask which zones cover a point; export; the view lives in the URL.
+// Two time axes: the date slider says when zones held on the ground (`datetime`); the "as known
+// on" control says which revision of the data to show (`as_of`, the latest when unset).
 //
 // Data flow: every layer is requested from /map/{collection} for the visible box (padded), the
 // date and the zoom level, and replaced when the view or date leaves what was fetched. Before
@@ -12,7 +14,7 @@ import { addDays, addMonths, clampDay, daysBetween, longDay } from './dates.js';
 import { ApiError, bboxParam, getJSON, query, readJSON } from './api.js';
 import { EVENT_WINDOWS, formatFragment, parseFragment } from './url-state.js';
 import { decorateZonePath, kindLabel, kindRank, safeColour, swatch, zoneStyle } from './styles.js';
-import { dot, el, eventBlock, locationBlock, pointAnswer } from './popups.js';
+import { dot, el, eventBlock, historyList, historySection, locationBlock, pointAnswer, revisionTime } from './popups.js';
 
 const L = window.L;
 const DATA = ['zones', 'locations', 'events'];
@@ -47,6 +49,10 @@ const state = {
   actors: new Map(), // id -> { id, name, colour, description }
   placeNames: new Map(), // location key -> name
   osm: 'off', // off | trying | on | unreachable
+  // The revision the data is shown as of (`as_of`), or null for the latest data.
+  asOf: null,
+  // From /revisions: the latest revision number (0: no edits yet) and the newest revisions.
+  revisions: { latest: 0, list: [], known: false },
 };
 
 let map;
@@ -75,28 +81,31 @@ function say(text, { error = false } = {}) {
  * an older one, so a slider drag never draws a stale date.
  */
 class Loader {
-  constructor(id, collection, { dates, draw }) {
+  constructor(id, collection, { dates, draw, versioned = false }) {
     this.id = id;
     this.collection = collection;
     this.dates = dates; // () => datetime parameter or null
     this.draw = draw; // (featureCollection) => Leaflet layer
-    this.fetched = null; // { datetime, zoom, bounds }
+    // Whether the layer is asked for as of the chosen revision (the editable collections).
+    this.versioned = versioned;
+    this.fetched = null; // { datetime, zoom, bounds, asOf }
     this.data = null;
     this.layer = null;
     this.ctrl = null;
-    this.early = null; // { datetime, zoom, bbox, response } from boot-view.js
+    this.early = null; // { datetime, zoom, asOf, bbox, response } from boot-view.js
   }
 
-  upToDate(datetime, zoom, bounds) {
+  upToDate(datetime, zoom, bounds, asOf) {
     const f = this.fetched;
-    return f && f.datetime === datetime && f.zoom === zoom && f.bounds.contains(bounds);
+    return f && f.datetime === datetime && f.zoom === zoom && f.asOf === asOf && f.bounds.contains(bounds);
   }
 
   async sync() {
     const zoom = Math.round(map.getZoom());
     const datetime = this.dates();
+    const asOf = this.versioned ? state.asOf : null;
     const view = map.getBounds();
-    if (this.upToDate(datetime, zoom, view)) {
+    if (this.upToDate(datetime, zoom, view, asOf)) {
       // Back where the last answer holds (a date moved away and back): drop what is under way.
       this.ctrl?.abort();
       if (this.layer && !map.hasLayer(this.layer)) this.redraw();
@@ -107,18 +116,18 @@ class Loader {
     this.ctrl = ctrl;
     // Half a screen of margin each way: small pans need no request.
     let bounds = view.pad(MARGIN);
-    const url = `map/${encodeURIComponent(this.collection)}${query({ bbox: bboxParam(bounds), datetime, zoom })}`;
+    const url = `map/${encodeURIComponent(this.collection)}${query({ bbox: bboxParam(bounds), datetime, zoom, as_of: asOf })}`;
     // The request boot-view.js made before Leaflet loaded, if it asked for this view and date.
     const early = this.early;
     this.early = null;
     const earlyBounds = early && L.latLngBounds([early.bbox[1], early.bbox[0]], [early.bbox[3], early.bbox[2]]);
-    const useEarly = early && early.datetime === datetime && early.zoom === zoom && earlyBounds.contains(view);
+    const useEarly = early && early.datetime === datetime && early.zoom === zoom && (early.asOf ?? null) === asOf && earlyBounds.contains(view);
     if (useEarly) bounds = earlyBounds;
     setPending(+1);
     try {
       const fc = await (useEarly ? readJSON(early.response) : getJSON(url, ctrl.signal));
       if (ctrl !== this.ctrl) return;
-      this.fetched = { datetime, zoom, bounds };
+      this.fetched = { datetime, zoom, bounds, asOf };
       this.data = fc;
       this.onData?.(fc);
       this.redraw();
@@ -171,6 +180,7 @@ function afterZones(layer) {
   if (!fetched) return;
   const m = $('map');
   m.dataset.zonesDate = fetched.datetime;
+  m.dataset.zonesAsOf = fetched.asOf === null ? 'latest' : String(fetched.asOf);
   m.dataset.zonesCount = String(layer.getLayers().length);
 }
 
@@ -204,7 +214,7 @@ function drawLocations(fc) {
       keyboard: true,
       riseOnHover: true,
     });
-    m.bindPopup(() => locationBlock(p, actorName), popupOptions());
+    bindHistoryPopup(m, () => locationBlock(p, actorName), 'locations', p.key);
     if (BIG_PLACES.has(p.kind) || base) {
       m.bindTooltip(shortName(p.name), {
         permanent: true,
@@ -243,7 +253,7 @@ function drawEvents(fc) {
       riseOnHover: true,
       zIndexOffset: 1000,
     });
-    m.bindPopup(() => eventBlock(p, actorName, (k) => state.placeNames.get(k) ?? k), popupOptions());
+    bindHistoryPopup(m, () => eventBlock(p, actorName, (k) => state.placeNames.get(k) ?? k), 'events', p.key);
     m.on('add', () => m.getElement()?.setAttribute('data-key', p.key ?? ''));
     group.addLayer(m);
   }
@@ -284,7 +294,7 @@ function eventsWindow() {
 }
 
 function setupLoaders() {
-  const zones = new Loader('zones', 'zones', { dates: () => state.date, draw: drawZones });
+  const zones = new Loader('zones', 'zones', { dates: () => state.date, draw: drawZones, versioned: true });
   zones.afterDraw = afterZones;
   zones.onData = (fc) => {
     noteKinds(fc.features.map((f) => f.properties.kind));
@@ -292,8 +302,10 @@ function setupLoaders() {
     updateLegend();
   };
   loaders.set('zones', zones);
-  loaders.set('locations', new Loader('locations', 'locations', { dates: () => state.date, draw: drawLocations }));
-  loaders.set('events', new Loader('events', 'events', { dates: eventsWindow, draw: drawEvents }));
+  loaders.set('locations', new Loader('locations', 'locations', { dates: () => state.date, draw: drawLocations, versioned: true }));
+  loaders.set('events', new Loader('events', 'events', { dates: eventsWindow, draw: drawEvents, versioned: true }));
+  // Reference layers (the base map) are read-only: no revision changes them, so they are not
+  // asked for again when the revision changes.
   for (const r of state.refs) {
     loaders.set(`ref.${r.id}`, new Loader(`ref.${r.id}`, r.id, { dates: () => null, draw: drawRef(r) }));
   }
@@ -384,7 +396,7 @@ async function ask(latlng) {
   setPending(+1);
   try {
     const ans = await getJSON(
-      `query/point${query({ lon: ll.lng.toFixed(5), lat: ll.lat.toFixed(5), datetime: date, nearest: 3 })}`,
+      `query/point${query({ lon: ll.lng.toFixed(5), lat: ll.lat.toFixed(5), datetime: date, nearest: 3, as_of: state.asOf })}`,
       ctrl.signal,
     );
     if (ctrl !== queryCtrl) return;
@@ -394,7 +406,16 @@ async function ask(latlng) {
       L.polyline([ll, [lat, lon]], { pane: 'query', color: safeColour(n.colour), weight: 2, dashArray: '3 5', interactive: false }).addTo(g);
       L.circleMarker([lat, lon], { pane: 'query', radius: 3, color: safeColour(n.colour), weight: 2, fillOpacity: 1, interactive: false }).addTo(g);
     }
-    const answer = pointAnswer(ans);
+    const answer = pointAnswer(ans, { asOf: state.asOf });
+    // A zone's history is asked for when its details are first opened (not for every zone of
+    // every answer).
+    for (const d of answer.querySelectorAll('details.zone')) {
+      const box = historySection();
+      d.append(box);
+      d.addEventListener('toggle', () => {
+        if (d.open) loadHistory('zones', d.dataset.key, box, () => popup.update());
+      });
+    }
     // Opening a zone's details makes the popup taller: let Leaflet re-fit and re-pan it.
     answer.addEventListener('toggle', () => popup.update(), true);
     popup.setContent(answer);
@@ -407,6 +428,141 @@ async function ask(latlng) {
     if (queryCtrl === ctrl) queryCtrl = null;
     setPending(-1);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// History of a feature and the "as known on" control
+
+/**
+ * Fills `box` (a historySection) with the history of feature `key` in `collection`, once, as of
+ * the revision shown. `done` runs when the list is in (the popup re-fits).
+ */
+async function loadHistory(collection, key, box, done) {
+  if (!key || box.dataset.loading) return;
+  box.dataset.loading = 'true';
+  const asOf = state.asOf;
+  const path = `collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(key)}/history${query({ as_of: asOf })}`;
+  let content;
+  try {
+    content = historyList(await getJSON(path), asOf);
+  } catch (e) {
+    const msg = e instanceof ApiError ? e.message : `the server could not be reached (${e.message})`;
+    content = el('p', { cls: 'error small', text: `Could not load its history: ${msg}` });
+  }
+  box.querySelector('.history-wait')?.replaceWith(content);
+  box.dataset.loaded = 'true';
+  done?.();
+}
+
+/**
+ * A place's or event's popup: `build()`'s content with the feature's history under it, asked for
+ * as the popup opens. The content is built once per opening: Leaflet calls a content function
+ * again on every update(), which would ask again and never show the answer.
+ */
+function bindHistoryPopup(marker, build, collection, key) {
+  let content = null;
+  marker.bindPopup(() => {
+    if (content) return content;
+    content = build();
+    const box = historySection();
+    content.append(box);
+    loadHistory(collection, key, box, () => marker.getPopup()?.update());
+    return content;
+  }, popupOptions());
+  marker.on('popupclose', () => {
+    content = null;
+  });
+}
+
+/** One revision as the control lists it: number, time, author and message. */
+function revisionLabel(r) {
+  const msg = String(r.message ?? '');
+  const short = msg.length > 60 ? `${msg.slice(0, 59)}…` : msg;
+  return `r${r.revision} · ${revisionTime(r.time)} · ${r.author ?? 'unknown'}${short ? `: ${short}` : ''}`;
+}
+
+/** Asks for the newest revisions (the control's list); without /revisions the control stays off. */
+async function loadRevisions() {
+  try {
+    const ans = await getJSON(`revisions${query({ limit: 100 })}`);
+    state.revisions = { latest: Number(ans.latest) || 0, list: Array.isArray(ans.revisions) ? ans.revisions : [], known: true };
+  } catch {
+    state.revisions = { latest: 0, list: [], known: false };
+  }
+}
+
+/** Rebuilds the "as known on" list: the latest data, each revision newest first, then as imported. */
+function buildAsOf() {
+  const sel = $('as-of');
+  const { latest, list, known } = state.revisions;
+  sel.replaceChildren(el('option', { attrs: { value: '' }, text: latest > 0 ? `latest data (r${latest})` : 'latest data' }));
+  const listed = new Set();
+  for (const r of list) {
+    sel.append(el('option', { attrs: { value: String(r.revision) }, text: revisionLabel(r) }));
+    listed.add(Number(r.revision));
+  }
+  // A link may name a revision older than the list holds.
+  if (state.asOf !== null && state.asOf > 0 && !listed.has(state.asOf)) {
+    sel.append(el('option', { attrs: { value: String(state.asOf) }, text: `r${state.asOf}` }));
+  }
+  if (latest > 0) sel.append(el('option', { attrs: { value: '0' }, text: 'r0 · as imported, before any edit' }));
+  sel.disabled = latest === 0;
+  sel.value = state.asOf === null ? '' : String(state.asOf);
+  showAsOf();
+  if (!known) $('as-of-hint').textContent = 'this server keeps no revisions';
+}
+
+/** The hint beside the control, and the page's mark that it shows past data. */
+function showAsOf() {
+  const hint = $('as-of-hint');
+  const { latest } = state.revisions;
+  if (latest === 0) hint.textContent = 'no edits yet';
+  else if (state.asOf === null) hint.textContent = 'every edit shown';
+  else if (state.asOf === 0) hint.textContent = 'the data as imported: every edit hidden';
+  else hint.textContent = `edits after r${state.asOf} hidden`;
+  document.body.classList.toggle('as-of-past', state.asOf !== null);
+  $('as-of').value = state.asOf === null ? '' : String(state.asOf);
+}
+
+/** Shows the data as of revision `n` (null: the latest), everywhere the map asks for data. */
+function setAsOf(n) {
+  state.asOf = n;
+  showAsOf();
+  writeUrl();
+  updateExports();
+  loadPlaceNames();
+  const done = refresh();
+  if (queryAt && map.hasLayer(queryPopup())) ask(queryAt);
+  return done;
+}
+
+/** A link's revision, if the data has it; otherwise the latest data, and the page says why. */
+function checkedAsOf(n) {
+  if (n === undefined || n === null) return null;
+  if (n > state.revisions.latest) {
+    say(`This link shows the data as of revision ${n}, but the data has ${state.revisions.latest ? `revisions up to ${state.revisions.latest}` : 'no edits'}: showing the latest data.`);
+    return null;
+  }
+  return n;
+}
+
+function setupAsOf() {
+  buildAsOf();
+  $('as-of').addEventListener('change', (e) => {
+    const v = e.target.value;
+    setAsOf(v === '' ? null : Number(v));
+  });
+}
+
+/** Place names for event popups, as of the revision shown. */
+function loadPlaceNames() {
+  getJSON(`map/locations${query({ as_of: state.asOf })}`).then(
+    (fc) => {
+      state.placeNames.clear();
+      fc.features.forEach((f) => state.placeNames.set(f.properties.key, f.properties.name));
+    },
+    () => {},
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,7 +675,7 @@ function orderedLayers() {
 function writeUrl() {
   if (!state.date) return;
   const c = map.getCenter().wrap();
-  const frag = formatFragment({ date: state.date, lat: c.lat, lon: c.lng, zoom: Math.round(map.getZoom()), layers: orderedLayers(), events: state.events });
+  const frag = formatFragment({ date: state.date, lat: c.lat, lon: c.lng, zoom: Math.round(map.getZoom()), layers: orderedLayers(), events: state.events, asOf: state.asOf });
   if (location.hash !== frag) history.replaceState(null, '', frag);
   $('qgis-link').value = serviceUrl();
 }
@@ -531,7 +687,7 @@ function defaultLayers() {
   return s;
 }
 
-/** Applies a fragment (a pasted link): date, view, layers, events window. */
+/** Applies a fragment (a pasted link): date, view, layers, events window, revision. */
 function applyFragment(frag) {
   if (frag.layers) {
     state.layers = new Set(frag.layers);
@@ -543,6 +699,12 @@ function applyFragment(frag) {
   syncToggles();
   if (state.osm !== 'on' && state.layers.has('osm')) tryOsm();
   if (!state.layers.has('osm') && osmLayer) dropOsm();
+  const asOf = checkedAsOf(frag.asOf);
+  if (asOf !== state.asOf) {
+    state.asOf = asOf;
+    showAsOf();
+    loadPlaceNames();
+  }
   setDate(frag.date ?? state.date);
 }
 
@@ -638,11 +800,15 @@ function updateExports() {
   ul.replaceChildren();
   const rows = [];
   const d = state.date;
-  if (layerOn('zones')) rows.push(['zones', `Zones on ${d} (all kinds)`, `datetime=${d}`, `zones-${d}`]);
-  if (layerOn('locations')) rows.push(['locations', `Places on ${d}`, `datetime=${d}`, `locations-${d}`]);
+  // The editable layers' files as of the revision shown (named for it), like the map.
+  const v = state.asOf === null ? '' : `&as_of=${state.asOf}`;
+  const sv = state.asOf === null ? '' : `-r${state.asOf}`;
+  const known = state.asOf === null ? '' : `, as known at r${state.asOf}`;
+  if (layerOn('zones')) rows.push(['zones', `Zones on ${d} (all kinds)${known}`, `datetime=${d}${v}`, `zones-${d}${sv}`]);
+  if (layerOn('locations')) rows.push(['locations', `Places on ${d}${known}`, `datetime=${d}${v}`, `locations-${d}${sv}`]);
   if (layerOn('events')) {
     const w = eventsWindow();
-    rows.push(['events', state.events === 0 ? `Events on ${d}` : `Events ${w.replace('/', ' to ')}`, `datetime=${encodeURIComponent(w)}`, `events-${w.replace('/', '_')}`]);
+    rows.push(['events', `${state.events === 0 ? `Events on ${d}` : `Events ${w.replace('/', ' to ')}`}${known}`, `datetime=${encodeURIComponent(w)}${v}`, `events-${w.replace('/', '_')}${sv}`]);
   }
   for (const r of state.refs) if (layerOn(`ref.${r.id}`)) rows.push([r.id, r.title, null, r.id]);
   for (const [coll, label, q, stem] of rows) {
@@ -788,11 +954,15 @@ async function start() {
   map.getContainer().setAttribute('aria-describedby', 'map-help');
 
   const boot = window.zonetrackBoot ?? { collections: fetch('collections'), actors: fetch('actors') };
+  // The layer list, the actors and the date span are the latest data's, whatever revision is
+  // shown: the slider and the legend stay put while the revision changes.
   const [listing, about] = await Promise.all([
     readJSON(boot.collections),
     // An older server has no /actors: the actors then come from the zones themselves.
     readJSON(boot.actors).catch(() => null),
+    loadRevisions(),
   ]);
+  state.asOf = checkedAsOf(frag.asOf);
   const collections = listing.collections ?? [];
   for (const c of collections) {
     const files = (c.links ?? [])
@@ -831,6 +1001,7 @@ async function start() {
   buildConfidenceKey();
   setupPanel();
   setupTime();
+  setupAsOf();
   showDate();
   writeUrl();
   updateExports();
@@ -861,10 +1032,7 @@ async function start() {
   await refresh();
   if (needAll && span) await learnFromAllZones().catch(() => {});
   // Place names for event popups.
-  getJSON('map/locations').then(
-    (fc) => fc.features.forEach((f) => state.placeNames.set(f.properties.key, f.properties.name)),
-    () => {},
-  );
+  loadPlaceNames();
   document.body.dataset.ready = 'true';
 }
 

@@ -112,10 +112,12 @@ export function latLonText(lat, lon) {
 /**
  * The answer to "what covers this point on this date" (GET /query/point): every covering zone
  * with its details and sources, then the nearest zones that do not cover it, with distances.
+ * `asOf`: the revision the answer is as of (null: the latest data), named in the heading.
  */
-export function pointAnswer(ans) {
+export function pointAnswer(ans, { asOf = null } = {}) {
   const box = el('div', { cls: 'answer' });
-  box.append(el('div', { cls: 'answer-h', text: `${latLonText(ans.lat, ans.lon)} on ${ans.datetime}` }));
+  const known = asOf === null ? '' : `, as known at revision ${asOf}`;
+  box.append(el('div', { cls: 'answer-h', text: `${latLonText(ans.lat, ans.lon)} on ${ans.datetime}${known}` }));
   const covering = Array.isArray(ans.covering) ? ans.covering : [];
   if (covering.length === 0) {
     box.append(el('p', { cls: 'none', text: 'No zone covers this point on this date.' }));
@@ -186,5 +188,85 @@ export function eventBlock(p, actorName, locationName) {
   );
   if (p.description) box.append(el('p', { cls: 'desc', text: p.description }));
   box.append(el('div', { cls: 'sources-h', text: 'Sources' }), sourcesList(p.sources));
+  return box;
+}
+
+// ---------------------------------------------------------------------------------------------
+// History: who changed a feature, when and why (GET /collections/{c}/items/{key}/history)
+
+const CHANGES = { created: 'created', replaced: 'changed', deleted: 'deleted' };
+
+/** Same JSON value (object keys in any order)? */
+function sameValue(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameValue(a[k], b[k]));
+}
+
+/**
+ * The fields a history entry changed: the properties whose values differ between its `before`
+ * and `after` (a property absent on one side counts as changed), then "geometry" if that differs.
+ * Empty for a creation or deletion, and for a write that changed nothing.
+ */
+export function changedFields(entry) {
+  const before = entry?.before;
+  const after = entry?.after;
+  if (!before || !after) return [];
+  const bp = before.properties ?? {};
+  const ap = after.properties ?? {};
+  const names = [...new Set([...Object.keys(bp), ...Object.keys(ap)])].sort();
+  const out = names.filter((k) => !sameValue(bp[k] ?? null, ap[k] ?? null));
+  if (!sameValue(before.geometry ?? null, after.geometry ?? null)) out.push('geometry');
+  return out;
+}
+
+/** "2026-11-30T06:33:07.618Z" -> "2026-11-30 06:33 UTC" (the server's times are UTC). */
+export function revisionTime(t) {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(String(t ?? ''));
+  return m ? `${m[1]} ${m[2]} UTC` : String(t ?? '');
+}
+
+/**
+ * A feature's history, newest first: revision, time, author, change, the fields changed and the
+ * message. Author and message are whatever an editor sent, so they only ever become text.
+ * `asOf` (a revision number or null): entries after it are left out, as the map shows the data
+ * as it stood then. No entry: the feature is as imported.
+ */
+export function historyList(answer, asOf = null) {
+  const entries = (Array.isArray(answer?.history) ? answer.history : [])
+    .filter((h) => asOf === null || Number(h.revision) <= asOf)
+    .sort((a, b) => Number(b.revision) - Number(a.revision));
+  if (entries.length === 0) {
+    const by = asOf === null ? '' : ` by revision ${asOf}`;
+    return el('p', { cls: 'muted small history-none', text: `No edits${by}: as imported.` });
+  }
+  const ol = el('ol', { cls: 'history-list', attrs: { reversed: '' } });
+  for (const h of entries) {
+    const fields = changedFields(h);
+    const kind = CHANGES[h.change] ?? String(h.change ?? 'changed');
+    const what = h.change === 'replaced' ? (fields.length ? `${kind} ${fields.join(', ')}` : 'rewritten, no field changed') : kind;
+    const li = el(
+      'li',
+      { attrs: { 'data-revision': String(h.revision), 'data-change': String(h.change ?? '') } },
+      el('div', { cls: 'history-head' },
+        el('span', { cls: 'rev', text: `r${h.revision}` }),
+        el('time', { text: revisionTime(h.time), attrs: { datetime: String(h.time ?? '') } }),
+        el('span', { cls: 'author', text: h.author || 'unknown editor' })),
+      el('div', { cls: `history-what change-${String(h.change ?? '').replace(/[^a-z]/g, '')}`, text: what }),
+    );
+    if (fields.length) li.dataset.fields = fields.join(',');
+    if (h.message) li.append(el('div', { cls: 'history-msg', text: h.message }));
+    ol.append(li);
+  }
+  return ol;
+}
+
+/** The "History" part of a popup, with a placeholder until `fill` puts the list in. */
+export function historySection() {
+  const box = el('div', { cls: 'history' });
+  box.append(el('div', { cls: 'sources-h', text: 'History (edits to this record)' }), el('p', { cls: 'muted small history-wait', text: 'Loading its history…' }));
   return box;
 }

@@ -1,6 +1,7 @@
-// The view a link reproduces: date, centre, zoom, layers and the events window, kept in the URL
-// fragment (#date=2018-02-15&lat=..&lon=..&zoom=..&layers=..&events=30). The fragment never
-// reaches the server, so the page URL stays the same one a user pastes into QGIS.
+// The view a link reproduces: date, centre, zoom, layers, the events window and the revision the
+// data is shown as of, kept in the URL fragment
+// (#date=2018-02-15&lat=..&lon=..&zoom=..&layers=..&events=30&as_of=3; no as_of: the latest data).
+// The fragment never reaches the server, so the page URL stays the same one a user pastes into QGIS.
 
 import { isDay } from './dates.js';
 
@@ -35,11 +36,17 @@ export function parseFragment(hash) {
   if (layers !== null) out.layers = new Set(layers.split(',').map((s) => s.trim()).filter(Boolean));
   const ev = num(p.get('events'), 0, 100000);
   if (ev !== undefined && EVENT_WINDOWS.includes(ev)) out.events = ev;
+  // A revision number only (the server also takes a time, but a link should name one revision).
+  const asOf = p.get('as_of');
+  if (asOf !== null && /^\d{1,15}$/.test(asOf)) out.asOf = Number(asOf);
   return out;
 }
 
-/** Writes the fragment for a state; numbers are rounded to what a zoom level can show. */
-export function formatFragment({ date, lat, lon, zoom, layers, events }) {
+/**
+ * Writes the fragment for a state; numbers are rounded to what a zoom level can show. `asOf` (a
+ * revision number) is written only when set: a link without it follows the latest data.
+ */
+export function formatFragment({ date, lat, lon, zoom, layers, events, asOf }) {
   // 5 decimals (about 1 m) is more than any zoom level shows; fewer at small scales keeps links short.
   const digits = Math.max(2, Math.min(5, Math.ceil(zoom / 3) + 1));
   const parts = [
@@ -50,5 +57,6 @@ export function formatFragment({ date, lat, lon, zoom, layers, events }) {
     `layers=${[...layers].map(encodeURIComponent).join(',')}`,
     `events=${events}`,
   ];
+  if (asOf !== null && asOf !== undefined) parts.push(`as_of=${asOf}`);
   return `#${parts.join('&')}`;
 }
