@@ -735,8 +735,21 @@ pub async fn feature_history(
     RawQuery(q): RawQuery,
 ) -> Response {
     let answer = || -> Result<Response, Refusal> {
-        params::json_only(q.as_deref())?;
+        let params = params::json_only(q.as_deref())?;
         let snap = state.snapshot();
+        // `as_of`: the history as it was known then.
+        let upto = match params.get("as_of") {
+            None => u64::MAX,
+            Some(t) => t
+                .parse::<u64>()
+                .ok()
+                .or_else(|| {
+                    chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| {
+                        geodata::revision_at(&snap.revisions, t.with_timezone(&chrono::Utc))
+                    })
+                })
+                .ok_or_else(|| ApiError::invalid("as_of: a revision number or an RFC 3339 time"))?,
+        };
         // A deleted feature has a history too: look it up by readable id in the revisions.
         let key = match find(&snap, &collection, Some(&feature)) {
             Ok((layer, Some(i))) => layer.features[i].key.clone(),
@@ -758,6 +771,7 @@ pub async fn feature_history(
             .revisions
             .iter()
             .rev()
+            .filter(|r| r.number <= upto)
             .filter_map(|r| {
                 let c = r.changes.iter().find(|c| c.layer == collection && c.id.as_str() == key)?;
                 Some(json!({
