@@ -5,7 +5,6 @@
 //! `cargo bench -p zone-server --bench write`
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
