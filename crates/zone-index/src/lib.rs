@@ -253,12 +253,7 @@ impl ZoneIndex {
     pub fn new(data: Arc<Dataset>) -> ZoneIndex {
         let polygons = PolygonIndex::from_items(data.zones.iter().map(|z| z.geometry.clone()));
         let base_ids = data.zones.iter().map(|z| z.meta.id.to_string()).collect();
-        let zone_boxes = data
-            .zones
-            .iter()
-            .map(|z| z.geometry.bounding_rect())
-            .collect();
-        let periods = data.zones.iter().map(|z| z.period).collect();
+        let (zone_boxes, periods) = boxes_and_periods(&data);
         ZoneIndex {
             data,
             polygons: Arc::new(polygons),
@@ -338,12 +333,7 @@ impl ZoneIndex {
                 .iter()
                 .map(|&z| data.zones[z as usize].geometry.clone()),
         );
-        let zone_boxes = data
-            .zones
-            .iter()
-            .map(|z| z.geometry.bounding_rect())
-            .collect();
-        let periods = data.zones.iter().map(|z| z.period).collect();
+        let (zone_boxes, periods) = boxes_and_periods(&data);
         ZoneIndex {
             data,
             polygons: self.polygons.clone(),
@@ -765,6 +755,16 @@ impl ZoneIndex {
 fn parallelism() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Each zone's bounding box and period, in zone order.
+fn boxes_and_periods(data: &Dataset) -> (Vec<Option<Rect<f64>>>, Vec<geodata::Period>) {
+    let boxes = data
+        .zones
+        .iter()
+        .map(|z| z.geometry.bounding_rect())
+        .collect();
+    (boxes, data.zones.iter().map(|z| z.period).collect())
 }
 
 /// Sorts by distance, ties by position in the data set, so answers do not depend on the

@@ -92,9 +92,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/collections/{collection}/items/{feature}",
             get(oapif::item)
-                .put(write::replace)
-                .patch(write::patch)
-                .delete(write::delete),
+                .put(write::change)
+                .patch(write::change)
+                .delete(write::change),
         )
         .route(
             "/collections/{collection}/items/{feature}/history",

@@ -206,8 +206,18 @@ impl Snapshot {
                 Some(Arc::new(Layer::build(info, features, json, members)))
             })
             .collect();
+        Self::assemble(ZoneIndex::new(data.clone()), data, version, layers)
+    }
+
+    /// A snapshot of these parts, without history, its answer cache empty.
+    fn assemble(
+        index: ZoneIndex,
+        data: Arc<Dataset>,
+        version: String,
+        layers: Vec<Arc<Layer>>,
+    ) -> Snapshot {
         Snapshot {
-            index: ZoneIndex::new(data.clone()),
+            index,
             data,
             version,
             loaded_at: Utc::now(),
@@ -282,18 +292,8 @@ impl Snapshot {
             .filter(|(l, _)| *l == "zones")
             .map(|(_, id)| *id)
             .collect();
-        Snapshot {
-            index: self.index.after(data.clone(), &zone_ids),
-            data,
-            version,
-            loaded_at: Utc::now(),
-            revision: 0,
-            revisions: Vec::new(),
-            feature_revisions: Arc::default(),
-            layers,
-            responses: ResponseCache::with_weighter(1024, CACHE_BYTES, BodyWeighter),
-        }
-        .with_history(history)
+        let index = self.index.after(data.clone(), &zone_ids);
+        Self::assemble(index, data, version, layers).with_history(history)
     }
 
     fn layer_arc(&self, name: &str) -> Option<Arc<Layer>> {

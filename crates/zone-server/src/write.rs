@@ -401,14 +401,20 @@ fn editable(collection: &str) -> Result<(), Refusal> {
     }
 }
 
+/// A write: the collection, the feature (none for a create), the headers, the body (none for a
+/// delete) and how the body applies.
+type WriteRequest = (
+    String,
+    Option<String>,
+    HeaderMap,
+    Option<Bytes>,
+    Option<ClientEdit>,
+);
+
 async fn write(
     state: Arc<AppState>,
     method: Method,
-    collection: String,
-    feature: Option<String>,
-    headers: HeaderMap,
-    body: Option<Bytes>,
-    how: Option<ClientEdit>,
+    (collection, feature, headers, body, how): WriteRequest,
 ) -> Result<Response, Refusal> {
     let editor = state.editor(&headers)?;
     let snap = state.snapshot();
@@ -483,82 +489,34 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    done(
-        write(
-            state,
-            Method::POST,
-            collection,
-            None,
-            headers,
-            Some(body),
-            Some(ClientEdit::Create),
-        )
-        .await,
-    )
+    let request = (
+        collection,
+        None,
+        headers,
+        Some(body),
+        Some(ClientEdit::Create),
+    );
+    done(write(state, Method::POST, request).await)
 }
 
-/// `PUT /collections/{id}/items/{featureId}`: the feature anew.
-pub async fn replace(
+/// `PUT` (the feature anew), `PATCH` (a JSON merge patch: geometry only or properties only, as
+/// QGIS sends them) and `DELETE` on `/collections/{id}/items/{featureId}`. Ending a zone on the
+/// ground is an edit of its `valid_to`, not a delete: a delete says the feature should never
+/// have been there.
+pub async fn change(
     State(state): State<Arc<AppState>>,
     Path((collection, feature)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    done(
-        write(
-            state,
-            Method::PUT,
-            collection,
-            Some(feature),
-            headers,
-            Some(body),
-            Some(ClientEdit::Replace),
-        )
-        .await,
-    )
-}
-
-/// `PATCH /collections/{id}/items/{featureId}`: a JSON merge patch (geometry only or
-/// properties only, as QGIS sends them).
-pub async fn patch(
-    State(state): State<Arc<AppState>>,
-    Path((collection, feature)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    done(
-        write(
-            state,
-            Method::PATCH,
-            collection,
-            Some(feature),
-            headers,
-            Some(body),
-            Some(ClientEdit::Patch),
-        )
-        .await,
-    )
-}
-
-/// `DELETE /collections/{id}/items/{featureId}`. Ending a zone on the ground is an edit of
-/// its `valid_to`, not a delete: a delete says the feature should never have been there.
-pub async fn delete(
-    State(state): State<Arc<AppState>>,
-    Path((collection, feature)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    done(
-        write(
-            state,
-            Method::DELETE,
-            collection,
-            Some(feature),
-            headers,
-            None,
-            None,
-        )
-        .await,
-    )
+    let (body, how) = match method {
+        Method::PUT => (Some(body), Some(ClientEdit::Replace)),
+        Method::PATCH => (Some(body), Some(ClientEdit::Patch)),
+        _ => (None, None),
+    };
+    let request = (collection, Some(feature), headers, body, how);
+    done(write(state, method, request).await)
 }
 
 /// `OPTIONS` on `/collections/{id}/items` and `/items/{featureId}`: `Allow` lists the methods
