@@ -12,6 +12,7 @@
 //! ```
 
 mod catalog;
+mod checks;
 mod embedded;
 pub mod geodesy;
 mod load;
@@ -30,7 +31,7 @@ pub use load::{
 };
 pub use model::{
     Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, MAX_ID_LEN,
-    Method, Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, Zone, ZoneKind,
+    DerivedFrom, Method, Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, Zone, ZoneKind,
 };
 pub use problem::{FeatureRef, Problem, ProblemKind, Problems};
 pub use rules::split;

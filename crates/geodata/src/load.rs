@@ -334,6 +334,11 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         .get("zones.geojson")
         .map(|(s, _)| s.clone())
         .unwrap_or_default();
+    let zone_positions: HashMap<String, usize> = zones
+        .iter()
+        .zip(zone_index.iter())
+        .map(|((meta, _), &i)| (meta.id.to_string(), i))
+        .collect();
     let zones = rules::derive_zones(
         &zone_files,
         zones,
@@ -342,6 +347,31 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         &reference,
         &mut problems,
     );
+    // The whole-set checks read every layer by position, so they run on a clean parse only.
+    if problems.is_empty() {
+        let shown = |name: &str| by_name.get(name).map(|(s, _)| s.clone()).unwrap_or_default();
+        let reference_shown = reference
+            .iter()
+            .zip(&reference_files)
+            .map(|(l, f)| (l.name.clone(), f.clone()))
+            .collect();
+        let (actors_file, locations_file, events_file) = (
+            shown("actors.json"),
+            shown("locations.geojson"),
+            shown("events.geojson"),
+        );
+        let files = crate::checks::Files {
+            actors: &actors_file,
+            zones: &zone_files,
+            locations: &locations_file,
+            events: &events_file,
+            reference: &reference_shown,
+            zone_index: &zone_positions,
+        };
+        crate::checks::check(
+            &files, &actors, &zones, &locations, &events, &reference, &mut problems,
+        );
+    }
 
     if problems.is_empty() {
         Ok(Dataset {
@@ -1256,15 +1286,17 @@ fn parse_rule(cx: &mut FeatureCx<'_>, v: &Value) -> Result<Rule, ()> {
     let op = o.get("op").and_then(Value::as_str);
     const BUFFER_KEYS: &[&str] = &["op", "of", "distance_km", "clip_to", "minus"];
     const SPLIT_KEYS: &[&str] = &["op", "area", "by", "side", "minus"];
+    const REMAINDER_KEYS: &[&str] = &["op", "area"];
     let known = match op {
         Some("buffer") => BUFFER_KEYS,
         Some("split") => SPLIT_KEYS,
+        Some("remainder") => REMAINDER_KEYS,
         Some(other) => {
             cx.problem(
                 Some("rule.op"),
                 ProblemKind::NotOneOf {
                     value: other.into(),
-                    allowed: vec!["buffer", "split"],
+                    allowed: vec!["buffer", "split", "remainder"],
                 },
             );
             return Err(());
@@ -1382,6 +1414,8 @@ fn parse_rule(cx: &mut FeatureCx<'_>, v: &Value) -> Result<Rule, ()> {
             }),
             _ => None,
         }
+    } else if op == Some("remainder") {
+        id(cx, "area", true).map(|area| Rule::Remainder { area })
     } else {
         let area = id(cx, "area", true);
         let by = id(cx, "by", true);

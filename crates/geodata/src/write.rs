@@ -82,6 +82,7 @@ fn rule_json(rule: &Rule) -> Value {
             }
             Value::Object(o)
         }
+        Rule::Remainder { area } => json!({"op": "remainder", "area": area.as_str()}),
     }
 }
 
@@ -313,8 +314,7 @@ impl Dataset {
             })
             .collect();
         out.push(("actors.json".into(), json!({ "actors": actors })));
-        let zones = self
-            .zones
+        let zones = crate::rules::file_zones(&self.zones)
             .iter()
             .map(|z| {
                 let g = if z.rule.is_some() {
