@@ -122,7 +122,10 @@ fn area_km2(mp: &geo::MultiPolygon<f64>) -> f64 {
     use geo::Area;
     mp.0.iter()
         .filter(|p| p.unsigned_area() >= crate::rules::SLIVER_DEG2)
-        .map(|p| p.orient(geo::orient::Direction::Default).geodesic_area_unsigned())
+        .map(|p| {
+            p.orient(geo::orient::Direction::Default)
+                .geodesic_area_unsigned()
+        })
         .sum::<f64>()
         / 1e6
 }
@@ -188,7 +191,11 @@ fn ids_across_layers(
         ));
     }
     for layer in reference {
-        let file = files.reference.get(&layer.name).cloned().unwrap_or_default();
+        let file = files
+            .reference
+            .get(&layer.name)
+            .cloned()
+            .unwrap_or_default();
         for (index, f) in layer.features.iter().enumerate() {
             all.push((
                 f.meta.id.as_str(),

@@ -349,7 +349,12 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
     );
     // The whole-set checks read every layer by position, so they run on a clean parse only.
     if problems.is_empty() {
-        let shown = |name: &str| by_name.get(name).map(|(s, _)| s.clone()).unwrap_or_default();
+        let shown = |name: &str| {
+            by_name
+                .get(name)
+                .map(|(s, _)| s.clone())
+                .unwrap_or_default()
+        };
         let reference_shown = reference
             .iter()
             .zip(&reference_files)
@@ -369,7 +374,13 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
             zone_index: &zone_positions,
         };
         crate::checks::check(
-            &files, &actors, &zones, &locations, &events, &reference, &mut problems,
+            &files,
+            &actors,
+            &zones,
+            &locations,
+            &events,
+            &reference,
+            &mut problems,
         );
     }
 

@@ -7,9 +7,9 @@ use geo::{
     BooleanOps, BoundingRect, Coord, LineString, MultiLineString, MultiPolygon, Point, Polygon,
 };
 
+use crate::Date;
 use crate::geodesy;
 use crate::load::{ParsedZone, normalize_polygons};
-use crate::Date;
 use crate::model::{
     DerivedFrom, FeatureId, GeometryKind, Location, Period, ReferenceLayer, Rule, Side, Zone,
     ZoneKind,
@@ -192,7 +192,10 @@ fn remainder_parts(
         };
         let probe = start.or(end);
         let mut g = area.clone();
-        for z in subtracted.iter().filter(|z| probe.is_none_or(|d| z.period.contains(d))) {
+        for z in subtracted
+            .iter()
+            .filter(|z| probe.is_none_or(|d| z.period.contains(d)))
+        {
             g = g.difference(&z.geometry);
         }
         let Some(g) = r.finish(i, g) else {
@@ -207,7 +210,9 @@ fn remainder_parts(
                 i,
                 "id",
                 ProblemKind::RuleFailed {
-                    reason: format!("the id of a derived period, {id:?}, is too long: shorten the zone's id"),
+                    reason: format!(
+                        "the id of a derived period, {id:?}, is too long: shorten the zone's id"
+                    ),
                 },
             );
             return Vec::new();
@@ -499,10 +504,9 @@ fn proven_valid(mp: &MultiPolygon<f64>) -> bool {
         }
     }
     let mut segments = Vec::new();
-    let rings = mp
-        .0
-        .iter()
-        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
+    let rings =
+        mp.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
     for (ring, r) in rings.enumerate() {
         let finite = r.0.iter().all(|c| c.x.is_finite() && c.y.is_finite());
         if r.0.len() < 4 || !r.is_closed() || !finite {
@@ -539,7 +543,11 @@ fn proven_valid(mp: &MultiPolygon<f64>) -> bool {
 fn canonical(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
     fn least(c: &[Coord<f64>]) -> usize {
         (0..c.len())
-            .min_by(|&a, &b| (c[a].x, c[a].y).partial_cmp(&(c[b].x, c[b].y)).unwrap_or(std::cmp::Ordering::Equal))
+            .min_by(|&a, &b| {
+                (c[a].x, c[a].y)
+                    .partial_cmp(&(c[b].x, c[b].y))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
             .unwrap_or(0)
     }
     fn ring(l: &LineString<f64>) -> LineString<f64> {
@@ -553,15 +561,18 @@ fn canonical(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
         LineString(c)
     }
     let key = |l: &LineString<f64>| l.0.first().map_or((0.0, 0.0), |c| (c.x, c.y));
-    let mut parts: Vec<Polygon<f64>> = mp
-        .0
-        .iter()
-        .map(|p| {
-            let mut holes: Vec<LineString<f64>> = p.interiors().iter().map(ring).collect();
-            holes.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal));
-            Polygon::new(ring(p.exterior()), holes)
-        })
-        .collect();
+    let mut parts: Vec<Polygon<f64>> =
+        mp.0.iter()
+            .map(|p| {
+                let mut holes: Vec<LineString<f64>> = p.interiors().iter().map(ring).collect();
+                holes.sort_by(|a, b| {
+                    key(a)
+                        .partial_cmp(&key(b))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                Polygon::new(ring(p.exterior()), holes)
+            })
+            .collect();
     parts.sort_by(|a, b| {
         key(a.exterior())
             .partial_cmp(&key(b.exterior()))
@@ -744,6 +755,73 @@ mod tests {
         use geo::Contains;
         assert!(left.contains(&Point::new(0.5, 3.5)));
         assert!(right.contains(&Point::new(3.5, 0.5)));
+    }
+
+    /// A square with a notch cut from its north edge to a point touching the south edge: the
+    /// ring touches itself at (2, 0), as `sdf_east_of_euphrates` did where the Hajin pocket met
+    /// the river (issue 15).
+    fn touching_itself() -> MultiPolygon<f64> {
+        MultiPolygon(vec![polygon![
+            (x: 0., y: 0.), (x: 2., y: 0.), (x: 1., y: 2.), (x: 3., y: 2.), (x: 2., y: 0.),
+            (x: 4., y: 0.), (x: 4., y: 4.), (x: 0., y: 4.)
+        ]])
+    }
+
+    #[test]
+    fn a_rule_result_whose_ring_touches_itself_is_rebuilt_valid_with_its_area() {
+        use geo::Validation;
+        let bad = touching_itself();
+        assert!(!bad.is_valid(), "the case must be one geo calls invalid");
+        let fixed = make_valid(bad.clone()).unwrap();
+        assert!(fixed.is_valid(), "{:?}", fixed.validation_errors());
+        assert!((fixed.unsigned_area() - bad.unsigned_area()).abs() < 1e-9);
+        // The same shape in one order, whatever order MakeValid returned it in.
+        assert_eq!(make_valid(bad).unwrap(), fixed);
+    }
+
+    #[test]
+    fn the_quick_validity_proof_never_accepts_what_geo_rejects() {
+        use geo::Validation;
+        let hole_inside = MultiPolygon(vec![Polygon::new(
+            LineString::from(vec![(0., 0.), (4., 0.), (4., 4.), (0., 4.), (0., 0.)]),
+            vec![LineString::from(vec![
+                (1., 1.),
+                (1., 2.),
+                (2., 2.),
+                (2., 1.),
+                (1., 1.),
+            ])],
+        )]);
+        let hole_outside = MultiPolygon(vec![Polygon::new(
+            LineString::from(vec![(0., 0.), (4., 0.), (4., 4.), (0., 4.), (0., 0.)]),
+            vec![LineString::from(vec![
+                (5., 5.),
+                (5., 6.),
+                (6., 6.),
+                (6., 5.),
+                (5., 5.),
+            ])],
+        )]);
+        let nested = MultiPolygon(vec![
+            square().0[0].clone(),
+            polygon![
+                (x: 1., y: 1.), (x: 2., y: 1.), (x: 2., y: 2.), (x: 1., y: 2.)
+            ],
+        ]);
+        let bowtie = MultiPolygon(vec![
+            polygon![(x: 0., y: 0.), (x: 2., y: 2.), (x: 2., y: 0.), (x: 0., y: 2.)],
+        ]);
+        assert!(proven_valid(&square()) && square().is_valid());
+        assert!(proven_valid(&hole_inside) && hole_inside.is_valid());
+        for (name, mp) in [
+            ("hole outside", hole_outside),
+            ("nested parts", nested),
+            ("bow tie", bowtie),
+            ("touching itself", touching_itself()),
+        ] {
+            assert!(!mp.is_valid(), "{name}: geo calls it invalid");
+            assert!(!proven_valid(&mp), "{name}: the proof must not accept it");
+        }
     }
 
     #[test]
