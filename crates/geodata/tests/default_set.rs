@@ -279,3 +279,31 @@ fn the_remainder_is_derived_once_per_period_between_changes() {
     assert_eq!(parts.last().unwrap().period.to(), Some(day("2018-12-31")));
     assert!(parts.iter().all(|z| z.meta.method == Method::Rule));
 }
+
+#[test]
+fn the_golan_lines_have_the_vertex_counts_their_descriptions_give() {
+    // Issue 15: golan_line_b's description said 71 vertices; it has 70.
+    let d = data();
+    let lines = d
+        .reference
+        .iter()
+        .find(|l| l.name == "golan_lines")
+        .expect("the Golan lines");
+    for f in &lines.features {
+        let Some(said) = f
+            .meta
+            .description
+            .split("resolution (")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let geo::Geometry::MultiLineString(ml) = &f.geometry else {
+            panic!("{} is not a line", f.meta.id)
+        };
+        let has: usize = ml.0.iter().map(|l| l.0.len()).sum();
+        assert_eq!(has, said, "{}", f.meta.id);
+    }
+}
