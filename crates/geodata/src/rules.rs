@@ -191,13 +191,15 @@ fn remainder_parts(
             continue;
         };
         let probe = start.or(end);
-        let mut g = area.clone();
-        for z in subtracted
+        // One difference from the union of the day's zones: fewer boolean operations on the
+        // outline's 590 vertices, and fewer places for a ring to touch itself.
+        let others: Vec<Polygon<f64>> = subtracted
             .iter()
             .filter(|z| probe.is_none_or(|d| z.period.contains(d)))
-        {
-            g = g.difference(&z.geometry);
-        }
+            .flat_map(|z| z.geometry.0.iter().cloned())
+            .collect();
+        let taken = geo::unary_union(&others);
+        let g = area.difference(&taken);
         let Some(g) = r.finish(i, g) else {
             continue;
         };
