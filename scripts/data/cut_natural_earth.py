@@ -18,6 +18,8 @@ copies described in its NOTICE.md:
     syria_admin0_naturalearth_10m.geojson      1:10m admin-0 v5.1.1, Syria
     syria_admin1_naturalearth.geojson          1:10m admin-1, Syria: 14 governorates + "UNDOF"
     euphrates_naturalearth_50m_subset.geojson  1:50m rivers + lake centrelines, "Al Furat"
+    neighbours_naturalearth_10m.geojson        1:10m admin-0 v5.1.1, Israel, Lebanon, Jordan,
+                                               Iraq, Turkey (and Palestine, not used)
 
 What it writes: only the "geometry" member of these features, in the files that already hold
 them (a missing file or feature is an error: names, descriptions and sources are data, written
@@ -30,6 +32,9 @@ by people):
                                            golan_line_b   east edge of "UNDOF" (shared with Syria)
     reference/rivers.geojson               euphrates      the "Al Furat" parts joined downstream
     reference/deconfliction_lines.geojson  euphrates_deconfliction_line   the same river line
+    reference/neighbours.geojson           israel, lebanon, jordan, iraq, turkey   admin-0 polygons
+    reference/israeli_held_golan.geojson   israeli_held_golan   Natural Earth's Israel east of a
+                                           drawn approximation of the 1923 line (GOLAN_WEST_EDGE)
 
 It never touches properties, a layer's title/description/style, actors, zones, locations or
 events; hand edits of those survive. A hand edit of the geometry above is replaced (that
@@ -66,7 +71,24 @@ INPUTS = {
         "2c3c4096216fc7fb23000383fddc978b9ad9ec95a411a1a2a0d04b163c6e7787",
     "euphrates_naturalearth_50m_subset.geojson":
         "6487f332d8d61bbfc7a7b83ecfd5f803dc613f0233b0a8424f501ae701deebf1",
+    "neighbours_naturalearth_10m.geojson":
+        "4f89aa4173a7a68fa3e95d45c7cb77c36a2d848da079baaef9f1b2e440c81e76",
 }
+
+# Natural Earth admin-0 NAME -> feature id in reference/neighbours.geojson.
+NEIGHBOURS = {"Israel": "israel", "Lebanon": "lebanon", "Jordan": "jordan", "Iraq": "iraq",
+              "Turkey": "turkey"}
+
+# The Israeli-held Golan is the part of Natural Earth's Israel east of the 1923 (and 4 June 1967)
+# line, which no open data set we hold draws. It is cut from Israel's ring between the vertex
+# nearest GOLAN_SOUTH (by Hamat Gader, on the Yarmouk) and the one nearest GOLAN_NORTH (by Ghajar,
+# on the Lebanese line), going east, north along Line A and back west along the Lebanese line;
+# GOLAN_WEST_EDGE closes it, north to south: Banias / Dan, the Jordan by the Benot Ya'akov
+# bridge, the north-east and east shores of Lake Tiberias. Drawn from those anchors, +-1-2 km.
+GOLAN_SOUTH, GOLAN_NORTH = (35.636, 32.679), (35.618, 33.256)
+GOLAN_WEST_EDGE = [(35.66, 33.24), (35.645, 33.20), (35.63, 33.10), (35.625, 33.02),
+                   (35.63, 32.90), (35.64, 32.87), (35.65, 32.83), (35.64, 32.78),
+                   (35.63, 32.72)]
 
 # Natural Earth admin-1 name -> feature id in reference/governorates.geojson.
 GOVERNORATES = {
@@ -143,6 +165,16 @@ def euphrates(subset) -> list:
     return out
 
 
+def golan(israel_ring) -> list:
+    """The Israeli-held Golan's ring, counter-clockwise: see GOLAN_WEST_EDGE."""
+    def nearest(p):
+        return min(range(len(israel_ring)), key=lambda i: km(israel_ring[i], p))
+    south, north = nearest(GOLAN_SOUTH), nearest(GOLAN_NORTH)
+    assert south < north, "Israel's ring runs south to north along Line A"
+    ring = israel_ring[south:north + 1] + [list(p) for p in GOLAN_WEST_EDGE]
+    return ring + [ring[0]]
+
+
 def cut(ref: Path) -> dict[tuple[str, str], dict]:
     """(layer, feature id) -> GeoJSON geometry."""
     for name, digest in INPUTS.items():
@@ -171,6 +203,14 @@ def cut(ref: Path) -> dict[tuple[str, str], dict]:
                                     LINE_DECIMALS["river"])}
     out[("rivers", "euphrates")] = river
     out[("deconfliction_lines", "euphrates_deconfliction_line")] = river
+    countries = {f["properties"]["NAME"]: f["geometry"]
+                 for f in load(ref / "neighbours_naturalearth_10m.geojson")["features"]}
+    for ne_name, fid in NEIGHBOURS.items():
+        out[("neighbours", fid)] = countries[ne_name]
+    israel = countries["Israel"]
+    assert israel["type"] == "Polygon", "Natural Earth's Israel is one polygon"
+    out[("israeli_held_golan", "israeli_held_golan")] = {
+        "type": "Polygon", "coordinates": [golan(israel["coordinates"][0])]}
     return out
 
 

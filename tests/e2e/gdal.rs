@@ -318,3 +318,57 @@ fn every_geopackage_download_opens_in_ogrinfo_with_typed_columns() {
         .unwrap();
     assert!(exact <= got && got < all, "{exact} <= {got} < {all}");
 }
+
+/// Issue 15: two exported zones had a ring touching itself, which GEOS, QGIS and RFC 7946
+/// checkers flag. Every feature of every polygon layer, with no date filter (so every zone of
+/// every day, each derived period included), must be valid for GEOS's `ST_IsValid`.
+#[test]
+fn every_exported_polygon_is_valid_for_geos_on_every_date() {
+    let ogrinfo = require_tool("ogrinfo", "gdal-bin");
+    let server = Server::start(&[]);
+    let collections = server.get_json("/collections");
+    let dir = TempDir::new("gdal-valid");
+    let mut checked = 0;
+    for c in collections["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let items = server.get_json(&format!("/collections/{id}/items?limit=1"));
+        if items["features"][0]["geometry"]["type"] != "MultiPolygon" {
+            continue;
+        }
+        let file = dir.0.join(format!("{id}.geojson"));
+        let out = run(&["export", "--layer", id, "--out", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // GDAL's SQLite dialect runs GEOS's validity test; the layer is named after the file.
+        let sql = format!(
+            "SELECT key, ST_IsValidReason(geometry) AS reason FROM \"{id}\" WHERE NOT ST_IsValid(geometry)"
+        );
+        let text = check_output(
+            Command::new(&ogrinfo)
+                .args(["-ro", "-q", "-dialect", "SQLite", "-sql", &sql])
+                .arg(&file),
+        );
+        assert!(
+            !text.contains("OGRFeature"),
+            "{id}: invalid for GEOS:\n{text}"
+        );
+        let count = check_output(
+            Command::new(&ogrinfo)
+                .args(["-ro", "-q", "-dialect", "SQLite", "-sql"])
+                .arg(format!(
+                    "SELECT count(*) AS n FROM \"{id}\" WHERE ST_IsValid(geometry)"
+                ))
+                .arg(&file),
+        );
+        let expected = c["itemCount"].as_u64().unwrap();
+        assert!(
+            count.contains(&format!("n (Integer) = {expected}")),
+            "{id}: {count}"
+        );
+        checked += expected;
+    }
+    assert!(checked > 90, "{checked} polygons checked");
+}

@@ -14,6 +14,12 @@ pub(crate) fn files() -> Vec<DataFile> {
         .collect()
 }
 
+/// Loaded once per process and cloned: the embedded files never change, and deriving the
+/// date-aware rule zones (one per period, each repaired and checked) takes seconds in a debug
+/// build, which every test and every server start would otherwise pay again.
 pub(crate) fn load() -> Result<Dataset, Problems> {
-    load_files("geodata (embedded)", files())
+    static LOADED: std::sync::OnceLock<Result<Dataset, Problems>> = std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| load_files("geodata (embedded)", files()))
+        .clone()
 }

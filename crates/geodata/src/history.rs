@@ -189,8 +189,7 @@ impl Dataset {
     /// A feature's source form (as in its layer file) by layer and readable id.
     pub fn source_feature(&self, layer: &str, id: &str) -> Option<Value> {
         match layer {
-            "zones" => self
-                .zones
+            "zones" => crate::rules::file_zones(&self.zones)
                 .iter()
                 .find(|z| z.meta.id.as_str() == id)
                 .map(|z| z.source_json()),
@@ -231,8 +230,7 @@ impl Dataset {
 
     fn layer_sources(&self, layer: &str) -> Vec<(String, Value)> {
         match layer {
-            "zones" => self
-                .zones
+            "zones" => crate::rules::file_zones(&self.zones)
                 .iter()
                 .map(|z| (z.meta.id.to_string(), z.source_json()))
                 .collect(),

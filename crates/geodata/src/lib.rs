@@ -12,6 +12,7 @@
 //! ```
 
 mod catalog;
+mod checks;
 pub mod edit;
 mod embedded;
 pub mod geodesy;
@@ -32,8 +33,9 @@ pub use load::{
     parse_date, round,
 };
 pub use model::{
-    Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, MAX_ID_LEN,
-    Method, Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, Zone, ZoneKind,
+    Actor, ActorId, Confidence, DerivedFrom, Event, FeatureId, FeatureMeta, GeometryKind, Location,
+    MAX_ID_LEN, Method, Period, ReferenceFeature, ReferenceLayer, Rule, Side, Source, Zone,
+    ZoneKind,
 };
 pub use problem::{FeatureRef, Problem, ProblemKind, Problems};
 pub use rules::split;

@@ -250,6 +250,11 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         .get("zones.geojson")
         .map(|(s, _)| s.clone())
         .unwrap_or_default();
+    let zone_positions: HashMap<String, usize> = zones
+        .iter()
+        .zip(zone_index.iter())
+        .map(|((meta, _), &i)| (meta.id.to_string(), i))
+        .collect();
     let zones = rules::derive_zones(
         &zone_files,
         zones,
@@ -258,6 +263,42 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         &reference,
         &mut problems,
     );
+    // The whole-set checks read every layer by position, so they run on a clean parse only.
+    if problems.is_empty() {
+        let shown = |name: &str| {
+            by_name
+                .get(name)
+                .map(|(s, _)| s.clone())
+                .unwrap_or_default()
+        };
+        let reference_shown = reference
+            .iter()
+            .zip(&reference_files)
+            .map(|(l, f)| (l.name.clone(), f.clone()))
+            .collect();
+        let (actors_file, locations_file, events_file) = (
+            shown("actors.json"),
+            shown("locations.geojson"),
+            shown("events.geojson"),
+        );
+        let files = crate::checks::Files {
+            actors: &actors_file,
+            zones: &zone_files,
+            locations: &locations_file,
+            events: &events_file,
+            reference: &reference_shown,
+            zone_index: &zone_positions,
+        };
+        crate::checks::check(
+            &files,
+            &actors,
+            &zones,
+            &locations,
+            &events,
+            &reference,
+            &mut problems,
+        );
+    }
 
     if problems.is_empty() {
         Ok(Dataset {
@@ -850,7 +891,13 @@ impl<'a> FeatureCx<'a> {
                 return None;
             }
         };
-        let errors = mp.validation_errors();
+        // geo's check is quadratic in a ring's vertices (seconds for zones clipped to the
+        // 590-vertex outline); the quick proof settles the usual valid case first.
+        let errors = if crate::rules::proven_valid(&mp) {
+            Vec::new()
+        } else {
+            mp.validation_errors()
+        };
         if !errors.is_empty() {
             for e in errors {
                 self.problem(
@@ -1266,15 +1313,17 @@ fn parse_rule(cx: &mut FeatureCx<'_>, v: &Value) -> Result<Rule, ()> {
     let op = o.get("op").and_then(Value::as_str);
     const BUFFER_KEYS: &[&str] = &["op", "of", "distance_km", "clip_to", "minus"];
     const SPLIT_KEYS: &[&str] = &["op", "area", "by", "side", "minus"];
+    const REMAINDER_KEYS: &[&str] = &["op", "area"];
     let known = match op {
         Some("buffer") => BUFFER_KEYS,
         Some("split") => SPLIT_KEYS,
+        Some("remainder") => REMAINDER_KEYS,
         Some(other) => {
             cx.problem(
                 Some("rule.op"),
                 ProblemKind::NotOneOf {
                     value: other.into(),
-                    allowed: vec!["buffer", "split"],
+                    allowed: vec!["buffer", "split", "remainder"],
                 },
             );
             return Err(());
@@ -1392,6 +1441,8 @@ fn parse_rule(cx: &mut FeatureCx<'_>, v: &Value) -> Result<Rule, ()> {
             }),
             _ => None,
         }
+    } else if op == Some("remainder") {
+        id(cx, "area", true).map(|area| Rule::Remainder { area })
     } else {
         let area = id(cx, "area", true);
         let by = id(cx, "by", true);
@@ -1739,18 +1790,19 @@ impl Dataset {
             actors: &actor_ids,
             actors_loaded: true,
         };
-        let mut zones: Vec<ParsedZone> = self
-            .zones
-            .iter()
+        // The zones as the file has them: a date-aware rule once, not once per derived period.
+        let mut zones: Vec<ParsedZone> = crate::rules::file_zones(&self.zones)
+            .into_iter()
             .map(|z| {
+                let geometry = z.rule.is_none().then_some(z.geometry);
                 let rest = ZoneRest {
-                    actor: z.actor.clone(),
+                    actor: z.actor,
                     kind: z.kind,
                     period: z.period,
-                    geometry: z.rule.is_none().then(|| z.geometry.clone()),
-                    rule: z.rule.clone(),
+                    geometry,
+                    rule: z.rule,
                 };
-                (z.meta.clone(), rest)
+                (z.meta, rest)
             })
             .collect();
         let mut locations = self.locations.clone();
@@ -1801,6 +1853,11 @@ impl Dataset {
             &mut problems,
         );
         let zone_index: Vec<usize> = (0..zones.len()).collect();
+        let zone_positions: HashMap<String, usize> = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.0.id.to_string(), i))
+            .collect();
         let zones = rules::derive_zones(
             "zones.geojson",
             zones,
@@ -1809,6 +1866,31 @@ impl Dataset {
             &self.reference,
             &mut problems,
         );
+        if problems.is_empty() {
+            // The whole-set checks the loader runs, on the data as it would be.
+            let reference_files: HashMap<String, String> = self
+                .reference
+                .iter()
+                .map(|l| (l.name.clone(), format!("reference/{}.geojson", l.name)))
+                .collect();
+            let files = crate::checks::Files {
+                actors: "actors.json",
+                zones: "zones.geojson",
+                locations: "locations.geojson",
+                events: "events.geojson",
+                reference: &reference_files,
+                zone_index: &zone_positions,
+            };
+            crate::checks::check(
+                &files,
+                &self.actors,
+                &zones,
+                &locations,
+                &events,
+                &self.reference,
+                &mut problems,
+            );
+        }
         if problems.is_empty() {
             Ok(Dataset {
                 actors: self.actors.clone(),

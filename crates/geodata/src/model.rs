@@ -432,6 +432,13 @@ pub enum Rule {
         /// Polygons to subtract.
         minus: Vec<FeatureId>,
     },
+    /// Polygon `area` minus every `control` zone of another actor valid on the day: a rule that
+    /// changes with the date, so it is derived as one zone per period between changes of the
+    /// zones it subtracts (see [`Zone::derived_from`]).
+    Remainder {
+        /// The polygon to start from (the outline, typically).
+        area: FeatureId,
+    },
 }
 
 impl Rule {
@@ -439,6 +446,8 @@ impl Rule {
     pub fn minus(&self) -> &[FeatureId] {
         match self {
             Rule::Buffer { minus, .. } | Rule::Split { minus, .. } => minus,
+            // A remainder takes out every other actor's control zone of the day, named nowhere.
+            Rule::Remainder { .. } => &[],
         }
     }
 
@@ -454,6 +463,7 @@ impl Rule {
             Rule::Split {
                 area, by, minus, ..
             } => [area, by].into_iter().chain(minus).collect(),
+            Rule::Remainder { area } => vec![area],
         }
     }
 }
@@ -490,6 +500,9 @@ impl fmt::Display for Rule {
                 write!(f, "{area} on the {} side of {by}", side.as_str())?;
                 minus(f, m)
             }
+            Rule::Remainder { area } => {
+                write!(f, "{area} minus the other actors' control zones of the day")
+            }
         }
     }
 }
@@ -509,6 +522,19 @@ pub struct Zone {
     pub geometry: MultiPolygon<f64>,
     /// The rule the geometry was derived from, when it was not drawn.
     pub rule: Option<Rule>,
+    /// For one period of a date-aware rule ([`Rule::Remainder`]): the feature of the data file
+    /// it was derived from, whose id and period this zone's refine. `None` for every other zone.
+    pub derived_from: Option<DerivedFrom>,
+}
+
+/// The data-file feature a zone is one period of: a [`Rule::Remainder`] zone is written once, with
+/// this id and period, and derived as one zone per period between changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedFrom {
+    /// The id written in the data file.
+    pub id: FeatureId,
+    /// The period written in the data file.
+    pub period: Period,
 }
 
 /// A named point.

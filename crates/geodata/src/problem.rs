@@ -242,6 +242,29 @@ pub enum ProblemKind {
         /// Why.
         reason: String,
     },
+    /// Control zones of two actors that cover the same ground on the same days.
+    ControlOverlap {
+        /// The other zone.
+        other: String,
+        /// Its actor.
+        other_actor: String,
+        /// The area both cover, in km².
+        km2: f64,
+        /// The days both hold.
+        days: String,
+    },
+    /// Two actors with one colour.
+    DuplicateColour {
+        /// The colour.
+        colour: String,
+        /// The actor that has it first.
+        other: String,
+    },
+    /// An id that a feature of another layer already has.
+    IdInOtherLayer {
+        /// The layer holding it first.
+        layer: String,
+    },
     /// A number outside what makes sense.
     NumberOutOfRange {
         /// The value found.
@@ -365,6 +388,25 @@ impl fmt::Display for ProblemKind {
                 chain.join(" -> ")
             ),
             K::RuleFailed { reason } => write!(f, "the rule cannot be computed: {reason}"),
+            K::ControlOverlap {
+                other,
+                other_actor,
+                km2,
+                days,
+            } => write!(
+                f,
+                "overlaps {other:?} ({other_actor}'s control) by {km2:.1} km² on {days}; two actors \
+                 cannot control the same ground on the same day: move the edge or end one zone"
+            ),
+            K::DuplicateColour { colour, other } => write!(
+                f,
+                "{colour} is already {other:?}'s colour; the map tells actors apart by colour"
+            ),
+            K::IdInOtherLayer { layer } => write!(
+                f,
+                "a feature of {layer} already has this id; ids must be unique across layers, so \
+                 that rules and links naming one are never ambiguous"
+            ),
             K::NumberOutOfRange { value, range } => write!(f, "{value} is out of range: {range}"),
         }
     }

@@ -49,6 +49,7 @@ fn rule_json(rule: &Rule) -> Value {
         Rule::Split { area, by, side, .. } => {
             json!({"op": "split", "area": area.as_str(), "by": by.as_str(), "side": side.as_str()})
         }
+        Rule::Remainder { area } => json!({"op": "remainder", "area": area.as_str()}),
     };
     let o = o.as_object_mut().expect("a JSON object literal");
     if let Rule::Buffer {
@@ -363,7 +364,13 @@ impl Dataset {
             .collect();
         out.push(("actors.json".into(), json!({ "actors": actors })));
         let layers: [(&str, Vec<Value>); 3] = [
-            ("zones", self.zones.iter().map(Zone::source_json).collect()),
+            (
+                "zones",
+                crate::rules::file_zones(&self.zones)
+                    .iter()
+                    .map(Zone::source_json)
+                    .collect(),
+            ),
             (
                 "locations",
                 self.locations.iter().map(Location::source_json).collect(),

@@ -121,6 +121,20 @@ bad_fixture! {
     rules_that_depend_on_each_other_in_a_circle_are_reported: "zones.geojson", "zones-rule-cycle.geojson" => [
         "data/zones.geojson: features[0] \"a\": rule: rules depend on each other in a circle: a -> b -> a",
     ];
+    // Issue 15: opposing control zones overlapped unnoticed. Presence overlapping control, and
+    // one actor's zones of days that do not meet, are fine.
+    control_zones_of_two_actors_on_the_same_day_must_not_overlap: "zones.geojson", "zones-control-overlap.geojson" => [
+        "data/zones.geojson: features[1] \"red_square\": geometry: overlaps \"blue_square\" (blue's control) by 103.5 km² on 2018-03-01/2018-06-30; two actors cannot control the same ground on the same day: move the edge or end one zone",
+    ];
+    two_actors_with_one_colour_are_reported: "actors.json", "actors-duplicate-colour.json" => [
+        "data/actors.json: features[1] \"red\": colour: #1f77b4 is already \"blue\"'s colour; the map tells actors apart by colour",
+    ];
+    an_id_used_in_two_layers_is_reported: "locations.geojson", "locations-id-in-other-layer.geojson" => [
+        "data/locations.geojson: features[1] \"blue_square\": id: a feature of zones already has this id; ids must be unique across layers, so that rules and links naming one are never ambiguous",
+    ];
+    a_date_aware_remainder_rule_cannot_be_read_by_another_rule: "zones.geojson", "zones-remainder-named-by-a-rule.geojson" => [
+        "data/zones.geojson: features[1] \"red_band_10km\": rule.minus[0]: names \"blue_rest\", which is not a zone of one geometry (a remainder rule changes with the date)",
+    ];
     a_zone_with_both_geometry_and_rule_is_reported: "zones.geojson", "zones-geometry-and-rule.geojson" => [
         "data/zones.geojson: features[0] \"blue_square\": geometry: a zone has either a geometry or a rule, not both: set geometry to null or remove the rule",
     ];

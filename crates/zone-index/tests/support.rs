@@ -124,6 +124,7 @@ pub fn zone(
         period,
         geometry,
         rule: None,
+        derived_from: None,
     }
 }
 

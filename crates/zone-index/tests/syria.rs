@@ -59,10 +59,12 @@ fn zone(id: &str) -> usize {
 fn daraa_city_in_february_2018_is_opposition_held_in_the_de_escalation_zone() {
     assert_eq!(
         covering(daraa_city(), Some("2018-02-15")),
+        // The 60 km band holds from Haaretz's report of 2017-09-15 (issue 15).
         [
             "sw_deescalation_zone",
             "opposition_daraa_until_2018_06",
-            "golan_band_40km_israel_demand"
+            "golan_band_40km_israel_demand",
+            "golan_band_60km_israel_demand"
         ]
     );
 }
@@ -71,7 +73,14 @@ fn daraa_city_in_february_2018_is_opposition_held_in_the_de_escalation_zone() {
 fn daraa_city_in_august_2018_is_government_held_inside_the_85_km_band() {
     assert_eq!(
         covering(daraa_city(), Some("2018-08-15")),
-        ["gov_south_west_from_2018_08", "golan_band_85km_2018_08_01"]
+        // Israel's demand that Iran leave all of Syria is a zone since issue 15, and the
+        // government's remainder covers what no other actor controls.
+        [
+            "gov_south_west_from_2018_08",
+            "golan_band_85km_2018_08_01",
+            "israel_demand_iran_out_of_all_syria",
+            "gov_remainder_2018_08_01"
+        ]
     );
 }
 
@@ -79,7 +88,10 @@ fn daraa_city_in_august_2018_is_government_held_inside_the_85_km_band() {
 fn the_khasham_battle_site_was_in_the_government_east_bank_strip_on_7_february_2018() {
     assert_eq!(
         covering(khasham(), Some("2018-02-07")),
-        ["gov_eastbank_deir_ez_zor_2018_02"]
+        [
+            "gov_eastbank_deir_ez_zor_2018_02",
+            "gov_remainder_2018_01_01"
+        ]
     );
     // The Conoco plant the pro-government force advanced on lay in SDF and US-held ground.
     assert_eq!(
@@ -119,7 +131,8 @@ fn damascus_is_outside_every_iran_free_band_narrower_than_60_km_and_inside_the_w
 fn al_tanf_lies_in_its_55_km_deconfliction_zone_and_is_its_own_nearest_location() {
     assert_eq!(
         covering(al_tanf(), Some("2018-02-15")),
-        ["tanf_deconfliction_55km"]
+        // Held by the coalition, so the government's remainder leaves it out (issue 15).
+        ["tanf_deconfliction_55km", "tanf_zone_coalition_control"]
     );
     let near = INDEX.nearest_locations(al_tanf().x(), al_tanf().y(), 1, None);
     assert_eq!(

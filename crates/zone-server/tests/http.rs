@@ -501,6 +501,19 @@ async fn the_openapi_document_declares_limit_once_and_the_filters_per_collection
     assert!(html.text().contains("/collections/zones/items"));
 }
 
+/// The default set less its last zone of the files: not one period of a date-aware rule, since
+/// the data version hashes the source form, from which every derived period follows.
+fn without_a_zone_of_the_files() -> geodata::Dataset {
+    let mut changed = DATA.clone();
+    let drawn = changed
+        .zones
+        .iter()
+        .rposition(|z| z.derived_from.is_none())
+        .expect("the default set has zones of its own");
+    changed.zones.remove(drawn);
+    changed
+}
+
 #[tokio::test]
 async fn an_etag_comes_back_as_304_and_changes_with_the_data() {
     let s = state();
@@ -522,8 +535,7 @@ async fn an_etag_comes_back_as_304_and_changes_with_the_data() {
     let other = get(&s, "/collections/zones/items?limit=6").await;
     assert_ne!(other.header(header::ETAG), tag);
     // New data: the same request gets a new tag.
-    let mut changed = DATA.clone();
-    changed.zones.pop();
+    let changed = without_a_zone_of_the_files();
     s.replace(Snapshot::new(changed));
     let after = get(&s, "/collections/zones/items?limit=5").await;
     assert_ne!(after.header(header::ETAG), tag);
@@ -591,8 +603,7 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
         let p = get(&s, "/query/point?lon=36.1&lat=32.6").await;
         assert_eq!(p.header("x-cache".parse().unwrap()), "");
     }
-    let mut changed = DATA.clone();
-    changed.zones.pop();
+    let changed = without_a_zone_of_the_files();
     s.replace(Snapshot::new(changed));
     let after = send(&s, ask("identity", "https://a.example")).await;
     assert_eq!(after.header("x-cache".parse().unwrap()), "miss");
