@@ -1,8 +1,8 @@
 //! One way to pick a layer's features, for every reader of a layer (OGC API items, the map's
 //! layers, exports): by box, through an R-tree over the features' envelopes, then by validity
-//! date and property values, answered in file order.
+//! date, property values and any further test (a CQL2 filter), answered in file order.
 
-use geo::Intersects as _;
+use geo::{Intersects as _, Rect};
 use geodata::{ExportFeature, Period};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
@@ -21,6 +21,12 @@ pub struct Selection<'a> {
     pub when: Option<&'a dyn Fn(&Period) -> bool>,
     /// Features whose properties have these string values.
     pub equals: &'a [(&'a str, &'a str)],
+    /// Features whose envelope meets one of these boxes, found through the R-tree: the only
+    /// candidates a filter's spatial predicates leave (the filter then tests them exactly, in
+    /// `keep`). An empty list selects nothing.
+    pub envelopes: Option<&'a [Rect<f64>]>,
+    /// Features (by index) this test keeps; run last, on the candidates the rest left.
+    pub keep: Option<&'a dyn Fn(usize) -> bool>,
 }
 
 /// An R-tree over a layer's feature envelopes.
@@ -62,27 +68,29 @@ impl FeatureIndex {
     /// assert_eq!(all.len(), zones.len());
     /// ```
     pub fn select(&self, features: &[ExportFeature], s: &Selection<'_>) -> Vec<usize> {
-        let mut picked: Vec<usize> = match &s.bbox {
-            None => (0..features.len()).collect(),
-            Some(b) => {
-                let mut v: Vec<usize> = Vec::new();
-                for r in b.rects().into_iter().flatten() {
-                    let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
-                    v.extend(
-                        self.tree
-                            .locate_in_envelope_intersecting(&env)
-                            .map(|e| e.data)
-                            .filter(|&i| {
-                                !s.exact
-                                    || features.get(i).is_some_and(|f| f.geometry.intersects(&r))
-                            }),
-                    );
-                }
-                v.sort_unstable();
-                v.dedup();
-                v
-            }
+        // The R-tree answers for the boxes given: the bbox's (exact or not), else the filter's
+        // envelopes; when both are given the first narrows and the second is checked on each
+        // candidate's own envelope, which costs less than a second tree walk.
+        let bbox_rects: Option<Vec<Rect<f64>>> =
+            s.bbox.map(|b| b.rects().into_iter().flatten().collect());
+        let mut picked: Vec<usize> = match (&bbox_rects, s.envelopes) {
+            (None, None) => (0..features.len()).collect(),
+            (Some(rects), _) => self.meeting(rects, |i| {
+                !s.exact
+                    || features
+                        .get(i)
+                        .is_some_and(|f| rects.iter().any(|r| f.geometry.intersects(r)))
+            }),
+            (None, Some(rects)) => self.meeting(rects, |_| true),
         };
+        if let (Some(_), Some(rects)) = (&bbox_rects, s.envelopes) {
+            picked.retain(|&i| {
+                features
+                    .get(i)
+                    .and_then(|f| f.bbox)
+                    .is_some_and(|b| rects.iter().any(|r| r.intersects(&b)))
+            });
+        }
         picked.retain(|&i| {
             let Some(f) = features.get(i) else {
                 return false;
@@ -91,7 +99,25 @@ impl FeatureIndex {
                 && s.equals.iter().all(|(k, v)| {
                     f.properties.get(*k).and_then(serde_json::Value::as_str) == Some(*v)
                 })
+                && s.keep.is_none_or(|keep| keep(i))
         });
         picked
+    }
+
+    /// The features whose envelope meets one of `rects` and that pass `test`, sorted, once each.
+    fn meeting(&self, rects: &[Rect<f64>], test: impl Fn(usize) -> bool) -> Vec<usize> {
+        let mut v: Vec<usize> = Vec::new();
+        for r in rects {
+            let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+            v.extend(
+                self.tree
+                    .locate_in_envelope_intersecting(&env)
+                    .map(|e| e.data)
+                    .filter(|&i| test(i)),
+            );
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }

@@ -1,6 +1,8 @@
 //! OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0): landing page, conformance,
 //! collections, items and single features, shaped for what QGIS and GDAL read
-//! (absolute links, `numberMatched`, `next` links keeping every parameter, integer ids, CRS84).
+//! (absolute links, `numberMatched`, `next` links keeping every parameter, integer ids, CRS84);
+//! with Part 2's `crs`/`bbox-crs` (see `crs`) and Part 3's queryables and `filter` (see
+//! `filter`) on items.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -16,8 +18,9 @@ use crate::params::{self, Params};
 use crate::snapshot::{Layer, Snapshot};
 use crate::{AppState, web};
 
-/// The CRS every answer uses: WGS84 longitude/latitude.
-pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+use crate::crs::{CRS84, Crs};
+use crate::filter::{self, Filter};
+
 /// The OpenAPI media type QGIS looks for on the `service-desc` link.
 pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// Page size when the client gives none.
@@ -30,6 +33,7 @@ pub(crate) const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
 
 pub(crate) fn json_response(content_type: &'static str, body: String) -> Response {
@@ -99,7 +103,8 @@ pub async fn conformance(RawQuery(q): RawQuery) -> ApiResult<Response> {
     crate::params::json_only(q.as_deref())?;
     Ok(json_response(
         "application/json",
-        json!({ "conformsTo": CONFORMANCE }).to_string(),
+        json!({ "conformsTo": CONFORMANCE.iter().chain(filter::CONFORMANCE).collect::<Vec<_>>() })
+            .to_string(),
     ))
 }
 
@@ -130,6 +135,12 @@ fn collection_doc(layer: &Layer, base: &str) -> Value {
             "application/geo+json",
             "The features",
         ),
+        link(
+            format!("{base}/collections/{}/queryables", layer.name),
+            filter::REL_QUERYABLES,
+            SCHEMA_JSON,
+            "What filters can use",
+        ),
     ];
     // Every file the layer can be had as: the map's export list and QGIS read these.
     for f in zone_formats::Format::for_layer(&layer.info) {
@@ -149,7 +160,7 @@ fn collection_doc(layer: &Layer, base: &str) -> Value {
         // map among them) needs no list of layer names.
         "zonetrack:role": layer.info.role.as_str(),
         "zonetrack:geometry": layer.geometry_type,
-        "crs": [CRS84],
+        "crs": Crs::ALL.map(Crs::uri),
         "storageCrs": CRS84,
         "itemCount": layer.features.len(),
         "extent": {
@@ -210,9 +221,19 @@ pub async fn collection(
     ))
 }
 
-/// The features of a layer that pass the request's filters, in file order.
+/// The features of a layer that pass the request's filters, in file order: `bbox` (in
+/// `bbox-crs`), `datetime`, the equality filters and a CQL2 `filter`, whose spatial predicates
+/// narrow the R-tree's search.
 pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> {
-    let bbox = params.get("bbox").map(params::bbox).transpose()?;
+    let bbox_crs = params
+        .get("bbox-crs")
+        .map(|s| Crs::parse("bbox-crs", s))
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    let bbox = params
+        .get("bbox")
+        .map(|b| params::bbox_in(b, bbox_crs))
+        .transpose()?;
     let datetime = params::datetimes(params.get_all("datetime"))?;
     let mut equals: Vec<(&str, &str)> = Vec::new();
     for &name in layer.filters {
@@ -220,8 +241,24 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
             equals.push((name, v));
         }
     }
+    let filter = request_filter(layer, params)?;
+    Ok(select(layer, bbox, datetime, &equals, filter.as_ref()))
+}
+
+/// Selects `layer`'s features through its index (file order): the R-tree answers for the bbox
+/// and the filter's spatial bounds; the date, the equality filters and the filter test the
+/// candidates.
+pub(crate) fn select(
+    layer: &Layer,
+    bbox: Option<zone_index::Bbox>,
+    datetime: Option<params::DateFilter>,
+    equals: &[(&str, &str)],
+    filter: Option<&Filter>,
+) -> Vec<usize> {
+    let envelopes = filter.and_then(Filter::envelopes);
+    let keep = filter.map(|f| move |i: usize| layer.features.get(i).is_some_and(|x| f.matches(x)));
     let when = datetime.map(|d| move |p: &geodata::Period| d.matches(p));
-    Ok(layer.index.select(
+    layer.index.select(
         &layer.features,
         &Selection {
             bbox,
@@ -229,16 +266,93 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
             when: when
                 .as_ref()
                 .map(|w| w as &dyn Fn(&geodata::Period) -> bool),
-            equals: &equals,
+            equals,
+            envelopes: envelopes.as_deref(),
+            keep: keep.as_ref().map(|k| k as &dyn Fn(usize) -> bool),
         },
-    ))
+    )
 }
+
+/// The request's CQL2 filter (`filter`, `filter-lang`, `filter-crs`) over `layer`, if any.
+pub(crate) fn request_filter(layer: &Layer, params: &Params) -> ApiResult<Option<Filter>> {
+    let lang = filter::Lang::parse(params.get("filter-lang"))?;
+    let crs = params
+        .get("filter-crs")
+        .map(|s| Crs::parse("filter-crs", s))
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    match params.get("filter") {
+        None => {
+            if params.get("filter-lang").is_some() || params.get("filter-crs").is_some() {
+                return Err(ApiError::invalid(
+                    "filter-lang and filter-crs describe a filter; give the filter too",
+                ));
+            }
+            Ok(None)
+        }
+        Some(text) => Filter::parse(layer, text, lang, crs).map(Some),
+    }
+}
+
+/// The parameters of a CQL2 filter, taken wherever features are selected.
+pub(crate) const FILTER_PARAMS: [&str; 3] = ["filter", "filter-lang", "filter-crs"];
 
 /// The parameters `/collections/{id}/items` accepts for this layer.
 pub(crate) fn item_params(layer: &Layer) -> Vec<&'static str> {
-    let mut allowed = vec!["limit", "offset", "bbox", "datetime", "f"];
+    let mut allowed = vec![
+        "limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f",
+    ];
+    allowed.extend_from_slice(&FILTER_PARAMS);
     allowed.extend_from_slice(layer.filters);
     allowed
+}
+
+/// The media type of JSON Schema documents (queryables).
+pub(crate) const SCHEMA_JSON: &str = "application/schema+json";
+
+/// `GET /collections/{id}/queryables`: a JSON Schema of what `filter` can use.
+pub async fn queryables(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    crate::params::json_only(q.as_deref())?;
+    let snap = state.snapshot();
+    let layer = find_layer(&snap, &name)?;
+    let base = state.base_url(&headers);
+    let id = format!("{base}/collections/{}/queryables", layer.name);
+    Ok(json_response(
+        SCHEMA_JSON,
+        filter::queryables_doc(layer, &id).to_string(),
+    ))
+}
+
+/// The `crs` parameter: the CRS answers are given in (CRS84 when left out).
+fn output_crs(params: &Params) -> ApiResult<Crs> {
+    params
+        .get("crs")
+        .map(|s| Crs::parse("crs", s))
+        .transpose()
+        .map(|c| c.unwrap_or(Crs::Crs84))
+}
+
+/// A feature's GeoJSON in `crs`: the text made once per snapshot for CRS84, made anew otherwise.
+fn feature_json(layer: &Layer, i: usize, crs: Crs) -> std::borrow::Cow<'_, str> {
+    if crs == Crs::Crs84 {
+        return std::borrow::Cow::Borrowed(&layer.json[i]);
+    }
+    let f = &layer.features[i];
+    let mut v = f.to_json();
+    v["geometry"] = geodata::geometry_json(&crs.from_crs84(&f.geometry));
+    std::borrow::Cow::Owned(v.to_string())
+}
+
+/// Part 2's `Content-Crs` header, the CRS's URI in angle brackets.
+fn content_crs(resp: &mut Response, crs: Crs) {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        resp.headers_mut().insert("content-crs", v);
+    }
 }
 
 /// `GET /collections/{id}/items`.
@@ -279,6 +393,7 @@ pub async fn items(
         None => 0,
     };
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let crs = output_crs(&params)?;
     let matched = matching(layer, &params)?;
     let page: Vec<usize> = matched.iter().copied().skip(offset).take(limit).collect();
     let base = state.base_url(&headers);
@@ -321,29 +436,39 @@ pub async fn items(
             "Previous page",
         ));
     }
+    // The Link header carries this page's and the queryables' links for clients that read
+    // headers rather than bodies (ogctests finds the items' media types and the queryables so).
+    let link_header = format!(
+        "<{items_url}?{}>; rel=\"self\"; type=\"application/geo+json\", <{base}/collections/{}/queryables>; rel=\"{}\"; type=\"{SCHEMA_JSON}\"",
+        params.with("offset", &offset.to_string()),
+        layer.name,
+        filter::REL_QUERYABLES
+    );
     let mut body =
         String::with_capacity(256 + page.iter().map(|&i| layer.json[i].len() + 1).sum::<usize>());
-    let stamp = snap
-        .loaded_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    // timeStamp is when this version of the data was loaded, so equal requests give equal bytes
-    // and the strong ETag holds.
+    // No `timeStamp` (it is optional): a page is kept and sent again for as long as the data
+    // version holds, so a stamp would be when it was first built, not when it was sent, and
+    // stamping each answer would break the strong ETag that equal bytes give (issue 16).
     let _ = write!(
         body,
-        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{},\"numberReturned\":{},\"timeStamp\":{},\"links\":{},\"features\":[",
+        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{},\"numberReturned\":{},\"links\":{},\"features\":[",
         matched.len(),
         page.len(),
-        json!(stamp),
         Value::Array(links)
     );
     for (n, &i) in page.iter().enumerate() {
         if n > 0 {
             body.push(',');
         }
-        body.push_str(&layer.json[i]);
+        body.push_str(&feature_json(layer, i, crs));
     }
     body.push_str("]}");
-    Ok(json_response("application/geo+json", body))
+    let mut resp = json_response("application/geo+json", body);
+    content_crs(&mut resp, crs);
+    if let Ok(v) = HeaderValue::from_str(&link_header) {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    Ok(resp)
 }
 
 /// `GET /collections/{id}/items/{featureId}`: by integer id, or by readable id (`key`).
@@ -353,7 +478,17 @@ pub async fn item(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
+    let params = Params::parse(q.as_deref(), &["f", "crs"])?;
+    if let Some(f) = params.get("f")
+        && f != "json"
+        && f != "geojson"
+    {
+        return Err(ApiError::invalid(format!(
+            "f: features are served as GeoJSON only (f=json); got {:?}",
+            f.chars().take(20).collect::<String>()
+        )));
+    }
+    let crs = output_crs(&params)?;
     let snap = state.snapshot();
     let layer = find_layer(&snap, &name)?;
     let index = feature
@@ -372,6 +507,7 @@ pub async fn item(
     let base = state.base_url(&headers);
     let f = &layer.features[index];
     let mut v = f.to_json();
+    v["geometry"] = geodata::geometry_json(&crs.from_crs84(&f.geometry));
     v["links"] = json!([
         link(
             format!("{base}/collections/{}/items/{}", layer.name, f.fid),
@@ -386,5 +522,7 @@ pub async fn item(
             "The collection"
         ),
     ]);
-    Ok(json_response("application/geo+json", v.to_string()))
+    let mut resp = json_response("application/geo+json", v.to_string());
+    content_crs(&mut resp, crs);
+    Ok(resp)
 }

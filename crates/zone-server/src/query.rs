@@ -203,8 +203,19 @@ async fn answer_batch(
     q: Option<String>,
     req: Request,
 ) -> Result<Response, Refused> {
-    let params = Params::parse(q.as_deref(), &["datetime"]).map_err(Refused::Unread)?;
+    let params = Params::parse(
+        q.as_deref(),
+        &["datetime", "filter", "filter-lang", "filter-crs"],
+    )
+    .map_err(Refused::Unread)?;
     let at = instant(&params).map_err(Refused::Unread)?;
+    // A filter over the zones collection: only the zones it keeps are reported. Checked before
+    // the body is read, so a bad filter costs the client no upload.
+    let filter = {
+        let snap = state.snapshot();
+        let zones = crate::oapif::find_layer(&snap, "zones").map_err(Refused::Unread)?;
+        crate::oapif::request_filter(zones, &params).map_err(Refused::Unread)?
+    };
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -283,7 +294,7 @@ async fn answer_batch(
         )
     };
     let errors = batch_summary(&batch, is_csv);
-    let chunks = stream_answers(snap, batch, at, format, (slot, budget));
+    let chunks = stream_answers(snap, batch, at, format, filter, (slot, budget));
     let mut resp = Response::new(axum::body::Body::new(ChannelBody(chunks)));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
@@ -318,6 +329,7 @@ fn stream_answers(
     batch: Batch,
     at: Option<Date>,
     format: batch::AnswerFormat,
+    filter: Option<crate::filter::Filter>,
     permits: (
         tokio::sync::OwnedSemaphorePermit,
         tokio::sync::OwnedSemaphorePermit,
@@ -330,7 +342,17 @@ fn stream_answers(
             tx,
             buf: Vec::with_capacity(CHUNK_BYTES),
         };
-        if let Err(e) = batch::write_answers(&snap.index, &batch, at, &format, out, |_| {}) {
+        // The zones layer lists the dataset's zones in the same order as the index, so a zone's
+        // index is its feature's there.
+        let zones = snap.layer("zones");
+        let keep = |zone: usize| match (&filter, zones) {
+            (None, _) => true,
+            (Some(f), Some(l)) => l.features.get(zone).is_some_and(|x| f.matches(x)),
+            (Some(_), None) => false,
+        };
+        if let Err(e) =
+            batch::write_answers_kept(&snap.index, &batch, at, &format, out, |_| {}, &keep)
+        {
             tracing::debug!(error = %e, "batch answer not finished: the client went away");
         }
     });
