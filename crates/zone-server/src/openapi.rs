@@ -66,7 +66,17 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             "summary": format!("The {id} collection"), "operationId": format!("describe_{id}"),
             "responses": ok("The collection", "application/json")}}),
         );
-        let mut params = vec![r("limit"), r("offset"), r("bbox"), r("datetime")];
+        let mut params = vec![
+            r("limit"),
+            r("offset"),
+            r("bbox"),
+            r("bbox-crs"),
+            r("datetime"),
+            r("crs"),
+            r("filter"),
+            r("filter-lang"),
+            r("filter-crs"),
+        ];
         for &f in layer.filters {
             let values: Vec<String> = match (f, id.as_str()) {
                 ("actor", _) => actors.clone(),
@@ -99,8 +109,15 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             format!("/collections/{id}/items/{{featureId}}"),
             json!({"get": {
             "summary": format!("One feature of {id}"), "operationId": format!("getFeature_{id}"),
-            "parameters": [r("featureId")],
+            "parameters": [r("featureId"), r("crs")],
             "responses": ok("The feature", "application/geo+json")}}),
+        );
+        paths.insert(
+            format!("/collections/{id}/queryables"),
+            json!({"get": {
+            "summary": format!("What filters on {id} can use"), "operationId": format!("getQueryables_{id}"),
+            "description": "A JSON Schema of the properties a CQL2 `filter` can name (OGC API - Features Part 3).",
+            "responses": ok("The queryables", crate::oapif::SCHEMA_JSON)}}),
         );
     }
     let mut export_responses = json!({"400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}});
@@ -130,13 +147,14 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             `.csv`: point layers only, `id,lon,lat` then every property. \
             Each collection's links list the files it can be had as.",
         "operationId": "export",
-        "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}, "example": "zones.geojson"}, r("datetime")],
+        "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}, "example": "zones.geojson"}, r("datetime"), r("filter"), r("filter-lang"), r("filter-crs")],
         "responses": export_responses}}));
     paths.insert(
         "/health".into(),
         json!({"get": {"summary": "Readiness and the loaded data version", "operationId": "health",
         "responses": ok("The server is ready", "application/json")}}),
     );
+    let crs_uris = crate::crs::Crs::ALL.map(crate::crs::Crs::uri);
     for (path, item) in extra_paths() {
         paths.insert(path, item);
     }
@@ -160,8 +178,23 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
                 "offset": {"name": "offset", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "Features to skip.", "schema": {"type": "integer", "minimum": 0, "default": 0}},
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                    "description": "min_lon,min_lat,max_lon,max_lat (CRS84).",
-                    "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}},
+                    "description": "min_lon,min_lat,max_lon,max_lat (CRS84, or bbox-crs), or six numbers with the heights after each corner's latitude (ignored).",
+                    "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+                "bbox-crs": {"name": "bbox-crs", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The CRS of bbox (OGC API - Features Part 2); CRS84 when left out.",
+                    "schema": {"type": "string", "format": "uri", "enum": crs_uris}},
+                "crs": {"name": "crs", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The CRS of the geometries answered (OGC API - Features Part 2): CRS84 (lon, lat; the default), EPSG:4326 (lat, lon) or EPSG:3857 (metres). The Content-Crs header names it.",
+                    "schema": {"type": "string", "format": "uri", "enum": crs_uris}},
+                "filter": {"name": "filter", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "A CQL2 filter (OGC API - Features Part 3) over the collection's queryables (/collections/{id}/queryables): comparisons, LIKE, BETWEEN, IN, IS NULL, the S_* spatial functions on `geometry` and the T_* temporal functions on the validity period `valid`, joined by AND, OR, NOT. Example: actor = 'iran' AND T_INTERSECTS(valid, INTERVAL('2018-02-01','2018-03-01')). A filter that cannot be read or names an unknown property is a 400 saying where.",
+                    "schema": {"type": "string"}},
+                "filter-lang": {"name": "filter-lang", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The encoding of filter.",
+                    "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
+                "filter-crs": {"name": "filter-crs", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The CRS of the geometries in filter; CRS84 when left out.",
+                    "schema": {"type": "string", "format": "uri", "enum": crs_uris}},
                 "datetime": {"name": "datetime", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "A day or date-time, or an interval `start/end` with `..` or an empty string for an open end.",
                     "schema": {"type": "string"}, "example": "2018-02-07"},

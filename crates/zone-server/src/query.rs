@@ -578,7 +578,11 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
             json!({"post": {
             "summary": format!("A batch of up to {MAX_BATCH_POINTS} points, as CSV (lon,lat[,date][,id], header allowed) or a GeoJSON FeatureCollection of Points; answered in the same format. Bad lines are reported, the rest answered."),
             "operationId": "queryPoints",
-            "parameters": [day],
+            "description": "`filter` (with `filter-lang` and `filter-crs`) is a CQL2 filter over the zones collection's queryables, as on /collections/zones/items: only the zones it keeps are reported as covering.",
+            "parameters": [day,
+                {"$ref": "#/components/parameters/filter"},
+                {"$ref": "#/components/parameters/filter-lang"},
+                {"$ref": "#/components/parameters/filter-crs"}],
             "requestBody": {"required": true, "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/geo+json": {"schema": {"type": "object"}}}},
