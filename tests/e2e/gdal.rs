@@ -318,3 +318,94 @@ fn every_geopackage_download_opens_in_ogrinfo_with_typed_columns() {
         .unwrap();
     assert!(exact <= got && got < all, "{exact} <= {got} < {all}");
 }
+
+/// Issue 16: `ogr2ogr -where` against the live service gets the same features as the same
+/// `-where` on the exported file. GDAL 3.6 (Debian 12) sends a `-where` to the server only as
+/// the equality parameters the OpenAPI document lists (`actor=iran`) and evaluates anything
+/// else itself ("Full filter will be evaluated on client side"); later GDALs may send a CQL2
+/// `filter=`. The debug log says which happened, and the test checks it did what it says.
+#[test]
+fn ogr2ogr_where_on_the_service_counts_what_the_same_where_on_the_export_counts() {
+    let ogr2ogr = require_tool("ogr2ogr", "gdal-bin");
+    let ogrinfo = require_tool("ogrinfo", "gdal-bin");
+    let server = Server::start(&[]);
+    let dir = TempDir::new("gdal-where");
+    let export = dir.0.join("zones.geojson");
+    let out = run(&[
+        "export",
+        "--layer",
+        "zones",
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count = |text: &str| -> u64 {
+        ogr_summary(text)
+            .first()
+            .map_or_else(|| panic!("no layer in {text}"), |l| l.2)
+    };
+    for (n, filter) in [
+        "actor = 'iran'",
+        "name LIKE '%Iran%'",
+        "method = 'rule' AND confidence <> 'low'",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let copy = dir.0.join(format!("where-{n}.gpkg"));
+        let served = Command::new(&ogr2ogr)
+            .args(["-f", "GPKG", "--config", "CPL_DEBUG", "ON"])
+            .arg(&copy)
+            .arg(format!("OAPIF:{}", server.url))
+            .arg("zones")
+            .args(["-where", filter])
+            .output()
+            .expect("ogr2ogr runs");
+        assert!(
+            served.status.success(),
+            "{}",
+            String::from_utf8_lossy(&served.stderr)
+        );
+        let log = String::from_utf8_lossy(&served.stderr).into_owned();
+        let remote = count(&check_output(
+            Command::new(&ogrinfo)
+                .args(["-ro", "-al", "-so"])
+                .arg(&copy),
+        ));
+        let local = count(&check_output(
+            Command::new(&ogrinfo)
+                .args(["-ro", "-al", "-so", "-where", filter])
+                .arg(&export),
+        ));
+        assert_eq!(remote, local, "{filter}: service vs export");
+        let api = server.get_json(&format!(
+            "/collections/zones/items?limit=1&filter={}",
+            e2e::query_escape(filter)
+        ));
+        assert_eq!(
+            api["numberMatched"].as_u64().unwrap(),
+            local,
+            "{filter}: CQL2"
+        );
+        let fetches: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("Fetch(") && l.contains("/items"))
+            .collect();
+        if fetches.iter().any(|l| l.contains("filter=")) {
+            // GDAL sent the filter: it must have asked in CQL2 text and fetched no page unfiltered
+            // beyond the first it reads the schema from.
+            assert!(
+                fetches.iter().any(|l| l.contains("filter-lang=cql2-text")),
+                "{log}"
+            );
+        } else if fetches.iter().any(|l| l.contains("actor=iran")) {
+            assert_eq!(filter, "actor = 'iran'", "{log}");
+        } else {
+            assert!(log.contains("evaluated on client side"), "{filter}: {log}");
+        }
+    }
+}

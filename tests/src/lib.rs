@@ -254,3 +254,16 @@ pub fn ogr_summary(text: &str) -> Vec<(String, String, u64)> {
     }
     out
 }
+
+/// Percent-encodes a query parameter value (RFC 3986 unreserved characters kept).
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
