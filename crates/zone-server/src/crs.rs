@@ -87,7 +87,7 @@ impl Crs {
 
     /// Converts `(lon, lat)` to this CRS, in its axis order. Web Mercator clamps latitudes to
     /// its ±85.05° limit, where the poles would be infinitely far.
-    pub fn from_lon_lat(self, lon: f64, lat: f64) -> (f64, f64) {
+    pub fn project(self, lon: f64, lat: f64) -> (f64, f64) {
         match self {
             Crs::Crs84 => (lon, lat),
             Crs::Epsg4326 => (lat, lon),
@@ -103,12 +103,12 @@ impl Crs {
 
     /// A stored (lon/lat) geometry in this CRS. Vertices are converted; an edge between them
     /// stays straight in the target CRS, as every client draws it.
-    pub fn from_crs84(self, g: &geo::Geometry<f64>) -> geo::Geometry<f64> {
+    pub fn project_geometry(self, g: &geo::Geometry<f64>) -> geo::Geometry<f64> {
         if self == Crs::Crs84 {
             return g.clone();
         }
         g.map_coords(|c| {
-            let (x, y) = self.from_lon_lat(c.x, c.y);
+            let (x, y) = self.project(c.x, c.y);
             geo::coord! {x: x, y: y}
         })
     }
@@ -143,20 +143,20 @@ mod tests {
         // 100°20'00"W is E = -11 169 055.58 m, N = 2 800 000.00 m.
         let lat = 24.0 + 22.0 / 60.0 + 54.433 / 3600.0;
         let lon = -(100.0 + 20.0 / 60.0);
-        let (e, n) = Crs::Epsg3857.from_lon_lat(lon, lat);
+        let (e, n) = Crs::Epsg3857.project(lon, lat);
         assert!((e - -11_169_055.58).abs() < 0.01, "{e}");
         assert!((n - 2_800_000.00).abs() < 0.01, "{n}");
         let (lon2, lat2) = Crs::Epsg3857.to_lon_lat(e, n);
         assert!((lon2 - lon).abs() < 1e-9 && (lat2 - lat).abs() < 1e-9);
         // The edge of the square world.
-        let (x, y) = Crs::Epsg3857.from_lon_lat(180.0, MERCATOR_MAX_LAT);
+        let (x, y) = Crs::Epsg3857.project(180.0, MERCATOR_MAX_LAT);
         assert!((x - 20_037_508.342_789_244).abs() < 1e-6);
         assert!((y - 20_037_508.342_789_244).abs() < 1e-3, "{y}");
     }
 
     #[test]
     fn epsg_4326_puts_latitude_first() {
-        assert_eq!(Crs::Epsg4326.from_lon_lat(36.5, 33.5), (33.5, 36.5));
+        assert_eq!(Crs::Epsg4326.project(36.5, 33.5), (33.5, 36.5));
         assert_eq!(Crs::Epsg4326.to_lon_lat(33.5, 36.5), (36.5, 33.5));
         assert_eq!(
             Crs::Epsg4326.bbox_to_lon_lat([32.0, 35.0, 34.0, 37.0]),

@@ -628,7 +628,7 @@ impl Compiler {
             }
         });
         if let Some(c) = out_of_range {
-            let (a, b) = self.crs.from_lon_lat(c.x, c.y);
+            let (a, b) = self.crs.project(c.x, c.y);
             return Err(bad(format!(
                 "the position ({a}, {b}) is outside the world in {}; geometries are in filter-crs (CRS84 lon/lat unless given)",
                 self.crs.uri()

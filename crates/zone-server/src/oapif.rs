@@ -344,7 +344,7 @@ fn feature_json(layer: &Layer, i: usize, crs: Crs) -> std::borrow::Cow<'_, str> 
     }
     let f = &layer.features[i];
     let mut v = f.to_json();
-    v["geometry"] = geodata::geometry_json(&crs.from_crs84(&f.geometry));
+    v["geometry"] = geodata::geometry_json(&crs.project_geometry(&f.geometry));
     std::borrow::Cow::Owned(v.to_string())
 }
 
@@ -507,7 +507,7 @@ pub async fn item(
     let base = state.base_url(&headers);
     let f = &layer.features[index];
     let mut v = f.to_json();
-    v["geometry"] = geodata::geometry_json(&crs.from_crs84(&f.geometry));
+    v["geometry"] = geodata::geometry_json(&crs.project_geometry(&f.geometry));
     v["links"] = json!([
         link(
             format!("{base}/collections/{}/items/{}", layer.name, f.fid),
