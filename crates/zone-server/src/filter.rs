@@ -875,34 +875,28 @@ impl Temporal {
     }
 }
 
+/// AND (`decisive` false) or OR (`decisive` true) in three-valued logic: the decisive value
+/// if any child has it, else unknown if any child is, else the other value.
+fn decide(children: &[Node], f: &ExportFeature, decisive: bool) -> Option<bool> {
+    let mut unknown = false;
+    for c in children {
+        match c.eval(f) {
+            Some(b) if b == decisive => return Some(decisive),
+            None => unknown = true,
+            Some(_) => {}
+        }
+    }
+    if unknown { None } else { Some(!decisive) }
+}
+
 impl Node {
     /// True, false, or unknown (`None`: a null was compared).
     fn eval(&self, f: &ExportFeature) -> Option<bool> {
         use std::cmp::Ordering::*;
         match self {
             Node::Const(b) => Some(*b),
-            Node::And(cs) => {
-                let mut unknown = false;
-                for c in cs {
-                    match c.eval(f) {
-                        Some(false) => return Some(false),
-                        None => unknown = true,
-                        Some(true) => {}
-                    }
-                }
-                if unknown { None } else { Some(true) }
-            }
-            Node::Or(cs) => {
-                let mut unknown = false;
-                for c in cs {
-                    match c.eval(f) {
-                        Some(true) => return Some(true),
-                        None => unknown = true,
-                        Some(false) => {}
-                    }
-                }
-                if unknown { None } else { Some(false) }
-            }
+            Node::And(cs) => decide(cs, f, false),
+            Node::Or(cs) => decide(cs, f, true),
             Node::Not(c) => c.eval(f).map(|b| !b),
             Node::Compare(l, op, r) => {
                 let o = order(&resolve(l, f), &resolve(r, f))?;
