@@ -84,6 +84,33 @@ pub(crate) struct Queryable {
     pub(crate) kind: Kind,
 }
 
+impl Queryable {
+    /// Whether it holds one simple value, so it can be a query parameter (`actor=iran`).
+    pub(crate) fn is_simple(&self) -> bool {
+        !matches!(self.kind, Kind::Period | Kind::Geometry)
+    }
+
+    /// Its JSON Schema; queryables without one simple value give a description only.
+    pub(crate) fn schema(&self, geometry_type: &str) -> Value {
+        match self.kind {
+            Kind::Text => json!({"type": "string"}),
+            Kind::Number => json!({"type": "number"}),
+            Kind::Bool => json!({"type": "boolean"}),
+            Kind::Date => json!({"type": "string", "format": "date"}),
+            Kind::Period => json!({
+                "type": "array", "minItems": 2, "maxItems": 2,
+                "items": {"type": ["string", "null"], "format": "date"},
+                "description": "The days the feature holds, first and last included (null: open). \
+                    Use it with the temporal functions: T_INTERSECTS(valid, INTERVAL('2018-02-01','2018-03-01')).",
+            }),
+            Kind::Geometry => json!({
+                "format": format!("geometry-{}", geometry_type.to_ascii_lowercase()),
+                "description": "The feature's geometry (CRS84 unless filter-crs says otherwise).",
+            }),
+        }
+    }
+}
+
 /// The queryables of a layer: its scalar properties (text, numbers, booleans, dates), the
 /// validity period `valid` and the `geometry`. Lists and objects (`sources`) are left out: CQL2's
 /// comparisons do not apply to them. A property's kind is that of its first non-null value; every
@@ -129,22 +156,7 @@ pub(crate) fn queryables_doc(layer: &Layer, id: &str) -> Value {
     let mut props = Map::new();
     for q in queryables(layer) {
         let title = describe(&q.name);
-        let schema = match q.kind {
-            Kind::Text => json!({"type": "string"}),
-            Kind::Number => json!({"type": "number"}),
-            Kind::Bool => json!({"type": "boolean"}),
-            Kind::Date => json!({"type": "string", "format": "date"}),
-            Kind::Period => json!({
-                "type": "array", "minItems": 2, "maxItems": 2,
-                "items": {"type": ["string", "null"], "format": "date"},
-                "description": "The days the feature holds, first and last included (null: open). \
-                    Use it with the temporal functions: T_INTERSECTS(valid, INTERVAL('2018-02-01','2018-03-01')).",
-            }),
-            Kind::Geometry => json!({
-                "format": format!("geometry-{}", layer.geometry_type.to_ascii_lowercase()),
-                "description": "The feature's geometry (CRS84 unless filter-crs says otherwise).",
-            }),
-        };
+        let schema = q.schema(layer.geometry_type);
         let mut schema = schema;
         if let Some(t) = title {
             schema["title"] = json!(t);
@@ -321,6 +333,59 @@ impl Filter {
         Ok(Filter {
             root: compiler.boolean(&expr)?,
         })
+    }
+
+    /// The filter `name = value AND ...` for queryables given as query parameters (Part 3's
+    /// "Queryables as query parameters"): each value is read as its queryable's kind, so a
+    /// number or date that does not parse is a 400 naming the parameter. `None` for no pairs.
+    pub(crate) fn equalities(layer: &Layer, pairs: &[(&str, &str)]) -> ApiResult<Option<Filter>> {
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let queryables = queryables(layer);
+        let mut nodes = Vec::with_capacity(pairs.len());
+        for (name, raw) in pairs {
+            let Some(q) = queryables.iter().find(|q| q.name == *name) else {
+                continue;
+            };
+            let bad_value = |what: &str| {
+                ApiError::invalid(format!(
+                    "{name}: {:?} is not {what}",
+                    raw.chars().take(40).collect::<String>()
+                ))
+            };
+            let value = match q.kind {
+                Kind::Text => Scalar::Text((*raw).to_owned()),
+                Kind::Number => crate::params::number(name, raw).map(Scalar::Number)?,
+                Kind::Bool => match *raw {
+                    "true" => Scalar::Bool(true),
+                    "false" => Scalar::Bool(false),
+                    _ => return Err(bad_value("true or false")),
+                },
+                Kind::Date => geodata::parse_date(raw)
+                    .map(Scalar::Date)
+                    .ok_or_else(|| bad_value("a date (YYYY-MM-DD)"))?,
+                Kind::Period | Kind::Geometry => continue,
+            };
+            nodes.push(Node::Compare(
+                Operand::Property {
+                    name: q.name.clone(),
+                    kind: q.kind,
+                },
+                Cmp::Eq,
+                Operand::Literal(value),
+            ));
+        }
+        Ok(Some(Filter {
+            root: Node::And(nodes),
+        }))
+    }
+
+    /// Both filters.
+    pub(crate) fn and(self, other: Filter) -> Filter {
+        Filter {
+            root: Node::And(vec![self.root, other.root]),
+        }
     }
 
     /// Whether `feature` passes (the filter is true for it; false or unknown leave it out).

@@ -241,7 +241,20 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
             equals.push((name, v));
         }
     }
-    let filter = request_filter(layer, params)?;
+    // Other queryables given as parameters become `name = value` conditions of the filter.
+    let others: Vec<(&str, &str)> = params
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !is_standard_item_param(k) && !layer.filters.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let filter = match (
+        request_filter(layer, params)?,
+        Filter::equalities(layer, &others)?,
+    ) {
+        (Some(a), Some(b)) => Some(a.and(b)),
+        (a, b) => a.or(b),
+    };
     Ok(select(layer, bbox, datetime, &equals, filter.as_ref()))
 }
 
@@ -297,13 +310,30 @@ pub(crate) fn request_filter(layer: &Layer, params: &Params) -> ApiResult<Option
 /// The parameters of a CQL2 filter, taken wherever features are selected.
 pub(crate) const FILTER_PARAMS: [&str; 3] = ["filter", "filter-lang", "filter-crs"];
 
-/// The parameters `/collections/{id}/items` accepts for this layer.
-pub(crate) fn item_params(layer: &Layer) -> Vec<&'static str> {
-    let mut allowed = vec![
-        "limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f",
-    ];
-    allowed.extend_from_slice(&FILTER_PARAMS);
-    allowed.extend_from_slice(layer.filters);
+/// The parameters `/collections/{id}/items` takes for every layer.
+const STANDARD_ITEM_PARAMS: [&str; 7] = [
+    "limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f",
+];
+
+/// Whether `name` is one of the parameters every items request takes.
+fn is_standard_item_param(name: &str) -> bool {
+    STANDARD_ITEM_PARAMS.contains(&name) || FILTER_PARAMS.contains(&name)
+}
+
+/// The parameters `/collections/{id}/items` accepts for this layer: the standard ones and each
+/// queryable with a simple value (the equality filters among them), as Part 3's "Queryables as
+/// query parameters" asks.
+pub(crate) fn item_params(layer: &Layer) -> Vec<String> {
+    let mut allowed: Vec<String> = STANDARD_ITEM_PARAMS
+        .iter()
+        .chain(&FILTER_PARAMS)
+        .map(|s| (*s).to_owned())
+        .collect();
+    for q in filter::queryables(layer) {
+        if q.is_simple() && !allowed.contains(&q.name) {
+            allowed.push(q.name);
+        }
+    }
     allowed
 }
 
@@ -364,7 +394,9 @@ pub async fn items(
 ) -> ApiResult<Response> {
     let snap = state.snapshot();
     let layer = find_layer(&snap, &name)?;
-    let params = Params::parse_repeatable(q.as_deref(), &item_params(layer), &["datetime"])?;
+    let allowed = item_params(layer);
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let params = Params::parse_repeatable(q.as_deref(), &allowed, &["datetime"])?;
     if let Some(f) = params.get("f")
         && f != "json"
         && f != "geojson"

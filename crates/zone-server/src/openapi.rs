@@ -100,6 +100,17 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             };
             params.push(filter_param(f, values, "exact match"));
         }
+        // Every other queryable with one simple value is a query parameter too (Part 3's
+        // "Queryables as query parameters"); QGIS and GDAL send equality filters on them.
+        for q in crate::filter::queryables(layer) {
+            if q.is_simple() && !layer.filters.contains(&q.name.as_str()) {
+                params.push(json!({
+                    "name": q.name, "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": format!("Only features whose `{}` equals this value (a queryable).", q.name),
+                    "schema": q.schema(layer.geometry_type)
+                }));
+            }
+        }
         paths.insert(format!("/collections/{id}/items"), json!({"get": {
             "summary": format!("Features of {id}"), "operationId": format!("getFeatures_{id}"),
             "description": format!("GeoJSON features of {id}, paged. A limit above {MAX_LIMIT} is clamped to {MAX_LIMIT}. `datetime` keeps features whose validity period shares a day with the instant or interval."),

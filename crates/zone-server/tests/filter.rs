@@ -222,6 +222,38 @@ fn text_and_json_filters_select_what_the_equality_parameter_does() {
 }
 
 #[test]
+fn every_simple_queryable_is_also_a_query_parameter() {
+    let rule = keys(&[("method", "rule")]);
+    assert!(!rule.is_empty());
+    assert_eq!(rule, filter("method = 'rule'"));
+    assert_eq!(
+        keys(&[("valid_from", "2017-12-15"), ("confidence", "medium")]),
+        filter("valid_from = DATE('2017-12-15') AND confidence = 'medium'")
+    );
+    assert_eq!(
+        keys(&[("method", "rule"), ("filter", "actor = 'sdf'")]),
+        filter("method = 'rule' AND actor = 'sdf'")
+    );
+    let e = error("/collections/zones/items?valid_from=2018-13-01");
+    assert!(e.starts_with("valid_from:"), "{e}");
+    // Not simple values: the period and the geometry are for filters only.
+    assert_eq!(
+        get("/collections/zones/items?valid=2018").json()["code"],
+        "UnknownParameter"
+    );
+    let api = get("/api").json();
+    let names: Vec<&str> = api["paths"]["/collections/zones/items"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for n in ["actor", "method", "name", "valid_from"] {
+        assert!(names.contains(&n), "{n}: {names:?}");
+    }
+}
+
+#[test]
 fn advanced_comparisons_like_between_and_in() {
     let all = get("/export/zones.geojson").json();
     let features = all["features"].as_array().unwrap();

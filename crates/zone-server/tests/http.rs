@@ -489,7 +489,7 @@ async fn bad_requests_get_a_json_4xx_with_code_and_description() {
             "InvalidParameterValue",
         ),
         (
-            "/collections/zones/items?colour=red",
+            "/collections/zones/items?colour_of_sky=red",
             400,
             "UnknownParameter",
         ),
