@@ -29,6 +29,29 @@ pub struct Selection<'a> {
     pub keep: Option<&'a dyn Fn(usize) -> bool>,
 }
 
+/// Whether a feature's geometry meets the box `r` (edges included). One whose envelope lies in
+/// `r` does, and needs no exact test: for a box of a degree over small zones, most candidates
+/// are such.
+///
+/// ```
+/// use geo::{Rect, coord};
+/// let data = geodata::Dataset::embedded();
+/// let zones = data.export_features("zones").unwrap();
+/// let world = Rect::new(coord! {x: -180.0, y: -90.0}, coord! {x: 180.0, y: 90.0});
+/// assert!(zones.iter().all(|z| zone_index::meets_box(z, &world)));
+/// let far = Rect::new(coord! {x: -10.0, y: -10.0}, coord! {x: -9.0, y: -9.0});
+/// assert!(!zones.iter().any(|z| zone_index::meets_box(z, &far)));
+/// ```
+pub fn meets_box(f: &ExportFeature, r: &Rect<f64>) -> bool {
+    let inside = f.bbox.is_some_and(|b| {
+        r.min().x <= b.min().x
+            && r.min().y <= b.min().y
+            && b.max().x <= r.max().x
+            && b.max().y <= r.max().y
+    });
+    inside || f.geometry.intersects(r)
+}
+
 /// An R-tree over a layer's feature envelopes.
 pub struct FeatureIndex {
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
@@ -79,7 +102,7 @@ impl FeatureIndex {
                 !s.exact
                     || features
                         .get(i)
-                        .is_some_and(|f| rects.iter().any(|r| f.geometry.intersects(r)))
+                        .is_some_and(|f| rects.iter().any(|r| meets_box(f, r)))
             }),
             (None, Some(rects)) => self.meeting(rects, |_| true),
         };

@@ -331,7 +331,7 @@ pub(crate) fn item_params(layer: &Layer) -> Vec<String> {
         .collect();
     for q in filter::queryables(layer) {
         if q.is_simple() && !allowed.contains(&q.name) {
-            allowed.push(q.name);
+            allowed.push(q.name.clone());
         }
     }
     allowed

@@ -710,3 +710,39 @@ proptest! {
         prop_assert_eq!(filter(&text), expected, "{}", text);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Nothing a client writes in `filter` makes the server fail: a filter cut short, with a
+    /// character put in, or any text at all, in either language, is answered 200 or a JSON 400.
+    #[test]
+    fn any_filter_text_gets_a_200_or_a_json_400(
+        t in tree(),
+        cut in 0usize..200,
+        insert in proptest::option::of((0usize..200, proptest::char::any())),
+        noise in "\\PC{0,60}",
+        pick in 0u8..4,
+    ) {
+        let mut text = t.cql2();
+        if let Some((at, c)) = insert {
+            let at = text.char_indices().map(|(i, _)| i).nth(at).unwrap_or(text.len());
+            text.insert(at, c);
+        }
+        let text = match pick {
+            0 => text.chars().take(cut).collect(),
+            1 => noise,
+            2 => format!("{{\"op\":\"and\",\"args\":[{noise}]}}"),
+            _ => text,
+        };
+        let lang = if pick == 2 { "cql2-json" } else { "cql2-text" };
+        let a = get(&url(
+            "/collections/zones/items",
+            &[("filter", text.as_str()), ("filter-lang", lang), ("limit", "1")],
+        ));
+        prop_assert!(a.status == 200 || a.status == 400, "{}: {}", text, a.status);
+        if a.status == 400 {
+            prop_assert_eq!(a.json()["code"].as_str(), Some("InvalidParameterValue"));
+        }
+    }
+}
