@@ -2,7 +2,7 @@
 //! layers, exports): by box, through an R-tree over the features' envelopes, then by validity
 //! date, property values and any further test (a CQL2 filter), answered in file order.
 
-use geo::{Intersects as _, Rect};
+use geo::{CoordsIter as _, Intersects as _, Rect};
 use geodata::{ExportFeature, Period};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
@@ -43,13 +43,35 @@ pub struct Selection<'a> {
 /// assert!(!zones.iter().any(|z| zone_index::meets_box(z, &far)));
 /// ```
 pub fn meets_box(f: &ExportFeature, r: &Rect<f64>) -> bool {
-    let inside = f.bbox.is_some_and(|b| {
-        r.min().x <= b.min().x
-            && r.min().y <= b.min().y
-            && b.max().x <= r.max().x
-            && b.max().y <= r.max().y
-    });
-    inside || f.geometry.intersects(r)
+    f.bbox.is_some_and(|b| holds(r, &b)) || geometry_meets(&f.geometry, r)
+}
+
+/// The exact test: a vertex in the box settles it (most features straddling a box's edge have
+/// one, and the scan is cheaper than geo's test, which computes the geometry's bounding box
+/// first), else geo's `Intersects`.
+fn geometry_meets(g: &geo::Geometry<f64>, r: &Rect<f64>) -> bool {
+    let inside = |c: geo::Coord<f64>| {
+        r.min().x <= c.x && c.x <= r.max().x && r.min().y <= c.y && c.y <= r.max().y
+    };
+    // The exterior rings of polygon layers as plain slices: geo's coordinate iterator over a
+    // Geometry costs several times more per coordinate.
+    let vertex_inside = match g {
+        geo::Geometry::MultiPolygon(mp) => {
+            mp.0.iter()
+                .any(|p| p.exterior().0.iter().any(|c| inside(*c)))
+        }
+        geo::Geometry::Polygon(p) => p.exterior().0.iter().any(|c| inside(*c)),
+        other => other.coords_iter().any(inside),
+    };
+    vertex_inside || g.intersects(r)
+}
+
+/// Whether `outer` holds all of `inner`, edges included.
+fn holds(outer: &Rect<f64>, inner: &Rect<f64>) -> bool {
+    outer.min().x <= inner.min().x
+        && outer.min().y <= inner.min().y
+        && inner.max().x <= outer.max().x
+        && inner.max().y <= outer.max().y
 }
 
 /// An R-tree over a layer's feature envelopes.
@@ -98,13 +120,17 @@ impl FeatureIndex {
             s.bbox.map(|b| b.rects().into_iter().flatten().collect());
         let mut picked: Vec<usize> = match (&bbox_rects, s.envelopes) {
             (None, None) => (0..features.len()).collect(),
-            (Some(rects), _) => self.meeting(rects, |i| {
+            // An envelope inside the box needs no exact test, and is known from the tree entry
+            // alone: most candidates of a box are such, and not reading their features saves
+            // a cache miss each (a third of a 1-degree box's time over 100,000 zones).
+            (Some(rects), _) => self.meeting(rects, |i, r, env| {
                 !s.exact
+                    || holds(r, env)
                     || features
                         .get(i)
-                        .is_some_and(|f| rects.iter().any(|r| meets_box(f, r)))
+                        .is_some_and(|f| geometry_meets(&f.geometry, r))
             }),
-            (None, Some(rects)) => self.meeting(rects, |_| true),
+            (None, Some(rects)) => self.meeting(rects, |_, _, _| true),
         };
         if let (Some(_), Some(rects)) = (&bbox_rects, s.envelopes) {
             picked.retain(|&i| {
@@ -127,16 +153,28 @@ impl FeatureIndex {
         picked
     }
 
-    /// The features whose envelope meets one of `rects` and that pass `test`, sorted, once each.
-    fn meeting(&self, rects: &[Rect<f64>], test: impl Fn(usize) -> bool) -> Vec<usize> {
+    /// The features whose envelope meets one of `rects` and that pass `test` (given the index,
+    /// the rect and the feature's envelope), sorted, once each.
+    fn meeting(
+        &self,
+        rects: &[Rect<f64>],
+        test: impl Fn(usize, &Rect<f64>, &Rect<f64>) -> bool,
+    ) -> Vec<usize> {
         let mut v: Vec<usize> = Vec::new();
         for r in rects {
             let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
             v.extend(
                 self.tree
                     .locate_in_envelope_intersecting(&env)
-                    .map(|e| e.data)
-                    .filter(|&i| test(i)),
+                    .filter(|e| {
+                        let (lo, hi) = (e.geom().lower(), e.geom().upper());
+                        let envelope = Rect::new(
+                            geo::coord! {x: lo[0], y: lo[1]},
+                            geo::coord! {x: hi[0], y: hi[1]},
+                        );
+                        test(e.data, r, &envelope)
+                    })
+                    .map(|e| e.data),
             );
         }
         v.sort_unstable();

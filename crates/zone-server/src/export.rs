@@ -80,7 +80,7 @@ pub async fn export(
     // the async workers. Answers are kept per data version, so this runs once per request form.
     let body = tokio::task::spawn_blocking(move || {
         let layer = crate::oapif::find_layer(&snap, &name)?;
-        let selected = crate::oapif::select(layer, None, datetime, &[], filter.as_ref());
+        let selected = crate::oapif::select(layer, None, datetime, &[], filter);
         let export = LayerExport {
             data: &snap.data,
             info: &layer.info,

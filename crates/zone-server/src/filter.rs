@@ -386,6 +386,47 @@ impl Filter {
         }))
     }
 
+    /// Takes out a box the whole filter requires (`S_INTERSECTS(geometry, BBOX(..))` as the
+    /// filter, or as one condition of its top-level AND: QGIS's and the map's form), so the index
+    /// selects by it as it selects by the `bbox` parameter, and returns what is left to test.
+    /// A box is never unknown, so keeping a feature where both hold is what the filter does.
+    pub(crate) fn take_box(self) -> (Option<zone_index::Bbox>, Option<Filter>) {
+        let as_box = |n: &Node| match n {
+            Node::Spatial {
+                op: Spatial::Intersects,
+                literal: geo::Geometry::Rect(r),
+                ..
+            } => zone_index::Bbox::new(r.min().x, r.min().y, r.max().x, r.max().y).ok(),
+            _ => None,
+        };
+        match self.root {
+            n @ Node::Spatial { .. } => match as_box(&n) {
+                Some(b) => (Some(b), None),
+                None => (None, Some(Filter { root: n })),
+            },
+            Node::And(mut cs) => match cs
+                .iter()
+                .enumerate()
+                .find_map(|(i, c)| as_box(c).map(|b| (i, b)))
+            {
+                Some((i, b)) => {
+                    cs.remove(i);
+                    let rest = (!cs.is_empty()).then_some(Filter {
+                        root: Node::And(cs),
+                    });
+                    (Some(b), rest)
+                }
+                None => (
+                    None,
+                    Some(Filter {
+                        root: Node::And(cs),
+                    }),
+                ),
+            },
+            root => (None, Some(Filter { root })),
+        }
+    }
+
     /// Both filters.
     pub(crate) fn and(self, other: Filter) -> Filter {
         Filter {

@@ -255,7 +255,7 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
         (Some(a), Some(b)) => Some(a.and(b)),
         (a, b) => a.or(b),
     };
-    Ok(select(layer, bbox, datetime, &equals, filter.as_ref()))
+    Ok(select(layer, bbox, datetime, &equals, filter))
 }
 
 /// Selects `layer`'s features through its index (file order): the R-tree answers for the bbox
@@ -266,8 +266,13 @@ pub(crate) fn select(
     bbox: Option<zone_index::Bbox>,
     datetime: Option<params::DateFilter>,
     equals: &[(&str, &str)],
-    filter: Option<&Filter>,
+    filter: Option<Filter>,
 ) -> Vec<usize> {
+    let (bbox, filter) = match (bbox, filter) {
+        (None, Some(f)) => f.take_box(),
+        other => other,
+    };
+    let filter = filter.as_ref();
     let envelopes = filter.and_then(Filter::envelopes);
     let keep = filter.map(|f| move |i: usize| layer.features.get(i).is_some_and(|x| f.matches(x)));
     let when = datetime.map(|d| move |p: &geodata::Period| d.matches(p));

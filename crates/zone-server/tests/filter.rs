@@ -742,7 +742,8 @@ proptest! {
         ));
         prop_assert!(a.status == 200 || a.status == 400, "{}: {}", text, a.status);
         if a.status == 400 {
-            prop_assert_eq!(a.json()["code"].as_str(), Some("InvalidParameterValue"));
+            let doc = a.json();
+            prop_assert_eq!(doc["code"].as_str(), Some("InvalidParameterValue"));
         }
     }
 }
