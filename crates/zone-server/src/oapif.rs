@@ -211,14 +211,30 @@ pub async fn collection(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
-    let snap = state.snapshot();
-    let layer = find_layer(&snap, &name)?;
-    let base = state.base_url(&headers);
-    Ok(json_response(
+    layer_document(
+        &state,
+        &name,
+        &headers,
+        q,
         "application/json",
-        collection_json(layer, &base).to_string(),
-    ))
+        collection_json,
+    )
+}
+
+/// A JSON document about one collection (`f=json` only), built from the layer and the base URL.
+fn layer_document(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+    query: Option<String>,
+    media: &'static str,
+    build: impl FnOnce(&Layer, &str) -> Value,
+) -> ApiResult<Response> {
+    crate::params::json_only(query.as_deref())?;
+    let snap = state.snapshot();
+    let layer = find_layer(&snap, name)?;
+    let base = state.base_url(headers);
+    Ok(json_response(media, build(layer, &base).to_string()))
 }
 
 /// The features of a layer that pass the request's filters, in file order: `bbox` (in
@@ -352,15 +368,10 @@ pub async fn queryables(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    crate::params::json_only(q.as_deref())?;
-    let snap = state.snapshot();
-    let layer = find_layer(&snap, &name)?;
-    let base = state.base_url(&headers);
-    let id = format!("{base}/collections/{}/queryables", layer.name);
-    Ok(json_response(
-        SCHEMA_JSON,
-        filter::queryables_doc(layer, &id).to_string(),
-    ))
+    layer_document(&state, &name, &headers, q, SCHEMA_JSON, |layer, base| {
+        let id = format!("{base}/collections/{}/queryables", layer.name);
+        filter::queryables_doc(layer, &id)
+    })
 }
 
 /// The `crs` parameter: the CRS answers are given in (CRS84 when left out).
