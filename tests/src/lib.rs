@@ -276,3 +276,16 @@ pub fn strs<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
         .filter_map(|item| item[field].as_str())
         .collect()
 }
+
+/// Percent-encodes a query parameter value (RFC 3986 unreserved characters kept).
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -426,7 +426,21 @@ pub fn write_answers<W: Write>(
     at: Option<Date>,
     format: &AnswerFormat,
     out: W,
+    progress: impl FnMut(usize),
+) -> std::io::Result<()> {
+    write_answers_kept(index, batch, at, format, out, progress, &|_| true)
+}
+
+/// As [`write_answers`], reporting only the covering zones (by index in the dataset's zones)
+/// that `keep` keeps: a filter on which zones count (the server's CQL2 `filter=`).
+pub fn write_answers_kept<W: Write>(
+    index: &ZoneIndex,
+    batch: &Batch,
+    at: Option<Date>,
+    format: &AnswerFormat,
+    out: W,
     mut progress: impl FnMut(usize),
+    keep: &dyn Fn(usize) -> bool,
 ) -> std::io::Result<()> {
     let zones = &index.dataset().zones;
     let key = |zone: usize| zones.get(zone).map_or("", |z| z.meta.id.as_str());
@@ -440,7 +454,7 @@ pub fn write_answers<W: Write>(
             for chunk in batch.points.chunks(ANSWER_CHUNK) {
                 for (p, cover) in chunk.iter().zip(answer(index, chunk, at)) {
                     joined.clear();
-                    for (i, c) in cover.iter().enumerate() {
+                    for (i, c) in cover.iter().filter(|c| keep(c.zone)).enumerate() {
                         if i > 0 {
                             joined.push(';');
                         }
@@ -470,6 +484,7 @@ pub fn write_answers<W: Write>(
                         datetime: p.date.or(at).map(|d| d.to_string()),
                         covering: cover
                             .iter()
+                            .filter(|c| keep(c.zone))
                             .map(|c| CoverAnswer {
                                 key: key(c.zone),
                                 on_boundary: c.on_boundary,

@@ -38,7 +38,7 @@ pub use distance::lower_bound_km;
 pub use polygon::{
     BatchCovering, BatchOrder, PolygonIndex, Position, position_by_scan, vertex_count,
 };
-pub use select::{FeatureIndex, Selection};
+pub use select::{FeatureIndex, Selection, meets_box};
 pub use timeline::TimelineSpan;
 
 /// Errors of this crate: inputs a caller should reject before querying.

@@ -1,4 +1,4 @@
-//! `GET /export/{layer}.{ext}[?datetime=]`: a layer as a file that opens in QGIS with no fixing,
+//! `GET /export/{layer}.{ext}[?datetime=][&filter=]`: a layer as a file that opens in QGIS with no fixing,
 //! in any format of [`zone_formats::Format`] (GeoJSON, FlatGeobuf, GeoPackage, CSV for point
 //! layers, a QGIS style). The writers live in `zone-formats`; this turns them into HTTP.
 
@@ -42,7 +42,9 @@ pub async fn export(
     Path(file): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref(), &["datetime", "as_of"])?;
+    let mut allowed = vec!["datetime", "as_of"];
+    allowed.extend_from_slice(&crate::oapif::FILTER_PARAMS);
+    let params = Params::parse(q.as_deref(), &allowed)?;
     let snap = state.snapshot_at(params.get("as_of")).await?;
     let (name, ext) = file.rsplit_once('.').ok_or_else(|| {
         ApiError::not_found(format!(
@@ -70,6 +72,7 @@ pub async fn export(
         )));
     }
     let datetime = params.get("datetime").map(params::datetime).transpose()?;
+    let filter = crate::oapif::request_filter(layer, &params)?;
     let name = layer.name.clone();
     let filename = format!("{name}.{}", format.extension());
     let snap = snap.clone();
@@ -77,16 +80,7 @@ pub async fn export(
     // the async workers. Answers are kept per data version, so this runs once per request form.
     let body = tokio::task::spawn_blocking(move || {
         let layer = crate::oapif::find_layer(&snap, &name)?;
-        let when = datetime.map(|d| move |p: &geodata::Period| d.matches(p));
-        let selected = layer.index.select(
-            &layer.features,
-            &zone_index::Selection {
-                when: when
-                    .as_ref()
-                    .map(|w| w as &dyn Fn(&geodata::Period) -> bool),
-                ..Default::default()
-            },
-        );
+        let selected = crate::oapif::select(layer, None, datetime, &[], filter);
         let export = LayerExport {
             data: &snap.data,
             info: &layer.info,

@@ -2,15 +2,18 @@
 //! that holds the current [`Snapshot`] (dataset + prepared layers + version) behind an atomic
 //! swap, so a reload never blocks or breaks a request in flight.
 //!
-//! Surfaces: OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) for QGIS and GDAL, exports
+//! Surfaces: OGC API - Features Parts 1, 2 and 3 (Core, GeoJSON, OpenAPI 3.0; CRS; CQL2
+//! filters) for QGIS and GDAL, exports
 //! in every format of `zone-formats`, the query API and the map page. The routes are declared
 //! here, each with what it needs (the request cap, a per-request mark); the middleware is in
 //! `middleware`, the state and settings in `state`, the connection limits in [`serve`].
 
 pub mod auth;
 pub mod body;
+mod crs;
 mod error;
 mod export;
+mod filter;
 mod map;
 mod middleware;
 mod oapif;
@@ -88,6 +91,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/collections/{collection}/items",
             get(oapif::items).post(write::create),
+        )
+        .route(
+            "/collections/{collection}/queryables",
+            get(oapif::queryables),
         )
         .route(
             "/collections/{collection}/items/{feature}",

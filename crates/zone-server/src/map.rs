@@ -78,6 +78,7 @@ pub async fn layer(
                 .as_ref()
                 .map(|w| w as &dyn Fn(&geodata::Period) -> bool),
             equals: &[],
+            ..Default::default()
         },
     );
     let returned = picked.len();

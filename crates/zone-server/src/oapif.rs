@@ -1,6 +1,8 @@
 //! OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0): landing page, conformance,
 //! collections, items and single features, shaped for what QGIS and GDAL read
-//! (absolute links, `numberMatched`, `next` links keeping every parameter, integer ids, CRS84).
+//! (absolute links, `numberMatched`, `next` links keeping every parameter, integer ids, CRS84);
+//! with Part 2's `crs`/`bbox-crs` (see `crs`) and Part 3's queryables and `filter` (see
+//! `filter`) on items.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -17,8 +19,9 @@ use crate::snapshot::{Layer, Snapshot};
 use crate::state::JsonRead;
 use crate::{AppState, web};
 
-/// The CRS every answer uses: WGS84 longitude/latitude.
-pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+use crate::crs::{CRS84, Crs};
+use crate::filter::{self, Filter};
+
 /// The OpenAPI media type QGIS looks for on the `service-desc` link.
 pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// Page size when the client gives none.
@@ -35,6 +38,7 @@ pub(crate) const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
 
 pub(crate) fn json_response(content_type: &'static str, body: String) -> Response {
@@ -104,7 +108,8 @@ pub async fn conformance(RawQuery(q): RawQuery) -> ApiResult<Response> {
     crate::params::json_only(q.as_deref())?;
     Ok(json_response(
         "application/json",
-        json!({ "conformsTo": CONFORMANCE }).to_string(),
+        json!({ "conformsTo": CONFORMANCE.iter().chain(filter::CONFORMANCE).collect::<Vec<_>>() })
+            .to_string(),
     ))
 }
 
@@ -135,6 +140,12 @@ fn collection_doc(layer: &Layer, base: &str) -> Value {
             "application/geo+json",
             "The features",
         ),
+        link(
+            format!("{base}/collections/{}/queryables", layer.name),
+            filter::REL_QUERYABLES,
+            SCHEMA_JSON,
+            "What filters can use",
+        ),
     ];
     // Every file the layer can be had as: the map's export list and QGIS read these.
     for f in zone_formats::Format::for_layer(&layer.info) {
@@ -154,7 +165,7 @@ fn collection_doc(layer: &Layer, base: &str) -> Value {
         // map among them) needs no list of layer names.
         "zonetrack:role": layer.info.role.as_str(),
         "zonetrack:geometry": layer.geometry_type,
-        "crs": [CRS84],
+        "crs": Crs::ALL.map(Crs::uri),
         "storageCrs": CRS84,
         "itemCount": layer.features.len(),
         "extent": {
@@ -203,9 +214,35 @@ pub async fn collection(
     ))
 }
 
-/// The features of a layer that pass the request's filters, in file order.
+/// A JSON document about one collection (`f=json` only), built from the layer and the base URL.
+fn layer_document(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+    query: Option<String>,
+    media: &'static str,
+    build: impl FnOnce(&Layer, &str) -> Value,
+) -> ApiResult<Response> {
+    crate::params::json_only(query.as_deref())?;
+    let snap = state.snapshot();
+    let layer = find_layer(&snap, name)?;
+    let base = state.base_url(headers);
+    Ok(json_response(media, build(layer, &base).to_string()))
+}
+
+/// The features of a layer that pass the request's filters, in file order: `bbox` (in
+/// `bbox-crs`), `datetime`, the equality filters and a CQL2 `filter`, whose spatial predicates
+/// narrow the R-tree's search.
 pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> {
-    let bbox = params.get("bbox").map(params::bbox).transpose()?;
+    let bbox_crs = params
+        .get("bbox-crs")
+        .map(|s| Crs::parse("bbox-crs", s))
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    let bbox = params
+        .get("bbox")
+        .map(|b| params::bbox_in(b, bbox_crs))
+        .transpose()?;
     let datetime = params::datetimes(params.get_all("datetime"))?;
     let mut equals: Vec<(&str, &str)> = Vec::new();
     for &name in layer.filters {
@@ -213,8 +250,42 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
             equals.push((name, v));
         }
     }
+    // Other queryables given as parameters become `name = value` conditions of the filter.
+    let others: Vec<(&str, &str)> = params
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !is_standard_item_param(k) && !layer.filters.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let filter = match (
+        request_filter(layer, params)?,
+        Filter::equalities(layer, &others)?,
+    ) {
+        (Some(a), Some(b)) => Some(a.and(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(select(layer, bbox, datetime, &equals, filter))
+}
+
+/// Selects `layer`'s features through its index (file order): the R-tree answers for the bbox
+/// and the filter's spatial bounds; the date, the equality filters and the filter test the
+/// candidates.
+pub(crate) fn select(
+    layer: &Layer,
+    bbox: Option<zone_index::Bbox>,
+    datetime: Option<params::DateFilter>,
+    equals: &[(&str, &str)],
+    filter: Option<Filter>,
+) -> Vec<usize> {
+    let (bbox, filter) = match (bbox, filter) {
+        (None, Some(f)) => f.take_box(),
+        other => other,
+    };
+    let filter = filter.as_ref();
+    let envelopes = filter.and_then(Filter::envelopes);
+    let keep = filter.map(|f| move |i: usize| layer.features.get(i).is_some_and(|x| f.matches(x)));
     let when = datetime.map(|d| move |p: &geodata::Period| d.matches(p));
-    Ok(layer.index.select(
+    layer.index.select(
         &layer.features,
         &Selection {
             bbox,
@@ -222,16 +293,105 @@ pub(crate) fn matching(layer: &Layer, params: &Params) -> ApiResult<Vec<usize>> 
             when: when
                 .as_ref()
                 .map(|w| w as &dyn Fn(&geodata::Period) -> bool),
-            equals: &equals,
+            equals,
+            envelopes: envelopes.as_deref(),
+            keep: keep.as_ref().map(|k| k as &dyn Fn(usize) -> bool),
         },
-    ))
+    )
 }
 
-/// The parameters `/collections/{id}/items` accepts for this layer.
-pub(crate) fn item_params(layer: &Layer) -> Vec<&'static str> {
-    let mut allowed = vec!["limit", "offset", "bbox", "datetime", "as_of", "f"];
-    allowed.extend_from_slice(layer.filters);
+/// The request's CQL2 filter (`filter`, `filter-lang`, `filter-crs`) over `layer`, if any.
+pub(crate) fn request_filter(layer: &Layer, params: &Params) -> ApiResult<Option<Filter>> {
+    let lang = filter::Lang::parse(params.get("filter-lang"))?;
+    let crs = params
+        .get("filter-crs")
+        .map(|s| Crs::parse("filter-crs", s))
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    match params.get("filter") {
+        None => {
+            if params.get("filter-lang").is_some() || params.get("filter-crs").is_some() {
+                return Err(ApiError::invalid(
+                    "filter-lang and filter-crs describe a filter; give the filter too",
+                ));
+            }
+            Ok(None)
+        }
+        Some(text) => Filter::parse(layer, text, lang, crs).map(Some),
+    }
+}
+
+/// The parameters of a CQL2 filter, taken wherever features are selected.
+pub(crate) const FILTER_PARAMS: [&str; 3] = ["filter", "filter-lang", "filter-crs"];
+
+/// The parameters `/collections/{id}/items` takes for every layer.
+const STANDARD_ITEM_PARAMS: [&str; 8] = [
+    "limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "as_of", "f",
+];
+
+/// Whether `name` is one of the parameters every items request takes.
+fn is_standard_item_param(name: &str) -> bool {
+    STANDARD_ITEM_PARAMS.contains(&name) || FILTER_PARAMS.contains(&name)
+}
+
+/// The parameters `/collections/{id}/items` accepts for this layer: the standard ones and each
+/// queryable with a simple value (the equality filters among them), as Part 3's "Queryables as
+/// query parameters" asks.
+pub(crate) fn item_params(layer: &Layer) -> Vec<String> {
+    let mut allowed: Vec<String> = STANDARD_ITEM_PARAMS
+        .iter()
+        .chain(&FILTER_PARAMS)
+        .map(|s| (*s).to_owned())
+        .collect();
+    for q in filter::queryables(layer) {
+        if q.is_simple() && !allowed.contains(&q.name) {
+            allowed.push(q.name.clone());
+        }
+    }
     allowed
+}
+
+/// The media type of JSON Schema documents (queryables).
+pub(crate) const SCHEMA_JSON: &str = "application/schema+json";
+
+/// `GET /collections/{id}/queryables`: a JSON Schema of what `filter` can use.
+pub async fn queryables(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    layer_document(&state, &name, &headers, q, SCHEMA_JSON, |layer, base| {
+        let id = format!("{base}/collections/{}/queryables", layer.name);
+        filter::queryables_doc(layer, &id)
+    })
+}
+
+/// The `crs` parameter: the CRS answers are given in (CRS84 when left out).
+fn output_crs(params: &Params) -> ApiResult<Crs> {
+    params
+        .get("crs")
+        .map(|s| Crs::parse("crs", s))
+        .transpose()
+        .map(|c| c.unwrap_or(Crs::Crs84))
+}
+
+/// A feature's GeoJSON in `crs`: the text made once per snapshot for CRS84, made anew otherwise.
+fn feature_json(layer: &Layer, i: usize, crs: Crs) -> std::borrow::Cow<'_, str> {
+    if crs == Crs::Crs84 {
+        return std::borrow::Cow::Borrowed(&layer.json[i]);
+    }
+    let f = &layer.features[i];
+    let mut v = f.to_json();
+    v["geometry"] = geodata::geometry_json(&crs.project_geometry(&f.geometry));
+    std::borrow::Cow::Owned(v.to_string())
+}
+
+/// Part 2's `Content-Crs` header, the CRS's URI in angle brackets.
+fn content_crs(resp: &mut Response, crs: Crs) {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        resp.headers_mut().insert("content-crs", v);
+    }
 }
 
 /// `GET /collections/{id}/items`.
@@ -242,11 +402,9 @@ pub async fn items(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let current = state.snapshot();
-    let params = Params::parse_repeatable(
-        q.as_deref(),
-        &item_params(find_layer(&current, &name)?),
-        &["datetime"],
-    )?;
+    let allowed = item_params(find_layer(&current, &name)?);
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let params = Params::parse_repeatable(q.as_deref(), &allowed, &["datetime"])?;
     let snap = state.snapshot_at(params.get("as_of")).await?;
     let layer = find_layer(&snap, &name)?;
     if let Some(f) = params.get("f")
@@ -277,6 +435,7 @@ pub async fn items(
         None => 0,
     };
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let crs = output_crs(&params)?;
     let matched = matching(layer, &params)?;
     let page: Vec<usize> = matched.iter().copied().skip(offset).take(limit).collect();
     let base = state.base_url(&headers);
@@ -319,36 +478,61 @@ pub async fn items(
             "Previous page",
         ));
     }
+    // The Link header carries this page's and the queryables' links for clients that read
+    // headers rather than bodies (ogctests finds the items' media types and the queryables so).
+    let link_header = format!(
+        "<{items_url}?{}>; rel=\"self\"; type=\"application/geo+json\", <{base}/collections/{}/queryables>; rel=\"{}\"; type=\"{SCHEMA_JSON}\"",
+        params.with("offset", &offset.to_string()),
+        layer.name,
+        filter::REL_QUERYABLES
+    );
     let mut body =
         String::with_capacity(256 + page.iter().map(|&i| layer.json[i].len() + 1).sum::<usize>());
-    let stamp = snap
-        .loaded_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    // timeStamp is when this version of the data was loaded, so equal requests give equal bytes
-    // and the strong ETag holds.
+    // No `timeStamp` (it is optional): a page is kept and sent again for as long as the data
+    // version holds, so a stamp would be when it was first built, not when it was sent, and
+    // stamping each answer would break the strong ETag that equal bytes give (issue 16).
     let _ = write!(
         body,
-        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{},\"numberReturned\":{},\"timeStamp\":{},\"links\":{},\"features\":[",
+        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{},\"numberReturned\":{},\"links\":{},\"features\":[",
         matched.len(),
         page.len(),
-        json!(stamp),
         Value::Array(links)
     );
     for (n, &i) in page.iter().enumerate() {
         if n > 0 {
             body.push(',');
         }
-        body.push_str(&layer.json[i]);
+        body.push_str(&feature_json(layer, i, crs));
     }
     body.push_str("]}");
-    Ok(json_response("application/geo+json", body))
+    let mut resp = json_response("application/geo+json", body);
+    content_crs(&mut resp, crs);
+    if let Ok(v) = HeaderValue::from_str(&link_header) {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    Ok(resp)
 }
 
 /// `GET /collections/{id}/items/{featureId}`: by integer id, or by readable id (`key`).
 pub async fn item(
+    State(state): State<Arc<AppState>>,
     Path((name, feature)): Path<(String, String)>,
-    JsonRead { snap, base }: JsonRead,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref(), &["f", "crs", "as_of"])?;
+    if let Some(f) = params.get("f")
+        && f != "json"
+        && f != "geojson"
+    {
+        return Err(ApiError::invalid(format!(
+            "f: features are served as GeoJSON only (f=json); got {:?}",
+            f.chars().take(20).collect::<String>()
+        )));
+    }
+    let crs = output_crs(&params)?;
+    let snap = state.snapshot_at(params.get("as_of")).await?;
+    let base = state.base_url(&headers);
     let layer = find_layer(&snap, &name)?;
     let index = feature
         .parse::<u32>()
@@ -365,6 +549,7 @@ pub async fn item(
         })?;
     let f = &layer.features[index];
     let mut v = f.to_json();
+    v["geometry"] = geodata::geometry_json(&crs.project_geometry(&f.geometry));
     v["links"] = json!([
         link(
             format!("{base}/collections/{}/items/{}", layer.name, f.fid),
@@ -384,5 +569,6 @@ pub async fn item(
     if let Ok(v) = axum::http::HeaderValue::from_str(&tag) {
         resp.headers_mut().insert(axum::http::header::ETAG, v);
     }
+    content_crs(&mut resp, crs);
     Ok(resp)
 }

@@ -71,7 +71,12 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             r("limit"),
             r("offset"),
             r("bbox"),
+            r("bbox-crs"),
             r("datetime"),
+            r("crs"),
+            r("filter"),
+            r("filter-lang"),
+            r("filter-crs"),
             r("as_of"),
         ];
         for &f in layer.filters {
@@ -97,6 +102,17 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             };
             params.push(filter_param(f, values, "exact match"));
         }
+        // Every other queryable with one simple value is a query parameter too (Part 3's
+        // "Queryables as query parameters"); QGIS and GDAL send equality filters on them.
+        for q in crate::filter::queryables(layer) {
+            if q.is_simple() && !layer.filters.contains(&q.name.as_str()) {
+                params.push(json!({
+                    "name": q.name, "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": format!("Only features whose `{}` equals this value (a queryable).", q.name),
+                    "schema": q.schema(layer.geometry_type)
+                }));
+            }
+        }
         let mut items = json!({"get": {
             "summary": format!("Features of {id}"), "operationId": format!("getFeatures_{id}"),
             "description": format!("GeoJSON features of {id}, paged. A limit above {MAX_LIMIT} is clamped to {MAX_LIMIT}. `datetime` keeps features whose validity period shares a day with the instant or interval."),
@@ -105,13 +121,20 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
         let mut item = json!({"get": {
             "summary": format!("One feature of {id}"), "operationId": format!("getFeature_{id}"),
             "description": "Its `ETag` is the revision that last changed it (`\"r12\"`): send it back in `If-Match` to write only over what you read.",
-            "parameters": [r("featureId"), r("as_of")],
+            "parameters": [r("featureId"), r("crs"), r("as_of")],
             "responses": ok("The feature", "application/geo+json")}});
         if geodata::EDITABLE_LAYERS.contains(&id.as_str()) {
             crate::write::openapi_operations(id, &mut items, &mut item);
         }
         paths.insert(format!("/collections/{id}/items"), items);
         paths.insert(format!("/collections/{id}/items/{{featureId}}"), item);
+        paths.insert(
+            format!("/collections/{id}/queryables"),
+            json!({"get": {
+            "summary": format!("What filters on {id} can use"), "operationId": format!("getQueryables_{id}"),
+            "description": "A JSON Schema of the properties a CQL2 `filter` can name (OGC API - Features Part 3).",
+            "responses": ok("The queryables", crate::oapif::SCHEMA_JSON)}}),
+        );
     }
     let mut export_responses = json!({"400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}});
     let mut content = serde_json::Map::new();
@@ -140,7 +163,7 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             `.csv`: point layers only, `id,lon,lat` then every property. \
             Each collection's links list the files it can be had as.",
         "operationId": "export",
-        "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}, "example": "zones.geojson"}, r("datetime")],
+        "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}, "example": "zones.geojson"}, r("datetime"), r("filter"), r("filter-lang"), r("filter-crs")],
         "responses": export_responses}}));
     paths.insert(
         "/health".into(),
@@ -150,6 +173,7 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
     for (path, item) in crate::write::openapi_paths() {
         paths.insert(path, item);
     }
+    let crs_uris = crate::crs::Crs::ALL.map(crate::crs::Crs::uri);
     for (path, item) in extra_paths() {
         paths.insert(path, item);
     }
@@ -177,8 +201,23 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
                 "offset": {"name": "offset", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "Features to skip.", "schema": {"type": "integer", "minimum": 0, "default": 0}},
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                    "description": "min_lon,min_lat,max_lon,max_lat (CRS84).",
-                    "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}},
+                    "description": "min_lon,min_lat,max_lon,max_lat (CRS84, or bbox-crs), or six numbers with the heights after each corner's latitude (ignored).",
+                    "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+                "bbox-crs": {"name": "bbox-crs", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The CRS of bbox (OGC API - Features Part 2); CRS84 when left out.",
+                    "schema": {"type": "string", "format": "uri", "enum": crs_uris}},
+                "crs": {"name": "crs", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The CRS of the geometries answered (OGC API - Features Part 2): CRS84 (lon, lat; the default), EPSG:4326 (lat, lon) or EPSG:3857 (metres). The Content-Crs header names it.",
+                    "schema": {"type": "string", "format": "uri", "enum": crs_uris}},
+                "filter": {"name": "filter", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "A CQL2 filter (OGC API - Features Part 3) over the collection's queryables (/collections/{id}/queryables): comparisons, LIKE, BETWEEN, IN, IS NULL, the S_* spatial functions on `geometry` and the T_* temporal functions on the validity period `valid`, joined by AND, OR, NOT. Example: actor = 'iran' AND T_INTERSECTS(valid, INTERVAL('2018-02-01','2018-03-01')). A filter that cannot be read or names an unknown property is a 400 saying where.",
+                    "schema": {"type": "string"}},
+                "filter-lang": {"name": "filter-lang", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The encoding of filter.",
+                    "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
+                "filter-crs": {"name": "filter-crs", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "The CRS of the geometries in filter; CRS84 when left out.",
+                    "schema": {"type": "string", "format": "uri", "enum": crs_uris}},
                 "datetime": {"name": "datetime", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "A day or date-time, or an interval `start/end` with `..` or an empty string for an open end.",
                     "schema": {"type": "string"}, "example": "2018-02-07"},

@@ -120,7 +120,10 @@ pub fn number(name: &str, s: &str) -> ApiResult<f64> {
 
 /// A longitude in -180..=180.
 pub fn lon(name: &str, s: &str) -> ApiResult<f64> {
-    let v = number(name, s)?;
+    lon_value(name, number(name, s)?)
+}
+
+fn lon_value(name: &str, v: f64) -> ApiResult<f64> {
     zone_index::LonLat::new(v, 0.0)
         .map(|p| p.lon)
         .map_err(|_| ApiError::invalid(format!("{name}: {v} is not a longitude (-180..180)")))
@@ -128,7 +131,10 @@ pub fn lon(name: &str, s: &str) -> ApiResult<f64> {
 
 /// A latitude in -90..=90.
 pub fn lat(name: &str, s: &str) -> ApiResult<f64> {
-    let v = number(name, s)?;
+    lat_value(name, number(name, s)?)
+}
+
+fn lat_value(name: &str, v: f64) -> ApiResult<f64> {
     zone_index::LonLat::new(0.0, v)
         .map(|p| p.lat)
         .map_err(|_| ApiError::invalid(format!("{name}: {v} is not a latitude (-90..90)")))
@@ -154,28 +160,43 @@ pub fn integer(name: &str, s: &str, min: u64, max: u64) -> ApiResult<u64> {
     Ok(v)
 }
 
-/// Parses the OGC `bbox` parameter (2D, CRS84).
+/// Parses the OGC `bbox` parameter in CRS84: 4 numbers, or 6 for a 3-D box (OGC API - Features
+/// Part 1 requires both; the heights are ignored, as every feature lies on the ground).
 pub fn bbox(s: &str) -> ApiResult<Bbox> {
+    bbox_in(s, crate::crs::Crs::Crs84)
+}
+
+/// Parses `bbox` given in `crs` (the `bbox-crs` parameter), as a lon/lat box.
+pub fn bbox_in(s: &str, crs: crate::crs::Crs) -> ApiResult<Bbox> {
     let parts: Vec<&str> = s.split(',').collect();
-    if parts.len() == 6 {
-        return Err(ApiError::invalid(
-            "bbox: 3D boxes (6 numbers) are not supported; send min_lon,min_lat,max_lon,max_lat",
-        ));
+    let corners = match parts.as_slice() {
+        [w, s, e, n] => [*w, *s, *e, *n],
+        [w, s, low, e, n, high] => {
+            number("bbox min_height", low)?;
+            number("bbox max_height", high)?;
+            [*w, *s, *e, *n]
+        }
+        _ => {
+            return Err(ApiError::invalid(format!(
+                "bbox: expected 4 comma-separated numbers min_lon,min_lat,max_lon,max_lat \
+                 (or 6, with heights, which are ignored); got {}",
+                parts.len()
+            )));
+        }
+    };
+    let names = [
+        "bbox min_lon",
+        "bbox min_lat",
+        "bbox max_lon",
+        "bbox max_lat",
+    ];
+    let mut n = [0.0; 4];
+    for (i, part) in corners.iter().enumerate() {
+        n[i] = number(names[i], part)?;
     }
-    if parts.len() != 4 {
-        return Err(ApiError::invalid(format!(
-            "bbox: expected 4 comma-separated numbers min_lon,min_lat,max_lon,max_lat; got {}",
-            parts.len()
-        )));
-    }
-    let (west, south) = (
-        lon("bbox min_lon", parts[0])?,
-        lat("bbox min_lat", parts[1])?,
-    );
-    let (east, north) = (
-        lon("bbox max_lon", parts[2])?,
-        lat("bbox max_lat", parts[3])?,
-    );
+    let [w, s, e, n] = crs.bbox_to_lon_lat(n);
+    let (west, south) = (lon_value(names[0], w)?, lat_value(names[1], s)?);
+    let (east, north) = (lon_value(names[2], e)?, lat_value(names[3], n)?);
     // West east of east is a box across the antimeridian, as OGC API - Features says.
     Bbox::new(west, south, east, north).map_err(|_| {
         ApiError::invalid(format!(
@@ -383,7 +404,13 @@ mod tests {
         // West east of east: across the antimeridian.
         assert!(bbox("37,32,35,34").is_ok());
         assert!(bbox("35,32,37").is_err());
-        assert!(bbox("35,32,0,37,34,10").is_err());
+        // A 3-D box: the heights are ignored (issue 16).
+        assert_eq!(
+            bbox("35,32,0,37,34,10").unwrap().edges(),
+            bbox("35,32,37,34").unwrap().edges()
+        );
+        assert!(bbox("35,32,0,37,34").is_err());
+        assert!(bbox("35,32,0,37,34,x").is_err());
         assert!(bbox("35,32,NaN,34").is_err());
         assert!(bbox("35,32,inf,34").is_err());
         assert!(bbox("35,-91,37,34").is_err());

@@ -204,8 +204,19 @@ async fn answer_batch(
     q: Option<String>,
     req: Request,
 ) -> Result<Response, Refused> {
-    let params = Params::parse(q.as_deref(), &["datetime", "as_of"]).map_err(Refused::Unread)?;
+    let params = Params::parse(
+        q.as_deref(),
+        &["datetime", "as_of", "filter", "filter-lang", "filter-crs"],
+    )
+    .map_err(Refused::Unread)?;
     let at = instant(&params).map_err(Refused::Unread)?;
+    // A filter over the zones collection: only the zones it keeps are reported. Checked before
+    // the body is read, so a bad filter costs the client no upload.
+    let filter = {
+        let snap = state.snapshot();
+        let zones = crate::oapif::find_layer(&snap, "zones").map_err(Refused::Unread)?;
+        crate::oapif::request_filter(zones, &params).map_err(Refused::Unread)?
+    };
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -284,7 +295,7 @@ async fn answer_batch(
         )
     };
     let errors = batch_summary(&batch, is_csv);
-    let chunks = stream_answers(snap, batch, at, format, (slot, budget));
+    let chunks = stream_answers(snap, batch, at, format, filter, (slot, budget));
     let mut resp = Response::new(axum::body::Body::new(ChannelBody(chunks)));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
@@ -319,6 +330,7 @@ fn stream_answers(
     batch: Batch,
     at: Option<Date>,
     format: batch::AnswerFormat,
+    filter: Option<crate::filter::Filter>,
     permits: (
         tokio::sync::OwnedSemaphorePermit,
         tokio::sync::OwnedSemaphorePermit,
@@ -331,7 +343,17 @@ fn stream_answers(
             tx,
             buf: Vec::with_capacity(CHUNK_BYTES),
         };
-        if let Err(e) = batch::write_answers(&snap.index, &batch, at, &format, out, |_| {}) {
+        // The zones layer lists the dataset's zones in the same order as the index, so a zone's
+        // index is its feature's there.
+        let zones = snap.layer("zones");
+        let keep = |zone: usize| match (&filter, zones) {
+            (None, _) => true,
+            (Some(f), Some(l)) => l.features.get(zone).is_some_and(|x| f.matches(x)),
+            (Some(_), None) => false,
+        };
+        if let Err(e) =
+            batch::write_answers_kept(&snap.index, &batch, at, &format, out, |_| {}, &keep)
+        {
             tracing::debug!(error = %e, "batch answer not finished: the client went away");
         }
     });
@@ -552,7 +574,11 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
             json!({"post": {
             "summary": format!("A batch of up to {MAX_BATCH_POINTS} points, as CSV (lon,lat[,date][,id], header allowed) or a GeoJSON FeatureCollection of Points; answered in the same format. Bad lines are reported, the rest answered."),
             "operationId": "queryPoints",
-            "parameters": [day],
+            "description": "`filter` (with `filter-lang` and `filter-crs`) is a CQL2 filter over the zones collection's queryables, as on /collections/zones/items: only the zones it keeps are reported as covering.",
+            "parameters": [day,
+                {"$ref": "#/components/parameters/filter"},
+                {"$ref": "#/components/parameters/filter-lang"},
+                {"$ref": "#/components/parameters/filter-crs"}],
             "requestBody": {"required": true, "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/geo+json": {"schema": {"type": "object"}}}},

@@ -41,6 +41,8 @@ pub struct Layer {
     pub interval: (Option<Date>, Option<Date>),
     /// Properties that can be filtered on by equality (declared in the OpenAPI document).
     pub filters: &'static [&'static str],
+    /// What CQL2 filters can name (see `filter`), found on first use.
+    pub(crate) queryables: std::sync::OnceLock<Vec<crate::filter::Queryable>>,
     /// Each feature's GeoJSON simplified for a zoom level (index = zoom), made on first use:
     /// the map asks for the same few zoom levels over and over.
     pub simplified: Vec<std::sync::OnceLock<Vec<Arc<str>>>>,
@@ -117,6 +119,7 @@ impl Layer {
             bbox,
             interval,
             simplified: (0..=MAX_ZOOM).map(|_| std::sync::OnceLock::new()).collect(),
+            queryables: std::sync::OnceLock::new(),
         }
     }
 }
