@@ -3,5 +3,6 @@
 //! One test binary (see Cargo.toml); each module is one area.
 
 mod cli;
+mod edit;
 mod gdal;
 mod reload;
