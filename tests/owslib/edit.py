@@ -2,8 +2,15 @@
 zone through owslib.ogcapi.features.Features, checking each answer and the data after it.
 
 Run by tests/e2e/edit.rs: python edit.py SERVER_URL EDITOR TOKEN
+
+OWSLib 0.35 keeps request headers in one module-level dict that every client shares and
+updates (owslib/ogcapi/__init__.py, API.__init__: `self.headers = REQUEST_HEADERS`): a
+Content-Type set by a create, or an Authorization header given to one client, goes with every
+later request of every client. The steps are ordered so that each one sends what a script doing
+only that step would send.
 """
 
+import json
 import sys
 
 from owslib.ogcapi.features import Features
@@ -30,7 +37,8 @@ def count(client):
 # OWSLib's Authentication gives requests HTTP Basic: the editor's name and token.
 editor_client = Features(url, auth=Authentication(editor, token))
 before = count(editor_client)
-template = editor_client.collection_items(zones, limit=1)["features"][0]
+page = editor_client.collection_items(zones, limit=20)["features"]
+hand_drawn = next(f for f in page if f["properties"]["rule"] is None)
 
 zone = {
     "type": "Feature",
@@ -42,7 +50,7 @@ zone = {
         "key": "owslib_test_zone",
         "name": "OWSLib test zone",
         "description": "Created by tests/owslib/edit.py.",
-        "actor": template["properties"]["actor"],
+        "actor": hand_drawn["properties"]["actor"],
         "kind": "control",
         "valid_from": "2018-02-01",
         "valid_to": "2018-02-28",
@@ -51,6 +59,24 @@ zone = {
         "sources": [{"title": "OWSLib test", "publisher": "zonetrack tests"}],
     },
 }
+
+# A create given JSON text goes out labelled text/xml (http_post's default): refused with a 415
+# that says what to do, and nothing is written.
+try:
+    editor_client.collection_item_create(zones, json.dumps(zone))
+    fail("a body labelled text/xml was taken")
+except RuntimeError as e:
+    check("UnsupportedMediaType" in str(e) and "dict" in str(e), f"the 415 says what to do: {e}")
+check(count(editor_client) == before, "a refused create changed the count")
+
+# A replace given JSON text (collection_item_update's `data: str`) goes out with no
+# Content-Type at all: read as JSON.
+as_text = dict(hand_drawn, properties=dict(hand_drawn["properties"], name="Renamed by OWSLib"))
+check(editor_client.collection_item_update(zones, hand_drawn["id"], json.dumps(as_text)) is True,
+      "update with JSON text returns True")
+got = editor_client.collection_item(zones, hand_drawn["id"])
+check(got["properties"]["name"] == "Renamed by OWSLib", f"replaced from text: {got['properties']}")
+check(got["geometry"] == hand_drawn["geometry"], "the geometry sent back unchanged is kept")
 
 # Without credentials the write is refused (OWSLib raises on any error status) and nothing
 # is written.
@@ -61,7 +87,7 @@ except RuntimeError as e:
     check("Unauthorized" in str(e), f"the refusal names the reason: {e}")
 check(count(editor_client) == before, "a refused create changed the count")
 
-# Create: True, and the new feature's URL in Location (QGIS reads the id from it too).
+# Create from a dict: True, and the new feature's URL in Location (QGIS reads the id from it).
 check(editor_client.collection_item_create(zones, zone) is True, "create returns True")
 location = editor_client.response_headers.get("Location", "")
 check("/items/" in location, f"Location names the new feature: {location!r}")
@@ -88,7 +114,8 @@ check(got["properties"]["confidence"] == "medium", "confidence replaced")
 check(got["geometry"] == replacement["geometry"], "geometry replaced")
 check(count(editor_client) == before + 1, "a replace adds no zone")
 
-# Delete, here with the token as a Bearer header (OWSLib's headers argument).
+# Delete, here with the token as a Bearer header (OWSLib's headers argument; last, since it
+# sticks to every client from here on).
 bearer_client = Features(url, headers={"Authorization": f"Bearer {token}"})
 check(bearer_client.collection_item_delete(zones, fid) is True, "delete returns True")
 try:
