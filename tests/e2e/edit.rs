@@ -230,8 +230,9 @@ fn qgis_adds_moves_edits_and_deletes_a_zone_as_its_provider_does() {
     // the user left it empty; dates as ISO text; the `sources` field, which GDAL's GeoJSON
     // reader types String(JSON) and QGIS holds as a JSON value, as an array) and coordinates
     // rounded to 6 decimals; QGIS then erases "id" and "bbox". nlohmann's json keeps keys
-    // sorted, as serde_json does here. Content-Crs is sent only when the layer's CRS is not
+    // sorted, so they go out sorted here too. Content-Crs is sent only when the layer's CRS is not
     // CRS84 (QgsOapifProvider::addFeatures), and we advertise CRS84, so none is sent.
+    fields.sort();
     let mut properties = serde_json::Map::new();
     for k in &fields {
         properties.insert(k.clone(), Value::Null);
@@ -254,11 +255,12 @@ fn qgis_adds_moves_edits_and_deletes_a_zone_as_its_provider_does() {
         );
         properties.insert(k.clone(), v.clone());
     }
-    let drawn = json!({"type": "MultiPolygon", "coordinates": [[[
+    // nlohmann's key order again: "coordinates" before "type".
+    let drawn = json!({"coordinates": [[[
         [38.912345, 35.612345], [39.112345, 35.612345], [39.112345, 35.812345],
         [38.912345, 35.812345], [38.912345, 35.612345]
-    ]]]});
-    let posted = json!({"type": "Feature", "geometry": drawn, "properties": properties});
+    ]]], "type": "MultiPolygon"});
+    let posted = json!({"geometry": drawn, "properties": properties, "type": "Feature"});
     let created = qgis(
         "POST",
         "/collections/zones/items",
@@ -303,10 +305,10 @@ fn qgis_adds_moves_edits_and_deletes_a_zone_as_its_provider_does() {
     assert_eq!(e.zone_count(), before + 1);
 
     // Moving it: qgsoapifpatchfeaturerequest.cpp, patchFeature (geometry overload).
-    let moved = json!({"type": "MultiPolygon", "coordinates": [[[
+    let moved = json!({"coordinates": [[[
         [39.012345, 35.612345], [39.212345, 35.612345], [39.212345, 35.812345],
         [39.012345, 35.812345], [39.012345, 35.612345]
-    ]]]});
+    ]]], "type": "MultiPolygon"});
     let patched = qgis(
         "PATCH",
         &format!("/collections/zones/items/{id}"),
