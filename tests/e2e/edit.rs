@@ -19,8 +19,10 @@ const QGIS_ACCEPT: &str = "application/geo+json, application/json";
 
 /// A data folder made by `zonetrack init`, its editors, and `zonetrack serve` on it.
 struct Editing {
-    dir: TempDir,
+    // Fields drop in order: the server stops before its folder is removed, so its last flush
+    // does not find the folder gone.
     server: Server,
+    dir: TempDir,
     /// (name, token) of each editor, in the order asked for.
     editors: Vec<(String, String)>,
 }
@@ -58,8 +60,8 @@ impl Editing {
             .collect();
         let server = Server::start(&["--data", &data_arg, "--editors", &file_arg]);
         Editing {
-            dir,
             server,
+            dir,
             editors,
         }
     }
@@ -364,6 +366,13 @@ fn qgis_adds_moves_edits_and_deletes_a_zone_as_its_provider_does() {
     assert_eq!(e.feature(&id).status, 404);
     assert_eq!(e.zone_count(), before);
     e.wait_for_flush(4);
+    // The folder the server wrote is still a valid data set.
+    let validated = run(&["validate", &file(&e.data())]);
+    assert!(
+        validated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
     for source in [live(&e.server), file(&e.data().join("zones.geojson"))] {
         assert!(
             ogr_zone(&source, &key).is_empty(),
