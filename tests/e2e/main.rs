@@ -3,6 +3,7 @@
 //! One test binary (see Cargo.toml); each module is one area.
 
 mod cli;
+mod edit;
 mod filter;
 mod gdal;
 mod reload;

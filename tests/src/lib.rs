@@ -116,13 +116,31 @@ impl Server {
     }
 
     fn try_get(&self, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+        let r = self.try_send("GET", path, &[("Accept", "application/json")], b"")?;
+        Ok((r.status, r.head, r.body))
+    }
+
+    /// Sends one request with these headers (besides Host, Content-Length and
+    /// `Connection: close`) and body.
+    fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Reply> {
         let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-            self.addr
-        )?;
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("Connection: close\r\n\r\n");
+        s.write_all(req.as_bytes())?;
+        s.write_all(body)?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw)?;
         let split = raw
@@ -142,7 +160,14 @@ impl Server {
         {
             body = dechunk(&body);
         }
-        Ok((status, head, body))
+        Ok(Reply { status, head, body })
+    }
+
+    /// Sends any request (a write, OPTIONS) with these headers and body, as a client library
+    /// would put it on the wire.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        self.try_send(method, path, headers, body)
+            .expect("the server answers")
     }
 
     /// The server's process id (for /proc).
@@ -160,6 +185,50 @@ impl Server {
         let (status, _, body) = self.get(path);
         assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
         serde_json::from_slice(&body).expect("JSON body")
+    }
+}
+
+/// One HTTP answer.
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The status line and headers, as sent.
+    pub head: String,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// Every value of a header, in order (names compare case-insensitively).
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.head
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_all(name).into_iter().next()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {} {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The body as text, for failure messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 

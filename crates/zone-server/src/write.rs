@@ -195,19 +195,22 @@ fn message(method: &Method, headers: &HeaderMap) -> Result<String, Refusal> {
     Ok(format!("{method} from {client}"))
 }
 
-/// Checks the body's media type.
+/// Checks the body's media type. A body without one is read as JSON, as `/query/points` reads
+/// it: OWSLib's `collection_item_update` sends a feature given as JSON text with no
+/// Content-Type at all.
 fn content_type(headers: &HeaderMap, how: ClientEdit) -> Result<(), Refusal> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let ok = match how {
-        ClientEdit::Patch => {
-            ct.starts_with("application/merge-patch+json") || ct.starts_with("application/json")
-        }
-        _ => ct.starts_with("application/geo+json") || ct.starts_with("application/json"),
-    };
+    let ok = ct.is_empty()
+        || match how {
+            ClientEdit::Patch => {
+                ct.starts_with("application/merge-patch+json") || ct.starts_with("application/json")
+            }
+            _ => ct.starts_with("application/geo+json") || ct.starts_with("application/json"),
+        };
     if ok {
         return Ok(());
     }
@@ -215,10 +218,15 @@ fn content_type(headers: &HeaderMap, how: ClientEdit) -> Result<(), Refusal> {
         ClientEdit::Patch => "application/merge-patch+json",
         _ => "application/geo+json",
     };
+    // Name what came: OWSLib's collection_item_create labels a feature given as JSON text
+    // "text/xml" (its POST default); given as a dict, it is sent as JSON.
     Err(ApiError {
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
         code: "UnsupportedMediaType",
-        description: format!("send the feature as {wanted}"),
+        description: format!(
+            "send the feature as {wanted}, not {:?} (OWSLib: pass the feature as a dict, not as JSON text)",
+            ct.chars().take(60).collect::<String>()
+        ),
     }
     .into())
 }
