@@ -393,6 +393,9 @@ impl DirectoryStore {
                     changes,
                 };
                 self.append(&r)?;
+                // The files hold this revision already: say so, or the next load would replay
+                // it over them (and undo a later edit to the same features).
+                self.write_checkpoint(r.number)?;
                 revisions.push(Arc::new(r));
             }
         }
@@ -510,6 +513,14 @@ impl DirectoryStore {
         Ok(())
     }
 
+    /// Records that the layer files hold every revision up to `revision`.
+    fn write_checkpoint(&self, revision: u64) -> GeodataResult<()> {
+        let path = self.dir.join(CHECKPOINT_FILE);
+        std::fs::create_dir_all(path.parent().expect("in a folder")).map_err(self.io(&path))?;
+        let text = json!({ "revision": revision }).to_string();
+        self.replace_file(&path, text.as_bytes())
+    }
+
     fn flush_locked(&self, w: &mut Writer) -> GeodataResult<bool> {
         let Some(state) = &w.state else {
             return Ok(false);
@@ -529,10 +540,7 @@ impl DirectoryStore {
         }
         sync_dir(&self.dir).map_err(self.io(&self.dir))?;
         if latest > 0 {
-            let path = self.dir.join(CHECKPOINT_FILE);
-            std::fs::create_dir_all(path.parent().expect("in a folder")).map_err(self.io(&path))?;
-            let text = json!({ "revision": latest }).to_string();
-            self.replace_file(&path, text.as_bytes())?;
+            self.write_checkpoint(latest)?;
         }
         w.flushed = latest;
         w.stamps = self.stamps();

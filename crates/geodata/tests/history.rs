@@ -199,3 +199,40 @@ fn files_edited_by_hand_while_the_store_runs_become_a_revision() {
         data.events.len()
     );
 }
+
+#[test]
+fn a_file_edited_twice_by_hand_ends_as_the_second_edit() {
+    // Regression: the revision recording the first edit was replayed over the second.
+    let (_tmp, dir) = folder("history-by-hand-twice");
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let zones = dir.join("zones.geojson");
+    let original = std::fs::read_to_string(&zones).unwrap();
+    let id = drawn_zone(&data);
+    let name = &data
+        .zones
+        .iter()
+        .find(|z| z.meta.id.as_str() == id)
+        .unwrap()
+        .meta
+        .name;
+    let renamed = original.replacen(
+        &format!("\"name\": {}", json!(name)),
+        "\"name\": \"by hand\"",
+        1,
+    );
+    assert_ne!(renamed, original);
+    std::fs::write(&zones, &renamed).unwrap();
+    assert!(
+        store
+            .load()
+            .unwrap()
+            .zones
+            .iter()
+            .any(|z| z.meta.name == "by hand")
+    );
+    std::fs::write(&zones, &original).unwrap();
+    let back = store.load().unwrap();
+    assert!(back.zones.iter().all(|z| z.meta.name != "by hand"));
+    assert_eq!(store.state().unwrap().revision(), 2);
+}
