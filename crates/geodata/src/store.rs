@@ -604,18 +604,25 @@ impl History for DirectoryStore {
                 }
                 (None, None) => continue,
             };
-            if before == after {
-                continue;
-            }
-            let change = FeatureChange {
+            let mut change = FeatureChange {
                 layer: edit.layer,
                 id,
                 before,
                 after,
             };
-            working = working
+            let next = working
                 .with_changes(std::slice::from_ref(&change))
                 .map_err(EditError::Invalid)?;
+            // The log keeps the feature as stored (rings oriented, coordinates rounded,
+            // a Polygon read as a MultiPolygon), not as the client sent it: each change's
+            // `after` is then the next change's `before` and what the files hold, so the log
+            // folded forward from the import is the data. It also makes an edit that only
+            // restates the stored feature in another form a no-op rather than a revision.
+            change.after = next.source_feature(&change.layer, change.id.as_str());
+            if change.before == change.after {
+                continue;
+            }
+            working = next;
             changes.push(change);
         }
         if changes.is_empty() {

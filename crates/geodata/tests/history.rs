@@ -199,3 +199,56 @@ fn files_edited_by_hand_while_the_store_runs_become_a_revision() {
         data.events.len()
     );
 }
+
+/// A geometry sent as a clockwise `Polygon` is stored as a counter-clockwise `MultiPolygon`
+/// (`geodata/FORMAT.md`): the log must say what was stored, so its `after` is the next
+/// change's `before`, the layer file's feature, and what folding the log forward gives.
+#[test]
+fn the_log_records_a_feature_as_stored_not_as_sent() {
+    let (_tmp, dir) = folder("history-stored-form");
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let id = drawn_zone(&data);
+    let clockwise = json!({"geometry": {"type": "Polygon",
+        "coordinates": [[[36, 33], [36, 34], [37, 34], [37, 33], [36, 33]]]}});
+    let edit = |patch: Value| Edit {
+        layer: "zones".into(),
+        id: Some(geodata::FeatureId::parse(&id).unwrap()),
+        if_match: None,
+        make: Box::new(move |c| {
+            source_from_client("zones", c, &patch, ClientEdit::Patch, None).map(Some)
+        }),
+    };
+    store
+        .commit(vec![edit(clockwise.clone())], "alice", "")
+        .unwrap();
+    store
+        .commit(vec![rename(&id, "after the move")], "alice", "")
+        .unwrap();
+    store.flush().unwrap();
+    let lines = log_lines(&dir);
+    assert_eq!(lines.len(), 2);
+    let stored = &lines[0]["changes"][0]["after"];
+    assert_eq!(stored["geometry"]["type"], "MultiPolygon");
+    assert_eq!(
+        stored["geometry"]["coordinates"][0][0][1],
+        json!([37.0, 33.0]),
+        "the outer ring is counter-clockwise"
+    );
+    assert_eq!(&lines[1]["changes"][0]["before"], stored);
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("zones.geojson")).unwrap()).unwrap();
+    let in_file = file["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == json!(id))
+        .unwrap();
+    assert_eq!(in_file, &lines[1]["changes"][0]["after"]);
+    // The same shape sent again in its first form changes nothing.
+    let again = store.commit(vec![edit(clockwise)], "alice", "").unwrap();
+    assert!(
+        again.revision.is_none(),
+        "a restated geometry is no revision"
+    );
+}
