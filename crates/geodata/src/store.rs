@@ -387,7 +387,7 @@ impl DirectoryStore {
             if !changes.is_empty() {
                 let r = Revision {
                     number: revisions.last().map_or(0, |r| r.number) + 1,
-                    time: chrono::Utc::now(),
+                    time: revision_time(),
                     author: FILES_AUTHOR.into(),
                     message: "edited in the data folder".into(),
                     changes,
@@ -540,6 +540,14 @@ impl DirectoryStore {
     }
 }
 
+/// The time of a revision made now, to the millisecond: what its log line and `/revisions` say.
+/// Kept finer, the revision in memory would come after the time shown for it until the log is
+/// read again, and `as_of=<that time>` would miss it.
+fn revision_time() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound as _;
+    chrono::Utc::now().trunc_subsecs(3)
+}
+
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -633,7 +641,7 @@ impl History for DirectoryStore {
         }
         let revision = Revision {
             number: state.revision() + 1,
-            time: chrono::Utc::now(),
+            time: revision_time(),
             author: author.to_owned(),
             message: message.to_owned(),
             changes,
