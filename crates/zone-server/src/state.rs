@@ -171,7 +171,7 @@ impl AppState {
             return Ok(s);
         }
         let state = self.clone();
-        let built = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let data = current
                 .data
                 .as_of(&current.revisions, n)
@@ -192,8 +192,7 @@ impl AppState {
             Ok::<_, ApiError>(snap)
         })
         .await
-        .map_err(|e| ApiError::internal(&e))?;
-        built
+        .map_err(|e| ApiError::internal(&e))?
     }
 
     /// The outcome of the last load (the initial one, or the last reload).
