@@ -143,10 +143,10 @@ def measure(args, label, zones, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", required=True, help="the zonetrack binary")
-    ap.add_argument("--zones", type=int, default=10_000)
-    ap.add_argument("--writes", type=int, default=50)
     ap.add_argument("--pause", type=float, default=0.3,
                     help="seconds between writes, so the files' flush falls between them")
+    ap.add_argument("--zones", type=int, default=10_000)
+    ap.add_argument("--writes", type=int, default=50)
     ap.add_argument("--target-ms", type=float, default=50.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--report", help="also write the figures to this JSON file")
