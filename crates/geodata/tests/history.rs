@@ -39,6 +39,15 @@ fn drawn_zone(data: &Dataset) -> String {
         .to_string()
 }
 
+/// A fresh folder, its store loaded, and a drawn zone of it.
+fn opened(name: &str) -> (e2e::TempDir, PathBuf, DirectoryStore, String) {
+    let (tmp, dir) = folder(name);
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let id = drawn_zone(&data);
+    (tmp, dir, store, id)
+}
+
 fn log_lines(dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join(LOG_FILE))
         .unwrap_or_default()
@@ -49,10 +58,7 @@ fn log_lines(dir: &Path) -> Vec<Value> {
 
 #[test]
 fn a_commit_is_a_logged_revision_and_the_files_follow_on_flush() {
-    let (_tmp, dir) = folder("history-commit");
-    let store = DirectoryStore::new(&dir);
-    let data = store.load().unwrap();
-    let id = drawn_zone(&data);
+    let (_tmp, dir, store, id) = opened("history-commit");
     let done = store
         .commit(vec![rename(&id, "Renamed by alice")], "alice", "rename")
         .unwrap();
@@ -205,10 +211,7 @@ fn files_edited_by_hand_while_the_store_runs_become_a_revision() {
 /// change's `before`, the layer file's feature, and what folding the log forward gives.
 #[test]
 fn the_log_records_a_feature_as_stored_not_as_sent() {
-    let (_tmp, dir) = folder("history-stored-form");
-    let store = DirectoryStore::new(&dir);
-    let data = store.load().unwrap();
-    let id = drawn_zone(&data);
+    let (_tmp, dir, store, id) = opened("history-stored-form");
     let clockwise = json!({"geometry": {"type": "Polygon",
         "coordinates": [[[36, 33], [36, 34], [37, 34], [37, 33], [36, 33]]]}});
     let edit = |patch: Value| Edit {
