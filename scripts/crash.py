@@ -279,6 +279,8 @@ class Run:
                 self.in_flight -= 1
             state = mine["features"][(layer, fid)]
             a.status = status
+            if a.refused:
+                a.error = answer[:300].decode("utf-8", "replace")
             if status is None:
                 # Cut off by a kill: applied or not, the log will tell.
                 state["exists"] = None
@@ -538,6 +540,8 @@ def main():
         "edits_sent": len(r.attempts),
         "acknowledged": len(acked),
         "refused": refused,
+        "refused_examples": [f"{a.method} {a.layer}/{a.fid}: {a.status} {a.error}"
+                             for a in r.attempts if a.refused][:10],
         "cut_off_by_a_kill": len(cut),
         "cut_off_and_applied": sum(1 for a in cut if a.message in r.logged),
         "revisions": revisions,
