@@ -86,12 +86,14 @@ class Http:
                 pass
         self.reader = self.writer = None
 
-    async def request(self, method, path, body=None, content_type=None):
-        """Sends a request and returns (status, headers, body). Reconnects when needed."""
+    async def request(self, method, path, body=None, content_type=None, extra=()):
+        """Sends a request and returns (status, headers, body). Reconnects when needed.
+        `extra`: more header lines, as (name, value) pairs."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
                 "Accept: application/json"]
+        head += [f"{k}: {v}" for k, v in extra]
         if body is not None:
             head.append(f"Content-Type: {content_type}")
             head.append(f"Content-Length: {len(body)}")
@@ -338,6 +340,26 @@ class Load:
             await http.close()
 
 
+def start_server(command, log_path, timeout=60):
+    """Starts `command` (a `zonetrack serve` without --bind) on a free port of 127.0.0.1, its
+    log appended to `log_path`; returns (process, port), port None when it did not start
+    serving within `timeout` s."""
+    with open(log_path, "a") as log_file:
+        start = log_file.tell()
+        server = subprocess.Popen(
+            command + ["--bind", "127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=log_file,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info")})
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and server.poll() is None:
+        with open(log_path) as f:
+            f.seek(start)
+            m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", f.read())
+        if m:
+            return server, int(m.group(1))
+        time.sleep(0.05)
+    return server, None
+
+
 async def get_json(port, path):
     http = Http(port)
     try:
@@ -528,20 +550,7 @@ def main():
     log_path = os.path.join(tmp, "server.log")
     server = None
     try:
-        with open(log_path, "w") as log_file:
-            server = subprocess.Popen(
-                [args.bin, "serve", "--data", args.data_copy, "--bind", "127.0.0.1:0"],
-                stdout=subprocess.DEVNULL, stderr=log_file,
-                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info")})
-        port = None
-        end = time.monotonic() + 60
-        while port is None and time.monotonic() < end and server.poll() is None:
-            with open(log_path) as f:
-                m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", f.read())
-            if m:
-                port = int(m.group(1))
-            else:
-                time.sleep(0.05)
+        server, port = start_server([args.bin, "serve", "--data", args.data_copy], log_path)
         if port is None:
             print("soak: the server did not start; its log:\n" + open(log_path).read(),
                   file=sys.stderr)

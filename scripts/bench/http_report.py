@@ -7,6 +7,10 @@
                           compare the 3 nearest zones and distances of GET /query/point with
                           PostGIS's (psql -At: index|key:km;key:km;key:km)
   pglat LOG...            p50 and p99 latency (us) from pgbench per-transaction logs
+  edits URL TOKEN RATE SECONDS OUT.json
+                          PATCHes a zone's description RATE times a second for SECONDS (one
+                          connection; the next is due on the clock, not after the answer), and
+                          writes their acknowledgement times
   summary RESULTS.tsv     medians, ratios and targets as a table; writes RESULTS.json
   chart RESULTS.json PNG [TITLE]  a bar chart of the medians
 """
@@ -21,6 +25,8 @@ import sys
 CASES = {
     "zt_point": ("zonetrack /query/point", "covering zones + 3 nearest (the default answer)"),
     "pg_point_near": ("PostGIS covering + 3 nearest", "the default answer in SQL, geography"),
+    "zt_point_edits": ("zonetrack /query/point, edits 10/s", "the same while a client PATCHes "
+                       "a zone 10 times a second"),
     "zt_point0": ("zonetrack /query/point nearest=0", "covering zones only: the SQL's work"),
     "pg_point": ("PostGIS SELECT ST_Covers", "GiST index, -M prepared"),
     "zt_items": ("zonetrack items?limit=100", "/collections/zones/items?limit=100"),
@@ -35,6 +41,7 @@ SAME_ANSWER = {"zt_point": "pg_point_near", "zt_point0": "pg_point"}
 NCPU = os.cpu_count() or 1
 POINT_RATIO = 4.0
 POINT_P99_MS = 5.0
+EDITS_P99_MS = 10.0  # issue 12: point queries while edits go on
 ITEMS_RPS = 10_000.0
 FILTER_P99_MS = 20.0
 
@@ -192,6 +199,10 @@ def summary(tsv):
             p99 = med[case]["p99_ms"]
             targets.append((f"{CASES[case][0]} p99 < {POINT_P99_MS:g} ms", f"{p99:.2f} ms",
                             p99 < POINT_P99_MS))
+    if "zt_point_edits" in med:
+        p99 = med["zt_point_edits"]["p99_ms"]
+        targets.append((f"{CASES['zt_point_edits'][0]} p99 < {EDITS_P99_MS:g} ms",
+                        f"{p99:.2f} ms", p99 < EDITS_P99_MS))
     if "zt_items" in med:
         r = med["zt_items"]["rps"]
         targets.append((f"{CASES['zt_items'][0]} >= {ITEMS_RPS:,.0f} req/s", f"{r:,.0f} req/s",
@@ -214,10 +225,58 @@ def summary(tsv):
             out.append(f"  server CPU per query, {CASES[pgc][0]} / {CASES[case][0]}: "
                        f"{med[case]['cpu_ratio']:.2f}x "
                        f"({med[pgc]['cpu_us']:.0f} / {med[case]['cpu_us']:.0f} us)")
+    edits = edit_runs(os.path.dirname(tsv))
+    if edits:
+        acks = sorted(a for e in edits for a in e["ack_ms"])
+        rate = statistics.median(e["sent"] / e["seconds"] for e in edits)
+        out.append(f"edits during {CASES['zt_point_edits'][0]}: {len(acks)} PATCHes in "
+                   f"{len(edits)} runs, {rate:.1f}/s achieved; acknowledged in "
+                   f"{statistics.median(acks):.1f} ms (median), {acks[int(0.99 * (len(acks) - 1))]:.1f} ms"
+                   f" (p99); {sum(e['failed'] for e in edits)} not 200")
     print("\n".join(out))
     with open(tsv.rsplit(".", 1)[0] + ".json", "w") as f:
         json.dump(dict(medians=med, targets=[dict(name=n, value=v, met=ok)
-                                             for n, v, ok in targets]), f, indent=1)
+                                             for n, v, ok in targets], edits=edits), f, indent=1)
+
+
+def edit_runs(folder):
+    """What `edits` wrote in each run (edits.RUN.json beside the results)."""
+    runs = []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("edits.") and name.endswith(".json"):
+            with open(os.path.join(folder, name)) as f:
+                runs.append(json.load(f))
+    return runs
+
+
+def edits(url, token, rate, seconds, out):
+    import http.client
+    import time
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn.request("GET", "/collections/zones/items?limit=10000")
+    keys = [f["properties"]["key"] for f in json.loads(conn.getresponse().read())["features"]]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/merge-patch+json",
+               "X-Zonetrack-Message": "scripts/bench/http: edits under load"}
+    period = 1 / float(rate)
+    start = time.monotonic()
+    end = start + float(seconds)
+    acks, failed, i = [], 0, 0
+    while time.monotonic() < end:
+        body = json.dumps({"properties": {"description": f"bench edit {i}"}}).encode()
+        t = time.perf_counter()
+        conn.request("PATCH", f"/collections/zones/items/{keys[i % len(keys)]}", body, headers)
+        resp = conn.getresponse()
+        resp.read()
+        acks.append((time.perf_counter() - t) * 1000)
+        failed += resp.status != 200
+        i += 1
+        time.sleep(max(0.0, start + i * period - time.monotonic()))
+    with open(out, "w") as f:
+        json.dump(dict(sent=i, seconds=time.monotonic() - start, failed=failed,
+                       ack_ms=[round(a, 2) for a in acks]), f)
 
 
 def chart(js, png, title="zonetrack HTTP vs PostGIS, same random points"):
@@ -229,12 +288,14 @@ def chart(js, png, title="zonetrack HTTP vs PostGIS, same random points"):
 
     med = json.load(open(js))["medians"]
     order = [c for c in CASES if c in med]
-    colours = dict(zt_point="#1f77b4", zt_point0="#6baed6", pg_point="#d62728",
+    colours = dict(zt_point="#1f77b4", zt_point_edits="#17becf", zt_point0="#6baed6",
+                   pg_point="#d62728",
                    pg_point_near="#ff9896",
                    zt_items="#2ca02c", zt_items_gz="#98df8a", zt_filter_100k="#9467bd",
                    ref_404="#bbbbbb",
                    ref_static="#bbbbbb")
-    short = dict(zt_point="zonetrack\n/query/point", zt_point0="zonetrack\n/query/point\nnearest=0",
+    short = dict(zt_point="zonetrack\n/query/point",
+                 zt_point_edits="zonetrack\n/query/point\n+10 edits/s", zt_point0="zonetrack\n/query/point\nnearest=0",
                  pg_point="PostGIS\nST_Covers\nSELECT",
                  pg_point_near="PostGIS\ncovering +\n3 nearest", zt_items="zonetrack\nitems\nlimit=100",
                  zt_items_gz="zonetrack\nitems\ngzip",
@@ -273,7 +334,7 @@ def chart(js, png, title="zonetrack HTTP vs PostGIS, same random points"):
 
 if __name__ == "__main__":
     cmds = dict(points=points, check=check, nearcheck=nearcheck, pglat=pglat, summary=summary,
-                chart=chart)
+                chart=chart, edits=edits)
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])

@@ -387,7 +387,7 @@ impl DirectoryStore {
             if !changes.is_empty() {
                 let r = Revision {
                     number: revisions.last().map_or(0, |r| r.number) + 1,
-                    time: chrono::Utc::now(),
+                    time: revision_time(),
                     author: FILES_AUTHOR.into(),
                     message: "edited in the data folder".into(),
                     changes,
@@ -548,6 +548,14 @@ impl DirectoryStore {
     }
 }
 
+/// The time of a revision made now, to the millisecond: what its log line and `/revisions` say.
+/// Kept finer, the revision in memory would come after the time shown for it until the log is
+/// read again, and `as_of=<that time>` would miss it.
+fn revision_time() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound as _;
+    chrono::Utc::now().trunc_subsecs(3)
+}
+
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -614,10 +622,7 @@ impl History for DirectoryStore {
                 }
                 (None, None) => continue,
             };
-            if before == after {
-                continue;
-            }
-            let change = FeatureChange {
+            let mut change = FeatureChange {
                 layer: edit.layer,
                 id,
                 before,
@@ -626,6 +631,16 @@ impl History for DirectoryStore {
             let next = current
                 .with_changes(std::slice::from_ref(&change))
                 .map_err(EditError::Invalid)?;
+            // The log keeps the feature as stored (rings oriented, coordinates rounded,
+            // a Polygon read as a MultiPolygon), not as the client sent it: each change's
+            // `after` is then the next change's `before` and what the files hold, so the log
+            // folded forward from the import is the data. It also makes an edit that only
+            // restates the stored feature in another form a no-op rather than a revision.
+
+            change.after = next.source_feature(&change.layer, change.id.as_str());
+            if change.before == change.after {
+                continue;
+            }
             working = Some(next);
             changes.push(change);
         }
@@ -637,7 +652,7 @@ impl History for DirectoryStore {
         };
         let revision = Revision {
             number: state.revision() + 1,
-            time: chrono::Utc::now(),
+            time: revision_time(),
             author: author.to_owned(),
             message: message.to_owned(),
             changes,

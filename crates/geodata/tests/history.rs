@@ -39,6 +39,15 @@ fn drawn_zone(data: &Dataset) -> String {
         .to_string()
 }
 
+/// A fresh folder, its store loaded, and a drawn zone of it.
+fn opened(name: &str) -> (e2e::TempDir, PathBuf, DirectoryStore, String) {
+    let (tmp, dir) = folder(name);
+    let store = DirectoryStore::new(&dir);
+    let data = store.load().unwrap();
+    let id = drawn_zone(&data);
+    (tmp, dir, store, id)
+}
+
 fn log_lines(dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join(LOG_FILE))
         .unwrap_or_default()
@@ -49,10 +58,7 @@ fn log_lines(dir: &Path) -> Vec<Value> {
 
 #[test]
 fn a_commit_is_a_logged_revision_and_the_files_follow_on_flush() {
-    let (_tmp, dir) = folder("history-commit");
-    let store = DirectoryStore::new(&dir);
-    let data = store.load().unwrap();
-    let id = drawn_zone(&data);
+    let (_tmp, dir, store, id) = opened("history-commit");
     let done = store
         .commit(vec![rename(&id, "Renamed by alice")], "alice", "rename")
         .unwrap();
@@ -235,4 +241,54 @@ fn a_file_edited_twice_by_hand_ends_as_the_second_edit() {
     let back = store.load().unwrap();
     assert!(back.zones.iter().all(|z| z.meta.name != "by hand"));
     assert_eq!(store.state().unwrap().revision(), 2);
+}
+
+/// A geometry sent as a clockwise `Polygon` is stored as a counter-clockwise `MultiPolygon`
+/// (`geodata/FORMAT.md`): the log must say what was stored, so its `after` is the next
+/// change's `before`, the layer file's feature, and what folding the log forward gives.
+#[test]
+fn the_log_records_a_feature_as_stored_not_as_sent() {
+    let (_tmp, dir, store, id) = opened("history-stored-form");
+    let clockwise = json!({"geometry": {"type": "Polygon",
+        "coordinates": [[[36, 33], [36, 34], [37, 34], [37, 33], [36, 33]]]}});
+    let edit = |patch: Value| Edit {
+        layer: "zones".into(),
+        id: Some(geodata::FeatureId::parse(&id).unwrap()),
+        if_match: None,
+        make: Box::new(move |c| {
+            source_from_client("zones", c, &patch, ClientEdit::Patch, None).map(Some)
+        }),
+    };
+    store
+        .commit(vec![edit(clockwise.clone())], "alice", "")
+        .unwrap();
+    store
+        .commit(vec![rename(&id, "after the move")], "alice", "")
+        .unwrap();
+    store.flush().unwrap();
+    let lines = log_lines(&dir);
+    assert_eq!(lines.len(), 2);
+    let stored = &lines[0]["changes"][0]["after"];
+    assert_eq!(stored["geometry"]["type"], "MultiPolygon");
+    assert_eq!(
+        stored["geometry"]["coordinates"][0][0][1],
+        json!([37.0, 33.0]),
+        "the outer ring is counter-clockwise"
+    );
+    assert_eq!(&lines[1]["changes"][0]["before"], stored);
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("zones.geojson")).unwrap()).unwrap();
+    let in_file = file["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == json!(id))
+        .unwrap();
+    assert_eq!(in_file, &lines[1]["changes"][0]["after"]);
+    // The same shape sent again in its first form changes nothing.
+    let again = store.commit(vec![edit(clockwise)], "alice", "").unwrap();
+    assert!(
+        again.revision.is_none(),
+        "a restated geometry is no revision"
+    );
 }
