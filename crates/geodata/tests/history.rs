@@ -250,7 +250,7 @@ fn a_file_edited_twice_by_hand_ends_as_the_second_edit() {
 fn the_log_records_a_feature_as_stored_not_as_sent() {
     let (_tmp, dir, store, id) = opened("history-stored-form");
     let clockwise = json!({"geometry": {"type": "Polygon",
-        "coordinates": [[[36, 33], [36, 34], [37, 34], [37, 33], [36, 33]]]}});
+        "coordinates": [[[33.0, 34.0], [33.0, 34.1], [33.1, 34.1], [33.1, 34.0], [33.0, 34.0]]]}});
     let edit = |patch: Value| Edit {
         layer: "zones".into(),
         id: Some(geodata::FeatureId::parse(&id).unwrap()),
@@ -272,7 +272,7 @@ fn the_log_records_a_feature_as_stored_not_as_sent() {
     assert_eq!(stored["geometry"]["type"], "MultiPolygon");
     assert_eq!(
         stored["geometry"]["coordinates"][0][0][1],
-        json!([37.0, 33.0]),
+        json!([33.1, 34.0]),
         "the outer ring is counter-clockwise"
     );
     assert_eq!(&lines[1]["changes"][0]["before"], stored);
