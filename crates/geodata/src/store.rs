@@ -362,6 +362,9 @@ impl DirectoryStore {
             // our own writes).
             return Ok((*state.data).clone());
         }
+        // Taken before the files are read: a file written while they are read must look changed
+        // at the next load, not be taken as read.
+        let stamps = self.stamps();
         let revisions = self.read_log()?;
         let checkpoint = self.read_checkpoint()?;
         let files = crate::load_dir_named(&self.dir, &self.shown)?;
@@ -410,8 +413,10 @@ impl DirectoryStore {
             checkpoint
         };
         w.dirty = dirty;
-        self.flush_locked(w)?;
-        w.stamps = self.stamps();
+        let wrote = self.flush_locked(w)?;
+        if !wrote {
+            w.stamps = stamps;
+        }
         w.log_len = self.log_len();
         Ok(data)
     }

@@ -440,6 +440,25 @@ async fn write(
         }
         _ => None,
     };
+    // A period derived from a date-aware rule is written through its rule zone.
+    if let Some(i) = index
+        && let Some(d) = snap
+            .data
+            .zones
+            .iter()
+            .find(|z| z.meta.id.as_str() == layer.features[i].key)
+            .and_then(|z| z.derived_from.as_ref())
+    {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "DerivedFeature",
+            description: format!(
+                "this zone is one period derived from the rule zone {:?}: edit that zone (its rule or properties) instead",
+                d.id.as_str()
+            ),
+        }
+        .into());
+    }
     let served = index.map(|i| layer.features[i].to_json());
     let id = index
         .map(|i| FeatureId::parse(&layer.features[i].key))

@@ -99,7 +99,8 @@ fn ids(data: &Dataset, layer: &str, drawn_only: bool) -> Vec<String> {
         "zones" => data
             .zones
             .iter()
-            .filter(|z| !drawn_only || z.rule.is_none())
+            // A period derived from a date-aware rule is not a feature of the file: the rule is.
+            .filter(|z| z.derived_from.is_none() && (!drawn_only || z.rule.is_none()))
             .map(|z| z.meta.id.to_string())
             .collect(),
         "locations" => data
