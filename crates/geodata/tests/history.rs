@@ -43,7 +43,7 @@ fn drawn_zone(data: &Dataset) -> String {
 fn opened(name: &str) -> (e2e::TempDir, PathBuf, DirectoryStore, String) {
     let (tmp, dir) = folder(name);
     let store = DirectoryStore::new(&dir);
-    let data = store.load().unwrap();
+    let data = store.load().expect("the folder loads");
     let id = drawn_zone(&data);
     (tmp, dir, store, id)
 }
