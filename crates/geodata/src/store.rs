@@ -534,11 +534,15 @@ impl DirectoryStore {
         if w.flushed == latest && w.dirty.is_empty() {
             return Ok(false);
         }
-        for layer in std::mem::take(&mut w.dirty) {
-            let name = format!("{layer}.geojson");
-            let Some(v) = state.data.source_file(&name) else {
+        let dirty: Vec<String> = std::mem::take(&mut w.dirty)
+            .into_iter()
+            .map(|layer| format!("{layer}.geojson"))
+            .collect();
+        // Every file's source form at once: asking for them one by one made each again.
+        for (name, v) in state.data.source_files() {
+            if !dirty.contains(&name) {
                 continue;
-            };
+            }
             let mut text = crate::to_pretty(&v);
             text.push('\n');
             self.replace_file(&self.dir.join(&name), text.as_bytes())?;

@@ -406,13 +406,6 @@ impl Dataset {
         out
     }
 
-    /// One file of the data directory in source form, by its relative name.
-    pub fn source_file(&self, name: &str) -> Option<Value> {
-        self.source_files()
-            .into_iter()
-            .find_map(|(n, v)| (n == name).then_some(v))
-    }
-
     /// Writes the data set as a data directory (source form: rules stay rules), creating `dir`.
     pub fn write_dir(&self, dir: &Path) -> GeodataResult<()> {
         for (name, value) in self.source_files() {
