@@ -337,6 +337,15 @@ pub fn on_big_stack(property: fn()) {
     }
 }
 
+/// How many cases each property of a fuzz test runs: `ZONETRACK_FUZZ_CASES`, or `default`
+/// (bounded for CI; set the variable for a longer local run).
+pub fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("ZONETRACK_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The string `field` of each item of a JSON array (items without it are passed over).
 pub fn strs<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
     let items = list.as_array().map(Vec::as_slice).unwrap_or_default();

@@ -290,12 +290,12 @@ mod tests {
         after["properties"]["name"] = json!("renamed");
         let r = revision(
             1,
-            vec![FeatureChange {
-                layer: "zones".into(),
-                id: z.meta.id.clone(),
-                before: Some(z.source_json()),
-                after: Some(after),
-            }],
+            vec![change(
+                "zones",
+                z.meta.id.as_str(),
+                Some(&z.source_json()),
+                Some(&after),
+            )],
         );
         let line = r.to_json().to_string();
         assert!(!line.contains('\n'));
@@ -312,12 +312,12 @@ mod tests {
         renamed["properties"]["name"] = json!("renamed");
         let r1 = revision(
             1,
-            vec![FeatureChange {
-                layer: "zones".into(),
-                id: z.meta.id.clone(),
-                before: Some(z.source_json()),
-                after: Some(renamed),
-            }],
+            vec![change(
+                "zones",
+                z.meta.id.as_str(),
+                Some(&z.source_json()),
+                Some(&renamed),
+            )],
         );
         // A location no event or rule refers to.
         let l = base

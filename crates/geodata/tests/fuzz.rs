@@ -15,17 +15,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Value, json};
 
-/// `ZONETRACK_FUZZ_CASES`, or `default`.
-fn cases(default: u32) -> u32 {
-    std::env::var("ZONETRACK_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn config(default: u32) -> Config {
     Config {
-        cases: cases(default),
+        cases: e2e::fuzz_cases(default),
         // Shrinking a slow load is slow; a failure is reported with its seed either way.
         max_shrink_iters: 512,
         ..Config::default()

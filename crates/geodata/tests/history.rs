@@ -18,7 +18,11 @@ fn folder(name: &str) -> (e2e::TempDir, PathBuf) {
 }
 
 fn rename(id: &str, name: &str) -> Edit {
-    let patch = json!({"properties": {"name": name}});
+    patched(id, json!({"properties": {"name": name}}))
+}
+
+/// A merge patch of zone `id`, as a client sends it.
+fn patched(id: &str, patch: Value) -> Edit {
     Edit {
         layer: "zones".into(),
         id: Some(geodata::FeatureId::parse(id).expect("a valid id")),
@@ -93,10 +97,7 @@ fn a_commit_is_a_logged_revision_and_the_files_follow_on_flush() {
 
 #[test]
 fn a_stale_if_match_and_an_invalid_feature_change_nothing() {
-    let (_tmp, dir) = folder("history-refused");
-    let store = DirectoryStore::new(&dir);
-    let data = store.load().unwrap();
-    let id = drawn_zone(&data);
+    let (_tmp, dir, store, id) = opened("history-refused");
     store
         .commit(vec![rename(&id, "first")], "alice", "")
         .unwrap();
@@ -115,14 +116,7 @@ fn a_stale_if_match_and_an_invalid_feature_change_nothing() {
         "{err}"
     );
     let bad_patch = json!({"properties": {"confidence": "certain", "kind": 7}});
-    let bad = Edit {
-        layer: "zones".into(),
-        id: Some(geodata::FeatureId::parse(&id).unwrap()),
-        if_match: None,
-        make: Box::new(move |c| {
-            source_from_client("zones", c, &bad_patch, ClientEdit::Patch, None).map(Some)
-        }),
-    };
+    let bad = patched(&id, bad_patch);
     let Err(EditError::Invalid(problems)) = store.commit(vec![bad], "bob", "") else {
         panic!("an invalid feature is refused");
     };
@@ -137,10 +131,7 @@ fn a_stale_if_match_and_an_invalid_feature_change_nothing() {
 
 #[test]
 fn a_crash_between_log_and_files_is_repaired_on_load_and_a_torn_line_dropped() {
-    let (_tmp, dir) = folder("history-crash");
-    let store = DirectoryStore::new(&dir);
-    let data = store.load().unwrap();
-    let id = drawn_zone(&data);
+    let (_tmp, dir, store, id) = opened("history-crash");
     store
         .commit(vec![rename(&id, "acknowledged")], "alice", "")
         .unwrap();
@@ -251,14 +242,7 @@ fn the_log_records_a_feature_as_stored_not_as_sent() {
     let (_tmp, dir, store, id) = opened("history-stored-form");
     let clockwise = json!({"geometry": {"type": "Polygon",
         "coordinates": [[[33.0, 34.0], [33.0, 34.1], [33.1, 34.1], [33.1, 34.0], [33.0, 34.0]]]}});
-    let edit = |patch: Value| Edit {
-        layer: "zones".into(),
-        id: Some(geodata::FeatureId::parse(&id).unwrap()),
-        if_match: None,
-        make: Box::new(move |c| {
-            source_from_client("zones", c, &patch, ClientEdit::Patch, None).map(Some)
-        }),
-    };
+    let edit = |patch: Value| patched(&id, patch);
     store
         .commit(vec![edit(clockwise.clone())], "alice", "")
         .unwrap();

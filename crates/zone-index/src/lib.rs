@@ -425,30 +425,23 @@ impl ZoneIndex {
         base: bool,
     ) {
         let live = |z: u32| z != GONE && self.active(z as usize, at);
-        if base {
-            self.polygons.covering_into(
+        let mut add = |polygons: &PolygonIndex, zones: &[u32]| {
+            polygons.covering_into(
                 lon,
                 lat,
-                &|item| live(o.base_zone[item]),
+                &|item| live(zones[item]),
                 &mut |item, on_boundary| {
                     out.push(Covering {
-                        zone: o.base_zone[item] as usize,
+                        zone: zones[item] as usize,
                         on_boundary,
                     })
                 },
             );
+        };
+        if base {
+            add(&self.polygons, &o.base_zone);
         }
-        o.changed.covering_into(
-            lon,
-            lat,
-            &|item| live(o.changed_zone[item]),
-            &mut |item, on_boundary| {
-                out.push(Covering {
-                    zone: o.changed_zone[item] as usize,
-                    on_boundary,
-                })
-            },
-        );
+        add(&o.changed, &o.changed_zone);
         out.sort_unstable_by_key(|c| c.zone);
     }
 

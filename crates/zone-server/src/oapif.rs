@@ -407,15 +407,7 @@ pub async fn items(
     let params = Params::parse_repeatable(q.as_deref(), &allowed, &["datetime"])?;
     let snap = state.snapshot_at(params.get("as_of")).await?;
     let layer = find_layer(&snap, &name)?;
-    if let Some(f) = params.get("f")
-        && f != "json"
-        && f != "geojson"
-    {
-        return Err(ApiError::invalid(format!(
-            "f: items are served as GeoJSON only (f=json); got {:?}",
-            f.chars().take(20).collect::<String>()
-        )));
-    }
+    geojson_only(&params, "items")?;
     // Larger limits are clamped rather than refused, as OGC API - Features permits; the
     // OpenAPI document says so.
     let limit = match params.get("limit") {
@@ -513,6 +505,17 @@ pub async fn items(
     Ok(resp)
 }
 
+/// Refuses an `f` other than JSON: features are served as GeoJSON only.
+fn geojson_only(params: &Params, what: &str) -> ApiResult<()> {
+    match params.get("f") {
+        Some(f) if f != "json" && f != "geojson" => Err(ApiError::invalid(format!(
+            "f: {what} are served as GeoJSON only (f=json); got {:?}",
+            f.chars().take(20).collect::<String>()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `GET /collections/{id}/items/{featureId}`: by integer id, or by readable id (`key`).
 pub async fn item(
     State(state): State<Arc<AppState>>,
@@ -521,15 +524,7 @@ pub async fn item(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref(), &["f", "crs", "as_of"])?;
-    if let Some(f) = params.get("f")
-        && f != "json"
-        && f != "geojson"
-    {
-        return Err(ApiError::invalid(format!(
-            "f: features are served as GeoJSON only (f=json); got {:?}",
-            f.chars().take(20).collect::<String>()
-        )));
-    }
+    geojson_only(&params, "features")?;
     let crs = output_crs(&params)?;
     let snap = state.snapshot_at(params.get("as_of")).await?;
     let base = state.base_url(&headers);

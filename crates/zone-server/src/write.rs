@@ -820,22 +820,29 @@ pub(crate) fn openapi_operations(id: &str, items: &mut Value, item: &mut Value) 
         "requestBody": feature_body("application/geo+json"),
         "responses": with("201", "Created: `Location` names the new feature", &["400", "401", "403", "409", "415", "422"]),
     });
-    item["put"] = json!({
-        "summary": format!("Replace a feature of {id}"),
-        "operationId": format!("replaceFeature_{id}"),
-        "security": security,
-        "parameters": [{"$ref": "#/components/parameters/featureId"}, headers[0], headers[1], headers[2]],
-        "requestBody": feature_body("application/geo+json"),
-        "responses": with("200", "Replaced", &["400", "401", "403", "404", "412", "415", "422"]),
-    });
-    item["patch"] = json!({
-        "summary": format!("Change part of a feature of {id} (JSON merge patch, RFC 7396)"),
-        "operationId": format!("updateFeature_{id}"),
-        "security": security,
-        "parameters": [{"$ref": "#/components/parameters/featureId"}, headers[0], headers[1], headers[2]],
-        "requestBody": feature_body("application/merge-patch+json"),
-        "responses": with("200", "Updated", &["400", "401", "403", "404", "412", "415", "422"]),
-    });
+    // PUT and PATCH differ only in their words and the body's media type.
+    let change = |operation: &str, summary: String, media: &str, done: &str| {
+        json!({
+            "summary": summary,
+            "operationId": format!("{operation}_{id}"),
+            "security": security,
+            "parameters": [{"$ref": "#/components/parameters/featureId"}, headers[0], headers[1], headers[2]],
+            "requestBody": feature_body(media),
+            "responses": with("200", done, &["400", "401", "403", "404", "412", "415", "422"]),
+        })
+    };
+    item["put"] = change(
+        "replaceFeature",
+        format!("Replace a feature of {id}"),
+        "application/geo+json",
+        "Replaced",
+    );
+    item["patch"] = change(
+        "updateFeature",
+        format!("Change part of a feature of {id} (JSON merge patch, RFC 7396)"),
+        "application/merge-patch+json",
+        "Updated",
+    );
     item["delete"] = json!({
         "summary": format!("Delete a feature of {id} (to end a zone on the ground, set its valid_to instead)"),
         "operationId": format!("deleteFeature_{id}"),

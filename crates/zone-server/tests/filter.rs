@@ -14,60 +14,27 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use geo::Intersects as _;
 use geodata::Dataset;
-use http_body_util::BodyExt;
 use proptest::prelude::*;
 use serde_json::Value;
-use tower::ServiceExt;
-use zone_server::{AppState, Config, Snapshot, app};
+use zone_server::{AppState, Config, Snapshot};
+
+mod common;
+use common::{Answer, send_blocking};
 
 static STATE: LazyLock<Arc<AppState>> =
     LazyLock::new(|| AppState::new(Snapshot::new(Dataset::embedded()), Config::default()));
 
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-});
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
 fn send(req: Request<Body>) -> Answer {
-    RUNTIME.block_on(async {
-        let resp = app(STATE.clone()).oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    })
+    send_blocking(&STATE, req)
+}
+
+fn post_csv(uri: &str, body: String) -> Answer {
+    send(common::req(
+        "POST",
+        uri,
+        &[("content-type", "text/csv")],
+        body,
+    ))
 }
 
 fn get(uri: &str) -> Answer {
@@ -431,11 +398,9 @@ fn exports_and_batches_take_the_same_filter() {
     .unwrap();
     let body = format!("lon,lat\n{},{}\n", point.x(), point.y());
     let batch = |f: &str| -> Value {
-        let a = send(
-            Request::post(url("/query/points", &[("datetime", day), ("filter", f)]))
-                .header(header::CONTENT_TYPE, "text/csv")
-                .body(Body::from(body.clone()))
-                .unwrap(),
+        let a = post_csv(
+            &url("/query/points", &[("datetime", day), ("filter", f)]),
+            body.clone(),
         );
         assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
         Value::String(String::from_utf8(a.body).unwrap())
@@ -444,12 +409,7 @@ fn exports_and_batches_take_the_same_filter() {
     assert!(kept.as_str().unwrap().contains(key), "{kept}");
     let dropped = batch("actor <> 'iran'");
     assert!(!dropped.as_str().unwrap().contains(key), "{dropped}");
-    let bad = send(
-        Request::post("/query/points?filter=nope%3D1")
-            .header(header::CONTENT_TYPE, "text/csv")
-            .body(Body::from(body))
-            .unwrap(),
-    );
+    let bad = post_csv("/query/points?filter=nope%3D1", body);
     assert_eq!(bad.status, 400);
 }
 

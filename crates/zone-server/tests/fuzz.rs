@@ -15,7 +15,6 @@ use std::sync::{Arc, LazyLock};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use geodata::Dataset;
-use http_body_util::BodyExt;
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Value, json};
@@ -24,17 +23,12 @@ use zone_formats::batch::{BatchLimits, BatchRefused, parse_csv, parse_geojson};
 use zone_server::params::{self, MAX_QUERY_LEN, MAX_VALUE_LEN, Params};
 use zone_server::{AppState, Config, Snapshot, app};
 
-/// `ZONETRACK_FUZZ_CASES`, or `default`.
-fn cases(default: u32) -> u32 {
-    std::env::var("ZONETRACK_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{Answer, answer, block_on, send_blocking};
 
 fn config(default: u32) -> ProptestConfig {
     ProptestConfig {
-        cases: cases(default),
+        cases: e2e::fuzz_cases(default),
         max_shrink_iters: 1024,
         ..ProptestConfig::default()
     }
@@ -43,70 +37,23 @@ fn config(default: u32) -> ProptestConfig {
 static STATE: LazyLock<Arc<AppState>> =
     LazyLock::new(|| AppState::new(Snapshot::new(Dataset::embedded()), Config::default()));
 
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-});
-
-/// What came back.
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
 fn send(req: Request<Body>) -> Answer {
-    RUNTIME.block_on(async {
-        let resp = app(STATE.clone())
-            .oneshot(req)
-            .await
-            .expect("the router is infallible");
-        answer_of(resp).await
-    })
-}
-
-/// A header's value as text; empty when it is missing or not text.
-fn header_of(headers: &axum::http::HeaderMap, name: header::HeaderName) -> String {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
-}
-
-/// Status, content type and the whole body of a response.
-async fn answer_of(resp: axum::response::Response) -> Answer {
-    let status = resp.status().as_u16();
-    let content_type = header_of(resp.headers(), header::CONTENT_TYPE);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        content_type,
-        body,
-    }
+    send_blocking(&STATE, req)
 }
 
 /// The contract for any answer: not a 5xx, and a 4xx is JSON with a code and a description.
 fn contract(what: &str, a: &Answer) -> Result<(), String> {
+    let (status, content_type) = (a.status.as_u16(), a.header(header::CONTENT_TYPE));
     let shown = || {
         let what: String = what.chars().take(300).collect();
         let body: String = String::from_utf8_lossy(&a.body).chars().take(300).collect();
-        format!("{what} -> {} {:?} {body}", a.status, a.content_type)
+        format!("{what} -> {} {:?} {body}", a.status, content_type)
     };
-    if a.status >= 500 {
+    if status >= 500 {
         return Err(format!("a server error: {}", shown()));
     }
-    if (400..500).contains(&a.status) {
-        if a.content_type != "application/json" {
+    if (400..500).contains(&status) {
+        if content_type != "application/json" {
             return Err(format!("a 4xx that is not JSON: {}", shown()));
         }
         let v: Value = serde_json::from_slice(&a.body)
@@ -1012,9 +959,9 @@ fn the_hostile_corpus_gets_json_4xx_and_never_a_5xx() {
         }
         let status_ok = match c.expect.as_str() {
             "any" => true,
-            "2xx" => (200..300).contains(&a.status),
-            "4xx" => (400..500).contains(&a.status),
-            code => code.parse::<u16>().ok() == Some(a.status),
+            "2xx" => a.status.is_success(),
+            "4xx" => a.status.is_client_error(),
+            code => code.parse::<u16>().ok() == Some(a.status.as_u16()),
         };
         if !status_ok {
             failures.push(format!(
@@ -1070,14 +1017,10 @@ fn wrong_methods_get_a_json_405_that_names_the_allowed_ones() {
         ("DELETE", "/health", "GET"),
         ("PUT", "/collections/zones/items", "GET"),
     ] {
-        let resp = RUNTIME.block_on(
-            app(STATE.clone()).oneshot(request(method, uri, &[], Vec::new()).expect("a request")),
-        );
-        let resp = resp.expect("the router is infallible");
-        assert_eq!(resp.status(), 405, "{method} {uri}");
-        let allow = header_of(resp.headers(), header::ALLOW);
-        assert!(allow.contains(allowed), "{method} {uri}: Allow {allow:?}");
         let a = send(request(method, uri, &[], Vec::new()).expect("a request"));
+        assert_eq!(a.status, 405, "{method} {uri}");
+        let allow = a.header(header::ALLOW);
+        assert!(allow.contains(allowed), "{method} {uri}: Allow {allow:?}");
         contract(uri, &a).unwrap_or_else(|e| panic!("{e}"));
         let v: Value = serde_json::from_slice(&a.body).expect("JSON");
         assert_eq!(v["code"], "MethodNotAllowed");
@@ -1116,7 +1059,7 @@ fn announced_oversized_bodies_are_refused_before_reading() {
             .header(header::CONTENT_LENGTH, length)
             .body(Body::new(body))
             .expect("a request");
-        let a = RUNTIME.block_on(async {
+        let a = block_on(async {
             let resp = tokio::time::timeout(
                 std::time::Duration::from_secs(10),
                 app(STATE.clone()).oneshot(req),
@@ -1124,7 +1067,7 @@ fn announced_oversized_bodies_are_refused_before_reading() {
             .await
             .expect("answered without waiting for the body")
             .expect("the router is infallible");
-            answer_of(resp).await
+            answer(resp).await
         });
         assert_eq!(a.status, 413, "Content-Length {length}");
         contract(length, &a).unwrap_or_else(|e| panic!("{e}"));

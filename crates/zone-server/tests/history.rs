@@ -14,12 +14,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use geodata::{Dataset, DirectoryStore, FeatureChange, LOG_FILE, Revision, Store};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use zone_server::{AppState, Config, Editors, Snapshot, app};
+use zone_server::{AppState, Config, Editors, Snapshot};
+
+mod common;
 
 const LAYERS: [&str; 3] = ["zones", "locations", "events"];
 /// How many edits are sent; refused ones (an edit that would leave the data invalid) included.
@@ -54,23 +54,9 @@ async fn send(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> (StatusCode, Value) {
-    let mut r = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        r = r.header(*name, *value);
-    }
     let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let resp = app(state.clone())
-        .oneshot(r.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    (status, json)
+    let a = common::send(state, common::req(method, uri, headers, body)).await;
+    (a.status, a.json_or_null())
 }
 
 /// A small geometry inside Syria for a layer; a zone's ring is sometimes clockwise, which the

@@ -9,12 +9,15 @@
 use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use geodata::Dataset;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use zone_server::{AppState, Config, Snapshot, app};
+
+mod common;
+use common::{Answer, answer, get_with, req, send};
 
 static DATA: LazyLock<Dataset> = LazyLock::new(Dataset::embedded);
 
@@ -24,72 +27,6 @@ fn state_with(config: Config) -> Arc<AppState> {
 
 fn state() -> Arc<AppState> {
     state_with(Config::default())
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn header(&self, name: header::HeaderName) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-    /// Every value of a header, in order.
-    fn header_all(&self, name: header::HeaderName) -> Vec<&str> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect()
-    }
-}
-
-/// A request with these headers (lower-case names) and body.
-fn req(method: &str, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Request<Body> {
-    let mut r = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        r = r.header(*name, *value);
-    }
-    r.body(body.into()).unwrap()
-}
-
-/// A GET request with these headers only.
-async fn get_with(state: &Arc<AppState>, uri: &str, headers: &[(&str, &str)]) -> Answer {
-    send(state, req("GET", uri, headers, Body::empty())).await
-}
-
-async fn send(state: &Arc<AppState>, req: Request<Body>) -> Answer {
-    answer(app(state.clone()).oneshot(req).await.unwrap()).await
-}
-
-/// A whole response, its body read.
-async fn answer(resp: axum::response::Response) -> Answer {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
 }
 
 async fn get(state: &Arc<AppState>, uri: &str) -> Answer {
@@ -577,9 +514,9 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
         )
     };
     let first = send(&s, ask("gzip", "https://a.example")).await;
-    assert_eq!(first.header("x-cache".parse().unwrap()), "miss");
+    assert_eq!(first.header("x-cache"), "miss");
     let second = send(&s, ask("gzip", "https://a.example")).await;
-    assert_eq!(second.header("x-cache".parse().unwrap()), "hit");
+    assert_eq!(second.header("x-cache"), "hit");
     assert_eq!(second.header(header::CONTENT_ENCODING), "gzip");
     assert_eq!(second.body, first.body);
     assert_eq!(second.header(header::ETAG), first.header(header::ETAG));
@@ -589,11 +526,11 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
     );
     // Another encoding, or another origin, is another answer: never served from this one.
     let plain = send(&s, ask("identity", "https://a.example")).await;
-    assert_eq!(plain.header("x-cache".parse().unwrap()), "miss");
+    assert_eq!(plain.header("x-cache"), "miss");
     assert_eq!(plain.header(header::CONTENT_ENCODING), "");
     assert_eq!(plain.json()["numberReturned"], DATA.zones.len().min(50));
     let other = send(&s, ask("gzip", "https://b.example")).await;
-    assert_eq!(other.header("x-cache".parse().unwrap()), "miss");
+    assert_eq!(other.header("x-cache"), "miss");
     assert_eq!(other.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "");
     assert_eq!(
         second.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
@@ -602,12 +539,12 @@ async fn pages_are_built_and_compressed_once_per_data_version() {
     // Point answers are not kept (one per point); new data starts an empty cache.
     for _ in 0..2 {
         let p = get(&s, "/query/point?lon=36.1&lat=32.6").await;
-        assert_eq!(p.header("x-cache".parse().unwrap()), "");
+        assert_eq!(p.header("x-cache"), "");
     }
     let changed = without_a_zone_of_the_files();
     s.replace(Snapshot::new(changed));
     let after = send(&s, ask("identity", "https://a.example")).await;
-    assert_eq!(after.header("x-cache".parse().unwrap()), "miss");
+    assert_eq!(after.header("x-cache"), "miss");
     assert_eq!(after.json()["numberMatched"], DATA.zones.len() - 1);
 }
 
