@@ -37,7 +37,7 @@ pub(crate) fn check(
     reference: &[ReferenceLayer],
     problems: &mut Vec<Problem>,
 ) {
-    control_overlaps(files, zones, problems);
+    control_overlaps(files, zones, None, problems);
     actor_colours(files, actors, problems);
     ids_across_layers(files, zones, locations, events, reference, problems);
 }
@@ -75,46 +75,122 @@ fn shared(a: &Period, b: &Period) -> Option<Period> {
     Period::new(from, to)
 }
 
+/// Runs the whole-data-set checks that can involve the features `changed` says were changed,
+/// for a data set whose other features passed [`check`] together already (an edit): the same
+/// problems [`check`] would find, at a cost that grows with the change, not with the data.
+/// Actors are not edited feature by feature, so their colours are not checked again.
+pub(crate) fn check_changed(
+    files: &Files<'_>,
+    zones: &[Zone],
+    locations: &[Location],
+    events: &[Event],
+    reference: &[ReferenceLayer],
+    changed: &dyn Fn(&str, &str) -> bool,
+    problems: &mut Vec<Problem>,
+) {
+    // A rule zone is derived again from whatever it names, so it may have changed with anything.
+    let zone_changed =
+        |z: &Zone| z.rule.is_some() || z.derived_from.is_some() || changed("zones", file_id(z));
+    control_overlaps(files, zones, Some(&zone_changed), problems);
+    // An id in two layers is rare: when a changed one is, the whole check says where, as it
+    // would for the files.
+    let mut layers: HashMap<&str, u8> = HashMap::new();
+    let ids = zones
+        .iter()
+        .map(|z| ("zones", file_id(z)))
+        .chain(locations.iter().map(|l| ("locations", l.meta.id.as_str())))
+        .chain(events.iter().map(|e| ("events", e.meta.id.as_str())))
+        .chain(
+            reference
+                .iter()
+                .flat_map(|r| r.features.iter().map(|f| ("reference", f.meta.id.as_str()))),
+        );
+    let mut clash = false;
+    for (layer, id) in ids {
+        let bit = match layer {
+            "zones" => 1,
+            "locations" => 2,
+            "events" => 4,
+            _ => 8,
+        };
+        let seen = layers.entry(id).or_default();
+        if *seen & !bit != 0
+            && (changed("zones", id) || changed("locations", id) || changed("events", id))
+        {
+            clash = true;
+            break;
+        }
+        *seen |= bit;
+    }
+    if clash {
+        ids_across_layers(files, zones, locations, events, reference, problems);
+    }
+}
+
 /// Two actors do not control the same ground on the same day: such an overlap is a drawing error
 /// (or a change inside a period that the data does not model), and it makes a point answer two
-/// controllers.
-fn control_overlaps(files: &Files<'_>, zones: &[Zone], problems: &mut Vec<Problem>) {
-    let control: Vec<(&Zone, Option<geo::Rect<f64>>)> = zones
+/// controllers. With `changed`, only pairs with a changed zone are measured (the others were).
+fn control_overlaps(
+    files: &Files<'_>,
+    zones: &[Zone],
+    changed: Option<&dyn Fn(&Zone) -> bool>,
+    problems: &mut Vec<Problem>,
+) {
+    let control: Vec<&Zone> = zones
         .iter()
         .filter(|z| z.kind == ZoneKind::Control)
-        .map(|z| (z, z.geometry.bounding_rect()))
         .collect();
-    for (i, (a, ra)) in control.iter().enumerate() {
-        for (b, rb) in &control[i + 1..] {
-            // A period of a remainder rule is its area minus exactly the other actors' control
-            // zones of that period, so it cannot overlap them: no need to measure.
-            let derived = a.derived_from.is_some() || b.derived_from.is_some();
-            if a.actor == b.actor || derived || !a.period.overlaps(&b.period) {
-                continue;
+    // Measured when first needed: most pairs are told apart by actor or period.
+    let rects: Vec<std::cell::OnceCell<Option<geo::Rect<f64>>>> =
+        control.iter().map(|_| std::cell::OnceCell::new()).collect();
+    let rect = |i: usize| *rects[i].get_or_init(|| control[i].geometry.bounding_rect());
+    // The pairs (i, j), i < j, to look at: all of them, or those with a changed zone in them,
+    // in the same order, so a problem is reported at the same zone either way.
+    let n = control.len();
+    let pairs: Box<dyn Iterator<Item = (usize, usize)>> = match changed {
+        None => Box::new((0..n).flat_map(move |i| (i + 1..n).map(move |j| (i, j)))),
+        Some(changed) => {
+            let is: Vec<bool> = control.iter().map(|z| changed(z)).collect();
+            let mut pairs: Vec<(usize, usize)> = Vec::new();
+            for c in (0..n).filter(|&c| is[c]) {
+                // A pair of two changed zones is taken from the first of them.
+                let others = (0..n).filter(|&o| o != c && !(is[o] && o < c));
+                pairs.extend(others.map(|o| (c.min(o), c.max(o))));
             }
-            let (Some(ra), Some(rb)) = (ra, rb) else {
-                continue;
-            };
-            if !ra.intersects(rb) {
-                continue;
-            }
-            let km2 = area_km2(&a.geometry.intersection(&b.geometry));
-            if km2 < CONTROL_OVERLAP_KM2 {
-                continue;
-            }
-            let days = shared(&a.period, &b.period).unwrap_or(a.period);
-            problems.push(zone_problem(
-                files,
-                b,
-                "geometry",
-                ProblemKind::ControlOverlap {
-                    other: a.meta.id.to_string(),
-                    other_actor: a.actor.to_string(),
-                    km2,
-                    days: days.to_string(),
-                },
-            ));
+            pairs.sort_unstable();
+            Box::new(pairs.into_iter())
         }
+    };
+    for (i, j) in pairs {
+        let (a, b) = (control[i], control[j]);
+        // A period of a remainder rule is its area minus exactly the other actors' control
+        // zones of that period, so it cannot overlap them: no need to measure.
+        let derived = a.derived_from.is_some() || b.derived_from.is_some();
+        if derived || !a.period.overlaps(&b.period) || a.actor == b.actor {
+            continue;
+        }
+        let (Some(ra), Some(rb)) = (rect(i), rect(j)) else {
+            continue;
+        };
+        if !ra.intersects(&rb) {
+            continue;
+        }
+        let km2 = area_km2(&a.geometry.intersection(&*b.geometry));
+        if km2 < CONTROL_OVERLAP_KM2 {
+            continue;
+        }
+        let days = shared(&a.period, &b.period).unwrap_or(a.period);
+        problems.push(zone_problem(
+            files,
+            b,
+            "geometry",
+            ProblemKind::ControlOverlap {
+                other: a.meta.id.to_string(),
+                other_actor: a.actor.to_string(),
+                km2,
+                days: days.to_string(),
+            },
+        ));
     }
 }
 

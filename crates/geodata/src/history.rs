@@ -189,10 +189,14 @@ impl Dataset {
     /// A feature's source form (as in its layer file) by layer and readable id.
     pub fn source_feature(&self, layer: &str, id: &str) -> Option<Value> {
         match layer {
-            "zones" => crate::rules::file_zones(&self.zones)
+            "zones" => self
+                .zones
                 .iter()
-                .find(|z| z.meta.id.as_str() == id)
-                .map(|z| z.source_json()),
+                .find(|z| {
+                    let written = z.derived_from.as_ref().map_or(&z.meta.id, |d| &d.id);
+                    written.as_str() == id
+                })
+                .map(|z| crate::rules::file_zone(z).source_json()),
             "locations" => self.location(id).map(|l| l.source_json()),
             "events" => self
                 .events

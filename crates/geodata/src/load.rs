@@ -1,8 +1,9 @@
 //! Reading a data directory (or the embedded default): parse every file, check every feature,
 //! collect every problem, derive rule zones, and build a [`Dataset`] only when nothing is wrong.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use geo::{Coord, LineString, MultiLineString, MultiPolygon, Orient, Point, Polygon, Validation};
 use geojson::{GeometryValue, Position};
@@ -369,14 +370,15 @@ impl LayerFiles<'_> {
 }
 
 /// A zone as parsed, before its rule (if any) is derived: meta, the rest, and the raw rule.
-pub(crate) type ParsedZone = (FeatureMeta, ZoneRest);
+/// Meta and geometry are shared, not copied, between the data sets an edit makes.
+pub(crate) type ParsedZone = (Arc<FeatureMeta>, ZoneRest);
 
 /// The zone's fields other than its meta, with geometry `None` while a rule is pending.
 pub(crate) struct ZoneRest {
     pub actor: ActorId,
     pub kind: ZoneKind,
     pub period: Period,
-    pub geometry: Option<MultiPolygon<f64>>,
+    pub geometry: Option<Arc<MultiPolygon<f64>>>,
     pub rule: Option<Rule>,
 }
 
@@ -1288,12 +1290,12 @@ fn parse_zone(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<ParsedZone> {
         return None;
     }
     Some((
-        meta?,
+        Arc::new(meta?),
         ZoneRest {
             actor: actor?,
             kind: kind?,
             period: period?,
-            geometry: geometry?,
+            geometry: geometry?.map(Arc::new),
             rule,
         },
     ))
@@ -1881,13 +1883,18 @@ impl Dataset {
                 reference: &reference_files,
                 zone_index: &zone_positions,
             };
-            crate::checks::check(
+            // This data set passed them as a whole: what can fail now involves the changes.
+            let changed: HashSet<(&str, &str)> = changes
+                .iter()
+                .map(|c| (c.layer.as_str(), c.id.as_str()))
+                .collect();
+            crate::checks::check_changed(
                 &files,
-                &self.actors,
                 &zones,
                 &locations,
                 &events,
                 &self.reference,
+                &|layer, id| changed.contains(&(layer, id)),
                 &mut problems,
             );
         }

@@ -2,6 +2,7 @@
 //! carries (sources, confidence, how it was made, when it holds).
 
 use std::fmt;
+use std::sync::Arc;
 
 use geo::{MultiPolygon, Point};
 
@@ -17,7 +18,7 @@ use crate::Date;
 /// assert_eq!(FeatureId::parse("al_tanf").unwrap().as_str(), "al_tanf");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FeatureId(String);
+pub struct FeatureId(Arc<str>);
 
 /// Longest id accepted, so that ids stay readable in URLs and tables.
 pub const MAX_ID_LEN: usize = 80;
@@ -46,7 +47,7 @@ impl FeatureId {
                 "{s:?} is not a valid id: use lower-case letters, digits, '_' and '-', starting with a letter or digit"
             ));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 
     /// The id as written in the data files.
@@ -83,7 +84,7 @@ impl fmt::Display for FeatureId {
 
 /// An actor id from `actors.json`, such as `iran` or `us_coalition`. Same pattern as [`FeatureId`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ActorId(String);
+pub struct ActorId(Arc<str>);
 
 impl ActorId {
     /// Checks the id pattern.
@@ -511,7 +512,7 @@ impl fmt::Display for Rule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
     /// Id, name, sources, confidence, method.
-    pub meta: FeatureMeta,
+    pub meta: Arc<FeatureMeta>,
     /// Whose zone it is.
     pub actor: ActorId,
     /// What it describes.
@@ -519,7 +520,7 @@ pub struct Zone {
     /// When it holds.
     pub period: Period,
     /// Drawn or derived geometry; exterior rings counter-clockwise, holes clockwise.
-    pub geometry: MultiPolygon<f64>,
+    pub geometry: Arc<MultiPolygon<f64>>,
     /// The rule the geometry was derived from, when it was not drawn.
     pub rule: Option<Rule>,
     /// For one period of a date-aware rule ([`Rule::Remainder`]): the feature of the data file

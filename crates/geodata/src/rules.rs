@@ -1,7 +1,9 @@
 //! Rule-derived zones: resolve the features a rule names, compute its geometry (geodesic buffer,
 //! split by a line, clip, subtract), and record problems in the rule's own words.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use geo::{
     BooleanOps, BoundingRect, Coord, LineString, MultiLineString, MultiPolygon, Point, Polygon,
@@ -35,7 +37,7 @@ enum Shape {
 enum State {
     Pending,
     InProgress,
-    Done(Option<MultiPolygon<f64>>),
+    Done(Option<Arc<MultiPolygon<f64>>>),
 }
 
 struct Resolver<'a> {
@@ -44,7 +46,7 @@ struct Resolver<'a> {
     zone_index: &'a [usize],
     locations: &'a [Location],
     reference: &'a [ReferenceLayer],
-    names: HashMap<&'a str, Vec<(String, Target)>>,
+    names: HashMap<&'a str, Vec<(Cow<'a, str>, Target)>>,
     state: Vec<State>,
     stack: Vec<usize>,
     problems: &'a mut Vec<Problem>,
@@ -60,23 +62,23 @@ pub(crate) fn derive_zones(
     reference: &[ReferenceLayer],
     problems: &mut Vec<Problem>,
 ) -> Vec<Zone> {
-    let mut names: HashMap<&str, Vec<(String, Target)>> = HashMap::new();
+    let mut names: HashMap<&str, Vec<(Cow<'_, str>, Target)>> = HashMap::new();
     for (i, (meta, _)) in zones.iter().enumerate() {
         names
             .entry(meta.id.as_str())
             .or_default()
-            .push(("zones".into(), Target::Zone(i)));
+            .push((Cow::Borrowed("zones"), Target::Zone(i)));
     }
     for (i, l) in locations.iter().enumerate() {
         names
             .entry(l.meta.id.as_str())
             .or_default()
-            .push(("locations".into(), Target::Location(i)));
+            .push((Cow::Borrowed("locations"), Target::Location(i)));
     }
     for (li, layer) in reference.iter().enumerate() {
         for (fi, f) in layer.features.iter().enumerate() {
             names.entry(f.meta.id.as_str()).or_default().push((
-                format!("reference/{}", layer.name),
+                Cow::Owned(format!("reference/{}", layer.name)),
                 Target::Reference(li, fi),
             ));
         }
@@ -92,7 +94,7 @@ pub(crate) fn derive_zones(
         stack: Vec::new(),
         problems,
     };
-    let geometries: Vec<Option<MultiPolygon<f64>>> =
+    let geometries: Vec<Option<Arc<MultiPolygon<f64>>>> =
         (0..zones.len()).map(|i| r.zone_geometry(i)).collect();
     let mut out: Vec<Zone> = Vec::with_capacity(zones.len());
     let mut remainders = Vec::new();
@@ -137,21 +139,27 @@ pub(crate) fn derive_zones(
 pub(crate) fn file_zones(zones: &[Zone]) -> Vec<Zone> {
     let mut out: Vec<Zone> = Vec::with_capacity(zones.len());
     for z in zones {
-        match &z.derived_from {
-            None => out.push(z.clone()),
-            Some(d) => {
-                if out.iter().any(|o| o.meta.id == d.id) {
-                    continue;
-                }
-                let mut whole = z.clone();
-                whole.meta.id = d.id.clone();
-                whole.period = d.period;
-                whole.derived_from = None;
-                out.push(whole);
-            }
+        if let Some(d) = &z.derived_from
+            && out.iter().any(|o| o.meta.id == d.id)
+        {
+            continue;
         }
+        out.push(file_zone(z).into_owned());
     }
     out
+}
+
+/// A zone as the data file has it: a derived period as its date-aware rule zone, with the id
+/// and period written in the file; any other zone as it is.
+pub(crate) fn file_zone(z: &Zone) -> Cow<'_, Zone> {
+    let Some(d) = &z.derived_from else {
+        return Cow::Borrowed(z);
+    };
+    let mut whole = z.clone();
+    Arc::make_mut(&mut whole.meta).id = d.id.clone();
+    whole.period = d.period;
+    whole.derived_from = None;
+    Cow::Owned(whole)
 }
 
 /// One zone per period between changes of the zones a remainder rule subtracts: `area` minus
@@ -219,14 +227,14 @@ fn remainder_parts(
             );
             return Vec::new();
         };
-        let mut part_meta = meta.clone();
+        let mut part_meta = (**meta).clone();
         part_meta.id = id;
         parts.push(Zone {
-            meta: part_meta,
+            meta: Arc::new(part_meta),
             actor: rest.actor.clone(),
             kind: rest.kind,
             period,
-            geometry: g,
+            geometry: Arc::new(g),
             rule: rest.rule.clone(),
             derived_from: Some(DerivedFrom {
                 id: meta.id.clone(),
@@ -259,7 +267,7 @@ impl Resolver<'_> {
         });
     }
 
-    fn zone_geometry(&mut self, i: usize) -> Option<MultiPolygon<f64>> {
+    fn zone_geometry(&mut self, i: usize) -> Option<Arc<MultiPolygon<f64>>> {
         match &self.state[i] {
             State::Done(g) => return g.clone(),
             State::InProgress => {
@@ -283,7 +291,7 @@ impl Resolver<'_> {
                 let rule = rule.clone();
                 self.state[i] = State::InProgress;
                 self.stack.push(i);
-                let g = self.apply(i, &rule);
+                let g = self.apply(i, &rule).map(Arc::new);
                 self.stack.pop();
                 g
             }
@@ -306,7 +314,7 @@ impl Resolver<'_> {
             }
             [(_, t)] => *t,
             many => {
-                let layers = many.iter().map(|(l, _)| l.clone()).collect();
+                let layers = many.iter().map(|(l, _)| l.to_string()).collect();
                 self.problem(
                     zone,
                     field,
@@ -330,7 +338,7 @@ impl Resolver<'_> {
                 );
                 None
             }
-            Target::Zone(z) => self.zone_geometry(z).map(Shape::Polygons),
+            Target::Zone(z) => self.zone_geometry(z).map(|g| Shape::Polygons((*g).clone())),
             Target::Location(l) => Some(Shape::Points(self.locations[l].point)),
             Target::Reference(li, fi) => {
                 let layer = &self.reference[li];

@@ -157,7 +157,7 @@ impl Zone {
         let g = if self.rule.is_some() {
             Value::Null
         } else {
-            geometry_json(&self.geometry.clone().into())
+            geometry_json(&(*self.geometry).clone().into())
         };
         source_feature(self.meta.id.as_str(), g, zone_props(self, true))
     }
@@ -310,7 +310,7 @@ impl Dataset {
                     props.insert("actor_name".into(), json!(a.name));
                     props.insert("colour".into(), json!(a.colour));
                 }
-                ExportFeature::new(&z.meta, z.period, z.geometry.clone().into(), props)
+                ExportFeature::new(&z.meta, z.period, (*z.geometry).clone().into(), props)
             }
             "locations" => {
                 let l = self.locations.get(i)?;

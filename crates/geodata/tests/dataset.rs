@@ -133,7 +133,7 @@ fn exported_layers_follow_rfc_7946() {
             }
         }
     }
-    let polygons = d.zones.iter().map(|z| &z.geometry).chain(
+    let polygons = d.zones.iter().map(|z| &*z.geometry).chain(
         d.reference
             .iter()
             .filter(|l| l.kind == GeometryKind::Polygon)
@@ -174,7 +174,7 @@ fn buffer_rule_boundaries_lie_at_their_stated_geodesic_distance() {
     let d = data();
     let polygon_of = |id: &str| -> MultiPolygon<f64> {
         if let Some(z) = d.zones.iter().find(|z| z.meta.id.as_str() == id) {
-            return z.geometry.clone();
+            return (*z.geometry).clone();
         }
         d.reference
             .iter()
@@ -224,7 +224,7 @@ fn buffer_rule_boundaries_lie_at_their_stated_geodesic_distance() {
                         .fold(f64::INFINITY, f64::min)
                 })
             };
-        for poly in &z.geometry {
+        for poly in z.geometry.iter() {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                 for p in ring.points() {
                     let km = source(p);

@@ -176,7 +176,7 @@ fn control_covers_the_whole_outline_on_the_first_of_every_month() {
                 let union = per_actor
                     .entry(z.actor.as_str())
                     .or_insert_with(|| MultiPolygon(vec![]));
-                *union = union.union(&z.geometry);
+                *union = union.union(&*z.geometry);
             }
             let covered: f64 = per_actor.values().map(km2).sum();
             by_month.insert(on, covered);
@@ -199,7 +199,7 @@ fn at_least_nine_in_ten_distinct_sources_can_be_followed_and_none_is_a_descripti
     let metas = d
         .zones
         .iter()
-        .map(|z| &z.meta)
+        .map(|z| &*z.meta)
         .chain(d.locations.iter().map(|l| &l.meta))
         .chain(d.events.iter().map(|e| &e.meta))
         .chain(

@@ -80,8 +80,11 @@ fn real_main() -> Res<()> {
         }
         "default" => {
             let data = geodata::Dataset::embedded();
-            let items: Vec<MultiPolygon<f64>> =
-                data.zones.into_iter().map(|z| z.geometry).collect();
+            let items: Vec<MultiPolygon<f64>> = data
+                .zones
+                .into_iter()
+                .map(|z| (*z.geometry).clone())
+                .collect();
             write_polys(&args.path("out")?, &items)
         }
         "points" => {

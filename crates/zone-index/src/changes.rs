@@ -60,7 +60,7 @@ pub(crate) fn between(data: &Dataset, from: Date, to: Date) -> Changes {
             if e != b
                 && ze.actor == zb.actor
                 && ze.kind == zb.kind
-                && ze.geometry.intersects(&zb.geometry)
+                && ze.geometry.intersects(&*zb.geometry)
             {
                 changed.push((e, b));
             }

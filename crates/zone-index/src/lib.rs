@@ -251,7 +251,7 @@ impl ZoneIndex {
     /// Indexes the zones of `data`. No I/O; about half a second per 100,000 zones of 37
     /// vertices on one core.
     pub fn new(data: Arc<Dataset>) -> ZoneIndex {
-        let polygons = PolygonIndex::from_items(data.zones.iter().map(|z| z.geometry.clone()));
+        let polygons = PolygonIndex::from_items(data.zones.iter().map(|z| &*z.geometry));
         let base_ids = data.zones.iter().map(|z| z.meta.id.to_string()).collect();
         let (zone_boxes, periods) = boxes_and_periods(&data);
         ZoneIndex {
@@ -276,7 +276,7 @@ impl ZoneIndex {
     /// let index = zone_index::ZoneIndex::new(Arc::new(data.clone()));
     /// let mut moved = data.clone();
     /// let square = moved.zones[0].geometry.clone();
-    /// moved.zones[0].geometry = geo::Translate::translate(&square, 1.0, 0.0);
+    /// moved.zones[0].geometry = geo::Translate::translate(&*square, 1.0, 0.0).into();
     /// let after = index.after(Arc::new(moved.clone()), &[moved.zones[0].meta.id.as_str()]);
     /// assert_eq!(after.covering(36.1, 33.1, None), zone_index::ZoneIndex::new(Arc::new(moved)).covering(36.1, 33.1, None));
     /// assert!(after.covering(37.1, 33.1, None).iter().any(|c| c.zone == 0));
@@ -299,7 +299,7 @@ impl ZoneIndex {
         for z in data.zones.iter().filter(|z| z.rule.is_some()) {
             let same = before
                 .get(z.meta.id.as_str())
-                .is_some_and(|&i| self.data.zones[i].geometry == z.geometry);
+                .is_some_and(|&i| same_geometry(&self.data.zones[i], z));
             if !same {
                 dirty.insert(z.meta.id.to_string());
             }
@@ -331,9 +331,20 @@ impl ZoneIndex {
         let changed = PolygonIndex::from_items(
             changed_zone
                 .iter()
-                .map(|&z| data.zones[z as usize].geometry.clone()),
+                .map(|&z| &*data.zones[z as usize].geometry),
         );
-        let (zone_boxes, periods) = boxes_and_periods(&data);
+        // A zone's box is measured again only when its geometry is another one.
+        let zone_boxes = data
+            .zones
+            .iter()
+            .map(|z| match before.get(z.meta.id.as_str()) {
+                Some(&i) if Arc::ptr_eq(&self.data.zones[i].geometry, &z.geometry) => {
+                    self.zone_boxes[i]
+                }
+                _ => z.geometry.bounding_rect(),
+            })
+            .collect();
+        let periods = data.zones.iter().map(|z| z.period).collect();
         ZoneIndex {
             data,
             polygons: self.polygons.clone(),
@@ -688,7 +699,7 @@ impl ZoneIndex {
                 };
                 zones
                     .into_iter()
-                    .filter(|&z| self.active(z, at) && r.intersects(&self.data.zones[z].geometry))
+                    .filter(|&z| self.active(z, at) && r.intersects(&*self.data.zones[z].geometry))
             })
             .collect();
         zones.sort_unstable();
@@ -758,6 +769,11 @@ fn boxes_and_periods(data: &Dataset) -> (Vec<Option<Rect<f64>>>, Vec<geodata::Pe
         .map(|z| z.geometry.bounding_rect())
         .collect();
     (boxes, data.zones.iter().map(|z| z.period).collect())
+}
+
+/// Whether two zones have the same geometry: the same shared one, or an equal one.
+fn same_geometry(a: &geodata::Zone, b: &geodata::Zone) -> bool {
+    Arc::ptr_eq(&a.geometry, &b.geometry) || a.geometry == b.geometry
 }
 
 /// Sorts by distance, ties by position in the data set, so answers do not depend on the

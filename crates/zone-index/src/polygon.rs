@@ -337,7 +337,11 @@ impl PolygonIndex {
     /// assert_eq!(index.len(), 3);
     /// assert_eq!(index.covering(1.0, 0.0), vec![(0, true), (1, true)]);
     /// ```
-    pub fn from_items<I: IntoIterator<Item = MultiPolygon<f64>>>(items: I) -> PolygonIndex {
+    pub fn from_items<I, M>(items: I) -> PolygonIndex
+    where
+        I: IntoIterator<Item = M>,
+        M: std::borrow::Borrow<MultiPolygon<f64>>,
+    {
         let mut coords: Vec<[f64; 2]> = Vec::new();
         let mut parts: Vec<Part> = Vec::new();
         let mut boxes: Vec<PartBox> = Vec::new();
@@ -354,7 +358,7 @@ impl PolygonIndex {
                 .ok()
                 .filter(|&i| i < BOUNDARY_BIT)
                 .expect("fewer than 2^31 items, as documented");
-            for poly in &mp.0 {
+            for poly in &mp.borrow().0 {
                 let rings = std::iter::once(poly.exterior()).chain(poly.interiors());
                 let finite = rings
                     .clone()

@@ -243,7 +243,7 @@ fn in_bbox_finds_exactly_the_zones_a_scan_finds() {
                 coord! { x: a.max(b), y: c.max(d) },
             );
             let want: Vec<usize> = (0..data.zones.len())
-                .filter(|&z| rect.intersects(&data.zones[z].geometry))
+                .filter(|&z| rect.intersects(&*data.zones[z].geometry))
                 .collect();
             assert_eq!(index.in_bbox(bbox, None).zones, want);
         }
@@ -368,7 +368,7 @@ fn an_index_updated_after_edits_answers_like_one_built_whole() {
                     // Redraw a zone.
                     0 if !data.zones.is_empty() => {
                         let i = (next(s) % data.zones.len() as u64) as usize;
-                        data.zones[i].geometry = random_multipolygon(s);
+                        data.zones[i].geometry = random_multipolygon(s).into();
                         changed.push(data.zones[i].meta.id.to_string());
                     }
                     // Delete one: the zones after it move up.

@@ -118,11 +118,11 @@ pub fn zone(
     kind: ZoneKind,
 ) -> Zone {
     Zone {
-        meta: meta(id),
+        meta: meta(id).into(),
         actor: ActorId::parse(actor).expect("test actors are valid"),
         kind,
         period,
-        geometry,
+        geometry: geometry.into(),
         rule: None,
         derived_from: None,
     }

@@ -31,8 +31,9 @@ fn folder(n: usize) -> (std::path::PathBuf, Vec<String>) {
         .enumerate()
         .map(|(i, g)| {
             let mut z = proto.clone();
-            z.meta.id = FeatureId::parse(&format!("zone_{i}")).expect("a valid id");
-            z.geometry = g;
+            std::sync::Arc::make_mut(&mut z.meta).id =
+                FeatureId::parse(&format!("zone_{i}")).expect("a valid id");
+            z.geometry = g.into();
             z
         })
         .collect();

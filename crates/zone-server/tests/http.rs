@@ -780,7 +780,11 @@ async fn the_flatgeobuf_export_holds_the_geojson_exports_features_and_columns() 
             .iter()
             .find(|z| z.meta.id.fid() as u64 == fid)
             .unwrap();
-        assert_eq!(*geometry, geo::Geometry::from(f.geometry.clone()), "{fid}");
+        assert_eq!(
+            *geometry,
+            geo::Geometry::from((*f.geometry).clone()),
+            "{fid}"
+        );
     }
     assert!(
         fgb.features
