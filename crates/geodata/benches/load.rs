@@ -48,7 +48,10 @@ fn folder(set: &str) -> PathBuf {
             .args(["--sets", set])
             .status()
             .expect("scripts/bench/datasets runs (it needs python3, npm and cargo)");
-        assert!(status.success(), "scripts/bench/datasets --sets {set} failed");
+        assert!(
+            status.success(),
+            "scripts/bench/datasets --sets {set} failed"
+        );
     }
     dir
 }

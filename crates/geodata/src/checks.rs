@@ -5,8 +5,11 @@
 
 use std::collections::HashMap;
 
-use geo::{BooleanOps, BoundingRect, GeodesicArea, Intersects, Orient};
+use geo::{BooleanOps, BoundingRect, GeodesicArea, Intersects, MultiPolygon, Orient};
+use rayon::prelude::*;
+use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 
+use crate::Dataset;
 use crate::model::{Actor, Event, Location, Period, ReferenceLayer, Zone, ZoneKind};
 use crate::problem::{FeatureRef, Problem, ProblemKind};
 
@@ -27,7 +30,10 @@ pub(crate) struct Files<'a> {
     pub zone_index: &'a HashMap<String, usize>,
 }
 
-/// Runs every whole-data-set check, adding what it finds to `problems`.
+/// Runs every whole-data-set check, adding what it finds to `problems`. `before` is a valid
+/// data set these zones were changed from, if any: two zones both exactly as they were there
+/// passed the checks between them already, so only pairs involving a changed zone are measured.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check(
     files: &Files<'_>,
     actors: &[Actor],
@@ -35,9 +41,10 @@ pub(crate) fn check(
     locations: &[Location],
     events: &[Event],
     reference: &[ReferenceLayer],
+    before: Option<&Dataset>,
     problems: &mut Vec<Problem>,
 ) {
-    control_overlaps(files, zones, problems);
+    control_overlaps(files, zones, before, problems);
     actor_colours(files, actors, problems);
     ids_across_layers(files, zones, locations, events, reference, problems);
 }
@@ -78,44 +85,147 @@ fn shared(a: &Period, b: &Period) -> Option<Period> {
 /// Two actors do not control the same ground on the same day: such an overlap is a drawing error
 /// (or a change inside a period that the data does not model), and it makes a point answer two
 /// controllers.
-fn control_overlaps(files: &Files<'_>, zones: &[Zone], problems: &mut Vec<Problem>) {
-    let control: Vec<(&Zone, Option<geo::Rect<f64>>)> = zones
+///
+/// Candidate pairs come from an R-tree of the control zones' boxes, not from every pair; pairs
+/// of zones exactly as they were in `before` are left out, and the rest are measured in
+/// parallel. Problems come in the order every pair would give them: by the first zone, then
+/// the second, in file order.
+fn control_overlaps(
+    files: &Files<'_>,
+    zones: &[Zone],
+    before: Option<&Dataset>,
+    problems: &mut Vec<Problem>,
+) {
+    // A period of a remainder rule is its area minus exactly the other actors' control zones of
+    // that period, so it cannot overlap them: no need to measure.
+    let control: Vec<(&Zone, geo::Rect<f64>)> = zones
         .iter()
-        .filter(|z| z.kind == ZoneKind::Control)
-        .map(|z| (z, z.geometry.bounding_rect()))
+        .filter(|z| z.kind == ZoneKind::Control && z.derived_from.is_none())
+        .filter_map(|z| Some((z, z.geometry.bounding_rect()?)))
         .collect();
-    for (i, (a, ra)) in control.iter().enumerate() {
-        for (b, rb) in &control[i + 1..] {
-            // A period of a remainder rule is its area minus exactly the other actors' control
-            // zones of that period, so it cannot overlap them: no need to measure.
-            let derived = a.derived_from.is_some() || b.derived_from.is_some();
-            if a.actor == b.actor || derived || !a.period.overlaps(&b.period) {
-                continue;
-            }
-            let (Some(ra), Some(rb)) = (ra, rb) else {
-                continue;
-            };
-            if !ra.intersects(rb) {
-                continue;
+    let settled: Vec<bool> = match before {
+        Some(before) => {
+            let was: HashMap<&str, &Zone> = before
+                .zones
+                .iter()
+                .filter(|z| z.derived_from.is_none())
+                .map(|z| (z.meta.id.as_str(), z))
+                .collect();
+            control
+                .par_iter()
+                .map(|(z, _)| was.get(z.meta.id.as_str()).is_some_and(|w| *w == *z))
+                .collect()
+        }
+        None => vec![false; control.len()],
+    };
+    let envelope =
+        |r: &geo::Rect<f64>| AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+    let tree = RTree::bulk_load(
+        control
+            .iter()
+            .enumerate()
+            .map(|(i, (_, r))| {
+                let e = envelope(r);
+                GeomWithData::new(Rectangle::from_corners(e.lower(), e.upper()), i)
+            })
+            .collect(),
+    );
+    // Each pair (first, second) in file order once, when its boxes meet and one of the two
+    // changed.
+    let mut pairs: Vec<(usize, usize)> = (0..control.len())
+        .into_par_iter()
+        .filter(|&i| !settled[i])
+        .flat_map_iter(|i| {
+            let (a, ra) = control[i];
+            let (settled, control) = (&settled, &control);
+            tree.locate_in_envelope_intersecting(&envelope(&ra))
+                .map(|e| e.data)
+                .filter(move |&j| j != i && (settled[j] || j > i))
+                .filter(move |&j| {
+                    let b = control[j].0;
+                    a.actor != b.actor && a.period.overlaps(&b.period)
+                })
+                .map(move |j| (i.min(j), i.max(j)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let found: Vec<Option<(usize, usize, f64)>> = pairs
+        .par_iter()
+        .map(|&(i, j)| {
+            let (a, b) = (control[i].0, control[j].0);
+            if !interiors_may_meet(&a.geometry, &b.geometry) {
+                return None;
             }
             let km2 = area_km2(&a.geometry.intersection(&b.geometry));
-            if km2 < CONTROL_OVERLAP_KM2 {
-                continue;
-            }
-            let days = shared(&a.period, &b.period).unwrap_or(a.period);
-            problems.push(zone_problem(
-                files,
-                b,
-                "geometry",
-                ProblemKind::ControlOverlap {
-                    other: a.meta.id.to_string(),
-                    other_actor: a.actor.to_string(),
-                    km2,
-                    days: days.to_string(),
-                },
-            ));
-        }
+            (km2 >= CONTROL_OVERLAP_KM2).then_some((i, j, km2))
+        })
+        .collect();
+    for (i, j, km2) in found.into_iter().flatten() {
+        let (a, b) = (control[i].0, control[j].0);
+        let days = shared(&a.period, &b.period).unwrap_or(a.period);
+        problems.push(zone_problem(
+            files,
+            b,
+            "geometry",
+            ProblemKind::ControlOverlap {
+                other: a.meta.id.to_string(),
+                other_actor: a.actor.to_string(),
+                km2,
+                days: days.to_string(),
+            },
+        ));
     }
+}
+
+/// Whether two polygon sets can share area: `false` only when no edge of one meets an edge of
+/// the other (found by a sweep over the edges' boxes) and no part of either starts inside the
+/// other, so that each part lies wholly outside the other set. A cheap way to skip the boolean
+/// operation for the many neighbours whose boxes meet but whose shapes do not.
+fn interiors_may_meet(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
+    use geo::line_intersection::line_intersection;
+    let edges = |mp: &MultiPolygon<f64>, side: bool| -> Vec<(geo::Line<f64>, bool)> {
+        mp.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(|r| r.lines())
+            .map(|l| (l, side))
+            .collect()
+    };
+    let mut all = edges(a, false);
+    all.extend(edges(b, true));
+    if all.iter().any(|(l, _)| {
+        !(l.start.x.is_finite()
+            && l.start.y.is_finite()
+            && l.end.x.is_finite()
+            && l.end.y.is_finite())
+    }) {
+        return true;
+    }
+    let mut meet = false;
+    crate::rules::sweep_pairs(
+        &all,
+        |(l, _)| {
+            [
+                l.start.x.min(l.end.x),
+                l.start.y.min(l.end.y),
+                l.start.x.max(l.end.x),
+                l.start.y.max(l.end.y),
+            ]
+        },
+        |(la, sa), (lb, sb)| {
+            meet = sa != sb && line_intersection(*la, *lb).is_some();
+            !meet
+        },
+    );
+    if meet {
+        return true;
+    }
+    let starts_inside = |mp: &MultiPolygon<f64>, other: &MultiPolygon<f64>| {
+        mp.0.iter()
+            .any(|p| p.exterior().0.first().is_none_or(|c| other.intersects(c)))
+    };
+    starts_inside(a, b) || starts_inside(b, a)
 }
 
 /// Geodesic area of a boolean-operation result. Zero-width parts (two zones that share an edge
