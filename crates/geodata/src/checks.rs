@@ -278,19 +278,20 @@ fn ids_across_layers(
     problems: &mut Vec<Problem>,
 ) {
     // (id, file, index, layer), in layer order: zones, locations, events, reference.
-    let mut all: Vec<(&str, String, usize, String)> = Vec::new();
+    use std::borrow::Cow;
+    let mut all: Vec<(&str, Cow<'_, str>, usize, Cow<'_, str>)> = Vec::new();
     let mut seen_zone = std::collections::HashSet::new();
     for z in zones {
         let id = file_id(z);
         if seen_zone.insert(id) {
             let index = files.zone_index.get(id).copied().unwrap_or(0);
-            all.push((id, files.zones.to_owned(), index, "zones".into()));
+            all.push((id, files.zones.into(), index, "zones".into()));
         }
     }
     for (index, l) in locations.iter().enumerate() {
         all.push((
             l.meta.id.as_str(),
-            files.locations.to_owned(),
+            files.locations.into(),
             index,
             "locations".into(),
         ));
@@ -298,7 +299,7 @@ fn ids_across_layers(
     for (index, e) in events.iter().enumerate() {
         all.push((
             e.meta.id.as_str(),
-            files.events.to_owned(),
+            files.events.into(),
             index,
             "events".into(),
         ));
@@ -312,17 +313,17 @@ fn ids_across_layers(
         for (index, f) in layer.features.iter().enumerate() {
             all.push((
                 f.meta.id.as_str(),
-                file.clone(),
+                file.clone().into(),
                 index,
-                format!("reference/{}", layer.name),
+                format!("reference/{}", layer.name).into(),
             ));
         }
     }
     let mut first: HashMap<&str, &str> = HashMap::new();
     for (id, file, index, layer) in &all {
         match first.get(id) {
-            Some(other) if other != layer => problems.push(Problem {
-                file: file.clone(),
+            Some(other) if *other != layer.as_ref() => problems.push(Problem {
+                file: file.to_string(),
                 feature: Some(FeatureRef {
                     index: *index,
                     id: Some((*id).to_owned()),
@@ -334,7 +335,7 @@ fn ids_across_layers(
             }),
             Some(_) => {}
             None => {
-                first.insert(id, layer);
+                first.insert(id, layer.as_ref());
             }
         }
     }

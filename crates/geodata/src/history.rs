@@ -207,10 +207,16 @@ impl Dataset {
     /// changes that turn `self` into `other`, in layer then file order.
     pub fn diff(&self, other: &Dataset) -> Vec<FeatureChange> {
         let mut out = Vec::new();
-        let (ours, theirs) = (
-            crate::rules::file_zones(&self.zones),
-            crate::rules::file_zones(&other.zones),
-        );
+        // The zones as the files have them; without date-aware rules, the zones themselves
+        // (not a copy of 100,000 of them).
+        fn file_zones(zones: &[Zone]) -> std::borrow::Cow<'_, [Zone]> {
+            if zones.iter().all(|z| z.derived_from.is_none()) {
+                std::borrow::Cow::Borrowed(zones)
+            } else {
+                std::borrow::Cow::Owned(crate::rules::file_zones(zones))
+            }
+        }
+        let (ours, theirs) = (file_zones(&self.zones), file_zones(&other.zones));
         diff_layer(
             "zones",
             &ours,

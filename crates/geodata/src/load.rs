@@ -262,17 +262,17 @@ fn load_files_memo(
     let mut problems = Vec::new();
     // Every file's problem or text, in file order; texts are parsed once all are here, since
     // the parsed files borrow from them.
-    let entries: Vec<Result<(String, String, String), Problem>> = files
+    let entries: Vec<Result<(String, String, String), Box<Problem>>> = files
         .into_iter()
         .map(|file| {
             let shown = label(&file.name);
-            let text = file
-                .text
-                .map_err(|reason| file_problem(&shown, ProblemKind::Unreadable { reason }))?;
+            let text = file.text.map_err(|reason| {
+                Box::new(file_problem(&shown, ProblemKind::Unreadable { reason }))
+            })?;
             let known = REQUIRED_FILES.contains(&file.name.as_str())
                 || (file.name.starts_with("reference/") && file.name.ends_with(".geojson"));
             if !known {
-                return Err(file_problem(&shown, ProblemKind::UnknownFile));
+                return Err(Box::new(file_problem(&shown, ProblemKind::UnknownFile)));
             }
             Ok((file.name, shown, text))
         })
@@ -282,7 +282,7 @@ fn load_files_memo(
         let (name, shown, text) = match entry {
             Ok(t) => t,
             Err(p) => {
-                problems.push(p.clone());
+                problems.push((**p).clone());
                 continue;
             }
         };
