@@ -5,8 +5,11 @@
 
 use std::collections::HashMap;
 
-use geo::{BooleanOps, BoundingRect, GeodesicArea, Intersects, Orient};
+use geo::{BooleanOps, BoundingRect, GeodesicArea, Intersects, MultiPolygon, Orient};
+use rayon::prelude::*;
+use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 
+use crate::Dataset;
 use crate::model::{Actor, Event, Location, Period, ReferenceLayer, Zone, ZoneKind};
 use crate::problem::{FeatureRef, Problem, ProblemKind};
 
@@ -27,7 +30,10 @@ pub(crate) struct Files<'a> {
     pub zone_index: &'a HashMap<String, usize>,
 }
 
-/// Runs every whole-data-set check, adding what it finds to `problems`.
+/// Runs every whole-data-set check, adding what it finds to `problems`. `before` is a valid
+/// data set these zones were changed from, if any: two zones both exactly as they were there
+/// passed the checks between them already, so only pairs involving a changed zone are measured.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check(
     files: &Files<'_>,
     actors: &[Actor],
@@ -35,11 +41,53 @@ pub(crate) fn check(
     locations: &[Location],
     events: &[Event],
     reference: &[ReferenceLayer],
+    before: Option<&Dataset>,
     problems: &mut Vec<Problem>,
 ) {
-    control_overlaps(files, zones, None, problems);
+    control_overlaps(files, zones, before, problems);
     actor_colours(files, actors, problems);
     ids_across_layers(files, zones, locations, events, reference, problems);
+}
+
+/// Runs the whole-data-set checks that can involve changed features, for `zones` etc. made by
+/// editing `before`, a data set that passed [`check`]: the same problems [`check`] would find,
+/// at a cost that grows with the change more than with the data. `changed` says whether a
+/// feature (layer, id) was edited. Actors are not edited feature by feature, so their colours
+/// are not checked again.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_changed(
+    files: &Files<'_>,
+    zones: &[Zone],
+    locations: &[Location],
+    events: &[Event],
+    reference: &[ReferenceLayer],
+    before: &Dataset,
+    changed: &dyn Fn(&str, &str) -> bool,
+    problems: &mut Vec<Problem>,
+) {
+    control_overlaps(files, zones, Some(before), problems);
+    // An id in two layers is rare: when a changed one is, the whole check says where, as it
+    // would for the files.
+    let mut layers: HashMap<&str, u8> = HashMap::new();
+    let ids = zones
+        .iter()
+        .map(|z| (1, file_id(z)))
+        .chain(locations.iter().map(|l| (2, l.meta.id.as_str())))
+        .chain(events.iter().map(|e| (4, e.meta.id.as_str())))
+        .chain(
+            reference
+                .iter()
+                .flat_map(|r| r.features.iter().map(|f| (8, f.meta.id.as_str()))),
+        );
+    let edited = |id| changed("zones", id) || changed("locations", id) || changed("events", id);
+    for (bit, id) in ids {
+        let seen = layers.entry(id).or_default();
+        if *seen & !bit != 0 && edited(id) {
+            ids_across_layers(files, zones, locations, events, reference, problems);
+            return;
+        }
+        *seen |= bit;
+    }
 }
 
 /// The id a zone has in its file: a derived period's is the rule zone's.
@@ -75,110 +123,88 @@ fn shared(a: &Period, b: &Period) -> Option<Period> {
     Period::new(from, to)
 }
 
-/// Runs the whole-data-set checks that can involve the features `changed` says were changed,
-/// for a data set whose other features passed [`check`] together already (an edit): the same
-/// problems [`check`] would find, at a cost that grows with the change, not with the data.
-/// Actors are not edited feature by feature, so their colours are not checked again.
-pub(crate) fn check_changed(
-    files: &Files<'_>,
-    zones: &[Zone],
-    locations: &[Location],
-    events: &[Event],
-    reference: &[ReferenceLayer],
-    changed: &dyn Fn(&str, &str) -> bool,
-    problems: &mut Vec<Problem>,
-) {
-    // A rule zone is derived again from whatever it names, so it may have changed with anything.
-    let zone_changed =
-        |z: &Zone| z.rule.is_some() || z.derived_from.is_some() || changed("zones", file_id(z));
-    control_overlaps(files, zones, Some(&zone_changed), problems);
-    // An id in two layers is rare: when a changed one is, the whole check says where, as it
-    // would for the files.
-    let mut layers: HashMap<&str, u8> = HashMap::new();
-    let ids = zones
-        .iter()
-        .map(|z| ("zones", file_id(z)))
-        .chain(locations.iter().map(|l| ("locations", l.meta.id.as_str())))
-        .chain(events.iter().map(|e| ("events", e.meta.id.as_str())))
-        .chain(
-            reference
-                .iter()
-                .flat_map(|r| r.features.iter().map(|f| ("reference", f.meta.id.as_str()))),
-        );
-    let mut clash = false;
-    for (layer, id) in ids {
-        let bit = match layer {
-            "zones" => 1,
-            "locations" => 2,
-            "events" => 4,
-            _ => 8,
-        };
-        let seen = layers.entry(id).or_default();
-        if *seen & !bit != 0
-            && (changed("zones", id) || changed("locations", id) || changed("events", id))
-        {
-            clash = true;
-            break;
-        }
-        *seen |= bit;
-    }
-    if clash {
-        ids_across_layers(files, zones, locations, events, reference, problems);
-    }
-}
-
 /// Two actors do not control the same ground on the same day: such an overlap is a drawing error
 /// (or a change inside a period that the data does not model), and it makes a point answer two
-/// controllers. With `changed`, only pairs with a changed zone are measured (the others were).
+/// controllers.
+///
+/// Candidate pairs come from an R-tree of the control zones' boxes, not from every pair; pairs
+/// of zones exactly as they were in `before` are left out, and the rest are measured in
+/// parallel. Problems come in the order every pair would give them: by the first zone, then
+/// the second, in file order.
 fn control_overlaps(
     files: &Files<'_>,
     zones: &[Zone],
-    changed: Option<&dyn Fn(&Zone) -> bool>,
+    before: Option<&Dataset>,
     problems: &mut Vec<Problem>,
 ) {
-    let control: Vec<&Zone> = zones
+    // A period of a remainder rule is its area minus exactly the other actors' control zones of
+    // that period, so it cannot overlap them: no need to measure.
+    let control: Vec<(&Zone, geo::Rect<f64>)> = zones
         .iter()
-        .filter(|z| z.kind == ZoneKind::Control)
+        .filter(|z| z.kind == ZoneKind::Control && z.derived_from.is_none())
+        .filter_map(|z| Some((z, z.geometry.bounding_rect()?)))
         .collect();
-    // Measured when first needed: most pairs are told apart by actor or period.
-    let rects: Vec<std::cell::OnceCell<Option<geo::Rect<f64>>>> =
-        control.iter().map(|_| std::cell::OnceCell::new()).collect();
-    let rect = |i: usize| *rects[i].get_or_init(|| control[i].geometry.bounding_rect());
-    // The pairs (i, j), i < j, to look at: all of them, or those with a changed zone in them,
-    // in the same order, so a problem is reported at the same zone either way.
-    let n = control.len();
-    let pairs: Box<dyn Iterator<Item = (usize, usize)>> = match changed {
-        None => Box::new((0..n).flat_map(move |i| (i + 1..n).map(move |j| (i, j)))),
-        Some(changed) => {
-            let is: Vec<bool> = control.iter().map(|z| changed(z)).collect();
-            let mut pairs: Vec<(usize, usize)> = Vec::new();
-            for c in (0..n).filter(|&c| is[c]) {
-                // A pair of two changed zones is taken from the first of them.
-                let others = (0..n).filter(|&o| o != c && !(is[o] && o < c));
-                pairs.extend(others.map(|o| (c.min(o), c.max(o))));
-            }
-            pairs.sort_unstable();
-            Box::new(pairs.into_iter())
+    let settled: Vec<bool> = match before {
+        Some(before) => {
+            let was: HashMap<&str, &Zone> = before
+                .zones
+                .iter()
+                .filter(|z| z.derived_from.is_none())
+                .map(|z| (z.meta.id.as_str(), z))
+                .collect();
+            control
+                .par_iter()
+                .map(|(z, _)| was.get(z.meta.id.as_str()).is_some_and(|w| same_zone(w, z)))
+                .collect()
         }
+        None => vec![false; control.len()],
     };
-    for (i, j) in pairs {
-        let (a, b) = (control[i], control[j]);
-        // A period of a remainder rule is its area minus exactly the other actors' control
-        // zones of that period, so it cannot overlap them: no need to measure.
-        let derived = a.derived_from.is_some() || b.derived_from.is_some();
-        if derived || !a.period.overlaps(&b.period) || a.actor == b.actor {
-            continue;
-        }
-        let (Some(ra), Some(rb)) = (rect(i), rect(j)) else {
-            continue;
-        };
-        if !ra.intersects(&rb) {
-            continue;
-        }
-        let km2 = area_km2(&a.geometry.intersection(&*b.geometry));
-        if km2 < CONTROL_OVERLAP_KM2 {
-            continue;
-        }
+    let envelope =
+        |r: &geo::Rect<f64>| AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+    let tree = RTree::bulk_load(
+        control
+            .iter()
+            .enumerate()
+            .map(|(i, (_, r))| {
+                let e = envelope(r);
+                GeomWithData::new(Rectangle::from_corners(e.lower(), e.upper()), i)
+            })
+            .collect(),
+    );
+    // Each pair (first, second) in file order once, when its boxes meet and one of the two
+    // changed.
+    let mut pairs: Vec<(usize, usize)> = (0..control.len())
+        .into_par_iter()
+        .filter(|&i| !settled[i])
+        .flat_map_iter(|i| {
+            let (a, ra) = control[i];
+            let (settled, control) = (&settled, &control);
+            tree.locate_in_envelope_intersecting(&envelope(&ra))
+                .map(|e| e.data)
+                .filter(move |&j| j != i && (settled[j] || j > i))
+                .filter(move |&j| {
+                    let b = control[j].0;
+                    a.actor != b.actor && a.period.overlaps(&b.period)
+                })
+                .map(move |j| (i.min(j), i.max(j)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let found: Vec<Option<(usize, usize, f64)>> = pairs
+        .par_iter()
+        .map(|&(i, j)| {
+            let (a, b) = (control[i].0, control[j].0);
+            if !interiors_may_meet(&a.geometry, &b.geometry) {
+                return None;
+            }
+            let km2 = area_km2(&a.geometry.intersection(&*b.geometry));
+            (km2 >= CONTROL_OVERLAP_KM2).then_some((i, j, km2))
+        })
+        .collect();
+    for (i, j, km2) in found.into_iter().flatten() {
+        let (a, b) = (control[i].0, control[j].0);
         let days = shared(&a.period, &b.period).unwrap_or(a.period);
         problems.push(zone_problem(
             files,
@@ -192,6 +218,68 @@ fn control_overlaps(
             },
         ));
     }
+}
+
+/// Whether two zones are the same: shared parts (an edit keeps what it does not change) are
+/// not compared value by value.
+fn same_zone(a: &Zone, b: &Zone) -> bool {
+    let shared = std::sync::Arc::ptr_eq(&a.meta, &b.meta)
+        && std::sync::Arc::ptr_eq(&a.geometry, &b.geometry)
+        && a.actor == b.actor
+        && a.kind == b.kind
+        && a.period == b.period
+        && a.rule == b.rule
+        && a.derived_from == b.derived_from;
+    shared || a == b
+}
+
+/// Whether two polygon sets can share area: `false` only when no edge of one meets an edge of
+/// the other (found by a sweep over the edges' boxes) and no part of either starts inside the
+/// other, so that each part lies wholly outside the other set. A cheap way to skip the boolean
+/// operation for the many neighbours whose boxes meet but whose shapes do not.
+fn interiors_may_meet(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
+    use geo::line_intersection::line_intersection;
+    let edges = |mp: &MultiPolygon<f64>, side: bool| -> Vec<(geo::Line<f64>, bool)> {
+        mp.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(|r| r.lines())
+            .map(|l| (l, side))
+            .collect()
+    };
+    let mut all = edges(a, false);
+    all.extend(edges(b, true));
+    if all.iter().any(|(l, _)| {
+        !(l.start.x.is_finite()
+            && l.start.y.is_finite()
+            && l.end.x.is_finite()
+            && l.end.y.is_finite())
+    }) {
+        return true;
+    }
+    let mut meet = false;
+    crate::rules::sweep_pairs(
+        &all,
+        |(l, _)| {
+            [
+                l.start.x.min(l.end.x),
+                l.start.y.min(l.end.y),
+                l.start.x.max(l.end.x),
+                l.start.y.max(l.end.y),
+            ]
+        },
+        |(la, sa), (lb, sb)| {
+            meet = sa != sb && line_intersection(*la, *lb).is_some();
+            !meet
+        },
+    );
+    if meet {
+        return true;
+    }
+    let starts_inside = |mp: &MultiPolygon<f64>, other: &MultiPolygon<f64>| {
+        mp.0.iter()
+            .any(|p| p.exterior().0.first().is_none_or(|c| other.intersects(c)))
+    };
+    starts_inside(a, b) || starts_inside(b, a)
 }
 
 /// Geodesic area of a boolean-operation result. Zero-width parts (two zones that share an edge
@@ -244,19 +332,20 @@ fn ids_across_layers(
     problems: &mut Vec<Problem>,
 ) {
     // (id, file, index, layer), in layer order: zones, locations, events, reference.
-    let mut all: Vec<(&str, String, usize, String)> = Vec::new();
+    use std::borrow::Cow;
+    let mut all: Vec<(&str, Cow<'_, str>, usize, Cow<'_, str>)> = Vec::new();
     let mut seen_zone = std::collections::HashSet::new();
     for z in zones {
         let id = file_id(z);
         if seen_zone.insert(id) {
             let index = files.zone_index.get(id).copied().unwrap_or(0);
-            all.push((id, files.zones.to_owned(), index, "zones".into()));
+            all.push((id, files.zones.into(), index, "zones".into()));
         }
     }
     for (index, l) in locations.iter().enumerate() {
         all.push((
             l.meta.id.as_str(),
-            files.locations.to_owned(),
+            files.locations.into(),
             index,
             "locations".into(),
         ));
@@ -264,7 +353,7 @@ fn ids_across_layers(
     for (index, e) in events.iter().enumerate() {
         all.push((
             e.meta.id.as_str(),
-            files.events.to_owned(),
+            files.events.into(),
             index,
             "events".into(),
         ));
@@ -278,17 +367,17 @@ fn ids_across_layers(
         for (index, f) in layer.features.iter().enumerate() {
             all.push((
                 f.meta.id.as_str(),
-                file.clone(),
+                file.clone().into(),
                 index,
-                format!("reference/{}", layer.name),
+                format!("reference/{}", layer.name).into(),
             ));
         }
     }
     let mut first: HashMap<&str, &str> = HashMap::new();
     for (id, file, index, layer) in &all {
         match first.get(id) {
-            Some(other) if other != layer => problems.push(Problem {
-                file: file.clone(),
+            Some(other) if *other != layer.as_ref() => problems.push(Problem {
+                file: file.to_string(),
                 feature: Some(FeatureRef {
                     index: *index,
                     id: Some((*id).to_owned()),
@@ -300,7 +389,7 @@ fn ids_across_layers(
             }),
             Some(_) => {}
             None => {
-                first.insert(id, layer);
+                first.insert(id, layer.as_ref());
             }
         }
     }

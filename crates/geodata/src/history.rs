@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::{Dataset, FeatureId, Problems};
+use crate::{Dataset, Event, FeatureId, Location, Problems, Zone};
 
 /// The layers whose features can be edited one by one. Reference layers (outlines, lines) are
 /// edited as files: rules and the map depend on them as whole layers.
@@ -211,44 +211,74 @@ impl Dataset {
     /// changes that turn `self` into `other`, in layer then file order.
     pub fn diff(&self, other: &Dataset) -> Vec<FeatureChange> {
         let mut out = Vec::new();
-        for layer in EDITABLE_LAYERS {
-            let ours = self.layer_sources(layer);
-            let theirs = other.layer_sources(layer);
-            let index: HashMap<&str, &Value> =
-                theirs.iter().map(|(id, v)| (id.as_str(), v)).collect();
-            let mine: HashMap<&str, &Value> = ours.iter().map(|(id, v)| (id.as_str(), v)).collect();
-            for (id, before) in &ours {
-                match index.get(id.as_str()) {
-                    Some(after) if *after == before => {}
-                    after => out.push(change(layer, id, Some(before), after.copied())),
-                }
-            }
-            for (id, after) in &theirs {
-                if !mine.contains_key(id.as_str()) {
-                    out.push(change(layer, id, None, Some(after)));
-                }
+        // The zones as the files have them; without date-aware rules, the zones themselves
+        // (not a copy of 100,000 of them).
+        fn file_zones(zones: &[Zone]) -> std::borrow::Cow<'_, [Zone]> {
+            if zones.iter().all(|z| z.derived_from.is_none()) {
+                std::borrow::Cow::Borrowed(zones)
+            } else {
+                std::borrow::Cow::Owned(crate::rules::file_zones(zones))
             }
         }
+        let (ours, theirs) = (file_zones(&self.zones), file_zones(&other.zones));
+        diff_layer(
+            "zones",
+            &ours,
+            &theirs,
+            |z| &z.meta.id,
+            Zone::source_json,
+            &mut out,
+        );
+        diff_layer(
+            "locations",
+            &self.locations,
+            &other.locations,
+            |l| &l.meta.id,
+            Location::source_json,
+            &mut out,
+        );
+        diff_layer(
+            "events",
+            &self.events,
+            &other.events,
+            |e| &e.meta.id,
+            Event::source_json,
+            &mut out,
+        );
         out
     }
+}
 
-    fn layer_sources(&self, layer: &str) -> Vec<(String, Value)> {
-        match layer {
-            "zones" => crate::rules::file_zones(&self.zones)
-                .iter()
-                .map(|z| (z.meta.id.to_string(), z.source_json()))
-                .collect(),
-            "locations" => self
-                .locations
-                .iter()
-                .map(|l| (l.meta.id.to_string(), l.source_json()))
-                .collect(),
-            "events" => self
-                .events
-                .iter()
-                .map(|e| (e.meta.id.to_string(), e.source_json()))
-                .collect(),
-            _ => Vec::new(),
+/// The changes that turn `ours` into `theirs` (one layer's features): a feature's source forms
+/// are made and compared only when the feature itself differs (a folder of 100,000 zones with
+/// one changed makes two, not 200,000).
+fn diff_layer<T: PartialEq>(
+    layer: &str,
+    ours: &[T],
+    theirs: &[T],
+    id: fn(&T) -> &FeatureId,
+    source: fn(&T) -> Value,
+    out: &mut Vec<FeatureChange>,
+) {
+    let index: HashMap<&str, &T> = theirs.iter().map(|t| (id(t).as_str(), t)).collect();
+    let mine: HashMap<&str, &T> = ours.iter().map(|t| (id(t).as_str(), t)).collect();
+    for t in ours {
+        let key = id(t).as_str();
+        match index.get(key) {
+            Some(after) if *after == t => {}
+            Some(after) => {
+                let (before, after) = (source(t), source(after));
+                if before != after {
+                    out.push(change(layer, key, Some(&before), Some(&after)));
+                }
+            }
+            None => out.push(change(layer, key, Some(&source(t)), None)),
+        }
+    }
+    for t in theirs {
+        let key = id(t).as_str();
+        if !mine.contains_key(key) {
+            out.push(change(layer, key, None, Some(&source(t))));
         }
     }
 }

@@ -15,6 +15,7 @@ mod catalog;
 mod checks;
 pub mod edit;
 mod embedded;
+mod fastjson;
 pub mod geodesy;
 mod history;
 mod load;
@@ -29,8 +30,8 @@ use std::path::PathBuf;
 pub use catalog::{LayerInfo, LayerRole, LayerStyle};
 pub use history::{EDITABLE_LAYERS, FeatureChange, Revision, last_changes, revision_at};
 pub use load::{
-    COORD_DECIMALS, DataFile, MAX_FILE_BYTES, REQUIRED_FILES, load_dir, load_dir_named, load_files,
-    parse_date, round,
+    COORD_DECIMALS, DataFile, LoadMemo, MAX_FILE_BYTES, MemoKeys, REQUIRED_FILES, load_dir,
+    load_dir_memo, load_dir_named, load_files, parse_date, round,
 };
 pub use model::{
     Actor, ActorId, Confidence, DerivedFrom, Event, FeatureId, FeatureMeta, GeometryKind, Location,

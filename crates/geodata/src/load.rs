@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use geo::{Coord, LineString, MultiLineString, MultiPolygon, Orient, Point, Polygon, Validation};
 use geojson::{GeometryValue, Position};
+use rayon::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::fastjson::{self, FastGeometry, FeatureDoc, LayerDoc};
 
 use crate::model::{
     Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, Method,
@@ -65,6 +69,11 @@ pub fn load_dir(dir: &Path) -> GeodataResult<Dataset> {
 /// [`load_dir`], naming files in problems as `SHOWN/zones.geojson` (just `zones.geojson` when
 /// `shown` is empty: what a server shows, without its own paths).
 pub fn load_dir_named(dir: &Path, shown: &str) -> GeodataResult<Dataset> {
+    load_files(shown, read_dir_files(dir)?).map_err(GeodataError::Invalid)
+}
+
+/// The data files of a folder (see [`load_dir`]), in name order.
+fn read_dir_files(dir: &Path) -> GeodataResult<Vec<DataFile>> {
     let read_dir = |d: &Path| -> GeodataResult<Vec<std::fs::DirEntry>> {
         let entries = std::fs::read_dir(d).map_err(|e| GeodataError::Io(e, d.to_path_buf()))?;
         let mut out = Vec::new();
@@ -115,7 +124,7 @@ pub fn load_dir_named(dir: &Path, shown: &str) -> GeodataResult<Dataset> {
             }
         }
     }
-    load_files(shown, files).map_err(GeodataError::Invalid)
+    Ok(files)
 }
 
 const OUTSIDE: &str = "it is a symbolic link that leads out of the data folder; copy what it points to into the folder";
@@ -156,6 +165,94 @@ fn read_data_file(path: &Path, inside: &dyn Fn(&Path) -> bool) -> Result<String,
 /// Loads a data set from its files (see [`DataFile`]). `prefix` is put before each file name in
 /// problems (the directory as the user named it).
 pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problems> {
+    load_files_memo(prefix, files, None).0
+}
+
+/// What one load of a data folder found valid, kept so that the next load of the same folder
+/// reads again only the zones whose text changed: a zone feature with the same text (by a
+/// 128-bit digest), checked against the same actors, is taken as it was, and the whole-set
+/// checks look only at pairs that involve a zone that is not exactly as it was. Made by
+/// [`load_dir_memo`]; a [`DirectoryStore`](crate::DirectoryStore) keeps one between loads.
+#[derive(Debug, Clone, Default)]
+pub struct LoadMemo {
+    inner: Option<std::sync::Arc<MemoInner>>,
+}
+
+#[derive(Debug)]
+struct MemoInner {
+    /// The valid data set the zones come from.
+    data: std::sync::Arc<Dataset>,
+    /// The actor ids the zones were checked against.
+    actors: Vec<String>,
+    /// A drawn zone's position in `data.zones`, by its feature's digest.
+    zones: HashMap<u128, usize>,
+}
+
+impl LoadMemo {
+    /// The memo of a load that gave `data`: `keys` are the digests and ids of its drawn zones'
+    /// features, as [`load_dir_memo`] returned them.
+    pub fn new(data: std::sync::Arc<Dataset>, keys: MemoKeys) -> LoadMemo {
+        let position: HashMap<&str, usize> = data
+            .zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| z.rule.is_none() && z.derived_from.is_none())
+            .map(|(i, z)| (z.meta.id.as_str(), i))
+            .collect();
+        let zones = keys
+            .0
+            .iter()
+            .filter_map(|(d, id)| Some((*d, *position.get(id.as_str())?)))
+            .collect();
+        let actors = data.actors.iter().map(|a| a.id.to_string()).collect();
+        LoadMemo {
+            inner: Some(std::sync::Arc::new(MemoInner {
+                data,
+                actors,
+                zones,
+            })),
+        }
+    }
+
+    /// The data set the memo was made from.
+    pub fn data(&self) -> Option<&std::sync::Arc<Dataset>> {
+        self.inner.as_ref().map(|m| &m.data)
+    }
+}
+
+/// The digests and ids of the drawn zones a load read (see [`LoadMemo::new`]).
+#[derive(Debug, Default)]
+pub struct MemoKeys(Vec<(u128, FeatureId)>);
+
+/// [`load_dir_named`], reusing what `memo` (the memo of an earlier load of the same folder) says
+/// was valid, and returning the keys of a memo for this load.
+pub fn load_dir_memo(
+    dir: &Path,
+    shown: &str,
+    memo: Option<&LoadMemo>,
+) -> (GeodataResult<Dataset>, MemoKeys) {
+    match read_dir_files(dir) {
+        Ok(files) => {
+            let (result, keys) = load_files_memo(shown, files, memo);
+            (result.map_err(GeodataError::Invalid), keys)
+        }
+        Err(e) => (Err(e), MemoKeys::default()),
+    }
+}
+
+/// A file as parsed: its top level (for a layer file read by the fast path, every member but
+/// `features`), and a layer file's features as raw text when the fast path read them.
+struct Doc<'t> {
+    shown: String,
+    value: Value,
+    features: Option<Vec<&'t RawValue>>,
+}
+
+fn load_files_memo(
+    prefix: &str,
+    files: Vec<DataFile>,
+    memo: Option<&LoadMemo>,
+) -> (Result<Dataset, Problems>, MemoKeys) {
     let label = |name: &str| {
         if prefix.is_empty() {
             name.to_owned()
@@ -164,28 +261,56 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         }
     };
     let mut problems = Vec::new();
-    let mut by_name: BTreeMap<String, (String, Value)> = BTreeMap::new();
-    for file in files {
-        let shown = label(&file.name);
-        let text = match file.text {
+    // Every file's problem or text, in file order; texts are parsed once all are here, since
+    // the parsed files borrow from them.
+    let entries: Vec<Result<(String, String, String), Box<Problem>>> = files
+        .into_iter()
+        .map(|file| {
+            let shown = label(&file.name);
+            let text = file.text.map_err(|reason| {
+                Box::new(file_problem(&shown, ProblemKind::Unreadable { reason }))
+            })?;
+            let known = REQUIRED_FILES.contains(&file.name.as_str())
+                || (file.name.starts_with("reference/") && file.name.ends_with(".geojson"));
+            if !known {
+                return Err(Box::new(file_problem(&shown, ProblemKind::UnknownFile)));
+            }
+            Ok((file.name, shown, text))
+        })
+        .collect();
+    let mut by_name: BTreeMap<String, Doc<'_>> = BTreeMap::new();
+    for entry in &entries {
+        let (name, shown, text) = match entry {
             Ok(t) => t,
-            Err(reason) => {
-                problems.push(file_problem(&shown, ProblemKind::Unreadable { reason }));
+            Err(p) => {
+                problems.push((**p).clone());
                 continue;
             }
         };
-        let known = REQUIRED_FILES.contains(&file.name.as_str())
-            || (file.name.starts_with("reference/") && file.name.ends_with(".geojson"));
-        if !known {
-            problems.push(file_problem(&shown, ProblemKind::UnknownFile));
-            continue;
-        }
-        match serde_json::from_str::<Value>(&text) {
-            Ok(v) => {
-                by_name.insert(file.name, (shown, v));
+        // A layer file's features are kept as text (parsed feature by feature, in parallel);
+        // anything the fast read does not take is read whole, as before.
+        let layer = name != "actors.json";
+        let fast = layer
+            .then(|| serde_json::from_str::<LayerDoc<'_>>(text).ok())
+            .flatten();
+        let doc = match fast {
+            Some(d) => Ok(Doc {
+                shown: shown.clone(),
+                value: Value::Object(d.members),
+                features: d.features,
+            }),
+            None => serde_json::from_str::<Value>(text).map(|value| Doc {
+                shown: shown.clone(),
+                value,
+                features: None,
+            }),
+        };
+        match doc {
+            Ok(doc) => {
+                by_name.insert(name.clone(), doc);
             }
             Err(e) => problems.push(file_problem(
-                &shown,
+                shown,
                 ProblemKind::NotJson {
                     line: e.line(),
                     column: e.column(),
@@ -202,7 +327,7 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
     }
 
     let actors = match by_name.get("actors.json") {
-        Some((shown, v)) => parse_actors(shown, v, &mut problems),
+        Some(doc) => parse_actors(&doc.shown, &doc.value, &mut problems),
         None => Vec::new(),
     };
     let actor_ids: Vec<String> = actors.iter().map(|a| a.id.as_str().to_owned()).collect();
@@ -211,20 +336,53 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         actors_loaded: by_name.contains_key("actors.json"),
     };
 
+    // A memo made against other actors says nothing of these features.
+    let memo = memo
+        .and_then(|m| m.inner.as_deref())
+        .filter(|m| m.actors == actor_ids);
     let mut layers = LayerFiles {
         by_name: &by_name,
         refs: &checker,
         problems: &mut problems,
     };
-    let (zones, zone_index) = layers.parse("zones.geojson", parse_zone);
-    let (locations, _) = layers.parse("locations.geojson", parse_location);
-    let (events, idx) = layers.parse("events.geojson", parse_event);
-    if let Some((shown, _)) = by_name.get("events.geojson") {
-        check_event_locations(shown, &events, &idx, &locations, &mut problems);
+    // Digests of the zone features (for the next load's memo) and the zones this memo has.
+    let zone_digests: Vec<u128> = by_name
+        .get("zones.geojson")
+        .and_then(|d| d.features.as_ref())
+        .map(|list| list.par_iter().map(|f| fastjson::digest(f.get())).collect())
+        .unwrap_or_default();
+    let reuse = |index: usize| -> Option<ParsedZone> {
+        let m = memo?;
+        let z = &m.data.zones[*m.zones.get(zone_digests.get(index)?)?];
+        Some((
+            z.meta.clone(),
+            ZoneRest {
+                actor: z.actor.clone(),
+                kind: z.kind,
+                period: z.period,
+                geometry: Some(z.geometry.clone()),
+                rule: None,
+            },
+        ))
+    };
+    let (zones, zone_index) = layers.parse("zones.geojson", parse_zone, &reuse);
+    let keys = MemoKeys(
+        zones
+            .iter()
+            .zip(&zone_index)
+            .filter(|((_, rest), _)| rest.rule.is_none())
+            .filter_map(|((meta, _), &i)| Some((*zone_digests.get(i)?, meta.id.clone())))
+            .collect(),
+    );
+    let (locations, _) = layers.parse("locations.geojson", parse_location, &|_| None);
+    let (events, idx) = layers.parse("events.geojson", parse_event, &|_| None);
+    if let Some(doc) = by_name.get("events.geojson") {
+        check_event_locations(&doc.shown, &events, &idx, &locations, &mut problems);
     }
     let mut reference = Vec::new();
     let mut reference_files = Vec::new();
-    for (name, (shown, v)) in &by_name {
+    for (name, doc) in &by_name {
+        let shown = &doc.shown;
         let Some(stem) = name
             .strip_prefix("reference/")
             .and_then(|n| n.strip_suffix(".geojson"))
@@ -240,7 +398,7 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
             ));
             continue;
         }
-        if let Some(layer) = parse_reference_layer(stem, shown, v, &mut problems) {
+        if let Some(layer) = parse_reference_layer(stem, doc, &mut problems) {
             reference.push(layer);
             reference_files.push(shown.clone());
         }
@@ -249,7 +407,7 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
     // Rules read features of every layer, so they are derived once all layers are parsed.
     let zone_files = by_name
         .get("zones.geojson")
-        .map(|(s, _)| s.clone())
+        .map(|d| d.shown.clone())
         .unwrap_or_default();
     let zone_positions: HashMap<String, usize> = zones
         .iter()
@@ -269,7 +427,7 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         let shown = |name: &str| {
             by_name
                 .get(name)
-                .map(|(s, _)| s.clone())
+                .map(|d| d.shown.clone())
                 .unwrap_or_default()
         };
         let reference_shown = reference
@@ -297,11 +455,12 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
             &locations,
             &events,
             &reference,
+            memo.map(|m| &*m.data),
             &mut problems,
         );
     }
 
-    if problems.is_empty() {
+    let result = if problems.is_empty() {
         Ok(Dataset {
             actors,
             zones,
@@ -311,12 +470,13 @@ pub fn load_files(prefix: &str, files: Vec<DataFile>) -> Result<Dataset, Problem
         })
     } else {
         Err(Problems(problems))
-    }
+    };
+    (result, keys)
 }
 
 /// The layer files as read, for parsing one layer after another.
-struct LayerFiles<'a> {
-    by_name: &'a BTreeMap<String, (String, Value)>,
+struct LayerFiles<'a, 't> {
+    by_name: &'a BTreeMap<String, Doc<'t>>,
     refs: &'a Refs<'a>,
     problems: &'a mut Vec<Problem>,
 }
@@ -344,21 +504,46 @@ impl Keyed for Event {
     }
 }
 
-impl LayerFiles<'_> {
+impl LayerFiles<'_, '_> {
     /// Parses the features of one layer file (when it was read), keeping those that parse, with
-    /// their index in the file, and reports ids used twice.
-    fn parse<T: Keyed>(
+    /// their index in the file, and reports ids used twice. `reuse` gives a feature (by index)
+    /// known valid from an earlier load, which is then not read again. Features are parsed in
+    /// parallel; their problems are reported in file order.
+    fn parse<T: Keyed + Send>(
         &mut self,
         name: &str,
         parse: fn(&mut FeatureCx<'_>, &Refs<'_>) -> Option<T>,
+        reuse: &(dyn Fn(usize) -> Option<T> + Sync),
     ) -> (Vec<T>, Vec<usize>) {
         let (mut parsed, mut indices) = (Vec::new(), Vec::new());
-        let Some((shown, v)) = self.by_name.get(name) else {
+        let Some(doc) = self.by_name.get(name) else {
             return (parsed, indices);
         };
-        for (index, raw) in features(shown, v, self.problems) {
-            let mut cx = FeatureCx::new(shown, index, raw, self.problems);
-            if let Some(t) = parse(&mut cx, self.refs) {
+        let shown = doc.shown.as_str();
+        let refs = self.refs;
+        let list = features(doc, reuse, self.problems);
+        let results: Vec<(usize, Option<T>, Vec<Problem>)> = list
+            .into_par_iter()
+            .map(|(index, f)| {
+                let mut problems = Vec::new();
+                let t = match f {
+                    Feature::Reused(t) => Some(t),
+                    Feature::Raw(mut doc) => {
+                        let properties = doc.properties.take();
+                        let mut cx =
+                            FeatureCx::from_doc(shown, index, &doc, properties, &mut problems);
+                        parse(&mut cx, refs)
+                    }
+                    Feature::Value(raw) => {
+                        parse(&mut FeatureCx::new(shown, index, raw, &mut problems), refs)
+                    }
+                };
+                (index, t, problems)
+            })
+            .collect();
+        for (index, t, problems) in results {
+            self.problems.extend(problems);
+            if let Some(t) = t {
                 indices.push(index);
                 parsed.push(t);
             }
@@ -444,12 +629,25 @@ struct Refs<'a> {
     actors_loaded: bool,
 }
 
-fn features<'v>(
-    shown: &str,
-    v: &'v Value,
+/// One feature of a layer file, as the loader reads it.
+enum Feature<'v, T> {
+    /// From a file read whole.
+    Value(&'v Map<String, Value>),
+    /// From a file read by the fast path: its members, and its geometry as text.
+    Raw(FeatureDoc<'v>),
+    /// Known valid from an earlier load (see [`LoadMemo`]).
+    Reused(T),
+}
+
+/// The features of a layer file with their index in it, reporting what is not a layer file or
+/// not a feature.
+fn features<'v, T: Send>(
+    doc: &'v Doc<'_>,
+    reuse: &(dyn Fn(usize) -> Option<T> + Sync),
     problems: &mut Vec<Problem>,
-) -> Vec<(usize, &'v Map<String, Value>)> {
-    let Some(obj) = v.as_object() else {
+) -> Vec<(usize, Feature<'v, T>)> {
+    let shown = doc.shown.as_str();
+    let Some(obj) = doc.value.as_object() else {
         problems.push(not_geojson(
             shown,
             "the top level must be an object with \"type\": \"FeatureCollection\"",
@@ -476,17 +674,37 @@ fn features<'v>(
     if obj.contains_key("crs") {
         problems.push(not_geojson(shown, "has a \"crs\" member, which RFC 7946 removed; coordinates must be WGS84 lon/lat and \"crs\" must go"));
     }
-    let Some(list) = obj.get("features").and_then(Value::as_array) else {
-        problems.push(not_geojson(shown, "no \"features\" array"));
-        return Vec::new();
+    let read: Vec<Option<Feature<'v, T>>> = match &doc.features {
+        Some(list) => list
+            .par_iter()
+            .enumerate()
+            .map(|(index, raw)| match reuse(index) {
+                Some(t) => Some(Feature::Reused(t)),
+                None => serde_json::from_str::<FeatureDoc<'v>>(raw.get())
+                    .ok()
+                    .filter(|f| f.members.get("type").and_then(Value::as_str) == Some("Feature"))
+                    .map(Feature::Raw),
+            })
+            .collect(),
+        None => {
+            let Some(list) = obj.get("features").and_then(Value::as_array) else {
+                problems.push(not_geojson(shown, "no \"features\" array"));
+                return Vec::new();
+            };
+            list.iter()
+                .map(|f| {
+                    f.as_object()
+                        .filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature"))
+                        .map(Feature::Value)
+                })
+                .collect()
+        }
     };
     let mut out = Vec::new();
-    for (index, f) in list.iter().enumerate() {
-        match f.as_object() {
-            Some(o) if o.get("type").and_then(Value::as_str) == Some("Feature") => {
-                out.push((index, o))
-            }
-            _ => problems.push(Problem {
+    for (index, f) in read.into_iter().enumerate() {
+        match f {
+            Some(f) => out.push((index, f)),
+            None => problems.push(Problem {
                 file: shown.to_owned(),
                 feature: Some(FeatureRef { index, id: None }),
                 field: None,
@@ -505,17 +723,70 @@ struct FeatureCx<'a> {
     index: usize,
     id: Option<String>,
     raw: &'a Map<String, Value>,
+    /// The `geometry` member, as a value or (read by the fast path) as text.
+    geometry: Option<GeometrySource<'a>>,
     props: Map<String, Value>,
     problems: &'a mut Vec<Problem>,
     /// Problems found for this feature so far; a feature with any is not built.
     count: usize,
 }
 
+/// A feature's `geometry` member as the file was read.
+#[derive(Clone, Copy)]
+enum GeometrySource<'a> {
+    Value(&'a Value),
+    Text(&'a RawValue),
+}
+
+/// A feature's geometry as read: by the fast path (a point, or polygons straight into `geo`),
+/// or by `geojson` (anything else, and whatever the fast path leaves).
+enum Geometry {
+    Point(f64, f64),
+    Polygons { multi: bool, mp: MultiPolygon<f64> },
+    Value(GeometryValue),
+}
+
+impl Geometry {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Geometry::Point(..) => "Point",
+            Geometry::Polygons { multi: false, .. } => "Polygon",
+            Geometry::Polygons { multi: true, .. } => "MultiPolygon",
+            Geometry::Value(v) => v.type_name(),
+        }
+    }
+}
+
 impl<'a> FeatureCx<'a> {
+    /// The context for a feature read by the fast path.
+    /// The context for a feature read by the fast path, taking over its properties.
+    fn from_doc(
+        file: &'a str,
+        index: usize,
+        doc: &'a FeatureDoc<'a>,
+        properties: Option<Value>,
+        problems: &'a mut Vec<Problem>,
+    ) -> Self {
+        let mut cx = Self::with_properties(file, index, &doc.members, properties, problems);
+        cx.geometry = doc.geometry.map(GeometrySource::Text);
+        cx
+    }
+
     fn new(
         file: &'a str,
         index: usize,
         raw: &'a Map<String, Value>,
+        problems: &'a mut Vec<Problem>,
+    ) -> Self {
+        let properties = raw.get("properties").cloned();
+        Self::with_properties(file, index, raw, properties, problems)
+    }
+
+    fn with_properties(
+        file: &'a str,
+        index: usize,
+        raw: &'a Map<String, Value>,
+        properties: Option<Value>,
         problems: &'a mut Vec<Problem>,
     ) -> Self {
         let id = match raw.get("id") {
@@ -523,8 +794,9 @@ impl<'a> FeatureCx<'a> {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let props = match raw.get("properties") {
-            Some(Value::Object(o)) => o.clone(),
+        let is_object = matches!(properties, Some(Value::Object(_)));
+        let props = match properties {
+            Some(Value::Object(o)) => o,
             _ => Map::new(),
         };
         let mut cx = Self {
@@ -532,11 +804,12 @@ impl<'a> FeatureCx<'a> {
             index,
             id,
             raw,
+            geometry: raw.get("geometry").map(GeometrySource::Value),
             props,
             problems,
             count: 0,
         };
-        if !matches!(raw.get("properties"), Some(Value::Object(_))) {
+        if !is_object {
             cx.problem(
                 Some("properties"),
                 ProblemKind::WrongType {
@@ -849,17 +1122,31 @@ impl<'a> FeatureCx<'a> {
     }
 
     /// The geometry member: `Ok(None)` when null or absent.
-    fn geometry(&mut self) -> Result<Option<GeometryValue>, ()> {
-        let g = match self.raw.get("geometry") {
-            None | Some(Value::Null) => return Ok(None),
-            Some(g) => g.clone(),
+    fn geometry(&mut self) -> Result<Option<Geometry>, ()> {
+        let g = match self.geometry {
+            None | Some(GeometrySource::Value(Value::Null)) => return Ok(None),
+            Some(GeometrySource::Value(g)) => g.clone(),
+            Some(GeometrySource::Text(text)) => {
+                match fastjson::geometry(text.get()) {
+                    Some(FastGeometry::Point(x, y)) => return Ok(Some(Geometry::Point(x, y))),
+                    Some(FastGeometry::Polygons { multi, mp }) => {
+                        return Ok(Some(Geometry::Polygons { multi, mp }));
+                    }
+                    None => {}
+                }
+                // Valid JSON (the file was read): the general path says what is wrong.
+                match serde_json::from_str::<Value>(text.get()) {
+                    Ok(Value::Null) | Err(_) => return Ok(None),
+                    Ok(v) => v,
+                }
+            }
         };
         match serde_json::from_value::<geojson::Geometry>(g) {
             Ok(g) => {
                 let before = self.count;
                 check_positions(&g.value, &mut |kind| self.problem(Some("geometry"), kind));
                 if self.count == before {
-                    Ok(Some(g.value))
+                    Ok(Some(Geometry::Value(g.value)))
                 } else {
                     Err(())
                 }
@@ -876,10 +1163,13 @@ impl<'a> FeatureCx<'a> {
         }
     }
 
-    fn polygons(&mut self, g: &GeometryValue) -> Option<MultiPolygon<f64>> {
+    fn polygons(&mut self, g: Geometry) -> Option<MultiPolygon<f64>> {
         let mp = match g {
-            GeometryValue::Polygon { coordinates } => MultiPolygon(vec![to_polygon(coordinates)]),
-            GeometryValue::MultiPolygon { coordinates } => {
+            Geometry::Polygons { mp, .. } => mp,
+            Geometry::Value(GeometryValue::Polygon { coordinates }) => {
+                MultiPolygon(vec![to_polygon(&coordinates)])
+            }
+            Geometry::Value(GeometryValue::MultiPolygon { coordinates }) => {
                 MultiPolygon(coordinates.iter().map(|p| to_polygon(p)).collect())
             }
             other => {
@@ -895,7 +1185,7 @@ impl<'a> FeatureCx<'a> {
         };
         // geo's check is quadratic in a ring's vertices (seconds for zones clipped to the
         // 590-vertex outline); the quick proof settles the usual valid case first.
-        let errors = if crate::rules::proven_valid(&mp) {
+        let errors = if crate::rules::proven_valid_drawn(&mp) {
             Vec::new()
         } else {
             mp.validation_errors()
@@ -911,12 +1201,13 @@ impl<'a> FeatureCx<'a> {
             }
             return None;
         }
-        Some(normalize_polygons(&mp))
+        Some(normalize_owned(mp))
     }
 
-    fn point(&mut self, g: Option<GeometryValue>) -> Option<Point<f64>> {
+    fn point(&mut self, g: Option<Geometry>) -> Option<Point<f64>> {
         match g {
-            Some(GeometryValue::Point { coordinates }) => {
+            Some(Geometry::Point(x, y)) => Some(Point::new(round(x), round(y))),
+            Some(Geometry::Value(GeometryValue::Point { coordinates })) => {
                 Some(Point::new(round(coordinates[0]), round(coordinates[1])))
             }
             Some(other) => {
@@ -971,6 +1262,17 @@ pub fn normalize_polygons(mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
         y: round(c.y),
     })
     .orient(geo::orient::Direction::Default)
+}
+
+/// [`normalize_polygons`] in place: the same rounding and orientation, without copying a
+/// polygon that needs neither.
+fn normalize_owned(mut mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
+    use geo::MapCoordsInPlace;
+    mp.map_coords_in_place(|c| Coord {
+        x: round(c.x),
+        y: round(c.y),
+    });
+    mp.orient(geo::orient::Direction::Default)
 }
 
 fn to_ring(positions: &[Position]) -> LineString<f64> {
@@ -1269,7 +1571,7 @@ fn parse_zone(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<ParsedZone> {
             cx.problem(Some("geometry"), ProblemKind::NoGeometry);
             None
         }
-        (Ok(Some(g)), Ok(None)) => cx.polygons(&g).map(Some),
+        (Ok(Some(g)), Ok(None)) => cx.polygons(g).map(Some),
         (Ok(None), Ok(Some(_))) => Some(None),
         _ => None,
     };
@@ -1571,16 +1873,22 @@ fn parse_event(cx: &mut FeatureCx<'_>, refs: &Refs<'_>) -> Option<Event> {
 
 fn parse_reference_layer(
     name: &str,
-    shown: &str,
-    v: &Value,
+    doc: &Doc<'_>,
     problems: &mut Vec<Problem>,
 ) -> Option<ReferenceLayer> {
+    let (shown, v) = (doc.shown.as_str(), &doc.value);
     let mut kind: Option<GeometryKind> = None;
     let mut out = Vec::new();
     let mut idx = Vec::new();
     let before = problems.len();
-    for (index, raw) in features(shown, v, problems) {
-        let mut cx = FeatureCx::new(shown, index, raw, problems);
+    for (index, f) in features::<()>(doc, &|_| None, problems) {
+        let mut cx = match &f {
+            Feature::Raw(doc) => {
+                FeatureCx::from_doc(shown, index, doc, doc.properties.clone(), problems)
+            }
+            Feature::Value(raw) => FeatureCx::new(shown, index, raw, problems),
+            Feature::Reused(()) => continue,
+        };
         let meta = cx.meta(COMMON_PROPS);
         let geometry = match cx.geometry() {
             Ok(Some(g)) => g,
@@ -1591,13 +1899,14 @@ fn parse_reference_layer(
             Err(()) => continue,
         };
         let this_kind = match &geometry {
-            GeometryValue::Point { .. } => GeometryKind::Point,
-            GeometryValue::LineString { .. } | GeometryValue::MultiLineString { .. } => {
-                GeometryKind::Line
+            Geometry::Point(..) | Geometry::Value(GeometryValue::Point { .. }) => {
+                GeometryKind::Point
             }
-            GeometryValue::Polygon { .. } | GeometryValue::MultiPolygon { .. } => {
-                GeometryKind::Polygon
-            }
+            Geometry::Value(GeometryValue::LineString { .. })
+            | Geometry::Value(GeometryValue::MultiLineString { .. }) => GeometryKind::Line,
+            Geometry::Polygons { .. }
+            | Geometry::Value(GeometryValue::Polygon { .. })
+            | Geometry::Value(GeometryValue::MultiPolygon { .. }) => GeometryKind::Polygon,
             other => {
                 cx.problem(
                     Some("geometry"),
@@ -1623,20 +1932,21 @@ fn parse_reference_layer(
             }
             Some(_) => {}
         }
-        let geom: Option<geo::Geometry<f64>> = match &geometry {
-            GeometryValue::Point { coordinates } => {
+        let geom: Option<geo::Geometry<f64>> = match geometry {
+            Geometry::Point(x, y) => Some(Point::new(round(x), round(y)).into()),
+            Geometry::Value(GeometryValue::Point { coordinates }) => {
                 Some(Point::new(round(coordinates[0]), round(coordinates[1])).into())
             }
-            GeometryValue::LineString { coordinates } => {
-                Some(round_lines(MultiLineString(vec![to_ring(coordinates)])).into())
+            Geometry::Value(GeometryValue::LineString { coordinates }) => {
+                Some(round_lines(MultiLineString(vec![to_ring(&coordinates)])).into())
             }
-            GeometryValue::MultiLineString { coordinates } => Some(
+            Geometry::Value(GeometryValue::MultiLineString { coordinates }) => Some(
                 round_lines(MultiLineString(
                     coordinates.iter().map(|l| to_ring(l)).collect(),
                 ))
                 .into(),
             ),
-            _ => cx.polygons(&geometry).map(Into::into),
+            other => cx.polygons(other).map(Into::into),
         };
         if cx.count > 0 {
             continue;
@@ -1894,6 +2204,7 @@ impl Dataset {
                 &locations,
                 &events,
                 &self.reference,
+                self,
                 &|layer, id| changed.contains(&(layer, id)),
                 &mut problems,
             );

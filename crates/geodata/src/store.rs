@@ -237,6 +237,9 @@ struct Writer {
     /// The log's length as the store last saw it: longer means another process wrote a
     /// revision (`zonetrack revert` beside a running server).
     log_len: u64,
+    /// What the last load of the files found valid: the next load reads again only the zones
+    /// whose text changed (a hand edit of one zone in a large folder is served at once).
+    memo: Option<crate::LoadMemo>,
 }
 
 /// Where the revision log lives in a data folder.
@@ -367,7 +370,8 @@ impl DirectoryStore {
         let stamps = self.stamps();
         let revisions = self.read_log()?;
         let checkpoint = self.read_checkpoint()?;
-        let files = crate::load_dir_named(&self.dir, &self.shown)?;
+        let (files, keys) = crate::load_dir_memo(&self.dir, &self.shown, w.memo.as_ref());
+        let files = files?;
         let pending: Vec<FeatureChange> = revisions
             .iter()
             .filter(|r| r.number > checkpoint)
@@ -402,8 +406,13 @@ impl DirectoryStore {
                 revisions.push(Arc::new(r));
             }
         }
+        let shared = Arc::new(data.clone());
+        // The memo describes the files; with revisions replayed over them it would not.
+        w.memo = pending
+            .is_empty()
+            .then(|| crate::LoadMemo::new(shared.clone(), keys));
         w.state = Some(HistoryState {
-            data: Arc::new(data.clone()),
+            data: shared,
             feature_revisions: Arc::new(last_changes(&revisions)),
             revisions,
         });
@@ -682,10 +691,13 @@ impl History for DirectoryStore {
             feature_revisions: Arc::new(feature_revisions),
         };
         let old = w.state.replace(state.clone());
+        // The files will be rewritten from the new state: the memo of the old ones would only
+        // keep their data alive. The next load of hand edits reads every zone again.
+        let old_memo = w.memo.take();
         // Freeing the data before the edit can take longer than the edit: not on its path.
         let _ = std::thread::Builder::new()
             .name("drop-state".into())
-            .spawn(move || drop(old));
+            .spawn(move || drop((old, old_memo)));
         Ok(Committed {
             revision: Some(revision),
             state,

@@ -81,6 +81,13 @@ pub fn reload(state: &AppState, store: &dyn Store) -> LoadStatus {
                 current.version.clone()
             } else {
                 let snapshot = match &history {
+                    // Edits made to the files, recorded as the one revision after the data
+                    // served, and nothing else changed: prepare only what they changed, as
+                    // for an edit through the API (a one-zone edit of 100,000 is served at
+                    // once, not after the whole set is serialised and indexed again).
+                    Some(h) if follows(&current, h) => {
+                        current.after(h, &h.revisions[h.revisions.len() - 1].changes)
+                    }
                     Some(h) => Snapshot::from_shared(h.data.clone()).with_history(h),
                     None => Snapshot::new(data),
                 };
@@ -134,6 +141,19 @@ pub fn reload(state: &AppState, store: &dyn Store) -> LoadStatus {
     };
     state.set_status(status.clone());
     status
+}
+
+/// Whether `history` is the served snapshot's data plus exactly one revision (which then says
+/// every feature that changed): the revisions before it are the snapshot's own, and the layers
+/// no revision records (actors, reference layers) are unchanged.
+fn follows(current: &Snapshot, history: &geodata::HistoryState) -> bool {
+    let n = current.revisions.len();
+    history.revisions.len() == n + 1
+        && history.revision() == current.revision + 1
+        // The log is only appended to: the same last revision means the same ones before.
+        && n.checked_sub(1).map(|i| &history.revisions[i]) == current.revisions.last()
+        && history.data.actors == current.data.actors
+        && history.data.reference == current.data.reference
 }
 
 /// How often the watcher checks that the folder it watches is still the one with the name,

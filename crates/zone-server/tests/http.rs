@@ -1564,3 +1564,128 @@ async fn a_server_without_editors_refuses_writes_and_says_how_to_allow_them() {
     assert!(description.contains("--editors FILE"), "{description}");
     assert!(a.headers.get(header::WWW_AUTHENTICATE).is_none());
 }
+
+/// Issue 14: a hand edit of one zone in a data folder is checked without reading the other zones
+/// again (the loader's memo) and served by preparing only what changed (the untouched layers
+/// are the same ones); a bad edit is still refused with its file, feature and reason, the
+/// overlap check still finds a new overlap with an unchanged zone, and what is served after
+/// the good edit is exactly what a fresh load of the folder gives.
+#[tokio::test]
+async fn a_hand_edit_of_one_zone_is_checked_and_served_without_redoing_the_rest() {
+    use geodata::{DirectoryStore, History as _, Store as _, ZoneKind};
+    let tmp = e2e::TempDir::new("zt-incremental");
+    let dir = tmp.0.join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, value) in DATA.source_files() {
+        let path = dir.join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_string(&value).unwrap()).unwrap();
+    }
+    let store = Arc::new(DirectoryStore::new(&dir).with_relative_names());
+    store.load().unwrap();
+    let h = store.state().unwrap();
+    let s = AppState::with_store(
+        Snapshot::from_shared(h.data),
+        Config::default(),
+        store.clone(),
+    );
+    let zones_path = dir.join("zones.geojson");
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(&zones_path).unwrap()).unwrap();
+    let save = |v: &Value| {
+        // As an editor saves: written beside, renamed over (a new modification time).
+        let tmp = dir.join(".zones.geojson.tmp");
+        std::fs::write(&tmp, serde_json::to_string(v).unwrap()).unwrap();
+        std::fs::rename(&tmp, &zones_path).unwrap();
+    };
+    let features = original["features"].as_array().unwrap();
+    // Two drawn control zones of different actors that no rule names, by index in the file.
+    let rules: Vec<String> = features
+        .iter()
+        .map(|f| f["properties"]["rule"].to_string())
+        .collect();
+    let drawn_control = |i: &usize| {
+        let p = &features[*i]["properties"];
+        let named = format!("{}", features[*i]["id"]);
+        p["kind"] == ZoneKind::Control.as_str()
+            && p.get("rule").is_none_or(Value::is_null)
+            && !rules.iter().any(|r| r.contains(&named))
+    };
+    let a = (0..features.len()).find(drawn_control).unwrap();
+    let b = (0..features.len())
+        .filter(drawn_control)
+        .find(|&i| features[i]["properties"]["actor"] != features[a]["properties"]["actor"])
+        .unwrap();
+    let id = |i: usize| features[i]["id"].as_str().unwrap().to_owned();
+    let served_version = s.snapshot().version.clone();
+
+    // A bow tie: refused, naming the file, the feature and the reason.
+    let mut bad = original.clone();
+    bad["features"][b]["geometry"] = serde_json::json!({"type": "Polygon", "coordinates":
+        [[[36.0, 33.0], [36.1, 33.1], [36.1, 33.0], [36.0, 33.1], [36.0, 33.0]]]});
+    save(&bad);
+    let status = zone_server::reload::reload(&s, &*store);
+    assert!(!status.ok);
+    let named = format!("zones.geojson: features[{b}] {:?}: geometry: ", id(b));
+    assert!(
+        status
+            .problems
+            .iter()
+            .any(|p| p.starts_with(&named) && p.contains("self-intersect")),
+        "{:?}",
+        status.problems
+    );
+    assert_eq!(s.snapshot().version, served_version);
+
+    // Zone b drawn over zone a, on a's days: the other zones are not measured again, but the
+    // pair with the changed zone is.
+    let mut overlap = original.clone();
+    overlap["features"][b]["geometry"] = features[a]["geometry"].clone();
+    for key in ["valid_from", "valid_to"] {
+        overlap["features"][b]["properties"][key] = features[a]["properties"][key].clone();
+    }
+    save(&overlap);
+    let status = zone_server::reload::reload(&s, &*store);
+    assert!(!status.ok);
+    assert!(
+        status
+            .problems
+            .iter()
+            .any(|p| p.starts_with(&named) && p.contains(&format!("overlaps {:?}", id(a)))),
+        "{:?}",
+        status.problems
+    );
+    assert_eq!(s.snapshot().version, served_version);
+
+    // A good edit: served, with the untouched layers shared with the snapshot before.
+    let before = s.snapshot();
+    let mut good = original.clone();
+    good["features"][b]["properties"]["name"] = "Renamed by hand".into();
+    save(&good);
+    let status = zone_server::reload::reload(&s, &*store);
+    assert!(status.ok, "{:?}", status.problems);
+    let after = s.snapshot();
+    assert_eq!(after.revision, before.revision + 1);
+    let layer = |snap: &Snapshot, name: &str| {
+        snap.layers
+            .iter()
+            .find(|l| l.name == name)
+            .cloned()
+            .unwrap()
+    };
+    assert!(Arc::ptr_eq(
+        &layer(&before, "locations"),
+        &layer(&after, "locations")
+    ));
+    assert!(!Arc::ptr_eq(
+        &layer(&before, "zones"),
+        &layer(&after, "zones")
+    ));
+    let item = get(&s, &format!("/collections/zones/items/{}", id(b))).await;
+    assert_eq!(item.json()["properties"]["name"], "Renamed by hand");
+    let fresh = geodata::load_dir(&dir).unwrap();
+    assert!(
+        fresh == *after.data,
+        "the incremental load differs from a fresh one"
+    );
+}

@@ -1,0 +1,402 @@
+//! Reading layer files without building a JSON tree of their coordinates: a file's top level is
+//! read with each feature kept as its raw text, a feature's members without its geometry, and
+//! the geometry straight into `geo` coordinates. This is the loader's fast path for what valid
+//! files hold; anything it does not take (a syntax error, an odd shape, a position out of range)
+//! is read again by the general path (`serde_json::Value` and `geojson`), which words the
+//! problem exactly as before.
+
+use std::borrow::Cow;
+
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// A layer file's top level: every member but `features` as JSON values, and `features`, when
+/// it is an array, as each feature's raw text. (`features` that is not an array is kept as a
+/// `null` member, so that the loader says there is no features array.)
+pub(crate) struct LayerDoc<'t> {
+    pub members: Map<String, Value>,
+    pub features: Option<Vec<&'t RawValue>>,
+}
+
+/// `features` as a list of raw texts, or `None` when it is not an array.
+struct FeatureList<'t>(Option<Vec<&'t RawValue>>);
+
+impl<'de> Deserialize<'de> for FeatureList<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FeatureList<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                    out.push(raw);
+                }
+                Ok(FeatureList(Some(out)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(FeatureList(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(FeatureList(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(FeatureList(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(FeatureList(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(FeatureList(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(FeatureList(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(FeatureList(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for LayerDoc<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LayerDoc<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Map::new();
+                let mut features = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "features" {
+                        let list: FeatureList<'de> = map.next_value()?;
+                        features = list.0;
+                        members.insert(key, Value::Null);
+                    } else {
+                        let v: Value = map.next_value()?;
+                        members.insert(key, v);
+                    }
+                }
+                Ok(LayerDoc { members, features })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One feature: every member but `geometry` and `properties` as JSON values, `properties` apart
+/// (the loader takes it over rather than copying it), and `geometry` as raw text.
+pub(crate) struct FeatureDoc<'t> {
+    pub members: Map<String, Value>,
+    pub properties: Option<Value>,
+    pub geometry: Option<&'t RawValue>,
+}
+
+impl<'de> Deserialize<'de> for FeatureDoc<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FeatureDoc<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Map::new();
+                let (mut properties, mut geometry) = (None, None);
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "geometry" {
+                        geometry = Some(map.next_value::<&'de RawValue>()?);
+                    } else if key == "properties" {
+                        properties = Some(map.next_value::<Value>()?);
+                    } else {
+                        let v: Value = map.next_value()?;
+                        members.insert(key.into_owned(), v);
+                    }
+                }
+                Ok(FeatureDoc {
+                    members,
+                    properties,
+                    geometry,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A geometry read by the fast path: the two kinds a zone, location or event has.
+pub(crate) enum FastGeometry {
+    /// A `Point`'s longitude and latitude, as written.
+    Point(f64, f64),
+    /// A `Polygon` (`multi` false) or `MultiPolygon`, as written (not rounded or oriented).
+    Polygons { multi: bool, mp: MultiPolygon<f64> },
+}
+
+/// Nested coordinate arrays as read: a number, a position, a ring (a list of positions), or a
+/// list of those.
+enum Nest {
+    Num(f64),
+    Pos(Coord<f64>),
+    Ring(Vec<Coord<f64>>),
+    List(Vec<Nest>),
+}
+
+/// A position of exactly two numbers.
+struct Pos(Coord<f64>);
+
+impl<'de> Deserialize<'de> for Pos {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Pos;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("[lon, lat]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pos, A::Error> {
+                let x = seq.next_element::<f64>()?;
+                let y = seq.next_element::<f64>()?;
+                match (x, y, seq.next_element::<IgnoredAny>()?) {
+                    (Some(x), Some(y), None) => Ok(Pos(Coord { x, y })),
+                    _ => Err(de::Error::custom("not a 2-D position")),
+                }
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Nest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Nest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("nested coordinate arrays")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Nest, E> {
+                Ok(Nest::Num(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Nest, E> {
+                Ok(Nest::Num(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Nest, E> {
+                Ok(Nest::Num(v as f64))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Nest, A::Error> {
+                match seq.next_element::<Nest>()? {
+                    None => Ok(Nest::List(Vec::new())),
+                    Some(Nest::Num(x)) => {
+                        let y = seq.next_element::<f64>()?;
+                        match (y, seq.next_element::<IgnoredAny>()?) {
+                            (Some(y), None) => Ok(Nest::Pos(Coord { x, y })),
+                            _ => Err(de::Error::custom("not a 2-D position")),
+                        }
+                    }
+                    Some(Nest::Pos(first)) => {
+                        let mut ring = Vec::with_capacity(16);
+                        ring.push(first);
+                        while let Some(Pos(c)) = seq.next_element::<Pos>()? {
+                            ring.push(c);
+                        }
+                        Ok(Nest::Ring(ring))
+                    }
+                    Some(first) => {
+                        let mut list = vec![first];
+                        while let Some(n) = seq.next_element::<Nest>()? {
+                            list.push(n);
+                        }
+                        Ok(Nest::List(list))
+                    }
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A ring the general path would take without a problem: at least 4 positions, closed, every
+/// one in range.
+fn good_ring(ring: &[Coord<f64>]) -> bool {
+    ring.len() >= 4
+        && ring.first() == ring.last()
+        && ring
+            .iter()
+            .all(|c| (-180.0..=180.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y))
+}
+
+/// A polygon's rings as read, when each is good (see [`good_ring`]).
+fn polygon(rings: Vec<Nest>) -> Option<Polygon<f64>> {
+    let mut rings = rings.into_iter().map(|r| match r {
+        Nest::Ring(r) if good_ring(&r) => Some(LineString(r)),
+        _ => None,
+    });
+    let exterior = rings.next()??;
+    let holes = rings.collect::<Option<Vec<_>>>()?;
+    Some(Polygon::new(exterior, holes))
+}
+
+/// Reads a `Point`, `Polygon` or `MultiPolygon` geometry object whose only members are `type`
+/// and `coordinates`, with 2-D positions in range and rings of 4 positions or more, closed.
+/// `None` for anything else: the general path reads it and says what is wrong, if anything.
+pub(crate) fn geometry(text: &str) -> Option<FastGeometry> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct G<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+        coordinates: Nest,
+    }
+    let g: G<'_> = serde_json::from_str(text).ok()?;
+    match (&*g.kind, g.coordinates) {
+        ("Point", Nest::Pos(c)) => ((-180.0..=180.0).contains(&c.x)
+            && (-90.0..=90.0).contains(&c.y))
+        .then_some(FastGeometry::Point(c.x, c.y)),
+        ("Polygon", Nest::List(rings)) => Some(FastGeometry::Polygons {
+            multi: false,
+            mp: MultiPolygon(vec![polygon(rings)?]),
+        }),
+        ("MultiPolygon", Nest::List(parts)) if !parts.is_empty() => {
+            let parts = parts
+                .into_iter()
+                .map(|p| match p {
+                    Nest::List(rings) => polygon(rings),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(FastGeometry::Polygons {
+                multi: true,
+                mp: MultiPolygon(parts),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A 128-bit digest of a feature's text (two 64-bit lanes of multiply-and-rotate mixing over
+/// 8-byte words, with the length): the loader reuses what it found for a feature whose text
+/// has the same digest. Several times faster than SipHash over the 170 MB of a large zones
+/// file; not meant to resist crafted collisions (whoever can write the data folder can write
+/// any data anyway).
+pub(crate) fn digest(text: &str) -> u128 {
+    const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+    let bytes = text.as_bytes();
+    let (mut a, mut b) = (
+        K2 ^ bytes.len() as u64,
+        K1.rotate_left(17) ^ bytes.len() as u64,
+    );
+    let mut mix = |w: u64| {
+        a = (a ^ w).wrapping_mul(K1).rotate_left(31);
+        b = (b ^ w.rotate_left(29)).wrapping_mul(K2).rotate_left(27);
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        mix(u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+    let fin = |mut x: u64| {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    };
+    (u128::from(fin(a ^ b.rotate_left(13))) << 64) | u128::from(fin(b ^ a.rotate_left(41)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_takes_valid_shapes_and_leaves_the_rest() {
+        let square = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}"#;
+        let Some(FastGeometry::Polygons { multi: false, mp }) = geometry(square) else {
+            panic!("a plain square is read by the fast path");
+        };
+        assert_eq!(mp.0[0].exterior().0.len(), 5);
+        let multi = r#"{"coordinates":[[[[0,0],[1,0],[1,1],[0,0]]]],"type":"MultiPolygon"}"#;
+        assert!(matches!(
+            geometry(multi),
+            Some(FastGeometry::Polygons { multi: true, .. })
+        ));
+        assert!(matches!(
+            geometry(r#"{"type":"Point","coordinates":[36.5,33]}"#),
+            Some(FastGeometry::Point(36.5, 33.0))
+        ));
+        for other in [
+            // Not closed, too short, out of range, 3-D, a foreign member, an empty list, a
+            // GeometryCollection, nesting of the wrong depth, a number where an array goes.
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[0,0],[181,0],[1,1],[0,0]]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[0,0,1],[1,0,1],[1,1,1],[0,0,1]]]}"#,
+            r#"{"type":"Polygon","bbox":[0,0,1,1],"coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#,
+            r#"{"type":"MultiPolygon","coordinates":[]}"#,
+            r#"{"type":"Polygon","coordinates":[]}"#,
+            r#"{"type":"GeometryCollection","geometries":[]}"#,
+            r#"{"type":"MultiPolygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#,
+            r#"{"type":"Point","coordinates":[36.5]}"#,
+            r#"{"type":"Point","coordinates":[36.5,91]}"#,
+            r#"{"type":"LineString","coordinates":[[0,0],[1,1]]}"#,
+            r#"{"type":"Polygon","coordinates":7}"#,
+        ] {
+            assert!(
+                geometry(other).is_none(),
+                "{other} is left to the general path"
+            );
+        }
+    }
+
+    #[test]
+    fn a_layer_file_keeps_its_members_and_features_as_text() {
+        let text = r#"{"type":"FeatureCollection","title":"t","features":[{"a":1}, 7 ]}"#;
+        let doc: LayerDoc<'_> = serde_json::from_str(text).expect("an object");
+        let features = doc.features.expect("an array");
+        assert_eq!(features.len(), 2);
+        assert_eq!(features[1].get(), "7");
+        assert_eq!(doc.members["title"], "t");
+        let doc: LayerDoc<'_> =
+            serde_json::from_str(r#"{"type":"FeatureCollection","features":{"a":[1]}}"#)
+                .expect("an object");
+        assert!(doc.features.is_none() && doc.members["features"].is_null());
+        assert!(serde_json::from_str::<LayerDoc<'_>>("[1]").is_err());
+        let f: FeatureDoc<'_> =
+            serde_json::from_str(r#"{"type":"Feature","geometry":null,"id":"a"}"#)
+                .expect("an object");
+        assert_eq!(f.geometry.map(|g| g.get()), Some("null"));
+        assert_eq!(f.members.len(), 2);
+    }
+
+    #[test]
+    fn digests_differ_with_the_text() {
+        assert_eq!(digest("abc"), digest("abc"));
+        assert_ne!(digest("abc"), digest("abd"));
+        assert_ne!(digest(""), digest(" "));
+        assert_ne!(digest("\0"), digest(""));
+        assert_ne!(digest("12345678a"), digest("12345678b"));
+        // Every one-byte change of a feature's text changes its digest.
+        let text = r#"{"type":"Feature","id":"z1","geometry":null}"#;
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..text.len() {
+            let mut b = text.as_bytes().to_vec();
+            b[i] ^= 1;
+            assert!(seen.insert(digest(std::str::from_utf8(&b).unwrap())));
+        }
+        assert!(!seen.contains(&digest(text)));
+    }
+}
