@@ -6,7 +6,9 @@ directory, so the server can serve the same polygons as zones (standard library 
 
 Each polygon becomes a zone with seeded properties drawn like the real data's: one of five
 actors, a kind, a confidence, a method, and a validity period of whole days in 2016-2019 (some
-ends open). Written: actors.json, zones.geojson, and empty locations.geojson and events.geojson.
+ends open). The polygons overlap at random, and the loader refuses two actors' control zones on
+the same ground on the same day, so every control zone is the first actor's (the others hold
+presence and demanded-exclusion zones). Written: actors.json, zones.geojson, and empty locations.geojson and events.geojson.
 """
 
 import json
@@ -72,6 +74,8 @@ def main():
                     "sources": [{"title": "zones-100k bench set", "publisher": "zonetrack bench"}],
                 },
             }
+            if feature["properties"]["kind"] == "control":
+                feature["properties"]["actor"] = ACTORS[0]
             f.write(("," if i else "") + json.dumps(feature, separators=(",", ":")) + "\n")
         f.write("]}\n")
 
