@@ -438,7 +438,7 @@ fn polygons<'a>(
             Some(Polygon::new(exterior, holes))
         })
         .collect();
-    (!out.is_empty()).then(|| geo::Geometry::MultiPolygon(MultiPolygon(out)))
+    (!out.is_empty()).then_some(geo::Geometry::MultiPolygon(MultiPolygon(out)))
 }
 
 /// Clips an open line to the square `lo..hi`: the pieces inside it.
@@ -523,7 +523,7 @@ fn lines<'a>(
         .filter(|p| p.len() >= 2)
         .map(LineString)
         .collect();
-    (!out.is_empty()).then(|| geo::Geometry::MultiLineString(MultiLineString(out)))
+    (!out.is_empty()).then_some(geo::Geometry::MultiLineString(MultiLineString(out)))
 }
 
 fn points<'a>(
