@@ -15,8 +15,9 @@ locations.geojson and events.geojson.
 not control the same ground on the same day: a control zone whose polygons overlap (with an area)
 those of an earlier control zone of another actor on a shared day becomes a `presence` zone.
 Geometries are kept exactly, so the folder answers the same (point, polygon) pairs as POLYS.
-This step needs shapely (run the script with the bench venv's python); without the flag the
-script uses the standard library only.
+This step needs shapely (run the script with the bench venv's python). Without the flag (and
+without `--countries`) every control zone is the first actor's instead (the others hold presence
+and demanded-exclusion zones), which the loader also takes, with the standard library only.
 """
 
 import argparse
@@ -145,6 +146,10 @@ def main():
             })
     if args.no_control_overlaps:
         print(f"control zones turned into presence zones: {demote_control_overlaps(zones)}")
+    elif not args.countries:
+        for z in zones:
+            if z["properties"]["kind"] == "control":
+                z["properties"]["actor"] = ACTORS[0]
     (out / "actors.json").write_text(json.dumps({"actors": actors}))
     empty = json.dumps({"type": "FeatureCollection", "features": []})
     (out / "locations.geojson").write_text(empty)

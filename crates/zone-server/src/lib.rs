@@ -25,6 +25,7 @@ mod responses;
 pub mod serve;
 mod snapshot;
 mod state;
+pub mod tiles;
 mod web;
 pub(crate) mod write;
 
@@ -111,6 +112,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/revisions/{n}", get(write::revision))
         .route("/export/{file}", get(export::export))
         .route("/map/{collection}", get(map::layer))
+        .route("/tiles/{collection}/{z}/{x}/{y}", get(tiles::tile))
         .route("/actors", get(query::actors))
         .route("/query/point", get(query::point).layer(per_request()))
         .route(

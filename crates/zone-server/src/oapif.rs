@@ -119,6 +119,8 @@ fn collection_json(layer: &Layer, base: &str) -> Value {
     if layer.info.role == geodata::LayerRole::Reference {
         doc["zonetrack:style"] = layer.info.style.to_json();
     }
+    // Where the layer's vector tiles are, and whether the map should draw it from them.
+    doc["zonetrack:tiles"] = crate::tiles::advert(layer, base);
     doc
 }
 

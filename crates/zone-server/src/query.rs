@@ -617,5 +617,20 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
                 q("zoom", false, "Web map zoom level (0..22)", json!({"type": "integer", "minimum": 0, "maximum": 22}))],
             "responses": ok("A FeatureCollection", "application/geo+json")}}),
         ),
+        (
+            "/tiles/{collection}/{z}/{x}/{y}.mvt".into(),
+            json!({"get": {
+            "summary": "A layer as a Mapbox Vector Tile (Web Mercator z/x/y, extent 4096), for display: features whose envelope meets the tile, valid on a date, clipped and simplified to a pixel (smaller ones as one-pixel squares); properties key, kind, actor, colour, confidence. A collection's `zonetrack:tiles` says whether the map draws it from tiles.",
+            "operationId": "mapTile",
+            "parameters": [{"name": "collection", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "z", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": crate::tiles::MAX_ZOOM}},
+                {"name": "x", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}},
+                {"name": "y", "in": "path", "required": true, "description": "The row (0 at the north); the path segment is `{y}.mvt`", "schema": {"type": "integer", "minimum": 0}},
+                {"$ref": "#/components/parameters/datetime"},
+                {"$ref": "#/components/parameters/as_of"}],
+            "responses": {"200": {"description": "The tile (empty when nothing is in it)",
+                "content": {crate::tiles::MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}}),
+        ),
     ]
 }

@@ -37,6 +37,9 @@ pub struct Layer {
     pub by_key: HashMap<String, usize>,
     /// `[min_lon, min_lat, max_lon, max_lat]` of all features.
     pub bbox: Option<[f64; 4]>,
+    /// Vertices in all its geometries: with the feature count, what decides whether the map
+    /// draws the layer from vector tiles (see `tiles::advert`).
+    pub vertices: usize,
     /// First and last day any feature holds (`None` = open or no dates).
     pub interval: (Option<Date>, Option<Date>),
     /// Properties that can be filtered on by equality (declared in the OpenAPI document).
@@ -89,6 +92,10 @@ impl Layer {
                 )
             })
             .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        let vertices = features
+            .iter()
+            .map(|f| geo::CoordsIter::coords_count(&*f.geometry))
+            .sum();
         let open_from = features.iter().any(|f| f.period.from().is_none());
         let open_to = features.iter().any(|f| f.period.to().is_none());
         let interval = (
@@ -117,6 +124,7 @@ impl Layer {
             by_fid,
             by_key,
             bbox,
+            vertices,
             interval,
             simplified: (0..=MAX_ZOOM).map(|_| std::sync::OnceLock::new()).collect(),
             queryables: std::sync::OnceLock::new(),

@@ -41,8 +41,13 @@
   var W = el.clientWidth, H = el.clientHeight;
   if (!W || !H) return;
 
-  var ask = Promise.all([json(boot.actors), haveCentre ? null : json(boot.collections)]).then(function (got) {
+  var ask = Promise.all([json(boot.actors), json(boot.collections)]).then(function (got) {
     var about = got[0], listing = got[1];
+    // A big zone layer is drawn from vector tiles (tiles.js), not from /map/zones.
+    for (var t = 0; t < listing.collections.length; t++) {
+      var tc = listing.collections[t], tiles = tc['zonetrack:tiles'];
+      if (tc['zonetrack:role'] === 'zones' && tiles && tiles.preferred) return null;
+    }
     var day = date && /^\d{4}-\d{2}-\d{2}$/.test(date) ? date : about.date_span && about.date_span[1];
     if (!day) return null;
     var z = zoom !== null && zoom !== '' && isFinite(Number(zoom)) ? Math.round(Number(zoom)) : null;

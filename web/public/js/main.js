@@ -15,6 +15,7 @@ import { ApiError, bboxParam, getJSON, query, readJSON } from './api.js';
 import { EVENT_WINDOWS, formatFragment, parseFragment } from './url-state.js';
 import { decorateZonePath, kindLabel, kindRank, safeColour, swatch, zoneStyle } from './styles.js';
 import { dot, el, eventBlock, historyList, historySection, locationBlock, pointAnswer, revisionTime } from './popups.js';
+import { TileLoader, loadTileLibrary, tiled } from './tiles.js';
 
 const L = window.L;
 const DATA = ['zones', 'locations', 'events'];
@@ -41,6 +42,8 @@ const state = {
   layers: new Set(),
   events: 30,
   refs: [], // [{ id, title, style, land, order }], in drawing order
+  // Collections the server says to draw from vector tiles (big layers): id -> tile URL template.
+  tiles: new Map(),
   files: new Map(), // collection id -> [{ ext, title, rel }]: the exports it links to
   kinds: [], // zone kinds in the data, drawing order
   // Whether the zone kinds shown were chosen (a link's layer list, a toggle): then a kind seen for
@@ -176,12 +179,28 @@ function afterZones(layer) {
     firstZones = false;
     performance.mark('zones-drawn');
   }
+  zonesShown(layer.getLayers().length);
+}
+
+/** Marks on the map element what the zones drawn are (date, revision, count), for tests. */
+function zonesShown(count) {
   const fetched = loaders.get('zones').fetched;
   if (!fetched) return;
   const m = $('map');
   m.dataset.zonesDate = fetched.datetime;
   m.dataset.zonesAsOf = fetched.asOf === null ? 'latest' : String(fetched.asOf);
-  m.dataset.zonesCount = String(layer.getLayers().length);
+  m.dataset.zonesCount = String(count);
+}
+
+/** After a tiled zone layer has drawn the tiles in view. */
+function afterZoneTiles() {
+  if (firstZones) {
+    firstZones = false;
+    performance.mark('zones-drawn');
+  }
+  $('map').dataset.zonesTiles = 'true';
+  zonesShown('tiles');
+  updateLegend();
 }
 
 function actorName(id) {
@@ -294,13 +313,30 @@ function eventsWindow() {
 }
 
 function setupLoaders() {
-  const zones = new Loader('zones', 'zones', { dates: () => state.date, draw: drawZones, versioned: true });
-  zones.afterDraw = afterZones;
-  zones.onData = (fc) => {
-    noteKinds(fc.features.map((f) => f.properties.kind));
-    noteActors(fc.features.map((f) => f.properties));
-    updateLegend();
-  };
+  const zoneTiles = state.tiles.get('zones');
+  let zones;
+  if (zoneTiles) {
+    // A big zone layer: drawn from vector tiles on canvas (tiles.js), not as SVG paths.
+    zones = new TileLoader({
+      map: () => map,
+      collection: 'zones',
+      href: zoneTiles,
+      dates: () => state.date,
+      asOf: () => state.asOf,
+      shown: (kind) => state.layers.has(`zones.${kind}`) || (!state.kindsChosen && !state.kinds.includes(kind)),
+      pending: setPending,
+      pane: 'zones',
+    });
+    zones.afterDraw = afterZoneTiles;
+  } else {
+    zones = new Loader('zones', 'zones', { dates: () => state.date, draw: drawZones, versioned: true });
+    zones.afterDraw = afterZones;
+    zones.onData = (fc) => {
+      noteKinds(fc.features.map((f) => f.properties.kind));
+      noteActors(fc.features.map((f) => f.properties));
+      updateLegend();
+    };
+  }
   loaders.set('zones', zones);
   loaders.set('locations', new Loader('locations', 'locations', { dates: () => state.date, draw: drawLocations, versioned: true }));
   loaders.set('events', new Loader('events', 'events', { dates: eventsWindow, draw: drawEvents, versioned: true }));
@@ -772,7 +808,8 @@ function buildToggles() {
 function updateLegend() {
   const ul = $('legend-actors');
   const zones = loaders.get('zones');
-  const current = zones?.fetched?.datetime === state.date ? zones.data.features : null;
+  // Tiled zones are not held as features: every actor stays listed as present.
+  const current = zones?.fetched?.datetime === state.date && zones.data ? zones.data.features : null;
   const present = current ? new Set(current.map((f) => f.properties.actor)) : null;
   ul.replaceChildren();
   for (const a of state.actors.values()) {
@@ -964,6 +1001,12 @@ async function start() {
   ]);
   state.asOf = checkedAsOf(frag.asOf);
   const collections = listing.collections ?? [];
+  for (const c of collections) {
+    const href = tiled(c);
+    if (href) state.tiles.set(c.id, href);
+  }
+  // The tile renderer is only fetched when a layer needs it; start now, while the rest sets up.
+  if (state.tiles.size > 0) loadTileLibrary().catch(() => {});
   for (const c of collections) {
     const files = (c.links ?? [])
       .filter((l) => (l.rel === 'enclosure' || l.rel === 'describedby') && /\/export\/[^/]+$/.test(l.href.split('?')[0]))
