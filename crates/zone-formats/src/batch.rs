@@ -348,12 +348,10 @@ fn parse_plain_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefuse
     };
     let mut first_line = body_line - 1;
     for (part, lines) in parts {
-        batch
-            .points
-            .extend(part.points.into_iter().map(|mut p| {
-                p.line += first_line;
-                p
-            }));
+        batch.points.extend(part.points.into_iter().map(|mut p| {
+            p.line += first_line;
+            p
+        }));
         let unlisted = part.error_count - part.errors.len();
         for e in part.errors {
             batch.reject(limits, e.line + first_line, || e.message);
@@ -635,7 +633,10 @@ struct Answers {
 impl Answers {
     fn new(index: &ZoneIndex, points: &[BatchPoint], default_date: Option<Date>) -> Self {
         let first = points.first().map(|p| p.date.or(default_date));
-        if points.iter().all(|p| Some(p.date.or(default_date)) == first) {
+        if points
+            .iter()
+            .all(|p| Some(p.date.or(default_date)) == first)
+        {
             // One date (the usual batch): no grouping.
             let coords: Vec<(f64, f64)> = points.iter().map(|p| (p.lon, p.lat)).collect();
             let group = index.covering_batch(&coords, first.flatten());

@@ -156,9 +156,10 @@ fn crs_is_lon_lat(crs: Option<&Value>) -> bool {
             Some(Value::Number(n)) => n.as_i64() == Some(4326),
             Some(Value::String(s)) => s == "CRS84" || s == "4326",
             // A PROJJSON without an id: trust its name.
-            _ => o.get("name").and_then(Value::as_str).is_some_and(|n| {
-                n.contains("WGS 84") && !n.contains('/') && !n.contains("UTM")
-            }),
+            _ => o
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.contains("WGS 84") && !n.contains('/') && !n.contains("UTM")),
         },
         Some(_) => false,
     }
@@ -289,15 +290,21 @@ fn number(a: &dyn Array, row: usize) -> Option<Result<f64, String>> {
         DataType::Int32 => Ok(f64::from(a.as_primitive::<Int32Type>().value(row))),
         DataType::Utf8 => {
             let s = a.as_string::<i32>().value(row);
-            s.trim()
-                .parse()
-                .map_err(|_| format!("{:?} is not a number", s.chars().take(40).collect::<String>()))
+            s.trim().parse().map_err(|_| {
+                format!(
+                    "{:?} is not a number",
+                    s.chars().take(40).collect::<String>()
+                )
+            })
         }
         DataType::LargeUtf8 => {
             let s = a.as_string::<i64>().value(row);
-            s.trim()
-                .parse()
-                .map_err(|_| format!("{:?} is not a number", s.chars().take(40).collect::<String>()))
+            s.trim().parse().map_err(|_| {
+                format!(
+                    "{:?} is not a number",
+                    s.chars().take(40).collect::<String>()
+                )
+            })
         }
         other => Err(format!("a {other} column is not a coordinate")),
     })
@@ -409,12 +416,14 @@ fn dates(column: Option<&ArrayRef>, n: usize) -> Vec<Result<Option<Date>, String
                 DataType::Timestamp(unit, _) => {
                     let (v, per_second) = match unit {
                         TimeUnit::Second => (a.as_primitive::<TimestampSecondType>().value(row), 1),
-                        TimeUnit::Millisecond => {
-                            (a.as_primitive::<TimestampMillisecondType>().value(row), 1_000)
-                        }
-                        TimeUnit::Microsecond => {
-                            (a.as_primitive::<TimestampMicrosecondType>().value(row), 1_000_000)
-                        }
+                        TimeUnit::Millisecond => (
+                            a.as_primitive::<TimestampMillisecondType>().value(row),
+                            1_000,
+                        ),
+                        TimeUnit::Microsecond => (
+                            a.as_primitive::<TimestampMicrosecondType>().value(row),
+                            1_000_000,
+                        ),
                         TimeUnit::Nanosecond => (
                             a.as_primitive::<TimestampNanosecondType>().value(row),
                             1_000_000_000,
@@ -523,8 +532,8 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         .set_compression(Compression::SNAPPY)
         .set_created_by(format!("zonetrack {}", env!("CARGO_PKG_VERSION")))
         .build();
-    let mut writer = ArrowWriter::try_new(out, out_schema.clone(), Some(props))
-        .map_err(PointsError::Write)?;
+    let mut writer =
+        ArrowWriter::try_new(out, out_schema.clone(), Some(props)).map_err(PointsError::Write)?;
     if let Some(geo) = geo {
         writer.append_key_value_metadata(KeyValue::new("geo".to_owned(), geo));
     }
@@ -844,7 +853,11 @@ mod tests {
         let lines: Vec<usize> = answered.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 3, 4]);
         assert!(answered.errors[0].message.contains("no geometry"));
-        assert!(answered.errors[1].message.contains("Polygon"), "{:?}", answered.errors);
+        assert!(
+            answered.errors[1].message.contains("Polygon"),
+            "{:?}",
+            answered.errors
+        );
         assert!(answered.errors[2].message.contains("latitude 95"));
         // The input's columns, then the answer's; the GeoParquet metadata kept.
         let schema = out.schema();
@@ -854,12 +867,26 @@ mod tests {
         let index = index();
         let z = zones(&out);
         // Each point on its own day; the batch's day for the point without one.
-        assert_eq!(z[0].as_ref().unwrap(), &keys(&index, 36.1, 32.617, Some(day("2018-02-15"))));
-        assert_eq!(z[1].as_ref().unwrap(), &keys(&index, 36.1, 32.617, Some(day("2018-08-15"))));
-        assert!(z[0].as_ref().unwrap().iter().any(|k| k == "sw_deescalation_zone"));
+        assert_eq!(
+            z[0].as_ref().unwrap(),
+            &keys(&index, 36.1, 32.617, Some(day("2018-02-15")))
+        );
+        assert_eq!(
+            z[1].as_ref().unwrap(),
+            &keys(&index, 36.1, 32.617, Some(day("2018-08-15")))
+        );
+        assert!(
+            z[0].as_ref()
+                .unwrap()
+                .iter()
+                .any(|k| k == "sw_deescalation_zone")
+        );
         assert_ne!(z[0], z[1]);
         assert_eq!(z[2..5], [None, None, None]);
-        assert_eq!(z[5].as_ref().unwrap(), &keys(&index, 34.0, 34.0, Some(day("2018-02-07"))));
+        assert_eq!(
+            z[5].as_ref().unwrap(),
+            &keys(&index, 34.0, 34.0, Some(day("2018-02-07")))
+        );
         let near = out
             .column_by_name("nearest")
             .unwrap()
@@ -870,10 +897,21 @@ mod tests {
         let first = first.as_any().downcast_ref::<StructArray>().unwrap();
         let expected = index.nearest_outside(36.1, 32.617, 2, Some(day("2018-02-15")));
         assert_eq!(first.len(), 2);
-        let got_keys = first.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        let got_km = first.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+        let got_keys = first
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let got_km = first
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
         for (i, n) in expected.iter().enumerate() {
-            assert_eq!(got_keys.value(i), index.dataset().zones[n.zone].meta.id.as_str());
+            assert_eq!(
+                got_keys.value(i),
+                index.dataset().zones[n.zone].meta.id.as_str()
+            );
             assert!((got_km.value(i) - n.distance_km).abs() < 0.001);
         }
         assert!(near.is_null(2));
@@ -882,7 +920,12 @@ mod tests {
     #[test]
     fn native_points_and_lon_lat_columns_give_the_answers_wkb_gives() {
         let pts: Vec<(f64, f64)> = (0..300)
-            .map(|i| (35.8 + (i as f64 * 0.037) % 6.5, 32.4 + (i as f64 * 0.029) % 4.9))
+            .map(|i| {
+                (
+                    35.8 + (i as f64 * 0.037) % 6.5,
+                    32.4 + (i as f64 * 0.029) % 4.9,
+                )
+            })
             .collect();
         let options = PointsOptions {
             at: Some(day("2018-02-07")),
@@ -894,7 +937,11 @@ mod tests {
         for &(x, y) in &pts {
             geometry.append_value(wkb(x, y));
         }
-        let schema = Arc::new(Schema::new(vec![Field::new("geometry", DataType::Binary, true)]));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "geometry",
+            DataType::Binary,
+            true,
+        )]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(geometry.finish())]).unwrap();
         let (_, from_wkb, _) = answer(parquet(&batch, Some(WKB_GEO)), options);
         // GeoArrow point, separated (a struct of x and y), named by the geo metadata.
@@ -910,7 +957,11 @@ mod tests {
             ],
             None,
         );
-        let schema = Arc::new(Schema::new(vec![Field::new("geom", DataType::Struct(xy), true)]));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "geom",
+            DataType::Struct(xy),
+            true,
+        )]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(structs)]).unwrap();
         let geo = r#"{"version":"1.1.0","primary_column":"geom","columns":{"geom":{"encoding":"point","geometry_types":["Point"]}}}"#;
         let (_, from_struct, _) = answer(parquet(&batch, Some(geo)), options);
@@ -981,16 +1032,24 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        assert!(matches!(refused(bytes::Bytes::from_static(b"lon,lat\n1,2\n")),
-            BatchRefused::Unreadable(m) if m.contains("not a readable Parquet file")));
+        assert!(
+            matches!(refused(bytes::Bytes::from_static(b"lon,lat\n1,2\n")),
+            BatchRefused::Unreadable(m) if m.contains("not a readable Parquet file"))
+        );
         let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, false)]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["a"]))]).unwrap();
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["a"]))]).unwrap();
         assert!(matches!(refused(parquet(&batch, None)),
             BatchRefused::Unreadable(m) if m.contains("no points found") && m.contains("name")));
         let mut geometry = BinaryBuilder::new();
         geometry.append_value(wkb(4_000_000.0, 3_800_000.0));
-        let schema = Arc::new(Schema::new(vec![Field::new("geometry", DataType::Binary, true)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(geometry.finish())]).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "geometry",
+            DataType::Binary,
+            true,
+        )]));
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(geometry.finish())]).unwrap();
         let mercator = r#"{"version":"1.1.0","primary_column":"geometry","columns":{"geometry":{"encoding":"WKB","geometry_types":["Point"],"crs":{"id":{"authority":"EPSG","code":3857}}}}}"#;
         assert!(matches!(refused(parquet(&batch, Some(mercator))),
             BatchRefused::Unreadable(m) if m.contains("lon/lat")));
@@ -1002,7 +1061,10 @@ mod tests {
             geometry.append_value(wkb(36.0, 33.0));
         }
         let batch = RecordBatch::try_new(schema, vec![Arc::new(geometry.finish())]).unwrap();
-        assert_eq!(refused(parquet(&batch, Some(WKB_GEO))), BatchRefused::TooMany(2));
+        assert_eq!(
+            refused(parquet(&batch, Some(WKB_GEO))),
+            BatchRefused::TooMany(2)
+        );
     }
 
     #[test]

@@ -324,7 +324,9 @@ async fn answer_batch(
             "application/json",
         )
     };
-    let errors = batch_summary(&batch, is_csv);
+    let errors = is_csv
+        .then(|| batch_summary(&batch.errors, batch.error_count, "line"))
+        .flatten();
     let chunks = stream_answers(snap, batch, at, format, filter, (slot, budget));
     let mut resp = Response::new(axum::body::Body::new(ChannelBody(chunks)));
     resp.headers_mut()
@@ -374,28 +376,27 @@ async fn answer_parquet(
         header::CONTENT_TYPE,
         HeaderValue::from_static(points_parquet::MEDIA_TYPE),
     );
-    let errors = Batch {
-        errors: answered.errors,
-        error_count: answered.error_count,
-        ..Batch::default()
-    };
-    if let Some(v) = batch_summary(&errors, true) {
+    if let Some(v) = batch_summary(&answered.errors, answered.error_count, "row") {
         resp.headers_mut().insert("x-batch-errors", v);
     }
     Ok(resp)
 }
 
-/// The bad lines of a CSV batch, for the `X-Batch-Errors` header (JSON answers list them).
-fn batch_summary(batch: &Batch, is_csv: bool) -> Option<HeaderValue> {
-    if !is_csv || batch.error_count == 0 {
+/// The bad lines of a CSV or Parquet batch, for the `X-Batch-Errors` header (JSON answers list
+/// them).
+fn batch_summary(
+    errors: &[batch::BatchError],
+    error_count: usize,
+    what: &str,
+) -> Option<HeaderValue> {
+    if error_count == 0 {
         return None;
     }
-    let mut summary: Vec<String> = batch
-        .errors
+    let mut summary: Vec<String> = errors
         .iter()
-        .map(|e| format!("line {}: {}", e.line, e.message))
+        .map(|e| format!("{what} {}: {}", e.line, e.message))
         .collect();
-    let more = batch.error_count - batch.errors.len();
+    let more = error_count - errors.len();
     if more > 0 {
         summary.push(format!("and {more} more"));
     }

@@ -1159,7 +1159,10 @@ async fn a_parquet_batch_is_answered_as_parquet_with_every_column_kept() {
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.text());
-    assert_eq!(a.header(header::CONTENT_TYPE), "application/vnd.apache.parquet");
+    assert_eq!(
+        a.header(header::CONTENT_TYPE),
+        "application/vnd.apache.parquet"
+    );
     let (names, zones) = parquet_zones(&a.body);
     let (input_names, _) = {
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
@@ -1210,8 +1213,19 @@ async fn a_parquet_batch_is_answered_as_parquet_with_every_column_kept() {
     .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["code"], "InvalidParameterValue");
-    assert!(bad.json()["description"].as_str().unwrap().contains("Parquet"));
-    let csv = post(&s, "/query/points?nearest=2", "text/csv", "36.1,32.6\n".into()).await;
+    assert!(
+        bad.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("Parquet")
+    );
+    let csv = post(
+        &s,
+        "/query/points?nearest=2",
+        "text/csv",
+        "36.1,32.6\n".into(),
+    )
+    .await;
     assert_eq!(csv.status, 400);
     assert!(csv.text().contains("nearest"));
 }

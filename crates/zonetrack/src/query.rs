@@ -308,9 +308,12 @@ pub fn points(
         return batch(index, file, at, out_path, clock);
     }
     if out_path.is_none() && std::io::stdout().is_terminal() {
-        bail!("the answer to a Parquet batch is a Parquet file: give --out FILE.parquet, or pipe it");
+        bail!(
+            "the answer to a Parquet batch is a Parquet file: give --out FILE.parquet, or pipe it"
+        );
     }
-    let open = || std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()));
+    let open =
+        || std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()));
     let rows = zone_formats::points_parquet::row_count(open()?)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let progress = progress_bar(rows);
