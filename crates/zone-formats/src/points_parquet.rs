@@ -561,10 +561,8 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
         let mut point = vec![(0.0, 0.0); n];
         let mut ok = vec![false; n];
-        for row in 0..n {
-            let read = coords[row]
-                .clone()
-                .and_then(|p| days[row].clone().map(|d| (p, d)));
+        for (row, (c, d)) in coords.into_iter().zip(days).enumerate() {
+            let read = c.and_then(|p| d.map(|d| (p, d)));
             match read {
                 Ok((p, d)) => {
                     point[row] = p;
@@ -599,12 +597,12 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         let clock = std::time::Instant::now();
         let mut zone_lists = ListBuilder::with_capacity(StringBuilder::new(), n)
             .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
-        for row in 0..n {
-            if !ok[row] {
+        for (readable, covering) in ok.iter().zip(&cover) {
+            if !readable {
                 zone_lists.append_null();
                 continue;
             }
-            for c in cover[row].iter().filter(|c| keep(c.zone)) {
+            for c in covering.iter().filter(|c| keep(c.zone)) {
                 zone_lists.values().append_value(key(c.zone));
             }
             zone_lists.append(true);
