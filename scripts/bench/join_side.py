@@ -93,9 +93,9 @@ def run(engine, fmt, zones, pts, out):
                     f"TO '{out}' (FORMAT parquet)")
         elapsed = time.perf_counter() - t
     elif engine == "sedonadb":
-        import sedona.db
+        import sedonadb
 
-        sd = sedona.db.connect()
+        sd = sedonadb.connect()
         t = time.perf_counter()
         sd.read_parquet(zones).to_view("zones")
         if fmt == "csv":
