@@ -72,7 +72,7 @@ def duckdb_connect():
     ext_dir = list(spec.submodule_search_locations)[0] if spec else None
     if ext_dir is None:
         sys.exit("duckdb-ext-spatial is not installed in the venv")
-    con.execute(f"SET extension_directory = '{ext_dir}'")
+    con.execute(f"SET extension_directory = '{ext_dir}/extensions'")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("LOAD spatial")
     return con
