@@ -390,3 +390,70 @@ fn serve_names_a_missing_editors_file_and_how_to_make_one() {
     assert!(err.contains("no/such/editors.txt"), "{err}");
     assert!(err.contains("zonetrack editors add"), "{err}");
 }
+
+#[test]
+fn a_parquet_batch_is_answered_as_parquet_and_nearest_is_refused_for_csv() {
+    let dir = TempDir::new("parquet-batch");
+    let points = dir.0.join("locations.parquet");
+    let answer = dir.0.join("answer.parquet");
+    // The locations layer as GeoParquet is a file of WKB points.
+    let out = run(&[
+        "export",
+        "--layer",
+        "locations",
+        "--out",
+        points.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "query",
+        "--points",
+        points.to_str().unwrap(),
+        "--at",
+        "2018-02-07",
+        "--nearest",
+        "2",
+        "--out",
+        answer.to_str().unwrap(),
+        "--timings",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("timings: load"), "{err}");
+    let bytes = std::fs::read(&answer).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    assert!(bytes.len() > std::fs::metadata(&points).unwrap().len() as usize / 2);
+    // The answer is a (Geo)Parquet batch too: read back as input, its columns are kept.
+    let again = run(&["query", "--points", answer.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && err.contains("already has a column named \"zones\""),
+        "{err}"
+    );
+    // A CSV through --points is the CSV batch; nearest is for Parquet and single points.
+    let csv = dir.0.join("points.csv");
+    std::fs::write(&csv, "lon,lat\n36.1,32.617\n").unwrap();
+    let out = run(&[
+        "query",
+        "--points",
+        csv.to_str().unwrap(),
+        "--at",
+        "2018-02-15",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sw_deescalation_zone"));
+    let out = run(&["query", "--csv", csv.to_str().unwrap(), "--nearest", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nearest"));
+    let out = run(&[
+        "query",
+        "--points",
+        dir.0.join("nothing.parquet").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}

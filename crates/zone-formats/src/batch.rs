@@ -41,16 +41,24 @@ impl BatchLimits {
 pub struct BatchPoint {
     /// 1-based line (CSV) or 0-based feature index (GeoJSON) it came from.
     pub line: usize,
-    /// The input row's fields as written (CSV), to echo in the output.
-    pub fields: Vec<String>,
     /// Longitude.
     pub lon: f64,
     /// Latitude.
     pub lat: f64,
     /// The point's own date, overriding the batch's.
     pub date: Option<Date>,
-    /// The caller's id for the point.
-    pub id: Option<String>,
+    /// The input row as written (CSV), to echo in the output: a span of [`Batch`]'s text.
+    row: Span,
+    /// The caller's id for the point: a span of [`Batch`]'s text.
+    id: Option<Span>,
+}
+
+/// Where a piece of a batch's text is: spans rather than a `String` per point, so a batch of
+/// millions of points is not millions of allocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Span {
+    start: usize,
+    end: usize,
 }
 
 /// A line or feature that could not be read.
@@ -73,6 +81,8 @@ pub struct Batch {
     pub errors: Vec<BatchError>,
     /// How many lines could not be read, kept or not.
     pub error_count: usize,
+    /// The text the points' rows and ids are spans of.
+    text: String,
 }
 
 impl Batch {
@@ -84,6 +94,30 @@ impl Batch {
             });
         }
         self.error_count += 1;
+    }
+
+    fn text(&self, span: Span) -> &str {
+        self.text.get(span.start..span.end).unwrap_or("")
+    }
+
+    /// A point's input row as written (CSV; empty for GeoJSON), without its line ending.
+    pub fn row(&self, point: &BatchPoint) -> &str {
+        self.text(point.row)
+    }
+
+    /// A point's id, when it has one.
+    pub fn id(&self, point: &BatchPoint) -> Option<&str> {
+        point.id.map(|s| self.text(s))
+    }
+
+    /// Appends `s` to the batch's text, for a point's id or row.
+    fn keep_text(&mut self, s: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(s);
+        Span {
+            start,
+            end: self.text.len(),
+        }
     }
 }
 
@@ -148,9 +182,187 @@ fn columns_from_header(header: &[String]) -> Option<Columns> {
     })
 }
 
+/// Below this many bytes a CSV batch is parsed on one thread: starting threads would cost
+/// more than they save.
+const PARALLEL_CSV_BYTES: usize = 1 << 20;
+
 /// Parses a CSV batch. Without a header the columns are `lon,lat` then, optionally, a date
 /// and/or an id in either order (a field that is a `YYYY-MM-DD` date is the date).
+///
+/// Plain CSV (no `"` quoting, `\n` or `\r\n` line ends: what programs write for numbers and
+/// ids) is split at line ends into one chunk per core and the chunks are parsed in parallel,
+/// each row kept as a span of one copy of the text; quoted CSV goes through the `csv` crate on
+/// one thread. Both give the same points, lines and messages.
 pub fn parse_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefused> {
+    let plain = !text.contains('"') && (!text.contains('\r') || !has_bare_cr(text));
+    let batch = if plain {
+        parse_plain_csv(text, limits)?
+    } else {
+        parse_quoted_csv(text, limits)?
+    };
+    if batch.points.len() > limits.max_points {
+        return Err(BatchRefused::TooMany(limits.max_points));
+    }
+    Ok(batch)
+}
+
+/// Whether a `\r` ends a line on its own (old Mac line ends), which the plain path does not read.
+fn has_bare_cr(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'))
+}
+
+/// The header, when the first record is one: the columns it names.
+fn header_columns(fields: &[String], line: usize) -> Result<Option<Columns>, BatchRefused> {
+    let looks_like_header = fields
+        .first()
+        .is_some_and(|f| f.trim().parse::<f64>().is_err());
+    if !looks_like_header {
+        return Ok(None);
+    }
+    match columns_from_header(fields) {
+        Some(c) => Ok(Some(c)),
+        None => Err(BatchRefused::Unreadable(format!(
+            "line {line}: the header needs lon and lat columns (got {})",
+            fields.join(",")
+        ))),
+    }
+}
+
+/// A line of plain CSV without its line end; `None` for a comment or a line of empty fields.
+fn plain_record(line: &str) -> Option<&str> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.starts_with('#') || line.split(',').all(|f| f.trim().is_empty()) {
+        return None;
+    }
+    Some(line)
+}
+
+fn parse_plain_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefused> {
+    // The header, if any, is the first record.
+    let mut body_start = 0;
+    let mut body_line = 1;
+    let mut columns = None;
+    let mut header = None;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let Some(record) = plain_record(line.strip_suffix('\n').unwrap_or(line)) else {
+            body_start += line.len();
+            continue;
+        };
+        let fields: Vec<String> = record.split(',').map(|f| f.trim().to_owned()).collect();
+        if let Some(c) = header_columns(&fields, i + 1)? {
+            columns = Some(c);
+            header = Some(fields);
+            body_start += line.len();
+            body_line = i + 2;
+        } else {
+            body_line = i + 1;
+        }
+        break;
+    }
+    let body = &text[body_start..];
+    let threads = if body.len() < PARALLEL_CSV_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    // Chunks end at line ends.
+    let mut bounds = vec![0];
+    for t in 1..threads {
+        let want = body.len() * t / threads;
+        let from = want.max(*bounds.last().unwrap_or(&0));
+        let cut = body.as_bytes()[from..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(body.len(), |p| from + p + 1);
+        bounds.push(cut);
+    }
+    bounds.push(body.len());
+    bounds.dedup();
+    let columns = columns.as_ref();
+    let parse = |range: std::ops::Range<usize>| {
+        let mut part = Batch::default();
+        let mut lines = 0;
+        for line in body[range.clone()].split_inclusive('\n') {
+            lines += 1;
+            let Some(record) = plain_record(line.strip_suffix('\n').unwrap_or(line)) else {
+                continue;
+            };
+            // Lines are counted from the chunk's start here, and moved on when merged.
+            let at = lines;
+            let point = match columns {
+                Some(c) => point_from_fields(record.split(','), c),
+                None => point_positional(record.split(',')),
+            };
+            match point {
+                Ok((lon, lat, date, id)) => {
+                    let start = body_start + (record.as_ptr() as usize - body.as_ptr() as usize);
+                    let id = id.map(|f| {
+                        let s = body_start + (f.as_ptr() as usize - body.as_ptr() as usize);
+                        Span {
+                            start: s,
+                            end: s + f.len(),
+                        }
+                    });
+                    part.points.push(BatchPoint {
+                        line: at,
+                        lon,
+                        lat,
+                        date,
+                        row: Span {
+                            start,
+                            end: start + record.len(),
+                        },
+                        id,
+                    });
+                }
+                Err(message) => part.reject(limits, at, || message),
+            }
+        }
+        (part, lines)
+    };
+    let parts: Vec<(Batch, usize)> = if bounds.len() <= 2 {
+        vec![parse(0..body.len())]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = bounds
+                .windows(2)
+                .map(|w| {
+                    let range = w[0]..w[1];
+                    s.spawn(move || parse(range))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let mut batch = Batch {
+        header,
+        points: Vec::with_capacity(parts.iter().map(|(p, _)| p.points.len()).sum()),
+        text: text.to_owned(),
+        ..Batch::default()
+    };
+    let mut first_line = body_line - 1;
+    for (part, lines) in parts {
+        batch.points.extend(part.points.into_iter().map(|mut p| {
+            p.line += first_line;
+            p
+        }));
+        let unlisted = part.error_count - part.errors.len();
+        for e in part.errors {
+            batch.reject(limits, e.line + first_line, || e.message);
+        }
+        batch.error_count += unlisted;
+        first_line += lines;
+    }
+    Ok(batch)
+}
+
+fn parse_quoted_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefused> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -159,66 +371,81 @@ pub fn parse_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefused>
         .from_reader(text.as_bytes());
     let mut batch = Batch::default();
     let mut columns: Option<Columns> = None;
-    for (n, record) in reader.records().enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(n + 1, |p| p.line() as usize);
-        let record = match record {
-            Ok(r) => r,
+    let mut record = csv::StringRecord::new();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let read = reader.read_record(&mut record);
+        let line = record.position().map_or(n, |p| p.line() as usize);
+        match read {
+            Ok(false) => break,
+            Ok(true) => {}
             Err(e) => {
                 batch.reject(limits, line, || format!("not CSV: {e}"));
                 continue;
             }
-        };
+        }
         if record.iter().all(str::is_empty) {
             continue;
         }
         if batch.header.is_none() && batch.points.is_empty() && batch.error_count == 0 {
             let fields: Vec<String> = record.iter().map(str::to_owned).collect();
-            let looks_like_header = fields
-                .first()
-                .is_some_and(|f| f.trim().parse::<f64>().is_err());
-            if looks_like_header {
-                match columns_from_header(&fields) {
-                    Some(c) => {
-                        columns = Some(c);
-                        batch.header = Some(fields);
-                        continue;
-                    }
-                    None => {
-                        return Err(BatchRefused::Unreadable(format!(
-                            "line {line}: the header needs lon and lat columns (got {})",
-                            fields.join(",")
-                        )));
-                    }
-                }
+            if let Some(c) = header_columns(&fields, line)? {
+                columns = Some(c);
+                batch.header = Some(fields);
+                continue;
             }
         }
         if batch.points.len() >= limits.max_points {
             return Err(BatchRefused::TooMany(limits.max_points));
         }
         let point = match &columns {
-            Some(c) => point_from_columns(&record, c),
-            None => point_positional(&record),
+            Some(c) => point_from_fields(record.iter(), c),
+            None => point_positional(record.iter()),
         };
         match point {
-            Ok((lon, lat, date, id)) => batch.points.push(BatchPoint {
-                line,
-                fields: record.iter().map(str::to_owned).collect(),
-                lon,
-                lat,
-                date,
-                id,
-            }),
+            Ok((lon, lat, date, id)) => {
+                let id = id.map(str::to_owned);
+                // The row is echoed as CSV, quoted where a field needs it.
+                let start = batch.text.len();
+                for (i, f) in record.iter().enumerate() {
+                    if i > 0 {
+                        batch.text.push(',');
+                    }
+                    push_csv_field(&mut batch.text, f);
+                }
+                let row = Span {
+                    start,
+                    end: batch.text.len(),
+                };
+                let id = id.map(|id| batch.keep_text(&id));
+                batch.points.push(BatchPoint {
+                    line,
+                    lon,
+                    lat,
+                    date,
+                    row,
+                    id,
+                });
+            }
             Err(message) => batch.reject(limits, line, || message),
         }
     }
     Ok(batch)
 }
 
-type Parsed = (f64, f64, Option<Date>, Option<String>);
+/// Appends a CSV field, quoted when it holds a separator, a quote or a line end.
+fn push_csv_field(out: &mut String, f: &str) {
+    if f.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&f.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(f);
+    }
+}
+
+type Parsed<'a> = (f64, f64, Option<Date>, Option<&'a str>);
 
 fn date_field(s: &str) -> Result<Option<Date>, String> {
     if s.trim().is_empty() {
@@ -232,36 +459,58 @@ fn date_field(s: &str) -> Result<Option<Date>, String> {
     })
 }
 
-fn point_from_columns(fields: &csv::StringRecord, c: &Columns) -> Result<Parsed, String> {
-    let get = |i: usize| fields.get(i).unwrap_or("");
-    let lon = coordinate(get(c.lon), Axis::Lon)?;
-    let lat = coordinate(get(c.lat), Axis::Lat)?;
+fn point_from_fields<'a>(
+    fields: impl Iterator<Item = &'a str>,
+    c: &Columns,
+) -> Result<Parsed<'a>, String> {
+    let (mut lon, mut lat, mut date, mut id) = ("", "", "", "");
+    for (i, f) in fields.enumerate() {
+        let f = f.trim();
+        if i == c.lon {
+            lon = f;
+        }
+        if i == c.lat {
+            lat = f;
+        }
+        if Some(i) == c.date {
+            date = f;
+        }
+        if Some(i) == c.id {
+            id = f;
+        }
+    }
+    let lon = coordinate(lon, Axis::Lon)?;
+    let lat = coordinate(lat, Axis::Lat)?;
     let date = match c.date {
-        Some(i) => date_field(get(i))?,
+        Some(_) => date_field(date)?,
         None => None,
     };
-    let id = c.id.map(|i| get(i).to_owned()).filter(|s| !s.is_empty());
+    let id = Some(id).filter(|s| c.id.is_some() && !s.is_empty());
     Ok((lon, lat, date, id))
 }
 
-fn point_positional(record: &csv::StringRecord) -> Result<Parsed, String> {
-    let fields: Vec<&str> = record.iter().collect();
-    if fields.len() < 2 {
+fn point_positional<'a>(fields: impl Iterator<Item = &'a str>) -> Result<Parsed<'a>, String> {
+    let mut f = [""; 4];
+    let mut count = 0;
+    for field in fields {
+        if count < 4 {
+            f[count] = field.trim();
+        }
+        count += 1;
+    }
+    if count < 2 {
         return Err("expected at least lon,lat".into());
     }
-    if fields.len() > 4 {
-        return Err(format!(
-            "expected lon,lat[,date][,id]; got {} fields",
-            fields.len()
-        ));
+    if count > 4 {
+        return Err(format!("expected lon,lat[,date][,id]; got {count} fields"));
     }
-    let lon = coordinate(fields[0], Axis::Lon)?;
-    let lat = coordinate(fields[1], Axis::Lat)?;
+    let lon = coordinate(f[0], Axis::Lon)?;
+    let lat = coordinate(f[1], Axis::Lat)?;
     let mut date = None;
     let mut id = None;
-    for &f in &fields[2..] {
-        if date.is_none() && geodata::parse_date(f.trim()).is_some() {
-            date = geodata::parse_date(f.trim());
+    for &f in &f[2..count] {
+        if date.is_none() && geodata::parse_date(f).is_some() {
+            date = geodata::parse_date(f);
         } else if id.is_none() {
             if f.len() >= 8
                 && f.as_bytes().get(4) == Some(&b'-')
@@ -270,7 +519,7 @@ fn point_positional(record: &csv::StringRecord) -> Result<Parsed, String> {
                 // Looks like a date but is not a real day: say so rather than take it as an id.
                 date_field(f)?;
             }
-            id = Some(f.to_owned()).filter(|s| !s.is_empty());
+            id = Some(f).filter(|s| !s.is_empty());
         } else {
             return Err(format!(
                 "unexpected field {:?}",
@@ -312,21 +561,24 @@ pub fn parse_geojson(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefu
             .map_err(|e| format!("not a feature: {e}"))
             .and_then(|f| point_feature(&f));
         match parsed {
-            Ok((lon, lat, date, id)) => batch.points.push(BatchPoint {
-                line: i,
-                fields: Vec::new(),
-                lon,
-                lat,
-                date,
-                id,
-            }),
+            Ok((lon, lat, date, id)) => {
+                let id = id.map(|id| batch.keep_text(&id));
+                batch.points.push(BatchPoint {
+                    line: i,
+                    lon,
+                    lat,
+                    date,
+                    row: Span::default(),
+                    id,
+                });
+            }
             Err(message) => batch.reject(limits, i, || message),
         }
     }
     Ok(batch)
 }
 
-fn point_feature(f: &Value) -> Result<Parsed, String> {
+fn point_feature(f: &Value) -> Result<(f64, f64, Option<Date>, Option<String>), String> {
     let g = &f["geometry"];
     if g["type"] != "Point" {
         return Err("geometry must be a Point".into());
@@ -365,21 +617,59 @@ pub fn answer(
     points: &[BatchPoint],
     default_date: Option<Date>,
 ) -> Vec<Vec<Covering>> {
-    let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
-    for (i, p) in points.iter().enumerate() {
-        by_date.entry(p.date.or(default_date)).or_default().push(i);
-    }
-    let mut out = vec![Vec::new(); points.len()];
-    for (date, members) in by_date {
-        let coords: Vec<(f64, f64)> = members
+    let answers = Answers::new(index, points, default_date);
+    (0..points.len()).map(|i| answers.get(i).to_vec()).collect()
+}
+
+/// The answers of a chunk of points, in flat lists (one per date present), not a `Vec` per
+/// point.
+struct Answers {
+    /// One flat answer per date group.
+    groups: Vec<zone_index::CoveringBatch>,
+    /// Each point's (group, position in the group).
+    place: Vec<(u32, u32)>,
+}
+
+impl Answers {
+    fn new(index: &ZoneIndex, points: &[BatchPoint], default_date: Option<Date>) -> Self {
+        let first = points.first().map(|p| p.date.or(default_date));
+        if points
             .iter()
-            .map(|&i| (points[i].lon, points[i].lat))
-            .collect();
-        for (i, answer) in members.into_iter().zip(index.covering_many(&coords, date)) {
-            out[i] = answer;
+            .all(|p| Some(p.date.or(default_date)) == first)
+        {
+            // One date (the usual batch): no grouping.
+            let coords: Vec<(f64, f64)> = points.iter().map(|p| (p.lon, p.lat)).collect();
+            let group = index.covering_batch(&coords, first.flatten());
+            return Answers {
+                groups: vec![group],
+                place: (0..points.len() as u32).map(|i| (0, i)).collect(),
+            };
+        }
+        let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
+        for (i, p) in points.iter().enumerate() {
+            by_date.entry(p.date.or(default_date)).or_default().push(i);
+        }
+        let mut place = vec![(0, 0); points.len()];
+        let mut groups = Vec::with_capacity(by_date.len());
+        for (g, (date, members)) in by_date.into_iter().enumerate() {
+            let coords: Vec<(f64, f64)> = members
+                .iter()
+                .map(|&i| (points[i].lon, points[i].lat))
+                .collect();
+            groups.push(index.covering_batch(&coords, date));
+            for (k, i) in members.into_iter().enumerate() {
+                place[i] = (g as u32, k as u32);
+            }
+        }
+        Answers { groups, place }
+    }
+
+    fn get(&self, i: usize) -> &[Covering] {
+        match self.place.get(i) {
+            Some(&(g, k)) => self.groups[g as usize].get(k as usize),
+            None => &[],
         }
     }
-    out
 }
 
 /// How a batch's answer is written.
@@ -446,39 +736,54 @@ pub fn write_answers_kept<W: Write>(
     let key = |zone: usize| zones.get(zone).map_or("", |z| z.meta.id.as_str());
     match format {
         AnswerFormat::Csv => {
-            let mut w = csv::Writer::from_writer(out);
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
             if let Some(h) = &batch.header {
+                let mut w = csv::Writer::from_writer(&mut out);
                 w.write_record(h.iter().map(String::as_str).chain(["zones"]))?;
+                w.flush()?;
             }
-            let mut joined = String::new();
+            // Rows are echoed as written and the zones appended: one buffer for the whole
+            // batch, nothing allocated per row.
+            let mut line = String::new();
             for chunk in batch.points.chunks(ANSWER_CHUNK) {
-                for (p, cover) in chunk.iter().zip(answer(index, chunk, at)) {
-                    joined.clear();
-                    for (i, c) in cover.iter().filter(|c| keep(c.zone)).enumerate() {
-                        if i > 0 {
-                            joined.push(';');
+                let answers = Answers::new(index, chunk, at);
+                for (i, p) in chunk.iter().enumerate() {
+                    line.clear();
+                    line.push_str(batch.row(p));
+                    line.push(',');
+                    let zones = line.len();
+                    for c in answers.get(i).iter().filter(|c| keep(c.zone)) {
+                        if line.len() > zones {
+                            line.push(';');
                         }
-                        joined.push_str(key(c.zone));
+                        line.push_str(key(c.zone));
                     }
-                    w.write_record(p.fields.iter().map(String::as_str).chain([joined.as_str()]))?;
+                    if line[zones..].contains([',', '"', '\n', '\r']) {
+                        let joined = line.split_off(zones);
+                        push_csv_field(&mut line, &joined);
+                    }
+                    line.push('\n');
+                    out.write_all(line.as_bytes())?;
                 }
                 progress(chunk.len());
             }
-            w.flush()
+            out.flush()
         }
         AnswerFormat::Json { data_version } => {
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
             write!(out, "{{\"count\":{},\"results\":[", batch.points.len())?;
             let mut first = true;
             for chunk in batch.points.chunks(ANSWER_CHUNK) {
-                for (p, cover) in chunk.iter().zip(answer(index, chunk, at)) {
+                let answers = Answers::new(index, chunk, at);
+                for (i, p) in chunk.iter().enumerate() {
+                    let cover = answers.get(i);
                     if !first {
                         out.write_all(b",")?;
                     }
                     first = false;
                     let answer = PointAnswer {
                         index: p.line,
-                        id: p.id.as_deref(),
+                        id: batch.id(p),
                         lon: p.lon,
                         lat: p.lat,
                         datetime: p.date.or(at).map(|d| d.to_string()),
@@ -598,7 +903,7 @@ mod tests {
         let b = parse_csv("id,lat,lon,date\nd,32.617,36.1,2018-02-15\n", LIMITS).unwrap();
         assert_eq!(b.points.len(), 1);
         assert_eq!(b.points[0].lon, 36.1);
-        assert_eq!(b.points[0].id.as_deref(), Some("d"));
+        assert_eq!(b.id(&b.points[0]), Some("d"));
         assert_eq!(b.points[0].date, geodata::parse_date("2018-02-15"));
     }
 
@@ -619,7 +924,7 @@ mod tests {
         );
         assert!(b.errors[1].message.contains("latitude 95 is out of range"));
         assert!(b.errors[2].message.contains("date \"2018-02-30\""));
-        assert_eq!(b.points[1].id.as_deref(), Some("x1"));
+        assert_eq!(b.id(&b.points[1]), Some("x1"));
     }
 
     #[test]
@@ -646,7 +951,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.points.len(), 1);
-        assert_eq!(b.points[0].id.as_deref(), Some("a"));
+        assert_eq!(b.id(&b.points[0]), Some("a"));
         assert_eq!(b.errors[0].line, 1);
     }
 }

@@ -68,7 +68,7 @@ fn ident(name: &str) -> String {
 }
 
 /// Whether every value of a text column is a day (`YYYY-MM-DD`): then it is a `DATE` column.
-fn all_days<'v>(mut values: impl Iterator<Item = &'v Value>) -> bool {
+pub(crate) fn all_days<'v>(mut values: impl Iterator<Item = &'v Value>) -> bool {
     let mut any = false;
     let days = values.all(|v| match v {
         Value::Null => true,

@@ -1,6 +1,6 @@
 //! zonetrack's file formats, outside the HTTP crate: a layer written as GeoJSON, FlatGeobuf,
-//! GeoPackage, CSV (point layers) or a QGIS style, and batches of points read and answered
-//! ([`batch`]). The server's `/export`, the collection links, the OpenAPI document, the map's
+//! GeoPackage, GeoParquet, CSV (point layers) or a QGIS style, and batches of points read and
+//! answered ([`batch`], and [`points_parquet`] for Parquet). The server's `/export`, the collection links, the OpenAPI document, the map's
 //! export list and `zonetrack export` all go through [`Format`], so they always agree on what
 //! exists.
 //!
@@ -20,6 +20,7 @@
 //! ```
 
 pub mod batch;
+pub mod points_parquet;
 
 use geodata::{Dataset, ExportFeature, LayerInfo};
 use serde_json::Value;
@@ -96,6 +97,9 @@ pub enum FormatError {
     /// A temporary file could not be written or read.
     #[error("a temporary file")]
     Io(#[source] std::io::Error),
+    /// Parquet's writer failed.
+    #[error("writing Parquet")]
+    Parquet(#[source] parquet::errors::ParquetError),
 }
 
 /// A way to write a layer to a file. Implemented once per format; registered, with its file
@@ -178,6 +182,9 @@ formats! {
     FlatGeobuf => fgb::FlatGeobuf("fgb", "application/flatgeobuf", "FlatGeobuf"),
     /// GeoPackage (OGC), QGIS's own format: typed columns, dates as dates.
     GeoPackage => gpkg::GeoPackage("gpkg", "application/geopackage+sqlite3", "GeoPackage"),
+    /// GeoParquet 1.1: WKB geometry, a bbox covering column, dates as dates.
+    /// (`application/vnd.apache.parquet` is the media type registered with IANA in 2024.)
+    GeoParquet => geoparquet::GeoParquet("parquet", "application/vnd.apache.parquet", "GeoParquet"),
     /// CSV of point layers: `id,lon,lat`, then every property.
     Csv => csv_points::Csv("csv", "text/csv; charset=utf-8", "CSV"),
     /// A QGIS style (`.qml`) with the map's colours.

@@ -171,6 +171,35 @@ pub struct Covering {
     pub on_boundary: bool,
 }
 
+/// The answers of [`ZoneIndex::covering_batch`]: each point's covering zones, in input order,
+/// in one flat list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoveringBatch {
+    /// `offsets[i]..offsets[i + 1]` are point `i`'s entries in `hits`.
+    offsets: Vec<usize>,
+    hits: Vec<Covering>,
+}
+
+impl CoveringBatch {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Whether there were no points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Point `i`'s covering zones, in zone order; nothing when `i` is out of range.
+    pub fn get(&self, i: usize) -> &[Covering] {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&s), Some(&e)) => &self.hits[s..e],
+            _ => &[],
+        }
+    }
+}
+
 /// A zone near a point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Nearest {
@@ -507,6 +536,68 @@ impl ZoneIndex {
                 v
             })
             .collect()
+    }
+
+    /// [`ZoneIndex::covering_many`] with the answers in one flat list rather than a `Vec` per
+    /// point: for batches of millions of points, where an allocation per point costs as much as
+    /// the query.
+    ///
+    /// ```
+    /// # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geodata/tests/fixtures/good-minimal");
+    /// # let index = zone_index::ZoneIndex::new(std::sync::Arc::new(geodata::load_dir(&dir).unwrap()));
+    /// # let day = |s: &str| -> geodata::Date { s.parse().unwrap() };
+    /// let pts = [(36.1, 33.1), (40.0, 40.0)];
+    /// let flat = index.covering_batch(&pts, Some(day("2018-03-01")));
+    /// let nested = index.covering_many(&pts, Some(day("2018-03-01")));
+    /// assert_eq!(flat.len(), 2);
+    /// assert_eq!(flat.get(0), &nested[0][..]);
+    /// assert!(flat.get(1).is_empty());
+    /// ```
+    pub fn covering_batch(&self, points: &[(f64, f64)], at: Option<Date>) -> CoveringBatch {
+        let threads = if points.len() < 4096 {
+            1
+        } else {
+            parallelism()
+        };
+        let mut out = CoveringBatch {
+            offsets: Vec::with_capacity(points.len() + 1),
+            hits: Vec::new(),
+        };
+        out.offsets.push(0);
+        match &self.overlay {
+            None => {
+                let batch = self
+                    .polygons
+                    .covering_many_filtered(points, threads, &|zone| self.active(zone, at));
+                for i in 0..batch.len() {
+                    out.hits.extend(
+                        batch
+                            .get(i)
+                            .map(|(zone, on_boundary)| Covering { zone, on_boundary }),
+                    );
+                    out.offsets.push(out.hits.len());
+                }
+            }
+            Some(o) => {
+                let batch = self
+                    .polygons
+                    .covering_many_filtered(points, threads, &|item| {
+                        o.base_zone[item] != GONE && self.active(o.base_zone[item] as usize, at)
+                    });
+                let mut v = Vec::new();
+                for (i, &(lon, lat)) in points.iter().enumerate().take(batch.len()) {
+                    v.clear();
+                    v.extend(batch.get(i).map(|(item, on_boundary)| Covering {
+                        zone: o.base_zone[item] as usize,
+                        on_boundary,
+                    }));
+                    self.overlay_covering(o, lon, lat, at, &mut v, false);
+                    out.hits.extend_from_slice(&v);
+                    out.offsets.push(out.hits.len());
+                }
+            }
+        }
+        out
     }
 
     /// The `k` zones nearest the point whose period holds `at`, nearest first (ties by zone

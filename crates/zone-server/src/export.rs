@@ -1,5 +1,5 @@
 //! `GET /export/{layer}.{ext}[?datetime=][&filter=]`: a layer as a file that opens in QGIS with no fixing,
-//! in any format of [`zone_formats::Format`] (GeoJSON, FlatGeobuf, GeoPackage, CSV for point
+//! in any format of [`zone_formats::Format`] (GeoJSON, FlatGeobuf, GeoPackage, GeoParquet, CSV for point
 //! layers, a QGIS style). The writers live in `zone-formats`; this turns them into HTTP.
 
 use std::sync::Arc;

@@ -159,6 +159,8 @@ pub fn build(snap: &Snapshot, base: &str) -> Value {
             GeoJSON property (text, integer, real or boolean; arrays and objects such as `sources` as JSON text). \
             `.gpkg`: GeoPackage 1.4 in EPSG:4326, the integer id as the `fid` primary key, typed columns \
             (dates as DATE). \
+            `.parquet`: GeoParquet 1.1, the geometry as WKB with a `bbox` covering column, an integer `fid` column, \
+            typed columns (dates such as `valid_from`/`valid_to` as dates), for DuckDB, SedonaDB, BigQuery or Apache Sedona. \
             `.qml`: a QGIS style in the map's colours (save it beside the data file under the same name). \
             `.csv`: point layers only, `id,lon,lat` then every property. \
             Each collection's links list the files it can be had as.",

@@ -17,6 +17,7 @@ use crate::params::{self, Params};
 use crate::snapshot::Snapshot;
 use crate::state::JsonRead;
 use zone_formats::batch::{self, Batch, BatchLimits, BatchRefused};
+use zone_formats::points_parquet;
 
 /// Most points one `POST /query/points` may carry.
 pub const MAX_BATCH_POINTS: usize = 100_000;
@@ -160,8 +161,10 @@ fn round3(v: f64) -> f64 {
 /// counted (`error_count`).
 pub const MAX_BATCH_ERRORS: usize = 20;
 
-/// `POST /query/points[?datetime=]`: a batch as CSV (`Content-Type: text/csv`) or GeoJSON;
-/// answered in the same format.
+/// `POST /query/points[?datetime=][&nearest=]`: a batch as CSV (`Content-Type: text/csv`),
+/// GeoJSON or Parquet (`application/vnd.apache.parquet`: GeoParquet points or lon/lat columns);
+/// answered in the same format. `nearest` (Parquet only) adds the nearest zones not covering
+/// each point.
 ///
 /// Guarded in two steps (see [`crate::Config`]): the body is charged to a byte budget before a
 /// byte of it is read, and must arrive at the minimum rate; parsing and answering then wait for
@@ -206,10 +209,21 @@ async fn answer_batch(
 ) -> Result<Response, Refused> {
     let params = Params::parse(
         q.as_deref(),
-        &["datetime", "as_of", "filter", "filter-lang", "filter-crs"],
+        &[
+            "datetime",
+            "as_of",
+            "filter",
+            "filter-lang",
+            "filter-crs",
+            "nearest",
+        ],
     )
     .map_err(Refused::Unread)?;
     let at = instant(&params).map_err(Refused::Unread)?;
+    let nearest = match params.get("nearest") {
+        Some(s) => params::integer("nearest", s, 0, MAX_NEAREST).map_err(Refused::Unread)? as usize,
+        None => 0,
+    };
     // A filter over the zones collection: only the zones it keeps are reported. Checked before
     // the body is read, so a bad filter costs the client no upload.
     let filter = {
@@ -224,12 +238,19 @@ async fn answer_batch(
         .unwrap_or("")
         .to_ascii_lowercase();
     let is_csv = content_type.starts_with("text/csv") || content_type.starts_with("text/plain");
-    if !(is_csv || content_type.contains("json") || content_type.is_empty()) {
+    let is_parquet = content_type.starts_with(points_parquet::MEDIA_TYPE)
+        || content_type.starts_with("application/x-parquet");
+    if !(is_csv || is_parquet || content_type.contains("json") || content_type.is_empty()) {
         return Err(Refused::Unread(ApiError {
             status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "UnsupportedMediaType",
-            description: "send text/csv (lon,lat[,date][,id]) or application/geo+json (a FeatureCollection of Points)".into(),
+            description: "send text/csv (lon,lat[,date][,id]), application/geo+json (a FeatureCollection of Points) or application/vnd.apache.parquet (GeoParquet points, or lon and lat columns)".into(),
         }));
+    }
+    if nearest > 0 && !is_parquet {
+        return Err(Refused::Unread(ApiError::invalid(
+            "nearest: nearest zones are answered for Parquet batches (application/vnd.apache.parquet); ask /query/point for one point",
+        )));
     }
     let announced = {
         use http_body::Body as _;
@@ -266,6 +287,15 @@ async fn answer_batch(
         max_points: MAX_BATCH_POINTS,
         max_errors: MAX_BATCH_ERRORS,
     };
+    if is_parquet {
+        let snap = state.snapshot_at(params.get("as_of")).await?;
+        let options = points_parquet::PointsOptions {
+            at,
+            nearest,
+            limits,
+        };
+        return Ok(answer_parquet(snap, body, options, filter, (slot, budget)).await?);
+    }
     let parsed = tokio::task::spawn_blocking(move || {
         let text = std::str::from_utf8(&body)
             .map_err(|_| BatchRefused::Unreadable("the body is not UTF-8 text".into()))?;
@@ -294,7 +324,9 @@ async fn answer_batch(
             "application/json",
         )
     };
-    let errors = batch_summary(&batch, is_csv);
+    let errors = is_csv
+        .then(|| batch_summary(&batch.errors, batch.error_count, "line"))
+        .flatten();
     let chunks = stream_answers(snap, batch, at, format, filter, (slot, budget));
     let mut resp = Response::new(axum::body::Body::new(ChannelBody(chunks)));
     resp.headers_mut()
@@ -305,17 +337,66 @@ async fn answer_batch(
     Ok(resp)
 }
 
-/// The bad lines of a CSV batch, for the `X-Batch-Errors` header (JSON answers list them).
-fn batch_summary(batch: &Batch, is_csv: bool) -> Option<HeaderValue> {
-    if !is_csv || batch.error_count == 0 {
+/// A Parquet batch: read, answered and written whole on the blocking pool (at most
+/// [`MAX_BATCH_POINTS`] rows; the answer is column-encoded and compressed, a few bytes a row),
+/// so the bad rows can go in the `X-Batch-Errors` header as for CSV.
+async fn answer_parquet(
+    snap: Arc<Snapshot>,
+    body: Bytes,
+    options: points_parquet::PointsOptions,
+    filter: Option<crate::filter::Filter>,
+    permits: (
+        tokio::sync::OwnedSemaphorePermit,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
+) -> ApiResult<Response> {
+    let answered = tokio::task::spawn_blocking(move || {
+        let _permits = permits;
+        let zones = snap.layer("zones");
+        let keep = |zone: usize| match (&filter, zones) {
+            (None, _) => true,
+            (Some(f), Some(l)) => l.features.get(zone).is_some_and(|x| f.matches(x)),
+            (Some(_), None) => false,
+        };
+        let mut out = Vec::new();
+        points_parquet::answer_parquet(&snap.index, body, &options, &mut out, |_| {}, &keep)
+            .map(|a| (a, out))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let (answered, out) = answered.map_err(|e| match e {
+        points_parquet::PointsError::Refused(BatchRefused::TooMany(n)) => {
+            ApiError::too_large(format!("the batch has more than {n} rows; split it"))
+        }
+        points_parquet::PointsError::Refused(BatchRefused::Unreadable(m)) => ApiError::invalid(m),
+        other => ApiError::internal(&other),
+    })?;
+    let mut resp = Response::new(axum::body::Body::from(out));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(points_parquet::MEDIA_TYPE),
+    );
+    if let Some(v) = batch_summary(&answered.errors, answered.error_count, "row") {
+        resp.headers_mut().insert("x-batch-errors", v);
+    }
+    Ok(resp)
+}
+
+/// The bad lines of a CSV or Parquet batch, for the `X-Batch-Errors` header (JSON answers list
+/// them).
+fn batch_summary(
+    errors: &[batch::BatchError],
+    error_count: usize,
+    what: &str,
+) -> Option<HeaderValue> {
+    if error_count == 0 {
         return None;
     }
-    let mut summary: Vec<String> = batch
-        .errors
+    let mut summary: Vec<String> = errors
         .iter()
-        .map(|e| format!("line {}: {}", e.line, e.message))
+        .map(|e| format!("{what} {}: {}", e.line, e.message))
         .collect();
-    let more = batch.error_count - batch.errors.len();
+    let more = error_count - errors.len();
     if more > 0 {
         summary.push(format!("and {more} more"));
     }
@@ -572,18 +653,22 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
         (
             "/query/points".into(),
             json!({"post": {
-            "summary": format!("A batch of up to {MAX_BATCH_POINTS} points, as CSV (lon,lat[,date][,id], header allowed) or a GeoJSON FeatureCollection of Points; answered in the same format. Bad lines are reported, the rest answered."),
+            "summary": format!("A batch of up to {MAX_BATCH_POINTS} points, as CSV (lon,lat[,date][,id], header allowed), a GeoJSON FeatureCollection of Points or (Geo)Parquet; answered in the same format. Bad lines are reported, the rest answered."),
             "operationId": "queryPoints",
-            "description": "`filter` (with `filter-lang` and `filter-crs`) is a CQL2 filter over the zones collection's queryables, as on /collections/zones/items: only the zones it keeps are reported as covering.",
+            "description": "`filter` (with `filter-lang` and `filter-crs`) is a CQL2 filter over the zones collection's queryables, as on /collections/zones/items: only the zones it keeps are reported as covering. \
+                A Parquet body (GeoParquet points in WKB or GeoArrow point encoding, or `lon`/`lat` columns; a `date` column gives each point its day) is answered as Parquet: every input column, then `zones` (a list of the covering zones' ids; null for a row that could not be read, listed in `X-Batch-Errors`) and, with `nearest=N`, `nearest` (a list of `{key, distance_km}`).",
             "parameters": [day,
+                q("nearest", false, "Parquet batches: how many nearest zones not covering each point to add (0..50)", json!({"type": "integer", "minimum": 0, "maximum": MAX_NEAREST, "default": 0})),
                 {"$ref": "#/components/parameters/filter"},
                 {"$ref": "#/components/parameters/filter-lang"},
                 {"$ref": "#/components/parameters/filter-crs"}],
             "requestBody": {"required": true, "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                "application/geo+json": {"schema": {"type": "object"}}}},
+                "application/geo+json": {"schema": {"type": "object"}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": {"description": "One answer per point", "content": {
-                "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}},
+                "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}}),
         ),
         (

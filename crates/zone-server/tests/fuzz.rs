@@ -765,7 +765,7 @@ proptest! {
         prop_assert_eq!(b.points.len(), rows.len());
         for (p, (x, y, _, id)) in b.points.iter().zip(&rows) {
             prop_assert_eq!((p.lon, p.lat), (*x, *y));
-            prop_assert_eq!(p.id.as_deref(), id.as_deref());
+            prop_assert_eq!(b.id(p), id.as_deref());
         }
     }
 

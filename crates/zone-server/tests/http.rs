@@ -1048,6 +1048,129 @@ async fn a_geojson_batch_matches_single_point_queries() {
     }
 }
 
+/// Every row's `zones` list of a Parquet answer (`None` for a null).
+fn parquet_zones(body: &[u8]) -> (Vec<String>, Vec<Option<Vec<String>>>) {
+    use arrow_array::Array as _;
+    use arrow_array::cast::AsArray as _;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(body.to_vec()),
+    )
+    .unwrap();
+    let names = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mut rows = Vec::new();
+    for b in reader.build().unwrap() {
+        let b = b.unwrap();
+        let list = b.column_by_name("zones").unwrap().as_list::<i32>();
+        for i in 0..list.len() {
+            rows.push((!list.is_null(i)).then(|| {
+                let v = list.value(i);
+                v.as_string::<i32>()
+                    .iter()
+                    .map(|k| k.unwrap().to_owned())
+                    .collect()
+            }));
+        }
+    }
+    (names, rows)
+}
+
+#[tokio::test]
+async fn a_parquet_batch_is_answered_as_parquet_with_every_column_kept() {
+    let s = state();
+    // The locations layer as GeoParquet is a file of WKB points: send it back as a batch.
+    let points = get(&s, "/export/locations.parquet").await;
+    assert_eq!(points.status, 200);
+    assert_eq!(
+        points.header(header::CONTENT_TYPE),
+        "application/vnd.apache.parquet"
+    );
+    let a = send(
+        &s,
+        req(
+            "POST",
+            "/query/points?datetime=2018-02-07&nearest=2",
+            &[("content-type", "application/vnd.apache.parquet")],
+            Body::from(points.body.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(
+        a.header(header::CONTENT_TYPE),
+        "application/vnd.apache.parquet"
+    );
+    let (names, zones) = parquet_zones(&a.body);
+    let (input_names, _) = {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(points.body.clone()),
+        )
+        .unwrap();
+        let names: Vec<String> = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        (names, ())
+    };
+    assert_eq!(names[..input_names.len()], input_names[..]);
+    assert_eq!(names[input_names.len()..], ["zones", "nearest"]);
+    // The same zones as one point at a time.
+    let fc = get(&s, "/export/locations.geojson").await.json();
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(zones.len(), features.len());
+    let mut covered = 0;
+    for (f, z) in features.iter().zip(&zones) {
+        let c = &f["geometry"]["coordinates"];
+        let one = get(
+            &s,
+            &format!(
+                "/query/point?lon={}&lat={}&datetime=2018-02-07&nearest=0",
+                c[0], c[1]
+            ),
+        )
+        .await
+        .json();
+        let expected = keys(&one["covering"]);
+        covered += usize::from(!expected.is_empty());
+        assert_eq!(z.as_ref(), Some(&expected), "{}", f["properties"]["key"]);
+    }
+    assert!(covered > 0);
+    // Not Parquet, and nearest for a CSV batch: a JSON 400.
+    let bad = send(
+        &s,
+        req(
+            "POST",
+            "/query/points",
+            &[("content-type", "application/vnd.apache.parquet")],
+            Body::from("lon,lat\n36,33\n"),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["code"], "InvalidParameterValue");
+    assert!(
+        bad.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("Parquet")
+    );
+    let csv = post(
+        &s,
+        "/query/points?nearest=2",
+        "text/csv",
+        "36.1,32.6\n".into(),
+    )
+    .await;
+    assert_eq!(csv.status, 400);
+    assert!(csv.text().contains("nearest"));
+}
+
 #[tokio::test]
 async fn oversized_and_malformed_batches_get_4xx() {
     let s = state();

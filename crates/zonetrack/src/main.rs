@@ -137,39 +137,53 @@ enum Command {
         /// The data directory; the embedded data set when left out.
         dir: Option<PathBuf>,
     },
-    /// Which zones cover a point (or every point of a CSV file) on a date, and the nearest others.
+    /// Which zones cover a point (or every point of a CSV or Parquet file) on a date, and the
+    /// nearest others.
     ///
     /// One point: a table of the covering zones (actor, kind, period, confidence, on boundary)
     /// and the nearest zones that do not cover it, with geodesic distances. A CSV batch
     /// (`lon,lat[,date][,id]`, a header allowed) is answered as CSV: the input columns, then the
     /// covering zones' ids joined by `;`; bad lines are reported on stderr with their number.
+    /// A Parquet batch (`--points FILE.parquet`: GeoParquet points in WKB or GeoArrow point
+    /// encoding, or `lon`/`lat` columns; a `date` column gives each point its day) is answered
+    /// as Parquet: every input column, then `zones` (a list of ids) and, with --nearest N,
+    /// `nearest` (a list of {key, distance_km}); a row that cannot be read gets a null `zones`
+    /// and is reported on stderr by its 0-based row number.
     #[command(
-        after_help = "Examples:\n  zonetrack query --lon 36.1 --lat 32.617 --at 2018-02-15\n  zonetrack query --lon 40.3094 --lat 35.3361 --at 2018-02-07 --json\n  zonetrack query --csv points.csv --at 2018-02-07 > answers.csv"
+        after_help = "Examples:\n  zonetrack query --lon 36.1 --lat 32.617 --at 2018-02-15\n  zonetrack query --lon 40.3094 --lat 35.3361 --at 2018-02-07 --json\n  zonetrack query --csv points.csv --at 2018-02-07 > answers.csv\n  zonetrack query --points points.parquet --at 2018-02-07 --out answers.parquet\n  zonetrack query --points points.parquet --nearest 3 --out answers.parquet"
     )]
     Query {
         /// Longitude (WGS84).
         #[arg(long, allow_hyphen_values = true)]
-        #[arg(required_unless_present = "csv", requires = "lat")]
+        #[arg(required_unless_present_any = ["csv", "points"], requires = "lat")]
         lon: Option<f64>,
         /// Latitude (WGS84).
         #[arg(long, allow_hyphen_values = true)]
-        #[arg(required_unless_present = "csv", requires = "lon")]
+        #[arg(required_unless_present_any = ["csv", "points"], requires = "lon")]
         lat: Option<f64>,
         /// A CSV file of points (`-` for standard input) instead of --lon/--lat.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["lon", "lat", "json"])]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["lon", "lat", "json", "points"])]
         csv: Option<PathBuf>,
+        /// A file of points, CSV or (Geo)Parquet (by its extension, `.parquet` or `.csv`, or by
+        /// its content), instead of --lon/--lat.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["lon", "lat", "json"])]
+        points: Option<PathBuf>,
         /// Only zones valid on this day (YYYY-MM-DD); every period when left out.
         #[arg(long, value_name = "DATE", value_parser = parse_day)]
         at: Option<Date>,
-        /// How many nearest zones that do not cover the point to list.
-        #[arg(long, default_value_t = 3)]
-        nearest: usize,
+        /// How many nearest zones that do not cover the point to list (3 for one point; for a
+        /// Parquet batch, none unless given).
+        #[arg(long)]
+        nearest: Option<usize>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Output file for --csv answers; standard output when left out.
-        #[arg(long, value_name = "FILE", requires = "csv")]
+        /// Output file for a batch's answers; standard output when left out.
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Print on stderr where a batch's time went (load, index, read, answer, write).
+        #[arg(long)]
+        timings: bool,
     },
     /// A point's history: the periods over which the set of zones covering it stays the same.
     #[command(after_help = "Example:\n  zonetrack timeline --lon 36.1 --lat 32.617")]
@@ -559,18 +573,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
             lon,
             lat,
             csv,
+            points,
             at,
             nearest,
             json,
             out,
+            timings,
         } => {
-            let index = query::index(load(data)?);
-            match (csv, lon, lat) {
-                (Some(file), _, _) => query::batch(&index, &file, at, out.as_deref()),
-                (None, Some(lon), Some(lat)) => {
-                    query::point(&index, lon, lat, at, nearest, json).map(|()| ExitCode::SUCCESS)
+            let started = std::time::Instant::now();
+            let data = load(data)?;
+            let loaded = started.elapsed();
+            let index = query::index(data);
+            let clock = query::Clock {
+                on: timings,
+                load: loaded,
+                index: started.elapsed() - loaded,
+            };
+            match (csv, points, lon, lat) {
+                (Some(file), _, _, _) => {
+                    if nearest.is_some() {
+                        bail!(
+                            "--nearest is answered for one point and for Parquet batches (--points FILE.parquet), not for CSV"
+                        );
+                    }
+                    query::batch(&index, &file, at, out.as_deref(), &clock)
                 }
-                _ => bail!("give --lon and --lat, or --csv FILE"),
+                (None, Some(file), _, _) => {
+                    query::points(&index, &file, at, nearest, out.as_deref(), &clock)
+                }
+                (None, None, Some(lon), Some(lat)) => {
+                    if out.is_some() {
+                        bail!("--out is for batches (--csv or --points)");
+                    }
+                    query::point(&index, lon, lat, at, nearest.unwrap_or(3), json)
+                        .map(|()| ExitCode::SUCCESS)
+                }
+                _ => bail!("give --lon and --lat, or --csv FILE, or --points FILE"),
             }
         }
         Command::Areas {

@@ -157,13 +157,64 @@ pub fn point(
     Ok(())
 }
 
+/// Where a batch's time went, printed on stderr with `--timings`.
+pub struct Clock {
+    /// Whether to print.
+    pub on: bool,
+    /// Loading and validating the data.
+    pub load: std::time::Duration,
+    /// Building the index.
+    pub index: std::time::Duration,
+}
+
+impl Clock {
+    fn report(&self, phases: &[(&str, std::time::Duration)]) {
+        if !self.on {
+            return;
+        }
+        let ms = |d: std::time::Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+        let mut parts = vec![
+            format!("load {}", ms(self.load)),
+            format!("index {}", ms(self.index)),
+        ];
+        parts.extend(phases.iter().map(|(name, d)| format!("{name} {}", ms(*d))));
+        eprintln!("zonetrack: timings: {}", parts.join(", "));
+    }
+}
+
+/// A progress bar on a terminal for a batch of `len` points; nothing in a pipe or for a small
+/// batch.
+fn progress_bar(len: usize) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() || len < 10_000 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} points {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// Where a batch's answer goes: `--out FILE`, or standard output.
+fn output(out_path: Option<&Path>) -> Result<Box<dyn std::io::Write + Send>> {
+    Ok(match out_path {
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    })
+}
+
 /// A CSV batch: the input columns, then the covering zones' ids joined by `;`.
 pub fn batch(
     index: &ZoneIndex,
     file: &Path,
     at: Option<Date>,
     out_path: Option<&Path>,
+    clock: &Clock,
 ) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let mut text = String::new();
     if file == Path::new("-") {
         std::io::stdin()
@@ -173,27 +224,13 @@ pub fn batch(
         text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
     }
+    let read = started.elapsed();
     let parsed = batch::parse_csv(&text, batch::BatchLimits::NONE)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     drop(text);
-    let progress = if std::io::stderr().is_terminal() && parsed.points.len() >= 10_000 {
-        let bar = indicatif::ProgressBar::new(parsed.points.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} points {per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        Some(bar)
-    } else {
-        None
-    };
-    let out: Box<dyn std::io::Write> = match out_path {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let parse = started.elapsed() - read;
+    let progress = progress_bar(parsed.points.len());
+    let out = output(out_path)?;
     // Answered and written a chunk at a time: memory stays that of the input.
     let written = batch::write_answers(
         index,
@@ -214,6 +251,11 @@ pub fn batch(
         Some(p) => format!("cannot write {}", p.display()),
         None => "writing to standard output".into(),
     })?;
+    clock.report(&[
+        ("read", read),
+        ("parse", parse),
+        ("answer and write", started.elapsed() - read - parse),
+    ]);
     for e in &parsed.errors {
         eprintln!("{}: line {}: {}", file.display(), e.line, e.message);
     }
@@ -225,6 +267,101 @@ pub fn batch(
             file.display(),
             parsed.errors.len(),
             parsed.points.len()
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Whether a file is Parquet: by its extension, else by its first bytes (`PAR1`).
+fn is_parquet(file: &Path) -> bool {
+    if let Some(ext) = file.extension().and_then(|e| e.to_str()) {
+        if ext.eq_ignore_ascii_case("parquet") || ext.eq_ignore_ascii_case("geoparquet") {
+            return true;
+        }
+        if ext.eq_ignore_ascii_case("csv") || ext.eq_ignore_ascii_case("txt") {
+            return false;
+        }
+    }
+    let mut magic = [0u8; 4];
+    std::fs::File::open(file)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| &magic == b"PAR1")
+}
+
+/// `--points FILE`: a Parquet batch answered as Parquet (every input column, then `zones` and,
+/// with `--nearest N`, `nearest`), or a CSV batch as [`batch`] answers it.
+pub fn points(
+    index: &ZoneIndex,
+    file: &Path,
+    at: Option<Date>,
+    nearest: Option<usize>,
+    out_path: Option<&Path>,
+    clock: &Clock,
+) -> Result<ExitCode> {
+    if file == Path::new("-") || !is_parquet(file) {
+        if nearest.is_some() {
+            bail!(
+                "--nearest is answered for one point and for Parquet batches, not for CSV ({})",
+                file.display()
+            );
+        }
+        return batch(index, file, at, out_path, clock);
+    }
+    if out_path.is_none() && std::io::stdout().is_terminal() {
+        bail!(
+            "the answer to a Parquet batch is a Parquet file: give --out FILE.parquet, or pipe it"
+        );
+    }
+    let open =
+        || std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()));
+    let rows = zone_formats::points_parquet::row_count(open()?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let progress = progress_bar(rows);
+    let options = zone_formats::points_parquet::PointsOptions {
+        at,
+        nearest: nearest.unwrap_or(0),
+        limits: batch::BatchLimits::NONE,
+    };
+    let answered = zone_formats::points_parquet::answer_parquet(
+        index,
+        open()?,
+        &options,
+        std::io::BufWriter::with_capacity(1 << 20, output(out_path)?),
+        |n| {
+            if let Some(bar) = &progress {
+                bar.inc(n as u64);
+            }
+        },
+        &|_| true,
+    );
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let answered = answered.map_err(|e| match e {
+        zone_formats::points_parquet::PointsError::Refused(e) => {
+            anyhow::anyhow!("{}: {e}", file.display())
+        }
+        other => anyhow::Error::new(other).context(match out_path {
+            Some(p) => format!("cannot write {}", p.display()),
+            None => "writing to standard output".into(),
+        }),
+    })?;
+    clock.report(&[
+        ("read", answered.times.read),
+        ("answer", answered.times.answer),
+        ("write", answered.times.write),
+    ]);
+    for e in &answered.errors {
+        eprintln!("{}: row {}: {}", file.display(), e.line, e.message);
+    }
+    if answered.error_count == 0 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{}: {} row(s) could not be read (their zones are null); the other {} were answered",
+            file.display(),
+            answered.error_count,
+            answered.rows - answered.error_count
         );
         Ok(ExitCode::from(1))
     }
