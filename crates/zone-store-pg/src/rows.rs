@@ -71,12 +71,26 @@ pub(crate) fn upsert(
     feature: &Value,
     position: Option<i64>,
 ) -> Result<(), PgError> {
-    let sql = match layer {
-        "zones" => UPSERT_ZONE,
-        "locations" => UPSERT_LOCATION,
-        "events" => UPSERT_EVENT,
-        other => return Err(PgError::Data(format!("{other} is not an editable layer"))),
-    };
+    let sql = upsert_sql(layer)?;
+    upsert_with(c, sql, feature, position)
+}
+
+fn upsert_sql(layer: &str) -> Result<&'static str, PgError> {
+    match layer {
+        "zones" => Ok(UPSERT_ZONE),
+        "locations" => Ok(UPSERT_LOCATION),
+        "events" => Ok(UPSERT_EVENT),
+        other => Err(PgError::Data(format!("{other} is not an editable layer"))),
+    }
+}
+
+/// [`upsert`] with the layer's statement (prepared once for a whole layer).
+fn upsert_with<T: postgres::ToStatement + ?Sized>(
+    c: &mut impl GenericClient,
+    sql: &T,
+    feature: &Value,
+    position: Option<i64>,
+) -> Result<(), PgError> {
     let id = id_of(feature)?;
     let fid = id.fid() as i32;
     let props = &feature["properties"];
@@ -129,8 +143,9 @@ pub(crate) fn insert_files(
             "zones.geojson" | "locations.geojson" | "events.geojson" => {
                 let layer = name.trim_end_matches(".geojson");
                 // One prepared statement per layer: a round trip per row, no parse per row.
+                let statement = c.prepare(upsert_sql(layer)?)?;
                 for (i, f) in features.iter().enumerate() {
-                    upsert(c, layer, f, Some(i as i64))?;
+                    upsert_with(c, &statement, f, Some(i as i64))?;
                     progress(1);
                 }
             }
