@@ -427,4 +427,9 @@ async fn as_of_history(backend: Backend) {
         !rebuilt[0].diff(&rebuilt[latest as usize]).is_empty(),
         "the history changed something"
     );
+    // A PostgreSQL client owns a runtime of its own, which may not be dropped on an async
+    // thread: the store goes on a blocking one.
+    tokio::task::spawn_blocking(move || drop((state, store)))
+        .await
+        .unwrap();
 }
