@@ -17,28 +17,79 @@ const QGIS_AGENT: &str = "Mozilla/5.0 QGIS/33400";
 /// The Accept header of QGIS's items and single-item requests.
 const QGIS_ACCEPT: &str = "application/geo+json, application/json";
 
-/// A data folder made by `zonetrack init`, its editors, and `zonetrack serve` on it.
+/// The store a server edits: the editing tests run against each (see [`on_both_stores`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// A data folder made by `zonetrack init`.
+    Directory,
+    /// A PostgreSQL database (a throwaway cluster) with the default set from `zonetrack db import`.
+    Postgres,
+}
+
+/// Runs an editing test once per store: `mod NAME { fn directory(); fn postgres(); }`, the same
+/// body, so the two stores answer the same requests the same way.
+macro_rules! on_both_stores {
+    ($(#[$attr:meta])* fn $name:ident($backend:ident: Backend) $body:block) => {
+        $(#[$attr])*
+        mod $name {
+            use super::*;
+            #[test]
+            fn directory() {
+                body(Backend::Directory)
+            }
+            #[test]
+            fn postgres() {
+                body(Backend::Postgres)
+            }
+            fn body($backend: Backend) $body
+        }
+    };
+}
+
+/// A data folder made by `zonetrack init` (or a database with the same data set), its editors,
+/// and `zonetrack serve` on it.
 struct Editing {
-    // Fields drop in order: the server stops before its folder is removed, so its last flush
-    // does not find the folder gone.
+    // Fields drop in order: the server stops before its folder (or database) is removed, so
+    // its last flush does not find the folder gone.
     server: Server,
+    cluster: Option<e2e::pg::Cluster>,
+    /// The database's URL, for the PostgreSQL store.
+    url: Option<String>,
+    /// Folders exported from the database so far (each `data()` makes a new one).
+    exports: std::cell::Cell<u32>,
     dir: TempDir,
     /// (name, token) of each editor, in the order asked for.
     editors: Vec<(String, String)>,
 }
 
 impl Editing {
-    fn start(test: &str, names: &[&str]) -> Editing {
-        let dir = TempDir::new(test);
+    fn start(test: &str, names: &[&str], backend: Backend) -> Editing {
+        let dir = TempDir::new(&format!("{test}-{backend:?}"));
         let data = dir.0.join("data");
         let editors_file = dir.0.join("editors.txt");
         let (data_arg, file_arg) = (file(&data), file(&editors_file));
-        let out = run(&["init", &data_arg]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (cluster, url) = match backend {
+            Backend::Directory => {
+                let out = run(&["init", &data_arg]);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                (None, None)
+            }
+            Backend::Postgres => {
+                let cluster = e2e::pg::Cluster::start();
+                let url = cluster.database("edit");
+                let out = run(&["db", "import", "--store", &url]);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                (Some(cluster), Some(url))
+            }
+        };
         let editors = names
             .iter()
             .map(|name| {
@@ -58,16 +109,36 @@ impl Editing {
                 ((*name).to_owned(), token)
             })
             .collect();
-        let server = Server::start(&["--data", &data_arg, "--editors", &file_arg]);
+        let server = match &url {
+            None => Server::start(&["--data", &data_arg, "--editors", &file_arg]),
+            Some(url) => Server::start(&["--store", url, "--editors", &file_arg]),
+        };
         Editing {
             server,
+            cluster,
+            url,
+            exports: std::cell::Cell::new(0),
             dir,
             editors,
         }
     }
 
+    /// The data folder; for the PostgreSQL store, what the database holds now, exported by
+    /// `zonetrack db export` to a new folder.
     fn data(&self) -> PathBuf {
-        self.dir.0.join("data")
+        let Some(url) = &self.url else {
+            return self.dir.0.join("data");
+        };
+        let n = self.exports.get() + 1;
+        self.exports.set(n);
+        let out_dir = self.dir.0.join(format!("export-{n}"));
+        let out = run(&["db", "export", &file(&out_dir), "--store", url]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out_dir
     }
 
     /// `Authorization: Basic` for editor `i`, as QGIS's `QgsAuthorizationSettings` (user name
@@ -101,8 +172,12 @@ impl Editing {
             .expect("numberMatched")
     }
 
-    /// Waits until the layer files hold revision `n` (they are written a moment after a write).
+    /// Waits until the layer files hold revision `n` (they are written a moment after a write);
+    /// a database holds it when the write is acknowledged.
     fn wait_for_flush(&self, n: u64) {
+        if self.cluster.is_some() {
+            return;
+        }
         let checkpoint = self.data().join("history").join("checkpoint.json");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -176,9 +251,9 @@ fn allowed(options: &Reply) -> Vec<&str> {
         .collect()
 }
 
-#[test]
-fn qgis_adds_moves_edits_and_deletes_a_zone_as_its_provider_does() {
-    let e = Editing::start("edit-qgis", &["alice"]);
+on_both_stores! {
+fn qgis_adds_moves_edits_and_deletes_a_zone_as_its_provider_does(backend: Backend) {
+    let e = Editing::start("edit-qgis", &["alice"], backend);
     let auth = e.basic(0);
     let qgis = |method: &str, path: &str, extra: &[(&str, &str)], body: &[u8]| {
         let mut headers = vec![("User-Agent", QGIS_AGENT), ("Authorization", auth.as_str())];
@@ -419,10 +494,11 @@ fn qgis_adds_moves_edits_and_deletes_a_zone_as_its_provider_does() {
         assert_eq!(*change, expected, "revision {n}");
     }
 }
+}
 
 #[test]
 fn a_write_without_an_editors_token_gets_401_with_www_authenticate_and_no_write_offer() {
-    let e = Editing::start("edit-401", &["alice"]);
+    let e = Editing::start("edit-401", &["alice"], Backend::Directory);
     let before = e.zone_count();
     let body = e.server.get_json("/collections/zones/items?limit=1")["features"][0].clone();
     let wrong = format!("Bearer {}x", e.editors[0].1);
@@ -457,9 +533,9 @@ fn a_write_without_an_editors_token_gets_401_with_www_authenticate_and_no_write_
     assert_eq!(e.revisions()["latest"], 0);
 }
 
-#[test]
-fn a_write_with_a_stale_if_match_gets_412_and_changes_nothing() {
-    let e = Editing::start("edit-412", &["alice"]);
+on_both_stores! {
+fn a_write_with_a_stale_if_match_gets_412_and_changes_nothing(backend: Backend) {
+    let e = Editing::start("edit-412", &["alice"], backend);
     let auth = e.bearer(0);
     let fid =
         e.server.get_json("/collections/zones/items?limit=1")["features"][0]["id"].to_string();
@@ -525,10 +601,11 @@ fn a_write_with_a_stale_if_match_gets_412_and_changes_nothing() {
     assert_eq!(e.feature(&fid).json(), now.json());
     assert_eq!(e.revisions()["latest"], 1);
 }
+}
 
-#[test]
-fn an_invalid_feature_gets_422_naming_the_field_and_changes_nothing() {
-    let e = Editing::start("edit-422", &["alice"]);
+on_both_stores! {
+fn an_invalid_feature_gets_422_naming_the_field_and_changes_nothing(backend: Backend) {
+    let e = Editing::start("edit-422", &["alice"], backend);
     let auth = e.basic(0);
     let before = e.zone_count();
     // A hand-drawn zone: a rule zone's export form shows its rule as text, which a create
@@ -587,10 +664,11 @@ fn an_invalid_feature_gets_422_naming_the_field_and_changes_nothing() {
     let ogr = ogr_zone(&live(&e.server), "bad_date_zone");
     assert!(ogr.is_empty(), "{ogr:#?}");
 }
+}
 
-#[test]
-fn two_editors_are_each_credited_with_their_own_revisions() {
-    let e = Editing::start("edit-two", &["alice", "bob"]);
+on_both_stores! {
+fn two_editors_are_each_credited_with_their_own_revisions(backend: Backend) {
+    let e = Editing::start("edit-two", &["alice", "bob"], backend);
     let fid =
         e.server.get_json("/collections/zones/items?limit=1")["features"][0]["id"].to_string();
     let served = e.feature(&fid).json()["properties"]["confidence"].clone();
@@ -644,6 +722,7 @@ fn two_editors_are_each_credited_with_their_own_revisions() {
     assert_eq!(e2e::strs(&history["history"], "author"), ["bob", "alice"]);
     assert_eq!(e.feature(&fid).json()["properties"]["confidence"], second);
 }
+}
 
 /// The venv with OWSLib for `tests/owslib/edit.py`: made (and OWSLib installed from the
 /// package index, at the version `tests/owslib/requirements.txt` pins) when missing.
@@ -670,7 +749,7 @@ fn owslib_python() -> PathBuf {
 #[test]
 fn owslib_creates_replaces_and_deletes_a_zone() {
     let python = owslib_python();
-    let e = Editing::start("edit-owslib", &["alice"]);
+    let e = Editing::start("edit-owslib", &["alice"], Backend::Directory);
     let out = Command::new(python)
         .arg(repo_root().join("tests/owslib/edit.py"))
         .arg(&e.server.url)

@@ -6,4 +6,5 @@ mod cli;
 mod edit;
 mod filter;
 mod gdal;
+mod pg;
 mod reload;

@@ -2,6 +2,8 @@
 //! free port and waits for `/health`, runs external tools (GDAL's `ogrinfo`, `ogr2ogr`), and
 //! fetches URLs over plain HTTP/1.1 so the tests need no HTTP client crate.
 
+pub mod pg;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,29 @@ pub fn zonetrack() -> &'static Path {
     })
 }
 
+/// The release build of `zonetrack`, built once per test run: for the tests whose figures
+/// (latency, throughput) only mean something optimised. `scripts/ogctests` builds the same
+/// binary, so a full run builds it once.
+pub fn zonetrack_release() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "--release", "--locked", "-p", "zonetrack"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "cargo build --release -p zonetrack failed"
+        );
+        repo_root()
+            .join("target")
+            .join("release")
+            .join(format!("zonetrack{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
 /// Runs `zonetrack` with arguments and returns its output.
 pub fn run(args: &[&str]) -> Output {
     Command::new(zonetrack())
@@ -82,6 +107,11 @@ pub struct Server {
 impl Server {
     /// Starts the server on a free loopback port and waits until `/health` answers 200.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_binary(zonetrack(), extra)
+    }
+
+    /// [`Server::start`] with another binary (see [`zonetrack_release`]).
+    pub fn start_binary(binary: &Path, extra: &[&str]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -90,7 +120,7 @@ impl Server {
         let bind = addr.to_string();
         let mut args = vec!["serve", "--bind", bind.as_str()];
         args.extend_from_slice(extra);
-        let child = Command::new(zonetrack())
+        let child = Command::new(binary)
             .args(&args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -122,7 +152,7 @@ impl Server {
 
     /// Sends one request with these headers (besides Host, Content-Length and
     /// `Connection: close`) and body.
-    fn try_send(
+    pub fn try_send(
         &self,
         method: &str,
         path: &str,

@@ -42,7 +42,7 @@ pub use problem::{FeatureRef, Problem, ProblemKind, Problems};
 pub use rules::split;
 pub use store::{
     CHECKPOINT_FILE, Changes, Committed, DirectoryStore, Edit, EditError, EmbeddedStore,
-    FILES_AUTHOR, History, HistoryState, LOG_FILE, MakeFeature, Store,
+    FILES_AUTHOR, History, HistoryState, LOG_FILE, MakeFeature, Store, apply_edits,
 };
 pub use write::{ExportFeature, geometry_json, to_pretty};
 

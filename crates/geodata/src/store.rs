@@ -32,6 +32,9 @@ pub enum Changes {
     Never,
     /// When files in this folder change (or the folder itself is replaced): load again.
     Folder(PathBuf),
+    /// The store announces its new revisions itself (a database's `NOTIFY`): whoever serves it
+    /// follows them with [`History::state`] after the store says so, not by loading again.
+    Announced,
 }
 
 /// Where a data set comes from.
@@ -48,6 +51,12 @@ pub trait Store: Send + Sync {
 
     /// Its history, when it takes edits; `None` for a read-only store.
     fn history(&self) -> Option<&dyn History> {
+        None
+    }
+
+    /// Why the store cannot take edits or announce changes right now (its database is out of
+    /// reach, say), while what was loaded can still be served; `None` when it can.
+    fn unavailable(&self) -> Option<String> {
         None
     }
 }
@@ -83,6 +92,21 @@ impl HistoryState {
     /// The number of the latest revision (0 when there has been none).
     pub fn revision(&self) -> u64 {
         self.revisions.last().map_or(0, |r| r.number)
+    }
+
+    /// The state after `revision`, which turned this state's data into `data`.
+    pub fn followed_by(&self, revision: Arc<Revision>, data: Dataset) -> HistoryState {
+        let mut feature_revisions = (*self.feature_revisions).clone();
+        for c in &revision.changes {
+            feature_revisions.insert((c.layer.clone(), c.id.to_string()), revision.number);
+        }
+        let mut revisions = self.revisions.clone();
+        revisions.push(revision);
+        HistoryState {
+            data: Arc::new(data),
+            revisions,
+            feature_revisions: Arc::new(feature_revisions),
+        }
     }
 
     /// The last revision that changed a feature (0: none since the import).
@@ -179,6 +203,10 @@ pub enum EditError {
     /// Reading or writing the store failed; the edit is not applied.
     #[error(transparent)]
     Store(#[from] GeodataError),
+    /// The store cannot be reached now (its database is down); the edit is not applied and may
+    /// be sent again.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The embedded default data set.
@@ -584,6 +612,82 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Applies `edits`, in order, to the data of `state` as one revision would: each edit sees the
+/// data the previous one left, is validated by [`Dataset::with_changes`], and is recorded as the
+/// feature's source form as stored. Returns the new data and the changes, or `None` when the
+/// edits change nothing. Every store that takes edits commits through this, so they refuse and
+/// record the same edits the same way.
+pub fn apply_edits(
+    state: &HistoryState,
+    edits: Vec<Edit>,
+) -> Result<Option<(Dataset, Vec<FeatureChange>)>, EditError> {
+    let mut changes: Vec<FeatureChange> = Vec::new();
+    // The data after the edits so far (`None`: none yet, it is the state's).
+    let mut working: Option<Dataset> = None;
+    for edit in edits {
+        let current = working.as_ref().unwrap_or(&state.data);
+        if !EDITABLE_LAYERS.contains(&edit.layer.as_str()) {
+            return Err(EditError::NotEditable(edit.layer));
+        }
+        let before = match &edit.id {
+            Some(id) => Some(
+                current
+                    .source_feature(&edit.layer, id.as_str())
+                    .ok_or_else(|| EditError::NotFound {
+                        layer: edit.layer.clone(),
+                        id: id.to_string(),
+                    })?,
+            ),
+            None => None,
+        };
+        if let (Some(seen), Some(id)) = (edit.if_match, &edit.id) {
+            let last = state.feature_revision(&edit.layer, id.as_str());
+            if seen != last {
+                return Err(EditError::Stale {
+                    layer: edit.layer,
+                    id: id.to_string(),
+                    seen,
+                    current: last,
+                });
+            }
+        }
+        let mut after = (edit.make)(before.as_ref())?;
+        let id = match (&edit.id, &mut after) {
+            (Some(id), _) => id.clone(),
+            (None, Some(feature)) => {
+                let id = crate::edit::new_id(current, &edit.layer, feature)?;
+                feature["id"] = json!(id.as_str());
+                id
+            }
+            (None, None) => continue,
+        };
+        let mut change = FeatureChange {
+            layer: edit.layer,
+            id,
+            before,
+            after,
+        };
+        let next = current
+            .with_changes(std::slice::from_ref(&change))
+            .map_err(EditError::Invalid)?;
+        // The log keeps the feature as stored (rings oriented, coordinates rounded,
+        // a Polygon read as a MultiPolygon), not as the client sent it: each change's
+        // `after` is then the next change's `before` and what the files hold, so the log
+        // folded forward from the import is the data. It also makes an edit that only
+        // restates the stored feature in another form a no-op rather than a revision.
+
+        change.after = next.source_feature(&change.layer, change.id.as_str());
+        if change.before == change.after {
+            continue;
+        }
+        working = Some(next);
+        changes.push(change);
+    }
+    Ok(working
+        .filter(|_| !changes.is_empty())
+        .map(|working| (working, changes)))
+}
+
 impl History for DirectoryStore {
     fn commit(
         &self,
@@ -600,69 +704,7 @@ impl History for DirectoryStore {
             self.load_locked(&mut w)?;
         }
         let state = w.state.clone().expect("loaded above");
-        let mut changes: Vec<FeatureChange> = Vec::new();
-        // The data after the edits so far (`None`: none yet, it is the state's).
-        let mut working: Option<Dataset> = None;
-        for edit in edits {
-            let current = working.as_ref().unwrap_or(&state.data);
-            if !EDITABLE_LAYERS.contains(&edit.layer.as_str()) {
-                return Err(EditError::NotEditable(edit.layer));
-            }
-            let before = match &edit.id {
-                Some(id) => Some(
-                    current
-                        .source_feature(&edit.layer, id.as_str())
-                        .ok_or_else(|| EditError::NotFound {
-                            layer: edit.layer.clone(),
-                            id: id.to_string(),
-                        })?,
-                ),
-                None => None,
-            };
-            if let (Some(seen), Some(id)) = (edit.if_match, &edit.id) {
-                let last = state.feature_revision(&edit.layer, id.as_str());
-                if seen != last {
-                    return Err(EditError::Stale {
-                        layer: edit.layer,
-                        id: id.to_string(),
-                        seen,
-                        current: last,
-                    });
-                }
-            }
-            let mut after = (edit.make)(before.as_ref())?;
-            let id = match (&edit.id, &mut after) {
-                (Some(id), _) => id.clone(),
-                (None, Some(feature)) => {
-                    let id = crate::edit::new_id(current, &edit.layer, feature)?;
-                    feature["id"] = json!(id.as_str());
-                    id
-                }
-                (None, None) => continue,
-            };
-            let mut change = FeatureChange {
-                layer: edit.layer,
-                id,
-                before,
-                after,
-            };
-            let next = current
-                .with_changes(std::slice::from_ref(&change))
-                .map_err(EditError::Invalid)?;
-            // The log keeps the feature as stored (rings oriented, coordinates rounded,
-            // a Polygon read as a MultiPolygon), not as the client sent it: each change's
-            // `after` is then the next change's `before` and what the files hold, so the log
-            // folded forward from the import is the data. It also makes an edit that only
-            // restates the stored feature in another form a no-op rather than a revision.
-
-            change.after = next.source_feature(&change.layer, change.id.as_str());
-            if change.before == change.after {
-                continue;
-            }
-            working = Some(next);
-            changes.push(change);
-        }
-        let Some(working) = working.filter(|_| !changes.is_empty()) else {
+        let Some((working, changes)) = apply_edits(&state, edits)? else {
             return Ok(Committed {
                 revision: None,
                 state,
@@ -677,19 +719,11 @@ impl History for DirectoryStore {
         };
         self.append(&revision)?;
         w.log_len = self.log_len();
-        let mut feature_revisions = (*state.feature_revisions).clone();
         for c in &revision.changes {
-            feature_revisions.insert((c.layer.clone(), c.id.to_string()), revision.number);
             w.dirty.insert(c.layer.clone());
         }
         let revision = Arc::new(revision);
-        let mut revisions = state.revisions.clone();
-        revisions.push(revision.clone());
-        let state = HistoryState {
-            data: Arc::new(working),
-            revisions,
-            feature_revisions: Arc::new(feature_revisions),
-        };
+        let state = state.followed_by(revision.clone(), working);
         let old = w.state.replace(state.clone());
         // The files will be rewritten from the new state: the memo of the old ones would only
         // keep their data alive. The next load of hand edits reads every zone again.

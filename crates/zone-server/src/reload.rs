@@ -156,6 +156,38 @@ fn follows(current: &Snapshot, history: &geodata::HistoryState) -> bool {
         && history.data.reference == current.data.reference
 }
 
+/// Serves what a store that announces its changes ([`Changes::Announced`]) holds now: the
+/// revisions its history has beyond the snapshot are applied to it feature by feature
+/// ([`crate::write`]'s `next_snapshot`, as for an edit made here), not loaded again. Call it
+/// (off the async threads) whenever the store says it moved on; it does nothing when the
+/// snapshot is already there.
+pub fn follow(state: &AppState) {
+    let _writer = state.writer.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(history) = state.store.history().and_then(|h| h.state()) else {
+        return;
+    };
+    let current = state.snapshot();
+    if Arc::ptr_eq(&history.data, &current.data) || history.revision() <= current.revision {
+        return;
+    }
+    let next = crate::write::next_snapshot(&current, &history);
+    let version = next.version.clone();
+    tracing::info!(
+        from = current.revision,
+        to = history.revision(),
+        %version,
+        "applied revisions written elsewhere"
+    );
+    state.replace(next);
+    state.set_status(LoadStatus {
+        at: Utc::now(),
+        ok: true,
+        serving_version: version,
+        source: state.store.label(),
+        problems: Vec::new(),
+    });
+}
+
 /// How often the watcher checks that the folder it watches is still the one with the name,
 /// in case an event was missed (a watch on the parent may be impossible, or events overflow).
 pub const RECHECK: Duration = Duration::from_secs(2);

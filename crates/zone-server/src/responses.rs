@@ -21,8 +21,19 @@ pub(crate) async fn not_found(req: Request) -> ApiError {
 /// (a refused reload still answers 200: the server is serving its last good data).
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
     let snap = state.snapshot();
+    // Reads are served from memory whatever the store does; writes need the store.
+    let down = state.store.unavailable();
+    let writes =
+        state.config.editors.is_some() && state.store.history().is_some() && down.is_none();
     let body = serde_json::json!({
         "status": "ok",
+        "ready": {"reads": true, "writes": writes},
+        "store": {
+            "source": state.store.label(),
+            "available": down.is_none(),
+            "problem": down,
+            "revision": snap.revision,
+        },
         "data_version": snap.version,
         "loaded_at": snap.loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "zones": snap.data.zones.len(),

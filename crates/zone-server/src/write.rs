@@ -71,6 +71,10 @@ impl From<EditError> for Refusal {
             EditError::Malformed(_) => {
                 Refusal::Api(api(StatusCode::BAD_REQUEST, "InvalidParameterValue", &e))
             }
+            EditError::Unavailable(_) => {
+                tracing::warn!(error = %e, "a write was refused: the store is out of reach");
+                Refusal::Api(api(StatusCode::SERVICE_UNAVAILABLE, "StoreUnavailable", &e))
+            }
             other => {
                 tracing::error!(error = ?other, "a write failed in the store");
                 Refusal::Api(ApiError::internal(&other))

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use geodata::{Dataset, DirectoryStore, FeatureChange, LOG_FILE, Revision, Store};
 use serde_json::{Value, json};
 use zone_server::{AppState, Config, Editors, Snapshot};
+use zone_store_pg::PgStore;
 
 mod common;
 
@@ -195,16 +196,88 @@ fn read_log(dir: &Path) -> Vec<Revision> {
         .collect()
 }
 
+/// The stores the test runs against: the same edits, the same answers.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    /// A data folder; its revisions are read back from `history/log.jsonl`.
+    Directory,
+    /// A PostgreSQL database (a throwaway cluster); its revisions are read back by a new store.
+    Postgres,
+}
+
+/// The store to edit, the data as imported, and how to read the revisions back from where the
+/// store keeps them (not from its memory).
+struct Opened {
+    store: Arc<dyn Store>,
+    imported: Dataset,
+    read_back: Box<dyn Fn() -> Vec<Revision> + Send>,
+}
+
+fn open(backend: Backend, tmp: &e2e::TempDir) -> Opened {
+    match backend {
+        Backend::Directory => {
+            let dir = tmp.0.join("data");
+            Dataset::embedded().write_dir(&dir).unwrap();
+            let imported = geodata::load_dir(&dir).unwrap();
+            let store = Arc::new(DirectoryStore::new(&dir).with_relative_names());
+            Opened {
+                store,
+                imported,
+                read_back: Box::new(move || read_log(&dir)),
+            }
+        }
+        Backend::Postgres => {
+            static CLUSTER: std::sync::OnceLock<e2e::pg::Cluster> = std::sync::OnceLock::new();
+            let cluster = CLUSTER.get_or_init(e2e::pg::Cluster::start);
+            let url = cluster.database(&format!("t{}", std::process::id()));
+            let store = Arc::new(PgStore::new(&url).unwrap());
+            store.migrate().unwrap();
+            store
+                .import(&Dataset::embedded(), &[], "embedded", false, |_| {})
+                .unwrap();
+            let imported = PgStore::new(&url).unwrap().load().unwrap();
+            Opened {
+                store,
+                imported,
+                read_back: Box::new(move || {
+                    let fresh = PgStore::new(&url).unwrap();
+                    fresh.load().unwrap();
+                    let revisions = geodata::History::state(&fresh).unwrap().revisions;
+                    revisions.iter().map(|r| Revision::clone(r)).collect()
+                }),
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_revision_as_of_number_and_time_serves_the_log_folded_forward() {
-    let tmp = e2e::TempDir::new("as-of-history");
-    let dir = tmp.0.join("data");
-    Dataset::embedded().write_dir(&dir).unwrap();
-    let imported = geodata::load_dir(&dir).unwrap();
+    as_of_history(Backend::Directory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_revision_as_of_number_and_time_serves_the_log_folded_forward_from_postgres() {
+    as_of_history(Backend::Postgres).await;
+}
+
+async fn as_of_history(backend: Backend) {
+    let tmp = e2e::TempDir::new(&format!("as-of-history-{backend:?}"));
     let editors_file = tmp.0.join("editors");
     let token = Editors::add(&editors_file, "alice").unwrap();
-    let store = Arc::new(DirectoryStore::new(&dir).with_relative_names());
-    let data = store.load().unwrap();
+    // The PostgreSQL client blocks: off the async threads, as the server calls it.
+    let (opened, data, _tmp) = tokio::task::spawn_blocking(move || {
+        let opened = open(backend, &tmp);
+        let data = opened.store.load().unwrap();
+        (opened, data, tmp)
+    })
+    .await
+    .unwrap();
+    let Opened {
+        store,
+        imported,
+        read_back,
+    } = opened;
+    let revision_of = |store: &Arc<dyn Store>| store.history().unwrap().state().unwrap().revision();
     let state = AppState::with_store(
         Snapshot::new(data),
         Config {
@@ -229,10 +302,10 @@ async fn every_revision_as_of_number_and_time_serves_the_log_folded_forward() {
         if method != "DELETE" {
             headers.push(("content-type", ctype));
         }
-        let before = geodata::History::state(store.as_ref()).unwrap().revision();
+        let before = revision_of(&store);
         let body = (method != "DELETE").then_some(&body);
         let (status, answer) = send(&state, method, &uri, &headers, body).await;
-        let after = geodata::History::state(store.as_ref()).unwrap().revision();
+        let after = revision_of(&store);
         if status == StatusCode::UNPROCESSABLE_ENTITY {
             // A delete of a feature a rule or an event names: refused, nothing written.
             refused += 1;
@@ -246,7 +319,7 @@ async fn every_revision_as_of_number_and_time_serves_the_log_folded_forward() {
         // Revisions a millisecond or more apart, so each has its own time.
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    let revisions = read_log(&dir);
+    let revisions = tokio::task::spawn_blocking(read_back).await.unwrap();
     let latest = revisions.len() as u64;
     assert!(
         latest >= 30,
@@ -340,4 +413,9 @@ async fn every_revision_as_of_number_and_time_serves_the_log_folded_forward() {
         !rebuilt[0].diff(&rebuilt[latest as usize]).is_empty(),
         "the history changed something"
     );
+    // A PostgreSQL client owns a runtime of its own, which may not be dropped on an async
+    // thread: the store goes on a blocking one.
+    tokio::task::spawn_blocking(move || drop((state, store)))
+        .await
+        .unwrap();
 }

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use geodata::{
-    Dataset, DirectoryStore, Edit, FeatureChange, History, HistoryState, Revision, Store,
-};
+use geodata::{Dataset, Edit, FeatureChange, HistoryState, Revision, Store};
+
+use crate::db::Source;
 use serde_json::{Value, json};
 
 /// `zonetrack init DIR`.
@@ -31,20 +31,23 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open(data: Option<&Path>) -> Result<(DirectoryStore, HistoryState)> {
-    let Some(dir) = data else {
+fn open(data: &Source) -> Result<(Arc<dyn Store>, HistoryState)> {
+    if matches!(data, Source::Embedded) {
         bail!(
-            "the history lives in a data folder: give --data DIR (make one with `zonetrack init DIR`)"
+            "the history lives in a data folder or a database: give --data DIR (make one with `zonetrack init DIR`) or --store URL"
         );
-    };
-    let store = DirectoryStore::new(dir);
+    }
+    let store = data.store(false)?;
     store.load().map_err(|e| match e {
         geodata::GeodataError::Invalid(p) => {
-            anyhow::anyhow!("{p}\n{} problem(s) in {}", p.0.len(), dir.display())
+            anyhow::anyhow!("{p}\n{} problem(s) in {}", p.0.len(), data.describe())
         }
         other => anyhow::Error::new(other),
     })?;
-    let state = store.state().context("the store keeps a history")?;
+    let state = store
+        .history()
+        .and_then(|h| h.state())
+        .context("the store keeps a history")?;
     Ok((store, state))
 }
 
@@ -86,7 +89,7 @@ fn touched(c: &FeatureChange) -> String {
 
 /// `zonetrack history`.
 pub fn list(
-    data: Option<&Path>,
+    data: &Source,
     layer: Option<&str>,
     id: Option<&str>,
     limit: usize,
@@ -136,7 +139,7 @@ pub fn list(
 }
 
 /// `zonetrack diff A [B]`.
-pub fn diff(data: Option<&Path>, from: u64, to: Option<u64>, json: bool) -> Result<ExitCode> {
+pub fn diff(data: &Source, from: u64, to: Option<u64>, json: bool) -> Result<ExitCode> {
     let (_, state) = open(data)?;
     let latest = state.revision();
     let to = to.unwrap_or(latest);
@@ -167,7 +170,7 @@ pub fn diff(data: Option<&Path>, from: u64, to: Option<u64>, json: bool) -> Resu
 
 /// `zonetrack revert N`.
 pub fn revert(
-    data: Option<&Path>,
+    data: &Source,
     n: u64,
     message: Option<String>,
     author: Option<String>,
@@ -223,7 +226,8 @@ pub fn revert(
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "cli".into());
     let message = message.unwrap_or_else(|| format!("revert revision {n} ({})", r.message));
-    let done = store
+    let history = store.history().context("the store keeps a history")?;
+    let done = history
         .commit(edits, &author, &message)
         .map_err(|e| match e {
             geodata::EditError::Invalid(p) => {
@@ -231,7 +235,7 @@ pub fn revert(
             }
             other => anyhow::Error::new(other),
         })?;
-    store.flush().context("writing the data files")?;
+    history.flush().context("writing the data files")?;
     match done.revision {
         Some(new) => println!("revision {} reverts revision {n}", new.number),
         None => println!("nothing to do: the data already is as before revision {n}"),

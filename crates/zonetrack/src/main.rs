@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use geodata::{Dataset, Date, DirectoryStore, EmbeddedStore, GeodataError, Store, ZoneKind};
+use db::Source;
+use geodata::{Dataset, Date, GeodataError, Store, ZoneKind};
 use zone_formats::{Format, LayerExport};
 
 mod areas;
+mod db;
 mod history;
 mod query;
 
@@ -21,7 +23,8 @@ mod query;
     about = "Track where armed forces are present and who controls what, over time.",
     long_about = "Track where armed forces are present and who controls what, over time.\n\n\
         Every command works on the embedded Syria 2017-2018 data set unless given --data DIR \
-        (a directory in the format of geodata/FORMAT.md).",
+        (a directory in the format of geodata/FORMAT.md) or --store postgres://... (a PostgreSQL \
+        database, also from ZONETRACK_STORE or DATABASE_URL; see `zonetrack db`).",
     after_help = "Examples:\n  zonetrack validate\n  zonetrack layers\n  zonetrack export --layer zones --at 2018-02-07 --out zones-2018-02-07.geojson"
 )]
 struct Cli {
@@ -30,6 +33,10 @@ struct Cli {
     /// Data directory (default: the embedded data set).
     #[arg(long, value_name = "DIR", global = true)]
     data: Option<PathBuf>,
+    /// A PostgreSQL database holding the data set (`postgres://user:password@host:5432/db`);
+    /// read from ZONETRACK_STORE, then DATABASE_URL, when neither this nor --data is given.
+    #[arg(long, value_name = "URL", global = true, conflicts_with = "data")]
+    store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +76,10 @@ enum Command {
     /// Manage who may write to a server started with `--editors FILE`.
     #[command(subcommand)]
     Editors(EditorsCommand),
+    /// Keep the data set in PostgreSQL + PostGIS, shared by several servers: create the schema,
+    /// import a data set, export it back to a folder.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Write the embedded data set as a data folder to edit (with `serve --data DIR`, QGIS or by
     /// hand).
     #[command(after_help = "Example:\n  zonetrack init mydata && zonetrack serve --data mydata")]
@@ -257,6 +268,36 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum DbCommand {
+    /// Create or update the schema (versioned migrations; also applied by `db import`).
+    #[command(
+        after_help = "Examples:\n  zonetrack db migrate --store postgres://zonetrack@localhost/zonetrack\n  DATABASE_URL=postgres://zonetrack@db/zonetrack zonetrack db migrate"
+    )]
+    Migrate,
+    /// Import a data folder (with its revision log, history/log.jsonl) or the embedded data
+    /// set into the database, in one transaction.
+    #[command(
+        after_help = "Examples:\n  zonetrack db import --store postgres://zonetrack@localhost/zonetrack\n  zonetrack db import mydata --store postgres://zonetrack@localhost/zonetrack\n  zonetrack serve --store postgres://zonetrack@localhost/zonetrack --editors editors.txt"
+    )]
+    Import {
+        /// The data folder; the embedded data set when left out.
+        dir: Option<PathBuf>,
+        /// Replace the data set and history the database holds.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Write the database's data set and revision log as a new data folder (which `zonetrack
+    /// validate` and `serve --data` take, and `db import` takes back).
+    #[command(
+        after_help = "Example:\n  zonetrack db export backup-2018-02 --store postgres://zonetrack@localhost/zonetrack"
+    )]
+    Export {
+        /// The folder to write (it must not exist, or be empty).
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum EditorsCommand {
     /// Add an editor with a new random token, and print the token.
     ///
@@ -290,40 +331,27 @@ fn parse_day(s: &str) -> Result<Date, String> {
     geodata::parse_date(s).ok_or_else(|| format!("{s:?} is not a date: write YYYY-MM-DD"))
 }
 
-/// Where the data comes from: `--data DIR`, or the embedded set.
-fn store(data: Option<&Path>) -> Box<dyn Store> {
-    match data {
-        None => Box::new(EmbeddedStore),
-        Some(dir) => Box::new(DirectoryStore::new(dir)),
-    }
-}
-
-/// Loads `--data DIR` or the embedded set; validation problems come back one a line.
-fn load(data: Option<&Path>) -> Result<Dataset> {
-    load_from(&*store(data), data)
+/// Loads `--data DIR`, `--store URL` or the embedded set; validation problems come back one a
+/// line.
+fn load(data: &Source) -> Result<Dataset> {
+    load_from(&*data.store(false)?, data)
 }
 
 /// Loads from `store`; validation problems come back one a line.
-fn load_from(store: &dyn Store, data: Option<&Path>) -> Result<Dataset> {
+fn load_from(store: &dyn Store, data: &Source) -> Result<Dataset> {
     store.load().map_err(|e| match e {
         GeodataError::Invalid(problems) => anyhow::anyhow!(
             "{problems}\n{} problem(s) in {}",
             problems.0.len(),
-            data.map_or_else(
-                || "the embedded data set".into(),
-                |d| d.display().to_string()
-            )
+            data.describe()
         ),
         other => anyhow::Error::new(other),
     })
 }
 
-fn validate(dir: Option<&Path>) -> Result<ExitCode> {
-    let label = dir.map_or_else(
-        || "the embedded data set".into(),
-        |d| d.display().to_string(),
-    );
-    let result = store(dir).load();
+fn validate(data: &Source) -> Result<ExitCode> {
+    let label = data.describe();
+    let result = data.store(false)?.load();
     match result {
         Ok(data) => {
             println!(
@@ -439,7 +467,7 @@ struct ServeArgs {
     tls: Option<(PathBuf, PathBuf)>,
 }
 
-fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
+fn serve(args: ServeArgs, data: &Source) -> Result<()> {
     let ServeArgs {
         bind,
         public_url,
@@ -487,11 +515,24 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
         );
     }
     // The server names files relative to the folder: where it lives is not its clients' business.
-    let store: std::sync::Arc<dyn Store> = match data {
-        None => std::sync::Arc::new(EmbeddedStore),
-        Some(dir) => std::sync::Arc::new(DirectoryStore::new(dir).with_relative_names()),
+    let pg = match data {
+        Source::Postgres(url) => Some(std::sync::Arc::new(
+            zone_store_pg::PgStore::new(url).context("reading the PostgreSQL URL")?,
+        )),
+        _ => None,
     };
+    let store: std::sync::Arc<dyn Store> = match &pg {
+        Some(pg) => {
+            // The schema comes with the binary: a new replica brings an older database up to it.
+            pg.migrate()
+                .with_context(|| format!("migrating {}", pg.label()))?;
+            pg.clone()
+        }
+        None => data.store(true)?,
+    };
+    let started = std::time::Instant::now();
     let dataset = load_from(&*store, data)?;
+    tracing::info!(source = %store.label(), zones = dataset.zones.len(), seconds = started.elapsed().as_secs_f64(), "data loaded");
     // The snapshot shares the store's copy of the data, so the store can tell when a reload
     // finds nothing new.
     let snapshot = match store.history().and_then(|h| h.state()) {
@@ -511,6 +552,13 @@ fn serve(args: ServeArgs, data: Option<&Path>) -> Result<()> {
     );
     state.set_status(status);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    if let Some(pg) = &pg {
+        // Each revision another replica writes is applied here within about a second; a lost
+        // database is reported in /health and followed again when it is back.
+        let state = state.clone();
+        pg.follow(move || zone_server::reload::follow(&state))
+            .context("starting the database listener")?;
+    }
     runtime.block_on(async move {
         {
             let state = state.clone();
@@ -567,7 +615,8 @@ async fn shutdown_signal() {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let data = cli.data.as_deref();
+    let source = Source::resolve(cli.data, cli.store)?;
+    let data = &source;
     match cli.command {
         Command::Query {
             lon,
@@ -651,6 +700,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             json,
         } => history::list(data, layer.as_deref(), id.as_deref(), limit, json),
+        Command::Db(DbCommand::Migrate) => db::migrate(data),
+        Command::Db(DbCommand::Import { dir, replace }) => {
+            db::import(data, dir.as_deref(), replace)
+        }
+        Command::Db(DbCommand::Export { dir }) => db::export(data, &dir),
         Command::Diff { from, to, json } => history::diff(data, from, to, json),
         Command::Revert {
             revision,
@@ -668,7 +722,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("added editor {name} to {}; token: {token}", file.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { dir } => validate(dir.as_deref().or(data)),
+        Command::Validate { dir } => match dir {
+            Some(dir) => validate(&Source::Dir(dir)),
+            None => validate(data),
+        },
         Command::Layers => layers(&load(data)?).map(|()| ExitCode::SUCCESS),
         Command::Export { layer, at, out } => {
             export(&load(data)?, &layer, at, out.as_deref()).map(|()| ExitCode::SUCCESS)
