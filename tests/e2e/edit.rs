@@ -4,6 +4,11 @@
 //! refuse (no token, a stale `If-Match`, an invalid feature), each checked through the API,
 //! GDAL's OAPIF driver, the layer file and `/revisions`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
