@@ -276,3 +276,35 @@ fn the_log_records_a_feature_as_stored_not_as_sent() {
         "a restated geometry is no revision"
     );
 }
+
+/// An edit is checked against the zones it did not change: a control zone redrawn onto another
+/// actor's control zone of the same days is refused, as the loader refuses it in the files
+/// (the write path measures only pairs with a changed zone; this pair has one).
+#[test]
+fn an_edit_that_makes_two_actors_control_the_same_ground_is_refused() {
+    let (_tmp, dir, store, _) = opened("history-overlap");
+    let data = store.state().unwrap().data;
+    let drawn_control = || {
+        data.zones
+            .iter()
+            .filter(|z| z.rule.is_none() && z.derived_from.is_none())
+            .filter(|z| z.kind == geodata::ZoneKind::Control)
+    };
+    let (a, b) = drawn_control()
+        .flat_map(|a| drawn_control().map(move |b| (a, b)))
+        .find(|(a, b)| a.actor != b.actor && a.period.overlaps(&b.period))
+        .expect("two actors' control zones of shared days");
+    let geometry = b.source_json()["geometry"].clone();
+    let edit = patched(a.meta.id.as_str(), json!({ "geometry": geometry }));
+    let Err(EditError::Invalid(problems)) = store.commit(vec![edit], "alice", "") else {
+        panic!("the overlap is refused");
+    };
+    assert!(
+        problems
+            .0
+            .iter()
+            .any(|p| matches!(p.kind, geodata::ProblemKind::ControlOverlap { .. })),
+        "{problems:?}"
+    );
+    assert!(log_lines(&dir).is_empty());
+}
