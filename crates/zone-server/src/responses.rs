@@ -40,6 +40,14 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
         "locations": snap.data.locations.len(),
         "events": snap.data.events.len(),
         "last_load": state.status().to_json(),
+        "snapshots_alive": crate::snapshot::Snapshot::alive(),
+        // The answers kept for this data version (bounded by CACHE_BYTES): what a memory
+        // figure includes by design, so a soak can tell it from a leak.
+        "answer_cache": {
+            "entries": snap.responses.len(),
+            "bytes": snap.responses.weight(),
+            "limit_bytes": crate::snapshot::CACHE_BYTES,
+        },
     });
     (
         [

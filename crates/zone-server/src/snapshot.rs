@@ -158,6 +158,27 @@ pub struct Snapshot {
     /// whole request key their ETag is a hash of (a hash alone could collide): the same page is built and compressed once per version of the
     /// data, and a reload starts afresh with the new snapshot.
     pub responses: ResponseCache,
+    /// Counts this snapshot among [`Snapshot::alive`] while it exists.
+    _alive: Alive,
+}
+
+/// How many snapshots exist in this process (see [`Snapshot::alive`]).
+static SNAPSHOTS_ALIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A token counted in [`SNAPSHOTS_ALIVE`] from its creation to its drop.
+struct Alive;
+
+impl Alive {
+    fn new() -> Alive {
+        SNAPSHOTS_ALIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Alive
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        SNAPSHOTS_ALIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// An answer kept whole: status, headers and body as sent.
@@ -237,7 +258,16 @@ impl Snapshot {
             feature_revisions: Arc::default(),
             layers,
             responses: ResponseCache::with_weighter(1024, CACHE_BYTES, BodyWeighter),
+            _alive: Alive::new(),
         }
+    }
+
+    /// How many snapshots exist in this process: the one served, those requests in flight
+    /// still answer from, the few kept for `as_of`, and any being built. More than that once
+    /// requests are done means something keeps old data alive: a leak `/health` shows and the
+    /// soak test checks.
+    pub fn alive() -> usize {
+        SNAPSHOTS_ALIVE.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The snapshot after a revision: `history` is the store's state after it and `changes`
