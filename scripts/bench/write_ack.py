@@ -101,13 +101,18 @@ def measure(args, label, zones, tmp):
         served = json.loads(conn.getresponse().read())["features"]
         drawn = [f["properties"]["key"] for f in served
                  if not isinstance(f["properties"].get("rule"), str)]
+        # A new geometry goes to a presence zone: one actor's control zone moved onto another's
+        # is (rightly) refused.
+        movable = [f["properties"]["key"] for f in served
+                   if not isinstance(f["properties"].get("rule"), str)
+                   and f["properties"].get("kind") != "control"]
         rng = random.Random(args.seed)
         headers = {"Authorization": f"Bearer {token}",
                    "Content-Type": "application/merge-patch+json"}
         acks = {"properties": [], "geometry": []}
         for i in range(args.writes):
-            key = rng.choice(drawn)
             kind = "geometry" if i % 5 == 4 else "properties"
+            key = rng.choice(movable if kind == "geometry" else drawn)
             if kind == "geometry":
                 lon, lat = rng.uniform(36.6, 40.4), rng.uniform(33.6, 36.4)
                 body = {"geometry": {"type": "MultiPolygon",

@@ -249,6 +249,8 @@ pub struct DirectoryStore {
     shown: String,
     /// What the store knows of the folder between calls: one writer at a time.
     writer: Arc<Mutex<Writer>>,
+    /// Held by the one flush writing the files (outside `writer`, see [`Store::flush`]).
+    flushing: Arc<Mutex<()>>,
 }
 
 /// The folder as the store last read or wrote it.
@@ -287,6 +289,7 @@ impl DirectoryStore {
             dir: dir.to_path_buf(),
             shown: dir.display().to_string(),
             writer: Arc::default(),
+            flushing: Arc::default(),
         }
     }
 
@@ -542,17 +545,25 @@ impl DirectoryStore {
     /// Writes `text` to `path` so that a reader (or a crash) sees the old file or the new one,
     /// never a mix: a temporary file beside it, synced, renamed over it.
     fn replace_file(&self, path: &Path, text: &[u8]) -> GeodataResult<()> {
+        let tmp = self.write_temporary(path, "tmp", text)?;
+        std::fs::rename(&tmp, path).map_err(self.io(path))?;
+        Ok(())
+    }
+
+    /// Writes `text` (synced) to the temporary file that will replace `path`, and returns it.
+    /// Writers that may run at once (a flush outside the lock, a load under it) use different
+    /// `suffix`es.
+    fn write_temporary(&self, path: &Path, suffix: &str, text: &[u8]) -> GeodataResult<PathBuf> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         // Not ending in .json/.geojson: the loader never reads a half-written temporary file.
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        let tmp = path.with_file_name(format!(".{name}.{suffix}"));
         let mut f = std::fs::File::create(&tmp).map_err(self.io(&tmp))?;
         f.write_all(text).map_err(self.io(&tmp))?;
         f.sync_all().map_err(self.io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(self.io(path))?;
-        Ok(())
+        Ok(tmp)
     }
 
     /// Records that the layer files hold every revision up to `revision`.
@@ -571,26 +582,48 @@ impl DirectoryStore {
         if w.flushed == latest && w.dirty.is_empty() {
             return Ok(false);
         }
-        let dirty: Vec<String> = std::mem::take(&mut w.dirty)
-            .into_iter()
-            .map(|layer| format!("{layer}.geojson"))
-            .collect();
+        let dirty = std::mem::take(&mut w.dirty);
+        let state = state.clone();
+        for (tmp, path) in self.prepare_files(&state, &dirty, "tmp")? {
+            std::fs::rename(&tmp, &path).map_err(self.io(&path))?;
+        }
+        self.files_in_place(w, latest)?;
+        Ok(true)
+    }
+
+    /// Writes the files of the `dirty` layers as `state` has them, each to a temporary file
+    /// beside it, synced; returns each temporary file with the file it replaces.
+    fn prepare_files(
+        &self,
+        state: &HistoryState,
+        dirty: &BTreeSet<String>,
+        suffix: &str,
+    ) -> GeodataResult<Vec<(PathBuf, PathBuf)>> {
+        let names: Vec<String> = dirty.iter().map(|l| format!("{l}.geojson")).collect();
+        let mut prepared = Vec::new();
         // Every file's source form at once: asking for them one by one made each again.
         for (name, v) in state.data.source_files() {
-            if !dirty.contains(&name) {
+            if !names.contains(&name) {
                 continue;
             }
             let mut text = crate::to_pretty(&v);
             text.push('\n');
-            self.replace_file(&self.dir.join(&name), text.as_bytes())?;
+            let path = self.dir.join(&name);
+            prepared.push((self.write_temporary(&path, suffix, text.as_bytes())?, path));
         }
+        Ok(prepared)
+    }
+
+    /// After the files of revision `revision` were renamed into place: makes that durable,
+    /// says so in the checkpoint and notes the files as the store's own.
+    fn files_in_place(&self, w: &mut Writer, revision: u64) -> GeodataResult<()> {
         sync_dir(&self.dir).map_err(self.io(&self.dir))?;
-        if latest > 0 {
-            self.write_checkpoint(latest)?;
+        if revision > 0 {
+            self.write_checkpoint(revision)?;
         }
-        w.flushed = latest;
+        w.flushed = revision;
         w.stamps = self.stamps();
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -743,8 +776,41 @@ impl History for DirectoryStore {
     }
 
     fn flush(&self) -> GeodataResult<bool> {
+        // The files of a large data set take a few hundred milliseconds to write: done under
+        // the store's lock, a write arriving meanwhile waited for them (a PATCH on 10,000 zones
+        // acknowledged in 395 ms instead of 32). So the lock is held only to see what to write
+        // and to put the written files in place.
+        let _one_at_a_time = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        let (state, dirty) = {
+            let w = self.lock();
+            let Some(state) = &w.state else {
+                return Ok(false);
+            };
+            if w.flushed == state.revision() && w.dirty.is_empty() {
+                return Ok(false);
+            }
+            (state.clone(), w.dirty.clone())
+        };
+        let prepared = self.prepare_files(&state, &dirty, "flush.tmp")?;
         let mut w = self.lock();
         let _folder = self.lock_folder()?;
-        self.flush_locked(&mut w)
+        if w.stamps != self.stamps() {
+            // Someone changed the files meanwhile: their edit is read (and recorded) first;
+            // this flush's files would overwrite it.
+            for (tmp, _) in &prepared {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return Ok(false);
+        }
+        for (tmp, path) in &prepared {
+            std::fs::rename(tmp, path).map_err(self.io(path))?;
+        }
+        self.files_in_place(&mut w, state.revision())?;
+        // Revisions written meanwhile may have changed the same layers again: they stay dirty
+        // for the next flush.
+        if w.state.as_ref().map(HistoryState::revision) == Some(state.revision()) {
+            w.dirty.clear();
+        }
+        Ok(true)
     }
 }
