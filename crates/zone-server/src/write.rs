@@ -430,7 +430,14 @@ async fn write(
 ) -> Result<Response, Refusal> {
     let editor = state.editor(&headers)?;
     let snap = state.snapshot();
-    let (layer, index) = find(&snap, &collection, feature.as_deref())?;
+    let (layer, index) = match find(&snap, &collection, feature.as_deref()) {
+        // A date-aware rule zone is served as its periods, not under its own id, but it is
+        // the feature to write to (the periods' 409 says so): found in the stored form.
+        Err(_) if stored_rule_zone(&snap, &collection, feature.as_deref()) => {
+            find(&snap, &collection, None)?
+        }
+        found => found?,
+    };
     editable(&layer.name)?;
     if state.store.history().is_none() {
         return Err(read_only().into());
@@ -464,10 +471,13 @@ async fn write(
         .into());
     }
     let served = index.map(|i| layer.features[i].to_json());
-    let id = index
-        .map(|i| FeatureId::parse(&layer.features[i].key))
-        .transpose()
-        .map_err(|e| ApiError::internal(&e))?;
+    let id = match (index, &feature) {
+        (Some(i), _) => Some(FeatureId::parse(&layer.features[i].key)),
+        (None, Some(stored)) => Some(FeatureId::parse(stored)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|e| ApiError::internal(&e))?;
     let name = layer.name.clone();
     let make: geodata::MakeFeature = match (incoming, how) {
         (Some(incoming), Some(how)) => {
@@ -507,6 +517,20 @@ async fn write(
         }
         (Some(_), None) => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// Whether `feature` names a zone stored with a date-aware rule, which is served as one zone
+/// per period under other ids.
+fn stored_rule_zone(snap: &Snapshot, collection: &str, feature: Option<&str>) -> bool {
+    let Some(id) = feature else {
+        return false;
+    };
+    collection == "zones"
+        && snap
+            .data
+            .zones
+            .iter()
+            .any(|z| z.derived_from.as_ref().is_some_and(|d| d.id.as_str() == id))
 }
 
 fn done(r: Result<Response, Refusal>) -> Response {

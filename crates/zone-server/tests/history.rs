@@ -419,3 +419,75 @@ async fn as_of_history(backend: Backend) {
         .await
         .unwrap();
 }
+
+/// A date-aware rule zone is served as its periods (`gov_remainder_YYYY_MM_DD`); a write to a
+/// period is refused with a 409 naming the rule zone, and a write to that stored id is taken
+/// and reaches every period. (The crash test once PATCHed `gov_remainder` and got a 404 that
+/// the 409 had sent it to.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_date_aware_rule_zone_is_written_by_its_stored_id() {
+    let tmp = e2e::TempDir::new("rule-zone-write");
+    let editors_file = tmp.0.join("editors");
+    let token = Editors::add(&editors_file, "alice").unwrap();
+    let opened = open(Backend::Directory, &tmp);
+    let state = AppState::with_store(
+        Snapshot::new(opened.store.load().unwrap()),
+        Config {
+            editors: Some(Arc::new(Editors::load(&editors_file).unwrap())),
+            ..Config::default()
+        },
+        opened.store.clone(),
+    );
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/merge-patch+json"),
+    ];
+    let periods = |snap: &Snapshot| -> Vec<(String, String)> {
+        snap.data
+            .zones
+            .iter()
+            .filter(|z| {
+                z.derived_from
+                    .as_ref()
+                    .is_some_and(|d| d.id.as_str() == "gov_remainder")
+            })
+            .map(|z| (z.meta.id.to_string(), z.meta.description.clone()))
+            .collect()
+    };
+    let before = periods(&state.snapshot());
+    assert!(before.len() > 1, "gov_remainder has periods: {before:?}");
+
+    let patch = json!({"properties": {"description": "Edited through the rule zone"}});
+    let period = format!("/collections/zones/items/{}", before[0].0);
+    let (status, answer) = send(&state, "PATCH", &period, &headers, Some(&patch)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "DerivedFeature");
+    assert!(
+        answer["description"]
+            .as_str()
+            .unwrap()
+            .contains("\"gov_remainder\"")
+    );
+
+    let uri = "/collections/zones/items/gov_remainder";
+    let (status, answer) = send(&state, "PATCH", uri, &headers, Some(&patch)).await;
+    assert!(status.is_success(), "{status} {answer}");
+    let after = periods(&state.snapshot());
+    assert_eq!(after.len(), before.len());
+    assert!(
+        after
+            .iter()
+            .all(|(_, d)| d == "Edited through the rule zone"),
+        "{after:?}"
+    );
+    let (status, _) = send(
+        &state,
+        "PATCH",
+        "/collections/zones/items/no_such_zone",
+        &headers,
+        Some(&patch),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
