@@ -44,7 +44,7 @@ pub use store::{
     CHECKPOINT_FILE, Changes, Committed, DirectoryStore, Edit, EditError, EmbeddedStore,
     FILES_AUTHOR, History, HistoryState, LOG_FILE, MakeFeature, Store, apply_edits,
 };
-pub use write::{ExportFeature, geometry_json, to_pretty};
+pub use write::{ExportFeature, geometry_json, to_pretty, write_geometry_json};
 
 /// A calendar day (no time, no zone): validity periods and event dates are whole days.
 pub type Date = chrono::NaiveDate;

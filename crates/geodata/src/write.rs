@@ -71,6 +71,71 @@ pub fn geometry_json(g: &geo::Geometry<f64>) -> Value {
     serde_json::to_value(geojson::Geometry::new(value)).unwrap_or(Value::Null)
 }
 
+/// Writes the text of [`geometry_json`] (the same bytes) straight from the coordinates: going
+/// through a `Value` per position made serialising the features most of a large data set's
+/// start-up.
+pub fn write_geometry_json(g: &geo::Geometry<f64>, out: &mut Vec<u8>) {
+    use geo::Geometry as G;
+    let kind = match g {
+        G::Point(_) => "Point",
+        G::LineString(_) => "LineString",
+        G::Polygon(_) => "Polygon",
+        G::MultiPoint(_) => "MultiPoint",
+        G::MultiLineString(_) => "MultiLineString",
+        G::MultiPolygon(_) => "MultiPolygon",
+        // Rare here (never loaded): through the Value.
+        _ => {
+            out.extend_from_slice(geometry_json(g).to_string().as_bytes());
+            return;
+        }
+    };
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"coordinates\":");
+    match g {
+        G::Point(p) => write_position(p.0, out),
+        G::LineString(l) => write_line(l, out),
+        G::Polygon(p) => write_polygon(p, out),
+        G::MultiPoint(m) => write_list(&m.0, out, |p, out| write_position(p.0, out)),
+        G::MultiLineString(m) => write_list(&m.0, out, write_line),
+        G::MultiPolygon(m) => write_list(&m.0, out, write_polygon),
+        _ => {}
+    }
+    out.push(b'}');
+}
+
+fn write_list<T>(items: &[T], out: &mut Vec<u8>, mut each: impl FnMut(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(item, out);
+    }
+    out.push(b']');
+}
+
+fn write_polygon(p: &geo::Polygon<f64>, out: &mut Vec<u8>) {
+    let rings: Vec<&geo::LineString<f64>> =
+        std::iter::once(p.exterior()).chain(p.interiors()).collect();
+    write_list(&rings, out, |r, out| write_line(r, out));
+}
+
+fn write_line(l: &geo::LineString<f64>, out: &mut Vec<u8>) {
+    write_list(&l.0, out, |c, out| write_position(*c, out));
+}
+
+fn write_position(c: geo::Coord<f64>, out: &mut Vec<u8>) {
+    use serde_json::ser::Formatter as _;
+    let mut f = serde_json::ser::CompactFormatter;
+    out.push(b'[');
+    // Writing to a Vec cannot fail; numbers as serde_json writes them (shortest round trip).
+    let _ = f.write_f64(out, c.x);
+    out.push(b',');
+    let _ = f.write_f64(out, c.y);
+    out.push(b']');
+}
+
 fn meta_head(props: &mut Map<String, Value>, meta: &FeatureMeta) {
     props.insert("name".into(), json!(meta.name));
     props.insert("description".into(), json!(meta.description));
@@ -246,6 +311,21 @@ impl ExportFeature {
             "geometry": geometry_json(&self.geometry),
             "properties": *self.properties,
         })
+    }
+
+    /// The text of [`ExportFeature::to_json`] (the same bytes), written without building it.
+    pub fn json_text(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
+        out.extend_from_slice(self.fid.to_string().as_bytes());
+        out.extend_from_slice(b",\"geometry\":");
+        write_geometry_json(&self.geometry, &mut out);
+        out.extend_from_slice(b",\"properties\":");
+        // A map of JSON values always serialises.
+        let _ = serde_json::to_writer(&mut out, &*self.properties);
+        out.push(b'}');
+        // Only JSON text was written.
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 

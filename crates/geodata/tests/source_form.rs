@@ -136,3 +136,44 @@ fn the_default_data_files_are_what_geodatas_writer_writes() {
         differ.join("\n")
     );
 }
+
+/// Features are served as text written straight from the coordinates; it must be the text of
+/// the `Value` the exports and the tests read, byte for byte, in every layer (points, lines,
+/// polygons, multi-polygons with holes) of the embedded set and of zones with odd numbers.
+#[test]
+fn feature_text_is_the_text_of_its_json_value() {
+    let data = geodata::Dataset::embedded();
+    let mut compared = 0;
+    for info in data.catalog() {
+        for f in data.export_features(&info.id).unwrap() {
+            assert_eq!(
+                f.json_text(),
+                f.to_json().to_string(),
+                "{}/{}",
+                info.id,
+                f.key
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 150, "{compared} features");
+    let odd = geo::Geometry::MultiPolygon(geo::MultiPolygon(vec![geo::Polygon::new(
+        geo::LineString::from(vec![
+            (1e-7, -0.0),
+            (1e21, 5.0),
+            (-36.5, 1.0 / 3.0),
+            (1e-7, -0.0),
+        ]),
+        vec![geo::LineString::from(vec![
+            (0.1, 0.2),
+            (0.3, 0.4),
+            (0.1, 0.2),
+        ])],
+    )]));
+    let mut text = Vec::new();
+    geodata::write_geometry_json(&odd, &mut text);
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        geodata::geometry_json(&odd).to_string()
+    );
+}
