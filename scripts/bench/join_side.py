@@ -100,7 +100,7 @@ def run(engine, fmt, zones, pts, out):
         sd.read_parquet(zones).to_view("zones")
         if fmt == "csv":
             sd.read.csv(pts).to_view("raw")
-            sd.sql("SELECT id, ST_SetSRID(ST_Point(lon, lat), 'OGC:CRS84') AS geometry FROM raw").to_view("pts")
+            sd.sql("SELECT id, ST_SetSRID(ST_Point(lon, lat), 4326) AS geometry FROM raw").to_view("pts")
         else:
             sd.read_parquet(pts).to_view("pts")
         sd.sql("SELECT p.id, z.fid FROM pts p JOIN zones z ON ST_Intersects(z.geometry, p.geometry)").to_parquet(out)
