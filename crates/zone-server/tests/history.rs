@@ -229,7 +229,10 @@ fn open(backend: Backend, tmp: &e2e::TempDir) -> Opened {
         Backend::Postgres => {
             static CLUSTER: std::sync::OnceLock<e2e::pg::Cluster> = std::sync::OnceLock::new();
             let cluster = CLUSTER.get_or_init(e2e::pg::Cluster::start);
-            let url = cluster.database(&format!("t{}", std::process::id()));
+            // One database per store opened: the tests of this file share the cluster.
+            static OPENED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let url = cluster.database(&format!("t{}_{n}", std::process::id()));
             let store = Arc::new(PgStore::new(&url).unwrap());
             store.migrate().unwrap();
             store
