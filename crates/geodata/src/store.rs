@@ -781,7 +781,7 @@ impl History for DirectoryStore {
         // acknowledged in 395 ms instead of 32). So the lock is held only to see what to write
         // and to put the written files in place.
         let _one_at_a_time = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-        let (state, dirty) = {
+        let (state, dirty, flushed) = {
             let w = self.lock();
             let Some(state) = &w.state else {
                 return Ok(false);
@@ -789,14 +789,15 @@ impl History for DirectoryStore {
             if w.flushed == state.revision() && w.dirty.is_empty() {
                 return Ok(false);
             }
-            (state.clone(), w.dirty.clone())
+            (state.clone(), w.dirty.clone(), w.flushed)
         };
         let prepared = self.prepare_files(&state, &dirty, "flush.tmp")?;
         let mut w = self.lock();
         let _folder = self.lock_folder()?;
-        if w.stamps != self.stamps() {
-            // Someone changed the files meanwhile: their edit is read (and recorded) first;
-            // this flush's files would overwrite it.
+        if w.stamps != self.stamps() || w.flushed != flushed {
+            // Someone changed the files meanwhile (by hand: their edit is read and recorded
+            // first; or a load under the lock wrote newer ones): this flush's older files
+            // would overwrite them.
             for (tmp, _) in &prepared {
                 let _ = std::fs::remove_file(tmp);
             }
