@@ -130,3 +130,36 @@ pub fn uniform_points(n: usize, bbox: [f64; 4], seed: u64) -> Vec<(f64, f64)> {
         })
         .collect()
 }
+
+/// Replaces the zones of `data` with `n` clustered star polygons of [`SYRIA_BOX`] (the
+/// which-zone benchmark's set), each a copy of the first hand-drawn zone with id `{prefix}{i}`,
+/// then given its own actor, kind or period by `dress`. The benches that need the zones-100k
+/// set inside a whole data set (tiles, writes) build it here, the same way.
+///
+/// ```
+/// let mut data = geodata::Dataset::embedded();
+/// zone_index::synthetic::replace_zones_with_stars(&mut data, 20, "z", |_, _| {});
+/// assert_eq!(data.zones.len(), 20);
+/// assert_eq!(data.zones[3].meta.id.to_string(), "z3");
+/// ```
+pub fn replace_zones_with_stars(
+    data: &mut geodata::Dataset,
+    n: usize,
+    prefix: &str,
+    mut dress: impl FnMut(usize, &mut geodata::Zone),
+) {
+    let proto = data.zones.iter().find(|z| z.rule.is_none());
+    let proto = proto.expect("the data set has a hand-drawn zone").clone();
+    data.zones = clustered_stars(n, SYRIA_BOX, 1)
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut z = proto.clone();
+            let id = geodata::FeatureId::parse(&format!("{prefix}{i}"));
+            std::sync::Arc::make_mut(&mut z.meta).id = id.expect("a valid id");
+            z.geometry = g.into();
+            dress(i, &mut z);
+            z
+        })
+        .collect();
+}

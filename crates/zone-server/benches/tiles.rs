@@ -12,20 +12,14 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use geodata::{Dataset, FeatureId, Period, ZoneKind};
-use zone_index::synthetic::{SYRIA_BOX, clustered_stars, next_u64};
+use geodata::{Dataset, Period, ZoneKind};
+use zone_index::synthetic::{next_u64, replace_zones_with_stars};
 use zone_server::Snapshot;
 use zone_server::tiles::{TileId, render, tile_features};
 
 /// The embedded data set with its zones replaced by the zones-100k polygons.
 fn zones_100k() -> Snapshot {
     let mut data = Dataset::embedded();
-    let proto = data
-        .zones
-        .iter()
-        .find(|z| z.rule.is_none())
-        .expect("a drawn zone")
-        .clone();
     let actors: Vec<_> = data.actors.iter().map(|a| a.id.clone()).collect();
     let kinds = [
         ZoneKind::Control,
@@ -34,22 +28,13 @@ fn zones_100k() -> Snapshot {
     ];
     let mut s = 16u64;
     let day0 = chrono::NaiveDate::from_ymd_opt(2016, 1, 1).expect("a date");
-    data.zones = clustered_stars(100_000, SYRIA_BOX, 1)
-        .into_iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let mut z = proto.clone();
-            std::sync::Arc::make_mut(&mut z.meta).id =
-                FeatureId::parse(&format!("z{i}")).expect("a valid id");
-            z.geometry = g.into();
-            z.actor = actors[(next_u64(&mut s) % actors.len() as u64) as usize].clone();
-            z.kind = kinds[(next_u64(&mut s) % 3) as usize];
-            let from = day0 + chrono::Days::new(next_u64(&mut s) % (365 * 3));
-            let to = (!next_u64(&mut s).is_multiple_of(5)).then(|| from + chrono::Days::new(365));
-            z.period = Period::new(Some(from), to).expect("from before to");
-            z
-        })
-        .collect();
+    replace_zones_with_stars(&mut data, 100_000, "z", |_, z| {
+        z.actor = actors[(next_u64(&mut s) % actors.len() as u64) as usize].clone();
+        z.kind = kinds[(next_u64(&mut s) % 3) as usize];
+        let from = day0 + chrono::Days::new(next_u64(&mut s) % (365 * 3));
+        let to = (!next_u64(&mut s).is_multiple_of(5)).then(|| from + chrono::Days::new(365));
+        z.period = Period::new(Some(from), to).expect("from before to");
+    });
     Snapshot::new(data)
 }
 

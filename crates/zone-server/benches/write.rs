@@ -19,24 +19,7 @@ fn folder(n: usize) -> (std::path::PathBuf, Vec<String>) {
     let dir = std::env::temp_dir().join(format!("zonetrack-bench-write-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut data = Dataset::embedded();
-    let proto = data
-        .zones
-        .iter()
-        .find(|z| z.rule.is_none())
-        .expect("a drawn zone")
-        .clone();
-    let stars = zone_index::synthetic::clustered_stars(n, zone_index::synthetic::SYRIA_BOX, 1);
-    data.zones = stars
-        .into_iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let mut z = proto.clone();
-            std::sync::Arc::make_mut(&mut z.meta).id =
-                FeatureId::parse(&format!("zone_{i}")).expect("a valid id");
-            z.geometry = g.into();
-            z
-        })
-        .collect();
+    zone_index::synthetic::replace_zones_with_stars(&mut data, n, "zone_", |_, _| {});
     let ids = data.zones.iter().map(|z| z.meta.id.to_string()).collect();
     data.write_dir(&dir).expect("the bench folder writes");
     (dir, ids)
