@@ -322,6 +322,17 @@ impl Drop for TempDir {
     }
 }
 
+/// A fresh, empty folder `<system temp>/<prefix>-<pid>-<n>`, another one at every call, so
+/// that the tests of one process never share one. The caller removes it.
+pub fn fresh_temp_dir(prefix: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
 /// Runs a command and returns stdout, failing with its stderr when it fails.
 pub fn check_output(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the command runs");

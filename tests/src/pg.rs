@@ -10,7 +10,6 @@ use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where PostgreSQL's programs are: `PG_BIN`, else the newest `/usr/lib/postgresql/N/bin`.
@@ -84,14 +83,7 @@ impl Cluster {
                  apt-get install -y postgresql-15-postgis-3, or run scripts/test"
             );
         }
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "zt-pg-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let dir = crate::fresh_temp_dir("zt-pg");
         if is_root() {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])

@@ -1,5 +1,3 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::*;
@@ -12,14 +10,7 @@ struct TempFile {
 
 impl TempFile {
     fn new() -> TempFile {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "zonetrack-auth-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = e2e::fresh_temp_dir("zonetrack-auth");
         let path = dir.join("editors");
         TempFile { dir, path }
     }
