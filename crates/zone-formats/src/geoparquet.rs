@@ -219,10 +219,15 @@ fn typed_column<'v>(
     }
 }
 
+/// The `geo` key of a Parquet file's metadata: the GeoParquet document, when it is one.
+pub(crate) fn geo_metadata(meta: &parquet::file::metadata::ParquetMetaData) -> Option<&str> {
+    let pairs = meta.file_metadata().key_value_metadata()?;
+    pairs.iter().find(|kv| kv.key == "geo")?.value.as_deref()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Format, LayerExport};
     use arrow_array::cast::AsArray as _;
     use arrow_array::types::{Date32Type, Float64Type, Int64Type};
     use arrow_array::{Array, BinaryArray};
@@ -230,24 +235,21 @@ mod tests {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     #[test]
+    fn days_count_from_1970() {
+        let d = |s| geodata::parse_date(s).expect("a day");
+        assert_eq!(date32(d("1970-01-01")), 0);
+        assert_eq!(date32(d("1969-12-31")), -1);
+        assert_eq!(date32(d("2018-02-07")), 17_569);
+    }
+
+    #[test]
     fn zones_are_written_as_geoparquet_with_wkb_dates_and_a_bbox_covering() {
-        let data = geodata::Dataset::embedded();
-        let info = data.layer_info("zones").expect("zones");
-        let features = data.export_features("zones").expect("zones");
-        let bytes = Format::GeoParquet
-            .write(&LayerExport::all(&data, &info, &features))
-            .expect("written");
+        let (features, bytes) = crate::embedded_zones_as(crate::Format::GeoParquet);
         assert_eq!(&bytes[..4], b"PAR1");
         let reader =
             ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).expect("Parquet");
-        let geo: Value = reader
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|kv| kv.iter().find(|kv| kv.key == "geo"))
-            .and_then(|kv| kv.value.as_deref())
-            .map(|v| serde_json::from_str(v).expect("JSON"))
-            .expect("geo metadata");
+        let geo = geo_metadata(reader.metadata()).expect("geo metadata");
+        let geo: Value = serde_json::from_str(geo).expect("JSON");
         assert_eq!(geo["version"], "1.1.0");
         assert_eq!(geo["primary_column"], "geometry");
         let column = &geo["columns"]["geometry"];
@@ -297,13 +299,5 @@ mod tests {
             assert_eq!(&g, &*f.geometry, "feature {i}");
             assert_eq!(Some(xmin.value(i)), f.bbox.map(|r| r.min().x));
         }
-    }
-
-    #[test]
-    fn days_count_from_1970() {
-        let d = |s| geodata::parse_date(s).expect("a day");
-        assert_eq!(date32(d("1970-01-01")), 0);
-        assert_eq!(date32(d("1969-12-31")), -1);
-        assert_eq!(date32(d("2018-02-07")), 17_569);
     }
 }

@@ -205,16 +205,10 @@ fn write_file(layer: &LayerExport<'_>, path: &std::path::Path) -> Result<(), For
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Format, LayerExport};
 
     #[test]
     fn zones_are_written_as_a_geopackage_sqlite_reads_back() {
-        let data = geodata::Dataset::embedded();
-        let info = data.layer_info("zones").expect("zones");
-        let features = data.export_features("zones").expect("zones");
-        let bytes = Format::GeoPackage
-            .write(&LayerExport::all(&data, &info, &features))
-            .expect("written");
+        let (features, bytes) = crate::embedded_zones_as(crate::Format::GeoPackage);
         assert_eq!(&bytes[..16], b"SQLite format 3\0");
         // application_id 'GPKG' at offset 68 of the header.
         assert_eq!(&bytes[68..72], b"GPKG");

@@ -263,6 +263,17 @@ pub(crate) fn property_names(features: &[ExportFeature]) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// The embedded data set's zones, and the zones written as `format`: what the format modules'
+/// tests read back and compare.
+#[cfg(test)]
+fn embedded_zones_as(format: Format) -> (Vec<geodata::ExportFeature>, Vec<u8>) {
+    let data = Dataset::embedded();
+    let info = data.layer_info("zones").expect("zones");
+    let features = data.export_features("zones").expect("zones");
+    let bytes = format.write(&LayerExport::all(&data, &info, &features));
+    (features.to_vec(), bytes.expect("written"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

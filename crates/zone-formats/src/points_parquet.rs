@@ -288,22 +288,14 @@ fn number(a: &dyn Array, row: usize) -> Option<Result<f64, String>> {
         DataType::Float32 => Ok(f64::from(a.as_primitive::<Float32Type>().value(row))),
         DataType::Int64 => Ok(a.as_primitive::<Int64Type>().value(row) as f64),
         DataType::Int32 => Ok(f64::from(a.as_primitive::<Int32Type>().value(row))),
-        DataType::Utf8 => {
-            let s = a.as_string::<i32>().value(row);
+        DataType::Utf8 | DataType::LargeUtf8 => {
+            let s = match a.data_type() {
+                DataType::Utf8 => a.as_string::<i32>().value(row),
+                _ => a.as_string::<i64>().value(row),
+            };
             s.trim().parse().map_err(|_| {
-                format!(
-                    "{:?} is not a number",
-                    s.chars().take(40).collect::<String>()
-                )
-            })
-        }
-        DataType::LargeUtf8 => {
-            let s = a.as_string::<i64>().value(row);
-            s.trim().parse().map_err(|_| {
-                format!(
-                    "{:?} is not a number",
-                    s.chars().take(40).collect::<String>()
-                )
+                let shown: String = s.chars().take(40).collect();
+                format!("{shown:?} is not a number")
             })
         }
         other => Err(format!("a {other} column is not a coordinate")),
@@ -513,12 +505,7 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
     if rows > options.limits.max_points {
         return Err(BatchRefused::TooMany(options.limits.max_points).into());
     }
-    let geo = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|kv| kv.key == "geo"))
-        .and_then(|kv| kv.value.clone());
+    let geo = crate::geoparquet::geo_metadata(builder.metadata()).map(str::to_owned);
     let schema = builder.schema().clone();
     let source = locate(&schema, geo.as_deref())?;
     let date_column = find(&schema, DATE_NAMES);
@@ -699,28 +686,29 @@ mod tests {
 
     #[test]
     fn wkb_points_are_read_in_either_byte_order_and_other_types_refused() {
-        let mut le = vec![1u8];
-        le.extend_from_slice(&1u32.to_le_bytes());
-        le.extend_from_slice(&36.1f64.to_le_bytes());
-        le.extend_from_slice(&32.6f64.to_le_bytes());
-        assert_eq!(wkb_point(&le), Ok((36.1, 32.6)));
-        let mut be = vec![0u8];
-        be.extend_from_slice(&1u32.to_be_bytes());
-        be.extend_from_slice(&36.1f64.to_be_bytes());
-        be.extend_from_slice(&32.6f64.to_be_bytes());
-        assert_eq!(wkb_point(&be), Ok((36.1, 32.6)));
+        // A WKB header (byte order, type) then little- or big-endian numbers.
+        let wkb = |le: bool, ty: u32, words: &[u32], xyz: &[f64]| {
+            let mut out = vec![u8::from(le)];
+            for w in std::iter::once(&ty).chain(words) {
+                out.extend_from_slice(&if le { w.to_le_bytes() } else { w.to_be_bytes() });
+            }
+            for v in xyz {
+                out.extend_from_slice(&if le { v.to_le_bytes() } else { v.to_be_bytes() });
+            }
+            out
+        };
+        assert_eq!(
+            wkb_point(&wkb(true, 1, &[], &[36.1, 32.6])),
+            Ok((36.1, 32.6))
+        );
+        assert_eq!(
+            wkb_point(&wkb(false, 1, &[], &[36.1, 32.6])),
+            Ok((36.1, 32.6))
+        );
         // ISO WKB Point Z (1001) and EWKB with an SRID.
-        let mut z = vec![1u8];
-        z.extend_from_slice(&1001u32.to_le_bytes());
-        z.extend_from_slice(&1.0f64.to_le_bytes());
-        z.extend_from_slice(&2.0f64.to_le_bytes());
-        z.extend_from_slice(&3.0f64.to_le_bytes());
+        let z = wkb(true, 1001, &[], &[1.0, 2.0, 3.0]);
         assert_eq!(wkb_point(&z), Ok((1.0, 2.0)));
-        let mut srid = vec![1u8];
-        srid.extend_from_slice(&(0x2000_0001u32).to_le_bytes());
-        srid.extend_from_slice(&4326u32.to_le_bytes());
-        srid.extend_from_slice(&5.0f64.to_le_bytes());
-        srid.extend_from_slice(&6.0f64.to_le_bytes());
+        let srid = wkb(true, 0x2000_0001, &[4326], &[5.0, 6.0]);
         assert_eq!(wkb_point(&srid), Ok((5.0, 6.0)));
         let mut poly = vec![1u8];
         poly.extend_from_slice(&3u32.to_le_bytes());
@@ -730,7 +718,7 @@ mod tests {
     }
 
     use arrow_array::builder::{BinaryBuilder, FixedSizeListBuilder};
-    use arrow_array::{Date32Array, Float64Array, Int64Array, ListArray, StringArray, StructArray};
+    use arrow_array::{Date32Array, Float64Array, Int64Array, StringArray, StructArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder as Reader;
 
     fn index() -> ZoneIndex {
@@ -769,12 +757,7 @@ mod tests {
         let answered =
             answer_parquet(&index(), input, &options, &mut out, |_| {}, &|_| true).unwrap();
         let reader = Reader::try_new(bytes::Bytes::from(out)).unwrap();
-        let geo = reader
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|kv| kv.iter().find(|kv| kv.key == "geo"))
-            .and_then(|kv| kv.value.clone());
+        let geo = crate::geoparquet::geo_metadata(reader.metadata()).map(str::to_owned);
         let batches: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
         // The answers here are small: one record batch.
         assert_eq!(batches.len(), 1);
@@ -783,12 +766,7 @@ mod tests {
 
     /// Each row's zones, `None` for a null list.
     fn zones(batch: &RecordBatch) -> Vec<Option<Vec<String>>> {
-        let list = batch
-            .column_by_name("zones")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<ListArray>()
-            .unwrap();
+        let list = batch.column_by_name("zones").unwrap().as_list::<i32>();
         (0..list.len())
             .map(|i| {
                 (!list.is_null(i)).then(|| {
@@ -885,12 +863,7 @@ mod tests {
             z[5].as_ref().unwrap(),
             &keys(&index, 34.0, 34.0, Some(day("2018-02-07")))
         );
-        let near = out
-            .column_by_name("nearest")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<ListArray>()
-            .unwrap();
+        let near = out.column_by_name("nearest").unwrap().as_list::<i32>();
         let first = near.value(0);
         let first = first.as_any().downcast_ref::<StructArray>().unwrap();
         let expected = index.nearest_outside(36.1, 32.617, 2, Some(day("2018-02-15")));
@@ -980,19 +953,15 @@ mod tests {
             RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![Arc::new(list)]).unwrap();
         let (_, from_list, _) = answer(parquet(&batch, None), options);
         // Plain columns, named as a CSV header names them, and a day as text.
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("Longitude", DataType::Float64, false),
-            Field::new("lat", DataType::Float64, false),
-            Field::new("day", DataType::Utf8, true),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Float64Array::from_iter_values(pts.iter().map(|p| p.0))),
-                Arc::new(Float64Array::from_iter_values(pts.iter().map(|p| p.1))),
-                Arc::new(StringArray::from(vec![Some("2018-02-07"); pts.len()])),
-            ],
-        )
+        let column = |values: Vec<f64>| Arc::new(Float64Array::from(values)) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            ("Longitude", column(pts.iter().map(|p| p.0).collect())),
+            ("lat", column(pts.iter().map(|p| p.1).collect())),
+            (
+                "day",
+                Arc::new(StringArray::from(vec!["2018-02-07"; pts.len()])),
+            ),
+        ])
         .unwrap();
         let (_, from_columns, _) = answer(
             parquet(&batch, None),
