@@ -342,21 +342,15 @@ fn ids_across_layers(
             all.push((id, files.zones.into(), index, "zones".into()));
         }
     }
-    for (index, l) in locations.iter().enumerate() {
-        all.push((
-            l.meta.id.as_str(),
-            files.locations.into(),
-            index,
-            "locations".into(),
-        ));
-    }
-    for (index, e) in events.iter().enumerate() {
-        all.push((
-            e.meta.id.as_str(),
-            files.events.into(),
-            index,
-            "events".into(),
-        ));
+    let located = locations
+        .iter()
+        .map(|l| (&l.meta, files.locations, "locations"));
+    let evented = events.iter().map(|e| (&e.meta, files.events, "events"));
+    // Each layer's features are numbered from 0 in their own file.
+    let numbered = |(i, (meta, file, layer))| (meta, i, file, layer);
+    let points = located.enumerate().map(numbered);
+    for (meta, index, file, layer) in points.chain(evented.enumerate().map(numbered)) {
+        all.push((meta.id.as_str(), file.into(), index, layer.into()));
     }
     for layer in reference {
         let file = files

@@ -65,32 +65,46 @@ impl<'de> Deserialize<'de> for FeatureList<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for LayerDoc<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LayerDoc<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Map::new();
-                let mut features = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "features" {
-                        let list: FeatureList<'de> = map.next_value()?;
-                        features = list.0;
-                        members.insert(key, Value::Null);
-                    } else {
-                        let v: Value = map.next_value()?;
-                        members.insert(key, v);
-                    }
-                }
-                Ok(LayerDoc { members, features })
+impl<'de> FromObject<'de> for LayerDoc<'de> {
+    fn from_object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut members = Map::new();
+        let mut features = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "features" {
+                let list: FeatureList<'de> = map.next_value()?;
+                features = list.0;
+                members.insert(key, Value::Null);
+            } else {
+                let v: Value = map.next_value()?;
+                members.insert(key, v);
             }
         }
-        d.deserialize_map(V)
+        Ok(LayerDoc { members, features })
     }
+}
+
+/// A type read from a JSON object member by member: the part of a serde visitor that differs
+/// between [`LayerDoc`] and [`FeatureDoc`].
+pub(crate) trait FromObject<'de>: Sized {
+    fn from_object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// Reads `text`, which must be one JSON object, as a `T`.
+pub(crate) fn parse_object<'t, T: FromObject<'t>>(text: &'t str) -> serde_json::Result<T> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: FromObject<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::from_object(map)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = de.deserialize_map(V(std::marker::PhantomData))?;
+    de.end()?;
+    Ok(value)
 }
 
 /// One feature: every member but `geometry` and `properties` as JSON values, `properties` apart
@@ -101,35 +115,25 @@ pub(crate) struct FeatureDoc<'t> {
     pub geometry: Option<&'t RawValue>,
 }
 
-impl<'de> Deserialize<'de> for FeatureDoc<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = FeatureDoc<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Map::new();
-                let (mut properties, mut geometry) = (None, None);
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    if key == "geometry" {
-                        geometry = Some(map.next_value::<&'de RawValue>()?);
-                    } else if key == "properties" {
-                        properties = Some(map.next_value::<Value>()?);
-                    } else {
-                        let v: Value = map.next_value()?;
-                        members.insert(key.into_owned(), v);
-                    }
-                }
-                Ok(FeatureDoc {
-                    members,
-                    properties,
-                    geometry,
-                })
+impl<'de> FromObject<'de> for FeatureDoc<'de> {
+    fn from_object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut members = Map::new();
+        let (mut properties, mut geometry) = (None, None);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "geometry" {
+                geometry = Some(map.next_value::<&'de RawValue>()?);
+            } else if key == "properties" {
+                properties = Some(map.next_value::<Value>()?);
+            } else {
+                let v: Value = map.next_value()?;
+                members.insert(key.into_owned(), v);
             }
         }
-        d.deserialize_map(V)
+        Ok(FeatureDoc {
+            members,
+            properties,
+            geometry,
+        })
     }
 }
 
@@ -155,22 +159,10 @@ struct Pos(Coord<f64>);
 
 impl<'de> Deserialize<'de> for Pos {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Pos;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("[lon, lat]")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pos, A::Error> {
-                let x = seq.next_element::<f64>()?;
-                let y = seq.next_element::<f64>()?;
-                match (x, y, seq.next_element::<IgnoredAny>()?) {
-                    (Some(x), Some(y), None) => Ok(Pos(Coord { x, y })),
-                    _ => Err(de::Error::custom("not a 2-D position")),
-                }
-            }
-        }
-        d.deserialize_seq(V)
+        // A pair refuses a third number (serde_json finds the array unfinished); the general
+        // path words that problem.
+        let (x, y) = <(f64, f64)>::deserialize(d)?;
+        Ok(Pos(Coord { x, y }))
     }
 }
 
@@ -360,24 +352,28 @@ mod tests {
                 "{other} is left to the general path"
             );
         }
+        // A position after the first is read as a pair, which refuses a third number or a
+        // missing second one.
+        let later_3d = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0,1],[1,1],[0,0]]]}"#;
+        assert!(geometry(later_3d).is_none());
+        assert!(geometry(&later_3d.replace("[1,0,1]", "[1]")).is_none());
     }
 
     #[test]
     fn a_layer_file_keeps_its_members_and_features_as_text() {
         let text = r#"{"type":"FeatureCollection","title":"t","features":[{"a":1}, 7 ]}"#;
-        let doc: LayerDoc<'_> = serde_json::from_str(text).expect("an object");
+        let doc: LayerDoc<'_> = parse_object(text).expect("an object");
         let features = doc.features.expect("an array");
         assert_eq!(features.len(), 2);
         assert_eq!(features[1].get(), "7");
         assert_eq!(doc.members["title"], "t");
         let doc: LayerDoc<'_> =
-            serde_json::from_str(r#"{"type":"FeatureCollection","features":{"a":[1]}}"#)
+            parse_object(r#"{"type":"FeatureCollection","features":{"a":[1]}}"#)
                 .expect("an object");
         assert!(doc.features.is_none() && doc.members["features"].is_null());
-        assert!(serde_json::from_str::<LayerDoc<'_>>("[1]").is_err());
+        assert!(parse_object::<LayerDoc<'_>>("[1]").is_err());
         let f: FeatureDoc<'_> =
-            serde_json::from_str(r#"{"type":"Feature","geometry":null,"id":"a"}"#)
-                .expect("an object");
+            parse_object(r#"{"type":"Feature","geometry":null,"id":"a"}"#).expect("an object");
         assert_eq!(f.geometry.map(|g| g.get()), Some("null"));
         assert_eq!(f.members.len(), 2);
     }

@@ -309,6 +309,15 @@ mod tests {
         }
     }
 
+    /// Revision `number`, renaming zone `z` to "renamed".
+    fn renaming(number: u64, z: &Zone) -> Revision {
+        let mut after = z.source_json();
+        after["properties"]["name"] = json!("renamed");
+        let id = z.meta.id.as_str();
+        let changes = vec![change("zones", id, Some(&z.source_json()), Some(&after))];
+        revision(number, changes)
+    }
+
     fn by_id(mut d: Dataset) -> Dataset {
         d.zones.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
         d.locations.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
@@ -319,18 +328,7 @@ mod tests {
     #[test]
     fn a_revision_round_trips_through_its_log_line() {
         let data = Dataset::embedded();
-        let z = &data.zones[0];
-        let mut after = z.source_json();
-        after["properties"]["name"] = json!("renamed");
-        let r = revision(
-            1,
-            vec![change(
-                "zones",
-                z.meta.id.as_str(),
-                Some(&z.source_json()),
-                Some(&after),
-            )],
-        );
+        let r = renaming(1, &data.zones[0]);
         let line = r.to_json().to_string();
         assert!(!line.contains('\n'));
         let back = Revision::from_json(&serde_json::from_str(&line).unwrap()).unwrap();
@@ -342,17 +340,7 @@ mod tests {
     fn as_of_undoes_later_revisions_and_diff_finds_them() {
         let base = Dataset::embedded();
         let z = &base.zones[0];
-        let mut renamed = z.source_json();
-        renamed["properties"]["name"] = json!("renamed");
-        let r1 = revision(
-            1,
-            vec![change(
-                "zones",
-                z.meta.id.as_str(),
-                Some(&z.source_json()),
-                Some(&renamed),
-            )],
-        );
+        let r1 = renaming(1, z);
         // A location no event or rule refers to.
         let l = base
             .locations

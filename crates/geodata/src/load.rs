@@ -291,7 +291,7 @@ fn load_files_memo(
         // anything the fast read does not take is read whole, as before.
         let layer = name != "actors.json";
         let fast = layer
-            .then(|| serde_json::from_str::<LayerDoc<'_>>(text).ok())
+            .then(|| fastjson::parse_object::<LayerDoc<'_>>(text).ok())
             .flatten();
         let doc = match fast {
             Some(d) => Ok(Doc {
@@ -680,7 +680,7 @@ fn features<'v, T: Send>(
             .enumerate()
             .map(|(index, raw)| match reuse(index) {
                 Some(t) => Some(Feature::Reused(t)),
-                None => serde_json::from_str::<FeatureDoc<'v>>(raw.get())
+                None => fastjson::parse_object::<FeatureDoc<'v>>(raw.get())
                     .ok()
                     .filter(|f| f.members.get("type").and_then(Value::as_str) == Some("Feature"))
                     .map(Feature::Raw),

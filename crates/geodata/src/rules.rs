@@ -946,26 +946,15 @@ mod tests {
     #[test]
     fn the_quick_validity_proof_never_accepts_what_geo_rejects() {
         use geo::Validation;
-        let hole_inside = MultiPolygon(vec![Polygon::new(
-            LineString::from(vec![(0., 0.), (4., 0.), (4., 4.), (0., 4.), (0., 0.)]),
-            vec![LineString::from(vec![
-                (1., 1.),
-                (1., 2.),
-                (2., 2.),
-                (2., 1.),
-                (1., 1.),
-            ])],
-        )]);
-        let hole_outside = MultiPolygon(vec![Polygon::new(
-            LineString::from(vec![(0., 0.), (4., 0.), (4., 4.), (0., 4.), (0., 0.)]),
-            vec![LineString::from(vec![
-                (5., 5.),
-                (5., 6.),
-                (6., 6.),
-                (6., 5.),
-                (5., 5.),
-            ])],
-        )]);
+        // One polygon, its exterior and one hole.
+        let with_hole = |exterior: &[(f64, f64)], hole: &[(f64, f64)]| {
+            let ring = |pts: &[(f64, f64)]| LineString::from(pts.to_vec());
+            MultiPolygon(vec![Polygon::new(ring(exterior), vec![ring(hole)])])
+        };
+        let four = [(0., 0.), (4., 0.), (4., 4.), (0., 4.), (0., 0.)];
+        let unit_at = |x: f64, y: f64| [(x, y), (x, y + 1.), (x + 1., y + 1.), (x + 1., y), (x, y)];
+        let hole_inside = with_hole(&four, &unit_at(1., 1.));
+        let hole_outside = with_hole(&four, &unit_at(5., 5.));
         let nested = MultiPolygon(vec![
             square().0[0].clone(),
             polygon![
@@ -977,24 +966,12 @@ mod tests {
         ]);
         // A hole touching the exterior at one shared vertex is valid; at two, it cuts the
         // interior in two.
-        let touching_once = MultiPolygon(vec![Polygon::new(
-            LineString::from(vec![
-                (0., 0.),
-                (2., 0.),
-                (4., 0.),
-                (4., 4.),
-                (0., 4.),
-                (0., 0.),
-            ]),
-            vec![LineString::from(vec![
-                (2., 0.),
-                (1., 2.),
-                (3., 2.),
-                (2., 0.),
-            ])],
-        )]);
-        let touching_twice = MultiPolygon(vec![Polygon::new(
-            LineString::from(vec![
+        let touching_once = with_hole(
+            &[(0., 0.), (2., 0.), (4., 0.), (4., 4.), (0., 4.), (0., 0.)],
+            &[(2., 0.), (1., 2.), (3., 2.), (2., 0.)],
+        );
+        let touching_twice = with_hole(
+            &[
                 (0., 0.),
                 (2., 0.),
                 (4., 0.),
@@ -1002,15 +979,9 @@ mod tests {
                 (2., 4.),
                 (0., 4.),
                 (0., 0.),
-            ]),
-            vec![LineString::from(vec![
-                (2., 0.),
-                (1., 2.),
-                (2., 4.),
-                (3., 2.),
-                (2., 0.),
-            ])],
-        )]);
+            ],
+            &[(2., 0.), (1., 2.), (2., 4.), (3., 2.), (2., 0.)],
+        );
         assert!(proven_valid(&touching_once) && touching_once.is_valid());
         // GEOS calls it invalid (disconnected interior); geo's check does not look at that, so
         // the proof is the stricter of the two here, as GDAL's `ST_IsValid` needs.

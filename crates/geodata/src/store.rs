@@ -722,12 +722,7 @@ pub fn apply_edits(
 }
 
 impl History for DirectoryStore {
-    fn commit(
-        &self,
-        edits: Vec<Edit>,
-        author: &str,
-        message: &str,
-    ) -> Result<Committed, EditError> {
+    fn commit(&self, edits: Vec<Edit>, author: &str, msg: &str) -> Result<Committed, EditError> {
         let mut w = self.lock();
         std::fs::create_dir_all(self.dir.join("history")).map_err(self.io(&self.dir))?;
         let _folder = self.lock_folder()?;
@@ -747,7 +742,7 @@ impl History for DirectoryStore {
             number: state.revision() + 1,
             time: revision_time(),
             author: author.to_owned(),
-            message: message.to_owned(),
+            message: msg.to_owned(),
             changes,
         };
         self.append(&revision)?;

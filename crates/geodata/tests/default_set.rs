@@ -254,15 +254,12 @@ fn a_reported_band_does_not_start_before_its_first_dated_report() {
 
 #[test]
 fn the_remainder_is_derived_once_per_period_between_changes() {
+    let remainder = |f: &geodata::DerivedFrom| f.id.as_str() == "gov_remainder";
     let d = data();
     let parts: Vec<_> = d
         .zones
         .iter()
-        .filter(|z| {
-            z.derived_from
-                .as_ref()
-                .is_some_and(|f| f.id.as_str() == "gov_remainder")
-        })
+        .filter(|z| z.derived_from.as_ref().is_some_and(remainder))
         .collect();
     assert!(parts.len() >= 10, "{} periods", parts.len());
     for pair in parts.windows(2) {
@@ -284,11 +281,7 @@ fn the_remainder_is_derived_once_per_period_between_changes() {
 fn the_golan_lines_have_the_vertex_counts_their_descriptions_give() {
     // Issue 15: golan_line_b's description said 71 vertices; it has 70.
     let d = data();
-    let lines = d
-        .reference
-        .iter()
-        .find(|l| l.name == "golan_lines")
-        .expect("the Golan lines");
+    let lines = d.reference_layer("golan_lines").expect("the Golan lines");
     for f in &lines.features {
         let Some(said) = f
             .meta

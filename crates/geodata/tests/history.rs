@@ -21,6 +21,14 @@ fn rename(id: &str, name: &str) -> Edit {
     patched(id, json!({"properties": {"name": name}}))
 }
 
+/// Renames zone `id` through `store`, as alice.
+fn commit_rename(store: &DirectoryStore, id: &str, name: &str) {
+    let edits = vec![rename(id, name)];
+    store
+        .commit(edits, "alice", "")
+        .expect("the rename commits");
+}
+
 /// A merge patch of zone `id`, as a client sends it.
 fn patched(id: &str, patch: Value) -> Edit {
     Edit {
@@ -77,16 +85,7 @@ fn a_commit_is_a_logged_revision_and_the_files_follow_on_flush() {
     );
     assert!(store.flush().unwrap());
     let on_disk = geodata::load_dir(&dir).unwrap();
-    assert_eq!(
-        on_disk
-            .zones
-            .iter()
-            .find(|z| z.meta.id.as_str() == id)
-            .unwrap()
-            .meta
-            .name,
-        "Renamed by alice"
-    );
+    assert_eq!(zone_name(&on_disk, &id), "Renamed by alice");
     // The same edit again changes nothing and writes no revision.
     let again = store
         .commit(vec![rename(&id, "Renamed by alice")], "alice", "again")
@@ -98,9 +97,7 @@ fn a_commit_is_a_logged_revision_and_the_files_follow_on_flush() {
 #[test]
 fn a_stale_if_match_and_an_invalid_feature_change_nothing() {
     let (_tmp, dir, store, id) = opened("history-refused");
-    store
-        .commit(vec![rename(&id, "first")], "alice", "")
-        .unwrap();
+    commit_rename(&store, &id, "first");
     let mut stale = rename(&id, "second");
     stale.if_match = Some(0);
     let err = store.commit(vec![stale], "bob", "").unwrap_err();
@@ -132,9 +129,7 @@ fn a_stale_if_match_and_an_invalid_feature_change_nothing() {
 #[test]
 fn a_crash_between_log_and_files_is_repaired_on_load_and_a_torn_line_dropped() {
     let (_tmp, dir, store, id) = opened("history-crash");
-    store
-        .commit(vec![rename(&id, "acknowledged")], "alice", "")
-        .unwrap();
+    commit_rename(&store, &id, "acknowledged");
     // The process dies before flushing: the files still hold the old name.
     drop(store);
     let mut log = std::fs::OpenOptions::new()
@@ -144,27 +139,12 @@ fn a_crash_between_log_and_files_is_repaired_on_load_and_a_torn_line_dropped() {
     std::io::Write::write_all(&mut log, b"{\"revision\": 2, \"time\": \"20").unwrap();
     drop(log);
     assert_ne!(
-        geodata::load_dir(&dir)
-            .unwrap()
-            .zones
-            .iter()
-            .find(|z| z.meta.id.as_str() == id)
-            .unwrap()
-            .meta
-            .name,
+        zone_name(&geodata::load_dir(&dir).unwrap(), &id),
         "acknowledged"
     );
     let again = DirectoryStore::new(&dir);
     let data = again.load().unwrap();
-    assert_eq!(
-        data.zones
-            .iter()
-            .find(|z| z.meta.id.as_str() == id)
-            .unwrap()
-            .meta
-            .name,
-        "acknowledged"
-    );
+    assert_eq!(zone_name(&data, &id), "acknowledged");
     // The files were rewritten and the torn line is gone.
     let on_disk = geodata::load_dir(&dir).unwrap();
     assert_eq!(on_disk, data);
@@ -206,13 +186,7 @@ fn a_file_edited_twice_by_hand_ends_as_the_second_edit() {
     let zones = dir.join("zones.geojson");
     let original = std::fs::read_to_string(&zones).unwrap();
     let id = drawn_zone(&data);
-    let name = &data
-        .zones
-        .iter()
-        .find(|z| z.meta.id.as_str() == id)
-        .unwrap()
-        .meta
-        .name;
+    let name = zone_name(&data, &id);
     let renamed = original.replacen(
         &format!("\"name\": {}", json!(name)),
         "\"name\": \"by hand\"",
@@ -246,9 +220,7 @@ fn the_log_records_a_feature_as_stored_not_as_sent() {
     store
         .commit(vec![edit(clockwise.clone())], "alice", "")
         .unwrap();
-    store
-        .commit(vec![rename(&id, "after the move")], "alice", "")
-        .unwrap();
+    commit_rename(&store, &id, "after the move");
     store.flush().unwrap();
     let lines = log_lines(&dir);
     assert_eq!(lines.len(), 2);
@@ -307,4 +279,10 @@ fn an_edit_that_makes_two_actors_control_the_same_ground_is_refused() {
         "{problems:?}"
     );
     assert!(log_lines(&dir).is_empty());
+}
+
+/// The name of zone `id` in `data`.
+fn zone_name<'a>(data: &'a geodata::Dataset, id: &str) -> &'a str {
+    let zone = data.zones.iter().find(|z| z.meta.id.as_str() == id);
+    &zone.unwrap_or_else(|| panic!("no zone {id}")).meta.name
 }

@@ -476,12 +476,7 @@ impl History for PgStore {
     /// one looked (applied first, so an edit never overwrites one it has not seen and `If-Match`
     /// sees the latest), the edits through [`geodata::apply_edits`], the revision and the rows
     /// it changed, and a `NOTIFY` delivered at commit.
-    fn commit(
-        &self,
-        edits: Vec<Edit>,
-        author: &str,
-        message: &str,
-    ) -> Result<Committed, EditError> {
+    fn commit(&self, edits: Vec<Edit>, author: &str, msg: &str) -> Result<Committed, EditError> {
         let mut inner = self.lock();
         let out = self.with_client(&mut inner, |c, state| {
             let mut tx = c.transaction()?;
@@ -523,7 +518,7 @@ impl History for PgStore {
                 number: current.revision() + 1,
                 time,
                 author: author.to_owned(),
-                message: message.to_owned(),
+                message: msg.to_owned(),
                 changes,
             };
             rows::write_revision(&mut tx, &revision)?;

@@ -63,18 +63,6 @@ fn id_of(feature: &Value) -> Result<FeatureId, PgError> {
     FeatureId::parse(text).map_err(|e| PgError::Data(format!("feature id {text:?} {e}")))
 }
 
-/// Writes a feature of an editable layer (source form), creating or replacing its row;
-/// `position` `None` puts a new feature after the last.
-pub(crate) fn upsert(
-    c: &mut impl GenericClient,
-    layer: &str,
-    feature: &Value,
-    position: Option<i64>,
-) -> Result<(), PgError> {
-    let sql = upsert_sql(layer)?;
-    upsert_with(c, sql, feature, position)
-}
-
 fn upsert_sql(layer: &str) -> Result<&'static str, PgError> {
     match layer {
         "zones" => Ok(UPSERT_ZONE),
@@ -84,7 +72,9 @@ fn upsert_sql(layer: &str) -> Result<&'static str, PgError> {
     }
 }
 
-/// [`upsert`] with the layer's statement (prepared once for a whole layer).
+/// Writes a feature of an editable layer (source form) with the layer's statement
+/// ([`upsert_sql`], or the statement prepared from it once for a whole layer), creating or
+/// replacing its row; `position` `None` puts a new feature after the last.
 fn upsert_with<T: postgres::ToStatement + ?Sized>(
     c: &mut impl GenericClient,
     sql: &T,
@@ -229,16 +219,9 @@ pub(crate) fn read_files(c: &mut impl GenericClient) -> Result<Vec<geodata::Data
             &format!("SELECT id::text, geom, properties::text FROM {layer} ORDER BY position"),
             &[],
         )?;
-        let features: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                let geom: wkb::Decode<geo::Geometry<f64>> = r.get(1);
-                feature_text(r.get(0), geom.geometry, r.get(2))
-            })
-            .collect();
         files.push(geodata::DataFile {
             name: format!("{layer}.geojson"),
-            text: Ok(collection(&features, serde_json::Map::new())),
+            text: Ok(collection(&feature_texts(&rows), serde_json::Map::new())),
         });
     }
     let layers = c.query(
@@ -264,19 +247,22 @@ pub(crate) fn read_files(c: &mut impl GenericClient) -> Result<Vec<geodata::Data
              WHERE layer = $1 ORDER BY position",
             &[&name],
         )?;
-        let features: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                let geom: wkb::Decode<geo::Geometry<f64>> = r.get(1);
-                feature_text(r.get(0), geom.geometry, r.get(2))
-            })
-            .collect();
         files.push(geodata::DataFile {
             name: format!("reference/{name}.geojson"),
-            text: Ok(collection(&features, head)),
+            text: Ok(collection(&feature_texts(&rows), head)),
         });
     }
     Ok(files)
+}
+
+/// Feature texts of rows selected as `id::text, geom, properties::text`.
+fn feature_texts(rows: &[postgres::Row]) -> Vec<String> {
+    rows.iter()
+        .map(|r| {
+            let geom: wkb::Decode<geo::Geometry<f64>> = r.get(1);
+            feature_text(r.get(0), geom.geometry, r.get(2))
+        })
+        .collect()
 }
 
 fn collection(features: &[String], head: serde_json::Map<String, Value>) -> String {
@@ -371,7 +357,7 @@ pub(crate) fn write_revision(c: &mut impl GenericClient, r: &Revision) -> Result
 pub(crate) fn apply_revision(c: &mut impl GenericClient, r: &Revision) -> Result<(), PgError> {
     for ch in &r.changes {
         match &ch.after {
-            Some(after) => upsert(c, &ch.layer, after, None)?,
+            Some(after) => upsert_with(c, upsert_sql(&ch.layer)?, after, None)?,
             None => delete(c, &ch.layer, ch.id.as_str())?,
         }
     }

@@ -76,14 +76,7 @@ fn an_edit_is_one_revision_that_another_store_catches_up_with() {
     let b = PgStore::new(&url).unwrap();
     a.load().unwrap();
     b.load().unwrap();
-    let zone = Dataset::embedded()
-        .zones
-        .iter()
-        .find(|z| z.rule.is_none())
-        .unwrap()
-        .meta
-        .id
-        .to_string();
+    let zone = a_drawn_zone();
     let done = a
         .commit(
             vec![rename("zones", &zone, "Renamed by A", None)],
@@ -156,14 +149,7 @@ fn the_schema_refuses_what_the_loader_refuses_and_keeps_revisions_for_good() {
     let url = fresh("schema");
     let store = PgStore::new(&url).unwrap();
     store.load().unwrap();
-    let zone = Dataset::embedded()
-        .zones
-        .iter()
-        .find(|z| z.rule.is_none())
-        .unwrap()
-        .meta
-        .id
-        .to_string();
+    let zone = a_drawn_zone();
     store
         .commit(vec![rename("zones", &zone, "x", None)], "alice", "m")
         .unwrap();
@@ -200,4 +186,12 @@ fn the_schema_refuses_what_the_loader_refuses_and_keeps_revisions_for_good() {
         counts[1] > 0 && counts[1] < counts[0],
         "rule zones have no geometry: {text}"
     );
+}
+
+/// The id of a zone of the embedded set drawn by hand (not derived by a rule), which edits can
+/// rename.
+fn a_drawn_zone() -> String {
+    let data = Dataset::embedded();
+    let zone = data.zones.iter().find(|z| z.rule.is_none());
+    zone.unwrap().meta.id.to_string()
 }
