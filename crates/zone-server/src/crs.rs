@@ -66,7 +66,7 @@ impl Crs {
         found.ok_or_else(|| {
             ApiError::invalid(format!(
                 "{name}: {:?} is not a CRS offered here; use one of {}",
-                t.chars().take(80).collect::<String>(),
+                crate::error::clip(t, 80),
                 Crs::ALL.map(Crs::uri).join(", ")
             ))
         })

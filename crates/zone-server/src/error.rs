@@ -16,6 +16,12 @@ pub struct ApiError {
     pub description: String,
 }
 
+/// The start of a client's text, at most `n` characters, to quote in an error: enough to
+/// recognise it, never an echo of a whole oversized input.
+pub(crate) fn clip(text: &str, n: usize) -> String {
+    text.chars().take(n).collect()
+}
+
 impl ApiError {
     /// 400 with `InvalidParameterValue`.
     pub fn invalid(description: impl Into<String>) -> Self {

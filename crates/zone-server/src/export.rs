@@ -56,7 +56,7 @@ pub async fn export(
     let format = Format::from_extension(ext).ok_or_else(|| {
         ApiError::not_found(format!(
             "no export format {:?}; formats are {}",
-            ext.chars().take(20).collect::<String>(),
+            crate::error::clip(ext, 20),
             extensions()
         ))
     })?;

@@ -207,7 +207,7 @@ impl Lang {
             Some("cql2-json") => Ok(Lang::Json),
             Some(other) => Err(ApiError::invalid(format!(
                 "filter-lang: {:?} is not a filter language here; use cql2-text (the default) or cql2-json",
-                other.chars().take(40).collect::<String>()
+                crate::error::clip(other, 40)
             ))),
         }
     }
@@ -356,7 +356,7 @@ impl Filter {
             let bad_value = |what: &str| {
                 ApiError::invalid(format!(
                     "{name}: {:?} is not {what}",
-                    raw.chars().take(40).collect::<String>()
+                    crate::error::clip(raw, 40)
                 ))
             };
             let value = match q.kind {
@@ -468,7 +468,7 @@ impl Compiler {
             .ok_or_else(|| {
                 bad(format!(
                     "{:?} is not a queryable of this collection; its queryables are {}",
-                    name.chars().take(64).collect::<String>(),
+                    crate::error::clip(name, 64),
                     self.queryables
                         .iter()
                         .map(|q| q.name.as_str())
@@ -821,7 +821,7 @@ fn instant(e: &Expr) -> ApiResult<Date> {
 }
 
 fn cut(s: &str) -> String {
-    s.chars().take(60).collect()
+    crate::error::clip(s, 60)
 }
 
 /// An expression as the person wrote it, roughly, for an error message.

@@ -54,7 +54,7 @@ fn wants_html(params: &Params, headers: &HeaderMap) -> ApiResult<bool> {
         Some(other) => {
             return Err(ApiError::invalid(format!(
                 "f: {:?} is not a format here; use f=json or f=html",
-                other.chars().take(20).collect::<String>()
+                crate::error::clip(other, 20)
             )));
         }
         None => {}
@@ -183,7 +183,7 @@ fn collection_doc(layer: &Layer, base: &str) -> Value {
 
 pub(crate) fn find_layer<'a>(snap: &'a Snapshot, name: &str) -> ApiResult<&'a Layer> {
     snap.layer(name).ok_or_else(|| {
-        let shown: String = name.chars().take(80).collect();
+        let shown = crate::error::clip(name, 80);
         ApiError::not_found(format!(
             "no collection {shown:?}; collections are: {}",
             snap.layers
@@ -214,22 +214,6 @@ pub async fn collection(
         "application/json",
         collection_json(layer, &base).to_string(),
     ))
-}
-
-/// A JSON document about one collection (`f=json` only), built from the layer and the base URL.
-fn layer_document(
-    state: &AppState,
-    name: &str,
-    headers: &HeaderMap,
-    query: Option<String>,
-    media: &'static str,
-    build: impl FnOnce(&Layer, &str) -> Value,
-) -> ApiResult<Response> {
-    crate::params::json_only(query.as_deref())?;
-    let snap = state.snapshot();
-    let layer = find_layer(&snap, name)?;
-    let base = state.base_url(headers);
-    Ok(json_response(media, build(layer, &base).to_string()))
 }
 
 /// The features of a layer that pass the request's filters, in file order: `bbox` (in
@@ -358,15 +342,13 @@ pub(crate) const SCHEMA_JSON: &str = "application/schema+json";
 
 /// `GET /collections/{id}/queryables`: a JSON Schema of what `filter` can use.
 pub async fn queryables(
-    State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    JsonRead { snap, base }: JsonRead,
 ) -> ApiResult<Response> {
-    layer_document(&state, &name, &headers, q, SCHEMA_JSON, |layer, base| {
-        let id = format!("{base}/collections/{}/queryables", layer.name);
-        filter::queryables_doc(layer, &id)
-    })
+    let layer = find_layer(&snap, &name)?;
+    let id = format!("{base}/collections/{}/queryables", layer.name);
+    let doc = filter::queryables_doc(layer, &id);
+    Ok(json_response(SCHEMA_JSON, doc.to_string()))
 }
 
 /// The `crs` parameter: the CRS answers are given in (CRS84 when left out).
@@ -418,7 +400,7 @@ pub async fn items(
             _ => {
                 return Err(ApiError::invalid(format!(
                     "limit: {:?} is not a whole number of at least 1 (values above {MAX_LIMIT} are clamped to {MAX_LIMIT})",
-                    s.chars().take(40).collect::<String>()
+                    crate::error::clip(s, 40)
                 )));
             }
         },
@@ -512,7 +494,7 @@ fn geojson_only(params: &Params, what: &str) -> ApiResult<()> {
     match params.get("f") {
         Some(f) if f != "json" && f != "geojson" => Err(ApiError::invalid(format!(
             "f: {what} are served as GeoJSON only (f=json); got {:?}",
-            f.chars().take(20).collect::<String>()
+            crate::error::clip(f, 20)
         ))),
         _ => Ok(()),
     }
@@ -538,7 +520,7 @@ pub async fn item(
         .or_else(|| layer.by_key.get(&feature))
         .copied()
         .ok_or_else(|| {
-            let shown: String = feature.chars().take(80).collect();
+            let shown = crate::error::clip(&feature, 80);
             ApiError::not_found(format!(
                 "no feature {shown:?} in collection {:?}",
                 layer.name

@@ -40,7 +40,7 @@ impl Params {
                 continue;
             }
             if !allowed.contains(&k.as_ref()) {
-                let shown: String = k.chars().take(64).collect();
+                let shown = crate::error::clip(&k, 64);
                 return Err(ApiError::unknown_parameter(&shown, allowed));
             }
             if v.len() > MAX_VALUE_LEN {
@@ -141,7 +141,7 @@ fn lat_value(name: &str, v: f64) -> ApiResult<f64> {
 }
 
 fn short(s: &str) -> String {
-    s.chars().take(40).collect()
+    crate::error::clip(s, 40)
 }
 
 /// An integer in `min..=max`.

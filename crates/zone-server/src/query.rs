@@ -73,7 +73,7 @@ fn boolean(params: &Params, name: &str) -> ApiResult<bool> {
         Some("true") | Some("1") | Some("") => Ok(true),
         Some(other) => Err(ApiError::invalid(format!(
             "{name}: {:?} is not true or false",
-            other.chars().take(20).collect::<String>()
+            crate::error::clip(other, 20)
         ))),
     }
 }
@@ -554,7 +554,7 @@ pub async fn changes(
         geodata::parse_date(s).ok_or_else(|| {
             ApiError::invalid(format!(
                 "{name}: {:?} is not a date (YYYY-MM-DD)",
-                s.chars().take(40).collect::<String>()
+                crate::error::clip(s, 40)
             ))
         })
     };
@@ -615,6 +615,11 @@ fn q(name: &str, required: bool, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
 }
 
+/// An OpenAPI path item of one GET operation.
+fn get_op(id: &str, summary: &str, parameters: Value, responses: Value) -> Value {
+    json!({"get": {"summary": summary, "operationId": id, "parameters": parameters, "responses": responses}})
+}
+
 /// OpenAPI path items for the query API.
 pub fn openapi_paths() -> Vec<(String, Value)> {
     let lon = q(
@@ -642,13 +647,28 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
     vec![
         (
             "/query/point".into(),
-            json!({"get": {
-            "summary": "Zones covering a point (boundary counts, and is flagged), and the nearest zones not covering it, with geodesic distances in km",
-            "operationId": "queryPoint",
-            "parameters": [lon, lat, day,
-                q("nearest", false, "How many nearest zones to list (0..50)", json!({"type": "integer", "minimum": 0, "maximum": MAX_NEAREST, "default": 3})),
-                q("geometry", false, "Include each covering zone's geometry", json!({"type": "boolean", "default": false}))],
-            "responses": ok("Covering and nearest zones", "application/json")}}),
+            get_op(
+                "queryPoint",
+                "Zones covering a point (boundary counts, and is flagged), and the nearest zones not covering it, with geodesic distances in km",
+                json!([
+                    lon,
+                    lat,
+                    day,
+                    q(
+                        "nearest",
+                        false,
+                        "How many nearest zones to list (0..50)",
+                        json!({"type": "integer", "minimum": 0, "maximum": MAX_NEAREST, "default": 3})
+                    ),
+                    q(
+                        "geometry",
+                        false,
+                        "Include each covering zone's geometry",
+                        json!({"type": "boolean", "default": false})
+                    )
+                ]),
+                ok("Covering and nearest zones", "application/json"),
+            ),
         ),
         (
             "/query/points".into(),
@@ -673,19 +693,37 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
         ),
         (
             "/query/timeline".into(),
-            json!({"get": {
-            "summary": "A point's history: the periods over which the set of zones covering it stays the same",
-            "operationId": "queryTimeline",
-            "parameters": [q("lon", true, "WGS84 longitude", json!({"type": "number"})), q("lat", true, "WGS84 latitude", json!({"type": "number"}))],
-            "responses": ok("The spans", "application/json")}}),
+            get_op(
+                "queryTimeline",
+                "A point's history: the periods over which the set of zones covering it stays the same",
+                json!([
+                    q("lon", true, "WGS84 longitude", json!({"type": "number"})),
+                    q("lat", true, "WGS84 latitude", json!({"type": "number"}))
+                ]),
+                ok("The spans", "application/json"),
+            ),
         ),
         (
             "/query/changes".into(),
-            json!({"get": {
-            "summary": "Zones that began, ended or changed between two days, and per actor and kind the area gained and lost (geodesic km²)",
-            "operationId": "queryChanges",
-            "parameters": [q("from", true, "The earlier day", json!({"type": "string", "format": "date"})), q("to", true, "The later day", json!({"type": "string", "format": "date"}))],
-            "responses": ok("What changed", "application/json")}}),
+            get_op(
+                "queryChanges",
+                "Zones that began, ended or changed between two days, and per actor and kind the area gained and lost (geodesic km²)",
+                json!([
+                    q(
+                        "from",
+                        true,
+                        "The earlier day",
+                        json!({"type": "string", "format": "date"})
+                    ),
+                    q(
+                        "to",
+                        true,
+                        "The later day",
+                        json!({"type": "string", "format": "date"})
+                    )
+                ]),
+                ok("What changed", "application/json"),
+            ),
         ),
         (
             "/actors".into(),
@@ -694,13 +732,14 @@ pub fn openapi_paths() -> Vec<(String, Value)> {
         ),
         (
             "/map/{collection}".into(),
-            json!({"get": {
-            "summary": "Features for display: in a box, valid on a date, simplified for a zoom level (not for analysis: use /collections/{id}/items)",
-            "operationId": "mapLayer",
-            "parameters": [{"name": "collection", "in": "path", "required": true, "schema": {"type": "string"}},
+            get_op(
+                "mapLayer",
+                "Features for display: in a box, valid on a date, simplified for a zoom level (not for analysis: use /collections/{id}/items)",
+                json!([{"name": "collection", "in": "path", "required": true, "schema": {"type": "string"}},
                 {"$ref": "#/components/parameters/bbox"}, {"$ref": "#/components/parameters/datetime"},
-                q("zoom", false, "Web map zoom level (0..22)", json!({"type": "integer", "minimum": 0, "maximum": 22}))],
-            "responses": ok("A FeatureCollection", "application/geo+json")}}),
+                q("zoom", false, "Web map zoom level (0..22)", json!({"type": "integer", "minimum": 0, "maximum": 22}))]),
+                ok("A FeatureCollection", "application/geo+json"),
+            ),
         ),
         (
             "/tiles/{collection}/{z}/{x}/{y}.mvt".into(),

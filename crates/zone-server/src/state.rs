@@ -152,7 +152,7 @@ impl AppState {
                 let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
                     ApiError::invalid(format!(
                         "as_of: {:?} is neither a revision number nor an RFC 3339 time (2018-03-01T00:00:00Z)",
-                        text.chars().take(40).collect::<String>()
+                        crate::error::clip(text, 40)
                     ))
                 })?;
                 geodata::revision_at(&current.revisions, time.with_timezone(&chrono::Utc))

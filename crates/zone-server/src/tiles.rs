@@ -284,13 +284,15 @@ fn tile_geometry(id: &TileId, f: &geodata::ExportFeature, lo: f64, hi: f64) -> O
             return inside.then_some(Shape::Speck(centre));
         }
     }
+    // The tile and the square of it kept, in the form the clipping functions take.
+    let w = (id, lo, hi);
     let g = match &*f.geometry {
-        geo::Geometry::MultiPolygon(mp) => polygons(id, mp.0.iter(), lo, hi),
-        geo::Geometry::Polygon(p) => polygons(id, std::iter::once(p), lo, hi),
-        geo::Geometry::MultiLineString(ml) => lines(id, ml.0.iter(), lo, hi),
-        geo::Geometry::LineString(l) => lines(id, std::iter::once(l), lo, hi),
-        geo::Geometry::Point(p) => points(id, std::iter::once(p), lo, hi),
-        geo::Geometry::MultiPoint(mp) => points(id, mp.0.iter(), lo, hi),
+        geo::Geometry::MultiPolygon(mp) => polygons(w, mp.0.iter()),
+        geo::Geometry::Polygon(p) => polygons(w, std::iter::once(p)),
+        geo::Geometry::MultiLineString(ml) => lines(w, ml.0.iter()),
+        geo::Geometry::LineString(l) => lines(w, std::iter::once(l)),
+        geo::Geometry::Point(p) => points(w, std::iter::once(p)),
+        geo::Geometry::MultiPoint(mp) => points(w, mp.0.iter()),
         _ => None,
     };
     match g {
@@ -404,10 +406,8 @@ fn simplify(pts: Vec<Coord<f64>>) -> Vec<Coord<f64>> {
 }
 
 fn polygons<'a>(
-    id: &TileId,
+    (id, lo, hi): (&TileId, f64, f64),
     polys: impl Iterator<Item = &'a Polygon<f64>>,
-    lo: f64,
-    hi: f64,
 ) -> Option<geo::Geometry<f64>> {
     // Rings thinner than this (twice the area, in tile units squared) are dropped: a quarter
     // of a pixel.
@@ -512,10 +512,8 @@ fn clip_segment(
 }
 
 fn lines<'a>(
-    id: &TileId,
+    (id, lo, hi): (&TileId, f64, f64),
     lines: impl Iterator<Item = &'a LineString<f64>>,
-    lo: f64,
-    hi: f64,
 ) -> Option<geo::Geometry<f64>> {
     let out: Vec<LineString<f64>> = lines
         .flat_map(|l| clip_line(&project_line(id, l), lo, hi))
@@ -527,10 +525,8 @@ fn lines<'a>(
 }
 
 fn points<'a>(
-    id: &TileId,
+    (id, lo, hi): (&TileId, f64, f64),
     pts: impl Iterator<Item = &'a geo::Point<f64>>,
-    lo: f64,
-    hi: f64,
 ) -> Option<geo::Geometry<f64>> {
     let out: Vec<geo::Point<f64>> = pts
         .map(|p| id.project(p.0))
@@ -549,7 +545,7 @@ fn tile_row(file: &str) -> ApiResult<u32> {
     let y = file.strip_suffix(".mvt").ok_or_else(|| {
         ApiError::not_found(format!(
             "no tile {:?}: tiles are named {{z}}/{{x}}/{{y}}.mvt",
-            file.chars().take(40).collect::<String>()
+            crate::error::clip(file, 40)
         ))
     })?;
     y.parse()

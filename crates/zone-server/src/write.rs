@@ -175,7 +175,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Refusal> {
                 code: "PreconditionFailed",
                 description: format!(
                     "If-Match: {:?} is not an entity tag of this server's features (they look like \"r12\"); GET the feature for its ETag",
-                    text.chars().take(60).collect::<String>()
+                    crate::error::clip(text, 60)
                 ),
             })
         })
@@ -194,7 +194,7 @@ fn message(method: &Method, headers: &HeaderMap) -> Result<String, Refusal> {
     let client = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(80).collect::<String>())
+        .map(|s| crate::error::clip(s, 80))
         .unwrap_or_else(|| "an unnamed client".into());
     Ok(format!("{method} from {client}"))
 }
@@ -229,7 +229,7 @@ fn content_type(headers: &HeaderMap, how: ClientEdit) -> Result<(), Refusal> {
         code: "UnsupportedMediaType",
         description: format!(
             "send the feature as {wanted}, not {:?} (OWSLib: pass the feature as a dict, not as JSON text)",
-            ct.chars().take(60).collect::<String>()
+            crate::error::clip(&ct, 60)
         ),
     }
     .into())
@@ -258,7 +258,7 @@ fn body_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, Refusal> {
         Some(other) => {
             return Err(ApiError::invalid(format!(
                 "Content-Crs: {:?} is not taken; send CRS84 (<{CRS84}>, the default) or EPSG:4326 (<{EPSG_4326}>)",
-                other.chars().take(80).collect::<String>()
+                crate::error::clip(other, 80)
             ))
             .into());
         }
@@ -285,7 +285,7 @@ fn find<'a>(
     let layer = snap.layer(collection).ok_or_else(|| {
         ApiError::not_found(format!(
             "no collection {:?}",
-            collection.chars().take(80).collect::<String>()
+            crate::error::clip(collection, 80)
         ))
     })?;
     let Some(feature) = feature else {
@@ -300,7 +300,7 @@ fn find<'a>(
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "no feature {:?} in collection {:?}",
-                feature.chars().take(80).collect::<String>(),
+                crate::error::clip(feature, 80),
                 layer.name
             ))
         })?;
@@ -716,7 +716,7 @@ pub async fn revision(
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "no revision {:?}; the latest is {}",
-                n.chars().take(20).collect::<String>(),
+                crate::error::clip(&n, 20),
                 snap.revision
             ))
         })?;

@@ -25,6 +25,14 @@ fn state_with(config: Config) -> Arc<AppState> {
     AppState::new(Snapshot::new(DATA.clone()), config)
 }
 
+/// A server that answers one request at a time.
+fn state_at_cap_one() -> Arc<AppState> {
+    state_with(Config {
+        max_concurrent_requests: 1,
+        ..Config::default()
+    })
+}
+
 fn state() -> Arc<AppState> {
     state_with(Config::default())
 }
@@ -64,12 +72,8 @@ async fn the_landing_page_has_the_absolute_links_qgis_needs() {
 #[tokio::test]
 async fn a_browser_gets_the_map_and_any_other_client_gets_json() {
     let s = state();
-    let html = get_with(
-        &s,
-        "/",
-        &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
-    )
-    .await;
+    let browser = [("accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+    let html = get_with(&s, "/", &browser).await;
     assert!(html.header(header::CONTENT_TYPE).starts_with("text/html"));
     assert!(
         html.header(header::CONTENT_SECURITY_POLICY)
@@ -109,26 +113,18 @@ async fn a_browser_gets_the_map_and_any_other_client_gets_json() {
 #[tokio::test]
 async fn links_follow_a_proxy_and_a_configured_public_url() {
     let s = state();
-    let a = get_with(
-        &s,
-        "/",
-        &[
-            ("host", "10.0.0.5:8080"),
-            ("x-forwarded-host", "maps.example.org"),
-            ("x-forwarded-proto", "https"),
-        ],
-    )
-    .await;
+    let proxied = [
+        ("host", "10.0.0.5:8080"),
+        ("x-forwarded-host", "maps.example.org"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let a = get_with(&s, "/", &proxied).await;
     assert_eq!(
         link(&a.json(), "data").unwrap()["href"],
         "https://maps.example.org/collections"
     );
-    let evil = get_with(
-        &s,
-        "/",
-        &[("x-forwarded-host", "a\"><script>"), ("host", "ok.test")],
-    )
-    .await;
+    let script = [("x-forwarded-host", "a\"><script>"), ("host", "ok.test")];
+    let evil = get_with(&s, "/", &script).await;
     assert_eq!(
         link(&evil.json(), "data").unwrap()["href"],
         "http://ok.test/collections"
@@ -148,12 +144,7 @@ async fn links_follow_a_proxy_and_a_configured_public_url() {
 #[tokio::test]
 async fn conformance_lists_core_geojson_and_openapi() {
     let doc = get(&state(), "/conformance").await.json();
-    let classes: Vec<&str> = doc["conformsTo"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let classes = common::conformance_classes(&doc);
     for c in ["conf/core", "conf/geojson", "conf/oas30"] {
         assert!(classes.iter().any(|x| x.ends_with(c)), "{c}");
     }
@@ -203,13 +194,7 @@ async fn paging_to_the_last_page_returns_every_feature_once() {
         );
         // Pages are kept per data version, so a stamp would be stale (issue 16): none is sent.
         assert!(doc.get("timeStamp").is_none());
-        seen.extend(
-            doc["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f["id"].as_u64().unwrap()),
-        );
+        seen.extend(features(&doc).map(|f| f["id"].as_u64().unwrap()));
         pages += 1;
         if pages > 1 {
             assert!(link(&doc, "prev").is_some());
@@ -288,10 +273,7 @@ async fn bbox_and_equality_filters_narrow_the_features() {
     )
     .await
     .json();
-    let keys: Vec<&str> = south["features"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let keys: Vec<&str> = features(&south)
         .filter_map(|f| f["properties"]["key"].as_str())
         .collect();
     assert!(keys.contains(&"daraa_city"), "{keys:?}");
@@ -307,13 +289,7 @@ async fn bbox_and_equality_filters_narrow_the_features() {
             .filter(|z| z.actor.as_str() == "iran")
             .count()
     );
-    assert!(
-        iran["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["properties"]["actor"] == "iran")
-    );
+    assert!(features(&iran).all(|f| f["properties"]["actor"] == "iran"));
     let low = get(&s, "/collections/zones/items?confidence=low&kind=presence")
         .await
         .json();
@@ -585,10 +561,7 @@ async fn hold_batch(
 /// server at its cap on one route still took requests on every other.
 #[tokio::test]
 async fn the_concurrency_cap_is_one_for_the_whole_server() {
-    let s = state_with(Config {
-        max_concurrent_requests: 1,
-        ..Config::default()
-    });
+    let s = state_at_cap_one();
     // One application, as the server builds it once (each `app()` has its own cap).
     let router = app(s.clone());
     let get = |uri: &'static str| {
@@ -632,12 +605,8 @@ async fn the_concurrency_cap_is_one_for_the_whole_server() {
 
 #[tokio::test]
 async fn cors_allows_any_origin_by_default() {
-    let a = get_with(
-        &state(),
-        "/collections",
-        &[("origin", "https://elsewhere.example")],
-    )
-    .await;
+    let origin = [("origin", "https://elsewhere.example")];
+    let a = get_with(&state(), "/collections", &origin).await;
     assert_eq!(a.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
 }
 
@@ -861,13 +830,7 @@ async fn the_map_endpoint_simplifies_for_the_zoom_level() {
     )
     .await
     .json();
-    assert!(
-        a["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["properties"]["key"] == "sw_deescalation_zone")
-    );
+    assert!(features(&a).any(|f| f["properties"]["key"] == "sw_deescalation_zone"));
     assert_eq!(get(&s, "/map/zones?zoom=99").await.status, 400);
 }
 
@@ -878,6 +841,14 @@ async fn health_reports_the_data_version() {
     let doc = a.json();
     assert_eq!(doc["status"], "ok");
     assert!(doc["data_version"].as_str().is_some_and(|v| !v.is_empty()));
+}
+
+/// The features of a GeoJSON FeatureCollection.
+fn features(collection: &Value) -> std::slice::Iter<'_, Value> {
+    collection["features"]
+        .as_array()
+        .expect("a features array")
+        .iter()
 }
 
 fn keys(list: &Value) -> Vec<String> {
@@ -897,7 +868,7 @@ async fn a_point_query_lists_every_covering_zone_and_the_nearest_others() {
         .json();
     let covering = keys(&feb["covering"]);
     assert!(
-        covering.contains(&"sw_deescalation_zone".to_owned()),
+        covering.iter().any(|k| k == "sw_deescalation_zone"),
         "{covering:?}"
     );
     let first = &feb["covering"][0];
@@ -957,7 +928,7 @@ async fn a_point_query_lists_every_covering_zone_and_the_nearest_others() {
 #[tokio::test]
 async fn point_queries_reject_bad_coordinates_and_dates() {
     let s = state();
-    for uri in [
+    let bad = [
         "/query/point?lat=32",
         "/query/point?lon=36&lat=95",
         "/query/point?lon=NaN&lat=32",
@@ -969,7 +940,8 @@ async fn point_queries_reject_bad_coordinates_and_dates() {
         "/query/timeline?lon=36",
         "/query/changes?from=2018-01-01",
         "/query/changes?from=2018-01-01&to=tomorrow",
-    ] {
+    ];
+    for uri in bad {
         let a = get(&s, uri).await;
         assert_eq!(a.status, 400, "{uri}: {}", a.text());
         assert_eq!(a.json()["code"], "InvalidParameterValue", "{uri}");
@@ -1181,21 +1153,12 @@ async fn oversized_and_malformed_batches_get_4xx() {
         post(&s, "/query/points", "text/csv", huge).await.status,
         413
     );
-    let a = post(
-        &s,
-        "/query/points",
-        "application/geo+json",
-        "{not json".into(),
-    )
-    .await;
+    let geojson = "application/geo+json";
+    let a = post(&s, "/query/points", geojson, "{not json".into()).await;
     assert_eq!(a.status, 400);
     assert_eq!(a.json()["code"], "InvalidParameterValue");
-    assert_eq!(
-        post(&s, "/query/points", "image/png", "x".into())
-            .await
-            .status,
-        415
-    );
+    let png = post(&s, "/query/points", "image/png", "x".into()).await;
+    assert_eq!(png.status, 415);
 }
 
 #[tokio::test]
@@ -1447,12 +1410,8 @@ async fn if_none_match_star_matches_only_a_resource_that_exists() {
     }
     assert_eq!(send(&s, star("/collections/nope")).await.status, 404);
     assert_eq!(send(&s, star("/nothing/here")).await.status, 404);
-    assert_eq!(
-        send(&s, star("/collections/zones/items?limit=-1"))
-            .await
-            .status,
-        400
-    );
+    let negative = send(&s, star("/collections/zones/items?limit=-1")).await;
+    assert_eq!(negative.status, 400);
 }
 
 #[tokio::test]
@@ -1475,12 +1434,8 @@ async fn request_bodies_in_a_content_encoding_are_refused_with_a_415() {
 
 #[tokio::test]
 async fn refusing_every_content_coding_gets_a_json_406() {
-    let a = get_with(
-        &state(),
-        "/collections/zones/items",
-        &[("accept-encoding", "*;q=0")],
-    )
-    .await;
+    let refuse_all = [("accept-encoding", "*;q=0")];
+    let a = get_with(&state(), "/collections/zones/items", &refuse_all).await;
     assert_eq!(a.status, 406);
     assert_eq!(a.json()["code"], "NotAcceptable");
     assert!(a.body.len() < 200, "{}", a.text());
@@ -1530,10 +1485,7 @@ async fn health_names_files_relative_to_the_data_folder_and_says_when_it_is_miss
 
 #[tokio::test]
 async fn health_answers_while_the_server_is_at_its_cap() {
-    let s = state_with(Config {
-        max_concurrent_requests: 1,
-        ..Config::default()
-    });
+    let s = state_at_cap_one();
     let router = app(s.clone());
     let (sender, held) = hold_batch(&router, b"36.1,32.6\n").await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -1572,22 +1524,11 @@ async fn items_the_map_and_exports_agree_on_what_a_box_and_a_date_select() {
         let map = get(&s, &format!("/map/zones?bbox={bbox}&datetime={day}"))
             .await
             .json();
-        let item_keys = keys(
-            &items["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f["properties"].clone())
-                .collect::<Value>(),
-        );
-        let map_keys = keys(
-            &map["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f["properties"].clone())
-                .collect::<Value>(),
-        );
+        let feature_keys = |doc: &Value| -> Vec<String> {
+            let key = |f: &Value| f["properties"]["key"].as_str().unwrap().to_owned();
+            features(doc).map(key).collect()
+        };
+        let (item_keys, map_keys) = (feature_keys(&items), feature_keys(&map));
         assert!(!item_keys.is_empty(), "{bbox} {day}");
         // The map draws what meets the view by envelope: every exact match, perhaps more.
         assert!(
@@ -1789,21 +1730,10 @@ async fn a_hand_edit_of_one_zone_is_checked_and_served_without_redoing_the_rest(
     assert!(status.ok, "{:?}", status.problems);
     let after = s.snapshot();
     assert_eq!(after.revision, before.revision + 1);
-    let layer = |snap: &Snapshot, name: &str| {
-        snap.layers
-            .iter()
-            .find(|l| l.name == name)
-            .cloned()
-            .unwrap()
-    };
-    assert!(Arc::ptr_eq(
-        &layer(&before, "locations"),
-        &layer(&after, "locations")
-    ));
-    assert!(!Arc::ptr_eq(
-        &layer(&before, "zones"),
-        &layer(&after, "zones")
-    ));
+    // Only the changed layer is built again: the others are the very same objects.
+    let same = |name: &str| std::ptr::eq(before.layer(name).unwrap(), after.layer(name).unwrap());
+    assert!(same("locations"));
+    assert!(!same("zones"));
     let item = get(&s, &format!("/collections/zones/items/{}", id(b))).await;
     assert_eq!(item.json()["properties"]["name"], "Renamed by hand");
     let fresh = geodata::load_dir(&dir).unwrap();

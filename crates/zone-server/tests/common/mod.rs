@@ -60,6 +60,12 @@ impl Answer {
     }
 }
 
+/// The conformance classes a `/conformance` document lists.
+pub fn conformance_classes(doc: &Value) -> Vec<&str> {
+    let classes = doc["conformsTo"].as_array().expect("conformsTo is a list");
+    classes.iter().filter_map(Value::as_str).collect()
+}
+
 /// A request with these headers (lower-case names) and body.
 pub fn req(
     method: &str,
