@@ -3,7 +3,7 @@
 //! layers. (Derived geometry is checked where it is derived, by the same OGC rules as drawn
 //! geometry: `rules::make_valid`.)
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 
 use geo::{BooleanOps, BoundingRect, GeodesicArea, Intersects, MultiPolygon, Orient};
 use rayon::prelude::*;
@@ -334,7 +334,7 @@ fn ids_across_layers(
     // (id, file, index, layer), in layer order: zones, locations, events, reference.
     use std::borrow::Cow;
     let mut all: Vec<(&str, Cow<'_, str>, usize, Cow<'_, str>)> = Vec::new();
-    let mut seen_zone = std::collections::HashSet::new();
+    let mut seen_zone = foldhash::HashSet::default();
     for z in zones {
         let id = file_id(z);
         if seen_zone.insert(id) {

@@ -260,8 +260,8 @@ fn diff_layer<T: PartialEq>(
     source: fn(&T) -> Value,
     out: &mut Vec<FeatureChange>,
 ) {
-    let index: HashMap<&str, &T> = theirs.iter().map(|t| (id(t).as_str(), t)).collect();
-    let mine: HashMap<&str, &T> = ours.iter().map(|t| (id(t).as_str(), t)).collect();
+    let index: foldhash::HashMap<&str, &T> = theirs.iter().map(|t| (id(t).as_str(), t)).collect();
+    let mine: foldhash::HashMap<&str, &T> = ours.iter().map(|t| (id(t).as_str(), t)).collect();
     for t in ours {
         let key = id(t).as_str();
         match index.get(key) {

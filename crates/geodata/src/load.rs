@@ -1,7 +1,9 @@
 //! Reading a data directory (or the embedded default): parse every file, check every feature,
 //! collect every problem, derive rule zones, and build a [`Dataset`] only when nothing is wrong.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt as _, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::fastjson::{self, FastGeometry, FeatureDoc, LayerDoc};
+use crate::fastjson::{self, FastGeometry, FeatureDoc, LayerDoc, Props};
 
 use crate::model::{
     Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, Method,
@@ -528,12 +530,10 @@ impl LayerFiles<'_, '_> {
                 let mut problems = Vec::new();
                 let t = match f {
                     Feature::Reused(t) => Some(t),
-                    Feature::Raw(mut doc) => {
-                        let properties = doc.properties.take();
-                        let mut cx =
-                            FeatureCx::from_doc(shown, index, &doc, properties, &mut problems);
-                        parse(&mut cx, refs)
-                    }
+                    Feature::Raw(doc) => parse(
+                        &mut FeatureCx::from_doc(shown, index, &doc, &mut problems),
+                        refs,
+                    ),
                     Feature::Value(raw) => {
                         parse(&mut FeatureCx::new(shown, index, raw, &mut problems), refs)
                     }
@@ -725,7 +725,7 @@ struct FeatureCx<'a> {
     raw: &'a Map<String, Value>,
     /// The `geometry` member, as a value or (read by the fast path) as text.
     geometry: Option<GeometrySource<'a>>,
-    props: Map<String, Value>,
+    props: Props,
     problems: &'a mut Vec<Problem>,
     /// Problems found for this feature so far; a feature with any is not built.
     count: usize,
@@ -759,15 +759,13 @@ impl Geometry {
 
 impl<'a> FeatureCx<'a> {
     /// The context for a feature read by the fast path.
-    /// The context for a feature read by the fast path, taking over its properties.
     fn from_doc(
         file: &'a str,
         index: usize,
         doc: &'a FeatureDoc<'a>,
-        properties: Option<Value>,
         problems: &'a mut Vec<Problem>,
     ) -> Self {
-        let mut cx = Self::with_properties(file, index, &doc.members, properties, problems);
+        let mut cx = Self::with_properties(file, index, &doc.members, doc.props(), problems);
         cx.geometry = doc.geometry.map(GeometrySource::Text);
         cx
     }
@@ -778,7 +776,10 @@ impl<'a> FeatureCx<'a> {
         raw: &'a Map<String, Value>,
         problems: &'a mut Vec<Problem>,
     ) -> Self {
-        let properties = raw.get("properties").cloned();
+        let properties = match raw.get("properties") {
+            Some(Value::Object(o)) => Some(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            _ => None,
+        };
         Self::with_properties(file, index, raw, properties, problems)
     }
 
@@ -786,7 +787,7 @@ impl<'a> FeatureCx<'a> {
         file: &'a str,
         index: usize,
         raw: &'a Map<String, Value>,
-        properties: Option<Value>,
+        properties: Option<Props>,
         problems: &'a mut Vec<Problem>,
     ) -> Self {
         let id = match raw.get("id") {
@@ -794,11 +795,8 @@ impl<'a> FeatureCx<'a> {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let is_object = matches!(properties, Some(Value::Object(_)));
-        let props = match properties {
-            Some(Value::Object(o)) => o,
-            _ => Map::new(),
-        };
+        let is_object = properties.is_some();
+        let props = properties.unwrap_or_default();
         let mut cx = Self {
             file,
             index,
@@ -1272,7 +1270,14 @@ fn normalize_owned(mut mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
         x: round(c.x),
         y: round(c.y),
     });
-    mp.orient(geo::orient::Direction::Default)
+    // What `orient(Direction::Default)` does (exteriors counter-clockwise, holes clockwise),
+    // in place: `orient` copies every ring.
+    use geo::Winding as _;
+    for p in &mut mp.0 {
+        p.exterior_mut(|ring| ring.make_ccw_winding());
+        p.interiors_mut(|rings| rings.iter_mut().for_each(|r| r.make_cw_winding()));
+    }
+    mp
 }
 
 fn to_ring(positions: &[Position]) -> LineString<f64> {
@@ -1883,9 +1888,7 @@ fn parse_reference_layer(
     let before = problems.len();
     for (index, f) in features::<()>(doc, &|_| None, problems) {
         let mut cx = match &f {
-            Feature::Raw(doc) => {
-                FeatureCx::from_doc(shown, index, doc, doc.properties.clone(), problems)
-            }
+            Feature::Raw(doc) => FeatureCx::from_doc(shown, index, doc, problems),
             Feature::Value(raw) => FeatureCx::new(shown, index, raw, problems),
             Feature::Reused(()) => continue,
         };

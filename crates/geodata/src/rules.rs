@@ -1,8 +1,8 @@
 //! Rule-derived zones: resolve the features a rule names, compute its geometry (geodesic buffer,
 //! split by a line, clip, subtract), and record problems in the rule's own words.
 
+use foldhash::{HashMap, HashMapExt as _};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use geo::{

@@ -135,6 +135,17 @@ bad_fixture! {
     a_date_aware_remainder_rule_cannot_be_read_by_another_rule: "zones.geojson", "zones-remainder-named-by-a-rule.geojson" => [
         "data/zones.geojson: features[1] \"red_band_10km\": rule.minus[0]: names \"blue_rest\", which is not a zone of one geometry (a remainder rule changes with the date)",
     ];
+    // The fast path reads `properties` apart from the rest of a feature: when it is not an
+    // object, the feature is still read and the problem named, as the general path names it.
+    properties_that_are_not_an_object_are_named: "zones.geojson", "zones-properties-not-an-object.geojson" => [
+        "data/zones.geojson: features[0] \"blue_square\": properties: must be an object",
+        "data/zones.geojson: features[0] \"blue_square\": name: is missing",
+        "data/zones.geojson: features[0] \"blue_square\": confidence: is missing",
+        "data/zones.geojson: features[0] \"blue_square\": method: is missing",
+        "data/zones.geojson: features[0] \"blue_square\": sources: needs at least one source ({\"title\": ..., \"publisher\" or \"url\": ...})",
+        "data/zones.geojson: features[0] \"blue_square\": actor: is missing",
+        "data/zones.geojson: features[0] \"blue_square\": kind: is missing",
+    ];
     a_zone_with_both_geometry_and_rule_is_reported: "zones.geojson", "zones-geometry-and-rule.geojson" => [
         "data/zones.geojson: features[0] \"blue_square\": geometry: a zone has either a geometry or a rule, not both: set geometry to null or remove the rule",
     ];
