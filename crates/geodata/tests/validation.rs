@@ -73,6 +73,11 @@ bad_fixture! {
     a_file_that_is_not_json_is_named_with_line_and_column: "zones.geojson", "zones-not-json.geojson" => [
         "data/zones.geojson: not valid JSON at line 3, column 0: EOF while parsing a value",
     ];
+    // The fast path keeps each feature as text and reads it later, in parallel: a feature
+    // that is not JSON still makes the file "not valid JSON", at the right place.
+    a_feature_that_is_not_json_is_named_with_line_and_column: "zones.geojson", "zones-feature-not-json.geojson" => [
+        "data/zones.geojson: not valid JSON at line 6, column 10: expected value",
+    ];
     json_that_is_not_a_feature_collection_is_rejected: "zones.geojson", "zones-not-geojson.geojson" => [
         "data/zones.geojson: not GeoJSON: \"type\" is \"Topology\"; a layer file is a FeatureCollection",
     ];
