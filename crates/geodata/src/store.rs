@@ -251,7 +251,15 @@ pub struct DirectoryStore {
     writer: Arc<Mutex<Writer>>,
     /// Held by the one flush writing the files (outside `writer`, see [`Store::flush`]).
     flushing: Arc<Mutex<()>>,
+    /// Tests only: what happens between a flush's writing its files and putting them in place,
+    /// to stage another writer acting meanwhile.
+    #[cfg(test)]
+    in_flush: Arc<Mutex<Option<Meanwhile>>>,
 }
+
+/// What a test does while a flush is under way (see `DirectoryStore::in_flush`).
+#[cfg(test)]
+type Meanwhile = fn(&DirectoryStore);
 
 /// The folder as the store last read or wrote it.
 #[derive(Debug, Default)]
@@ -290,6 +298,8 @@ impl DirectoryStore {
             shown: dir.display().to_string(),
             writer: Arc::default(),
             flushing: Arc::default(),
+            #[cfg(test)]
+            in_flush: Arc::default(),
         }
     }
 
@@ -787,6 +797,10 @@ impl History for DirectoryStore {
             (state.clone(), w.dirty.clone(), w.flushed)
         };
         let prepared = self.prepare_files(&state, &dirty, "flush.tmp")?;
+        #[cfg(test)]
+        if let Some(meanwhile) = self.in_flush.lock().expect("not poisoned").take() {
+            meanwhile(self);
+        }
         let mut w = self.lock();
         let _folder = self.lock_folder()?;
         if w.stamps != self.stamps() || w.flushed != flushed {
@@ -808,5 +822,84 @@ impl History for DirectoryStore {
             w.dirty.clear();
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first zone of `data` drawn by hand, and its source form renamed `name`.
+    fn renamed(data: &Dataset, name: &str) -> (FeatureId, Value, Value) {
+        let zone = data
+            .zones
+            .iter()
+            .find(|z| z.rule.is_none() && z.derived_from.is_none());
+        let id = zone.expect("a drawn zone").meta.id.clone();
+        let before = data
+            .source_feature("zones", id.as_str())
+            .expect("its source");
+        let mut after = before.clone();
+        after["properties"]["name"] = json!(name);
+        (id, before, after)
+    }
+
+    fn revision(number: u64, (id, before, after): (FeatureId, Value, Value)) -> Revision {
+        Revision {
+            number,
+            time: revision_time(),
+            author: "alice".into(),
+            message: String::new(),
+            changes: vec![FeatureChange {
+                layer: "zones".into(),
+                id,
+                before: Some(before),
+                after: Some(after),
+            }],
+        }
+    }
+
+    /// Regression: a flush writes its files outside the store's lock. When a load under the
+    /// lock put newer files in place meanwhile (another process had logged a revision), the
+    /// flush renamed its older files over them and set the checkpoint back.
+    #[test]
+    fn a_flush_gives_way_to_newer_files_put_in_place_while_it_wrote() {
+        let dir = e2e::fresh_temp_dir("zonetrack-flush-race");
+        Dataset::embedded()
+            .write_dir(&dir)
+            .expect("the folder writes");
+        let store = DirectoryStore::new(&dir);
+        let data = store.load().expect("the folder loads");
+        // Revision 1, committed: logged, its files not written yet.
+        let (id, _, after) = renamed(&data, "one");
+        let edit = Edit {
+            layer: "zones".into(),
+            id: Some(id.clone()),
+            if_match: None,
+            make: Box::new(move |_| Ok(Some(after))),
+        };
+        store.commit(vec![edit], "alice", "one").expect("committed");
+        *store.in_flush.lock().unwrap() = Some(|store: &DirectoryStore| {
+            // Meanwhile another process logs revision 2, and the store reads the folder again:
+            // it replays revision 2 and puts its files in place.
+            let now = store.state().expect("loaded").data;
+            store
+                .append(&revision(2, renamed(&now, "two")))
+                .expect("logged");
+            store.load().expect("revision 2 read");
+        });
+        assert!(
+            !store.flush().expect("the flush runs"),
+            "the flush gives way"
+        );
+        let on_disk = crate::load_dir(&dir).expect("the files load");
+        let zone = on_disk
+            .zones
+            .iter()
+            .find(|z| z.meta.id == id)
+            .expect("the zone");
+        assert_eq!(zone.meta.name, "two", "the newer files stay");
+        assert_eq!(store.read_checkpoint().expect("a checkpoint"), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
