@@ -342,15 +342,22 @@ fn ids_across_layers(
             all.push((id, files.zones.into(), index, "zones".into()));
         }
     }
-    let located = locations
-        .iter()
-        .map(|l| (&l.meta, files.locations, "locations"));
-    let evented = events.iter().map(|e| (&e.meta, files.events, "events"));
-    // Each layer's features are numbered from 0 in their own file.
-    let numbered = |(i, (meta, file, layer))| (meta, i, file, layer);
-    let points = located.enumerate().map(numbered);
-    for (meta, index, file, layer) in points.chain(evented.enumerate().map(numbered)) {
-        all.push((meta.id.as_str(), file.into(), index, layer.into()));
+    let point_layers = [
+        (
+            locations.iter().map(|l| &l.meta).collect::<Vec<_>>(),
+            files.locations,
+            "locations",
+        ),
+        (
+            events.iter().map(|e| &e.meta).collect(),
+            files.events,
+            "events",
+        ),
+    ];
+    for (metas, file, layer) in point_layers {
+        for (index, meta) in metas.into_iter().enumerate() {
+            all.push((meta.id.as_str(), file.into(), index, layer.into()));
+        }
     }
     for layer in reference {
         let file = files

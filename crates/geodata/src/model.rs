@@ -533,13 +533,23 @@ impl PartialEq for Zone {
     /// allocation, which a reload's memo and an edit's untouched zones are: comparing 100,000
     /// zones to find the one a hand edit changed does not walk 3.7 M coordinates.
     fn eq(&self, other: &Zone) -> bool {
-        (Arc::ptr_eq(&self.meta, &other.meta) || self.meta == other.meta)
-            && self.actor == other.actor
-            && self.kind == other.kind
-            && self.period == other.period
-            && (Arc::ptr_eq(&self.geometry, &other.geometry) || self.geometry == other.geometry)
-            && self.rule == other.rule
-            && self.derived_from == other.derived_from
+        // Destructured, so that a field added to `Zone` cannot be left out here.
+        let Zone {
+            meta,
+            actor,
+            kind,
+            period,
+            geometry,
+            rule,
+            derived_from,
+        } = self;
+        (Arc::ptr_eq(meta, &other.meta) || **meta == *other.meta)
+            && *actor == other.actor
+            && *kind == other.kind
+            && *period == other.period
+            && (Arc::ptr_eq(geometry, &other.geometry) || **geometry == *other.geometry)
+            && *rule == other.rule
+            && *derived_from == other.derived_from
     }
 }
 

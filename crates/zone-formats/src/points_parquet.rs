@@ -288,17 +288,17 @@ fn number(a: &dyn Array, row: usize) -> Option<Result<f64, String>> {
         DataType::Float32 => Ok(f64::from(a.as_primitive::<Float32Type>().value(row))),
         DataType::Int64 => Ok(a.as_primitive::<Int64Type>().value(row) as f64),
         DataType::Int32 => Ok(f64::from(a.as_primitive::<Int32Type>().value(row))),
-        DataType::Utf8 | DataType::LargeUtf8 => {
-            let s = match a.data_type() {
-                DataType::Utf8 => a.as_string::<i32>().value(row),
-                _ => a.as_string::<i64>().value(row),
-            };
-            s.trim().parse().map_err(|_| {
-                let shown: String = s.chars().take(40).collect();
-                format!("{shown:?} is not a number")
-            })
-        }
+        DataType::Utf8 => text_number(a.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => text_number(a.as_string::<i64>().value(row)),
         other => Err(format!("a {other} column is not a coordinate")),
+    })
+}
+
+/// A coordinate written as text.
+fn text_number(s: &str) -> Result<f64, String> {
+    s.trim().parse().map_err(|_| {
+        let shown: String = s.chars().take(40).collect();
+        format!("{shown:?} is not a number")
     })
 }
 
