@@ -24,6 +24,22 @@ use crate::{AppState, Snapshot};
 /// steps (truncate, write, rename), and QGIS saves layers one after another.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
 
+/// The quiet period when the last event was a file renamed into place: the atomic save of
+/// editors and scripts (written beside, renamed over). The renamed file is whole, so only the
+/// rest of the burst (a second file saved the same way) needs waiting for; any other event
+/// after it brings back [`DEBOUNCE`].
+pub const SETTLED: Duration = Duration::from_millis(60);
+
+/// What the watcher saw, for the quiet period.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// The event is about the folder itself (made, removed, renamed): the watch must be set
+    /// up again even if the new folder looks like the old one.
+    folder: bool,
+    /// A file was renamed into place: it is complete, see [`SETTLED`].
+    settled: bool,
+}
+
 /// The outcome of the most recent load.
 #[derive(Debug, Clone)]
 pub struct LoadStatus {
@@ -210,7 +226,7 @@ fn folder_identity(dir: &Path) -> Option<FolderId> {
 /// to /usr in the folder put tens of thousands of watches on it).
 fn folder_watcher(
     dir: &Path,
-    tx: tokio::sync::mpsc::UnboundedSender<bool>,
+    tx: tokio::sync::mpsc::UnboundedSender<Seen>,
     inside: bool,
 ) -> notify::Result<notify::RecommendedWatcher> {
     let events_for = dir.to_path_buf();
@@ -229,10 +245,15 @@ fn folder_watcher(
             // The parent's watch reports its other entries too: only the folder matters.
             Ok(e) if !e.paths.iter().any(|p| p.starts_with(&events_for)) => {}
             Ok(e) if e.paths.iter().all(|p| ours(p)) => {}
-            // `true` when the event is about the folder itself (made, removed, renamed): the
-            // watch must be set up again even if the new folder looks like the old one.
             Ok(e) => {
-                let _ = tx.send(e.paths.contains(&events_for));
+                use notify::event::{EventKind, ModifyKind, RenameMode};
+                let folder = e.paths.contains(&events_for);
+                let settled = !folder
+                    && matches!(
+                        e.kind,
+                        EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+                    );
+                let _ = tx.send(Seen { folder, settled });
             }
             Err(err) => tracing::warn!(%err, "file watch error"),
         },
@@ -258,7 +279,7 @@ pub async fn watch(state: Arc<AppState>, store: Arc<dyn Store>) -> notify::Resul
         Changes::Folder(dir) => std::path::absolute(&dir).map_err(notify::Error::io)?,
         _ => return Ok(()),
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Seen>();
     // Which folder is watched, and the watcher on it. When another folder takes the name, a
     // new watcher replaces the old one whole: re-arming one watcher on the same path raced with
     // the deleted folder's last events, which could drop the new watch.
@@ -304,15 +325,20 @@ pub async fn watch(state: Arc<AppState>, store: Arc<dyn Store>) -> notify::Resul
     tracing::info!(dir = %dir.display(), "watching the data directory for changes");
     loop {
         let (event, mut folder) = match tokio::time::timeout(RECHECK, rx.recv()).await {
-            Ok(Some(folder)) => (true, folder),
+            Ok(Some(seen)) => (Some(seen), seen.folder),
             Ok(None) => break,
-            Err(_) => (false, false),
+            Err(_) => (None, false),
         };
-        if event {
-            // Wait for the burst to end: every new event restarts the quiet period.
+        if let Some(mut last) = event {
+            // Wait for the burst to end: every new event restarts the quiet period, whose
+            // length the latest event sets.
             loop {
-                match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                    Ok(Some(f)) => folder |= f,
+                let quiet = if last.settled { SETTLED } else { DEBOUNCE };
+                match tokio::time::timeout(quiet, rx.recv()).await {
+                    Ok(Some(seen)) => {
+                        folder |= seen.folder;
+                        last = seen;
+                    }
                     Ok(None) => return Ok(()),
                     Err(_) => break,
                 }
@@ -325,7 +351,7 @@ pub async fn watch(state: Arc<AppState>, store: Arc<dyn Store>) -> notify::Resul
                 "the data folder was replaced or removed"
             );
         }
-        if !(event || replaced) {
+        if !(event.is_some() || replaced) {
             continue;
         }
         let (done, finished) = tokio::sync::oneshot::channel();
