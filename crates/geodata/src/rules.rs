@@ -63,19 +63,22 @@ pub(crate) fn derive_zones(
     problems: &mut Vec<Problem>,
 ) -> Vec<Zone> {
     let mut names: HashMap<&str, Vec<(Cow<'_, str>, Target)>> = HashMap::new();
-    for (i, (meta, _)) in zones.iter().enumerate() {
+    // Only rules look features up by name: a set without them (a large hand-drawn one) does
+    // not pay for a map of all its ids.
+    let rules = zones.iter().any(|(_, rest)| rest.rule.is_some());
+    for (i, (meta, _)) in zones.iter().enumerate().filter(|_| rules) {
         names
             .entry(meta.id.as_str())
             .or_default()
             .push((Cow::Borrowed("zones"), Target::Zone(i)));
     }
-    for (i, l) in locations.iter().enumerate() {
+    for (i, l) in locations.iter().enumerate().filter(|_| rules) {
         names
             .entry(l.meta.id.as_str())
             .or_default()
             .push((Cow::Borrowed("locations"), Target::Location(i)));
     }
-    for (li, layer) in reference.iter().enumerate() {
+    for (li, layer) in reference.iter().enumerate().filter(|_| rules) {
         for (fi, f) in layer.features.iter().enumerate() {
             names.entry(f.meta.id.as_str()).or_default().push((
                 Cow::Owned(format!("reference/{}", layer.name)),

@@ -317,39 +317,39 @@ impl ZoneIndex {
             .map(|o| o.dirty.clone())
             .unwrap_or_default();
         dirty.extend(changed.iter().map(|s| (*s).to_owned()));
+        // An edit usually leaves every zone where it was: then a zone's position before is its
+        // position now, and no map of 100,000 ids needs building (a one-zone edit of a large
+        // set was mostly that).
+        let old = &self.data.zones;
+        let same_order = old.len() == data.zones.len()
+            && old
+                .iter()
+                .zip(&data.zones)
+                .all(|(a, b)| a.meta.id == b.meta.id);
+        let before: foldhash::HashMap<&str, usize> = if same_order {
+            Default::default()
+        } else {
+            old.iter()
+                .enumerate()
+                .map(|(i, z)| (z.meta.id.as_str(), i))
+                .collect()
+        };
+        let was_at = |i: usize, z: &geodata::Zone| {
+            if same_order {
+                Some(i)
+            } else {
+                before.get(z.meta.id.as_str()).copied()
+            }
+        };
         // Rule zones are derived from other features: any whose geometry moved changed too.
-        let before: std::collections::HashMap<&str, usize> = self
-            .data
-            .zones
-            .iter()
-            .enumerate()
-            .map(|(i, z)| (z.meta.id.as_str(), i))
-            .collect();
-        for z in data.zones.iter().filter(|z| z.rule.is_some()) {
-            let same = before
-                .get(z.meta.id.as_str())
-                .is_some_and(|&i| same_geometry(&self.data.zones[i], z));
-            if !same {
+        for (i, z) in data.zones.iter().enumerate() {
+            if z.rule.is_some() && !was_at(i, z).is_some_and(|j| same_geometry(&old[j], z)) {
                 dirty.insert(z.meta.id.to_string());
             }
         }
         if dirty.len() > MAX_OVERLAY.max(data.zones.len() / 8) {
             return ZoneIndex::new(data);
         }
-        let now: std::collections::HashMap<&str, usize> = data
-            .zones
-            .iter()
-            .enumerate()
-            .map(|(i, z)| (z.meta.id.as_str(), i))
-            .collect();
-        let base_zone = self
-            .base_ids
-            .iter()
-            .map(|id| match now.get(id.as_str()) {
-                Some(&z) if !dirty.contains(id) => z as u32,
-                _ => GONE,
-            })
-            .collect();
         let changed_zone: Vec<u32> = data
             .zones
             .iter()
@@ -357,6 +357,37 @@ impl ZoneIndex {
             .filter(|(_, z)| dirty.contains(z.meta.id.as_str()))
             .map(|(i, _)| i as u32)
             .collect();
+        let base_zone = if same_order {
+            // The base items keep the zones they had, less the ones changed now.
+            let mut is_dirty = vec![false; data.zones.len()];
+            for &z in &changed_zone {
+                is_dirty[z as usize] = true;
+            }
+            (0..self.base_ids.len())
+                .map(|b| {
+                    let z = self.overlay.as_ref().map_or(b as u32, |o| o.base_zone[b]);
+                    if z == GONE || is_dirty[z as usize] {
+                        GONE
+                    } else {
+                        z
+                    }
+                })
+                .collect()
+        } else {
+            let now: foldhash::HashMap<&str, usize> = data
+                .zones
+                .iter()
+                .enumerate()
+                .map(|(i, z)| (z.meta.id.as_str(), i))
+                .collect();
+            self.base_ids
+                .iter()
+                .map(|id| match now.get(id.as_str()) {
+                    Some(&z) if !dirty.contains(id) => z as u32,
+                    _ => GONE,
+                })
+                .collect()
+        };
         let changed = PolygonIndex::from_items(
             changed_zone
                 .iter()
@@ -366,10 +397,9 @@ impl ZoneIndex {
         let zone_boxes = data
             .zones
             .iter()
-            .map(|z| match before.get(z.meta.id.as_str()) {
-                Some(&i) if Arc::ptr_eq(&self.data.zones[i].geometry, &z.geometry) => {
-                    self.zone_boxes[i]
-                }
+            .enumerate()
+            .map(|(i, z)| match was_at(i, z) {
+                Some(j) if Arc::ptr_eq(&old[j].geometry, &z.geometry) => self.zone_boxes[j],
                 _ => z.geometry.bounding_rect(),
             })
             .collect();

@@ -23,18 +23,20 @@ pub struct Layer {
     pub geometry_type: &'static str,
     /// Features in file order.
     pub features: Vec<ExportFeature>,
-    /// An R-tree over the features' envelopes: every selection goes through it.
-    pub index: zone_index::FeatureIndex,
+    /// An R-tree over the features' envelopes: every selection goes through it. Shared with
+    /// the snapshot before an edit that moved no feature's envelope.
+    pub index: Arc<zone_index::FeatureIndex>,
     /// Each feature's GeoJSON text, serialised once (and shared by the snapshots an edit of
     /// other features makes).
     pub json: Vec<Arc<str>>,
     /// Each feature's `"id":N` and properties as JSON object members without the braces,
     /// serialised once per snapshot: query answers describe zones by these.
     pub members: Vec<Arc<str>>,
-    /// Feature index by integer id.
-    pub by_fid: HashMap<u32, usize>,
-    /// Feature index by readable id.
-    pub by_key: HashMap<String, usize>,
+    /// Feature index by integer id (shared with the snapshot before an edit that kept the
+    /// features in their places, as the next one is).
+    pub by_fid: Arc<HashMap<u32, usize>>,
+    /// Feature index by readable id (shared as `by_fid` is).
+    pub by_key: Arc<HashMap<String, usize>>,
     /// `[min_lon, min_lat, max_lon, max_lat]` of all features.
     pub bbox: Option<[f64; 4]>,
     /// Vertices in all its geometries: with the feature count, what decides whether the map
@@ -65,23 +67,54 @@ fn feature_members(f: &ExportFeature) -> Arc<str> {
 }
 
 impl Layer {
-    /// A layer from its features and their serialised forms.
+    /// A layer from its features and their serialised forms. `before` is the layer this one
+    /// replaces, if any: what does not depend on the changed features is taken from it.
     fn build(
         info: LayerInfo,
         features: Vec<ExportFeature>,
         json: Vec<Arc<str>>,
         members: Vec<Arc<str>>,
+        before: Option<&Layer>,
     ) -> Layer {
-        let by_fid = features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.fid, i))
-            .collect();
-        let by_key = features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.key.clone(), i))
-            .collect();
+        // An edit of a feature's properties or shape leaves every feature where it was: the id
+        // maps are then the same, and so is the R-tree when no envelope moved.
+        let placed = before.filter(|b| {
+            b.features.len() == features.len()
+                && b.features
+                    .iter()
+                    .zip(&features)
+                    .all(|(a, f)| a.fid == f.fid && a.key == f.key)
+        });
+        let (by_fid, by_key) = match placed {
+            Some(b) => (b.by_fid.clone(), b.by_key.clone()),
+            None => (
+                Arc::new(
+                    features
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| (f.fid, i))
+                        .collect(),
+                ),
+                Arc::new(
+                    features
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| (f.key.clone(), i))
+                        .collect(),
+                ),
+            ),
+        };
+        let index = match placed {
+            Some(b)
+                if b.features
+                    .iter()
+                    .zip(&features)
+                    .all(|(a, f)| a.bbox == f.bbox) =>
+            {
+                b.index.clone()
+            }
+            _ => Arc::new(zone_index::FeatureIndex::new(&features)),
+        };
         let bbox = features
             .iter()
             .filter_map(|f| f.bbox)
@@ -117,7 +150,7 @@ impl Layer {
             geometry_type: info.geometry.geojson_type(),
             filters: info.filters,
             info,
-            index: zone_index::FeatureIndex::new(&features),
+            index,
             features,
             json,
             members,
@@ -231,7 +264,7 @@ impl Snapshot {
                     .par_iter()
                     .map(|f| (feature_json(f), feature_members(f)))
                     .unzip();
-                Some(Arc::new(Layer::build(info, features, json, members)))
+                Some(Arc::new(Layer::build(info, features, json, members, None)))
             })
             .collect();
         // The digest of what is served: every feature as sent, each layer's description and
@@ -293,7 +326,7 @@ impl Snapshot {
             (&self.version, history.revision()).hash(&mut h);
             format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
         };
-        let mut changed: std::collections::HashSet<(&str, &str)> = changes
+        let mut changed: foldhash::HashSet<(&str, &str)> = changes
             .iter()
             .map(|c| (c.layer.as_str(), c.id.as_str()))
             .collect();
@@ -319,9 +352,13 @@ impl Snapshot {
                 );
                 for i in 0..n {
                     let key = data.feature_key(&info.id, i)?;
+                    // Most features are where they were: look at the same place first.
                     let kept = old
                         .filter(|_| !changed.contains(&(info.id.as_str(), key)))
-                        .and_then(|l| l.by_key.get(key).map(|&j| (l, j)));
+                        .and_then(|l| match l.features.get(i) {
+                            Some(f) if f.key == key => Some((l, i)),
+                            _ => l.by_key.get(key).map(|&j| (l, j)),
+                        });
                     match kept {
                         Some((l, j)) => {
                             features.push(l.features[j].clone());
@@ -336,7 +373,7 @@ impl Snapshot {
                         }
                     }
                 }
-                Some(Arc::new(Layer::build(info, features, json, members)))
+                Some(Arc::new(Layer::build(info, features, json, members, old)))
             })
             .collect();
         let zone_ids: Vec<&str> = changed
