@@ -27,7 +27,32 @@ pub(crate) struct Files<'a> {
     /// The file of each reference layer, by layer name.
     pub reference: &'a HashMap<String, String>,
     /// Zone id as written in the file -> index in the file's `features`.
-    pub zone_index: &'a HashMap<String, usize>,
+    pub zone_index: &'a ZonePositions,
+}
+
+/// Each zone's index in its file's `features`, by the id written there. Only a problem's report
+/// reads it, so the map is made on first use: a valid load of 100,000 zones never makes it.
+pub(crate) struct ZonePositions {
+    ids: Vec<(crate::FeatureId, usize)>,
+    map: std::sync::OnceLock<HashMap<crate::FeatureId, usize>>,
+}
+
+impl ZonePositions {
+    /// From (id as written, index in the file) pairs.
+    pub fn new(ids: Vec<(crate::FeatureId, usize)>) -> ZonePositions {
+        ZonePositions {
+            ids,
+            map: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The index in the file of the zone with this id.
+    pub fn get(&self, id: &str) -> Option<usize> {
+        self.map
+            .get_or_init(|| self.ids.iter().cloned().collect())
+            .get(id)
+            .copied()
+    }
 }
 
 /// Runs every whole-data-set check, adding what it finds to `problems`. `before` is a valid
@@ -102,7 +127,7 @@ fn zone_problem(files: &Files<'_>, z: &Zone, field: &str, kind: ProblemKind) -> 
     Problem {
         file: files.zones.to_owned(),
         feature: Some(FeatureRef {
-            index: files.zone_index.get(id).copied().unwrap_or(0),
+            index: files.zone_index.get(id).unwrap_or(0),
             id: Some(id.to_owned()),
         }),
         field: Some(field.to_owned()),
@@ -331,15 +356,15 @@ fn ids_across_layers(
     reference: &[ReferenceLayer],
     problems: &mut Vec<Problem>,
 ) {
-    // (id, file, index, layer), in layer order: zones, locations, events, reference.
+    // (id, file, index, layer), in layer order: zones, locations, events, reference. Zones come
+    // first, so none is ever reported: their index in the file is not needed.
     use std::borrow::Cow;
     let mut all: Vec<(&str, Cow<'_, str>, usize, Cow<'_, str>)> = Vec::new();
     let mut seen_zone = foldhash::HashSet::default();
     for z in zones {
         let id = file_id(z);
         if seen_zone.insert(id) {
-            let index = files.zone_index.get(id).copied().unwrap_or(0);
-            all.push((id, files.zones.into(), index, "zones".into()));
+            all.push((id, files.zones.into(), 0, "zones".into()));
         }
     }
     let point_layers = [

@@ -194,18 +194,30 @@ impl LoadMemo {
     /// The memo of a load that gave `data`: `keys` are the digests and ids of its drawn zones'
     /// features, as [`load_dir_memo`] returned them.
     pub fn new(data: std::sync::Arc<Dataset>, keys: MemoKeys) -> LoadMemo {
-        let position: HashMap<&str, usize> = data
-            .zones
-            .iter()
-            .enumerate()
-            .filter(|(_, z)| z.rule.is_none() && z.derived_from.is_none())
-            .map(|(i, z)| (z.meta.id.as_str(), i))
-            .collect();
-        let zones = keys
-            .0
-            .iter()
-            .filter_map(|(d, id)| Some((*d, *position.get(id.as_str())?)))
-            .collect();
+        let drawn = || {
+            data.zones
+                .iter()
+                .enumerate()
+                .filter(|(_, z)| z.rule.is_none() && z.derived_from.is_none())
+        };
+        // Without rules the drawn zones are the keys, in the same order: no map of ids needed.
+        let zones = if drawn().count() == keys.0.len()
+            && drawn()
+                .zip(&keys.0)
+                .all(|((_, z), (_, id))| z.meta.id == *id)
+        {
+            drawn()
+                .zip(&keys.0)
+                .map(|((i, _), (d, _))| (*d, i))
+                .collect()
+        } else {
+            let position: HashMap<&str, usize> =
+                drawn().map(|(i, z)| (z.meta.id.as_str(), i)).collect();
+            keys.0
+                .iter()
+                .filter_map(|(d, id)| Some((*d, *position.get(id.as_str())?)))
+                .collect()
+        };
         let actors = data.actors.iter().map(|a| a.id.to_string()).collect();
         LoadMemo {
             inner: Some(std::sync::Arc::new(MemoInner {
@@ -411,11 +423,13 @@ fn load_files_memo(
         .get("zones.geojson")
         .map(|d| d.shown.clone())
         .unwrap_or_default();
-    let zone_positions: HashMap<String, usize> = zones
-        .iter()
-        .zip(zone_index.iter())
-        .map(|((meta, _), &i)| (meta.id.to_string(), i))
-        .collect();
+    let zone_positions = crate::checks::ZonePositions::new(
+        zones
+            .iter()
+            .zip(zone_index.iter())
+            .map(|((meta, _), &i)| (meta.id.clone(), i))
+            .collect(),
+    );
     let zones = rules::derive_zones(
         &zone_files,
         zones,
@@ -2168,11 +2182,13 @@ impl Dataset {
             &mut problems,
         );
         let zone_index: Vec<usize> = (0..zones.len()).collect();
-        let zone_positions: HashMap<String, usize> = zones
-            .iter()
-            .enumerate()
-            .map(|(i, z)| (z.0.id.to_string(), i))
-            .collect();
+        let zone_positions = crate::checks::ZonePositions::new(
+            zones
+                .iter()
+                .enumerate()
+                .map(|(i, z)| (z.0.id.clone(), i))
+                .collect(),
+        );
         let zones = rules::derive_zones(
             "zones.geojson",
             zones,

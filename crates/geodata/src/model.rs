@@ -76,6 +76,14 @@ impl FeatureId {
     }
 }
 
+// Hash and Eq are the text's (the derived ones hash the one field, an `Arc<str>`, as `str`), so
+// maps keyed by ids can be looked up with a `&str`.
+impl std::borrow::Borrow<str> for FeatureId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for FeatureId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
