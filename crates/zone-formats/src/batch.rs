@@ -4,7 +4,7 @@
 //! and `zonetrack query --csv`.
 //!
 //! Memory for a batch is bounded by its input: answers are computed and written a chunk of
-//! points at a time ([`write_answers`]), and only the first [`BatchLimits::max_errors`] bad
+//! points at a time ([`write_answers`]; a chunk is larger over a large index), and only the first [`BatchLimits::max_errors`] bad
 //! lines are kept (the rest are counted).
 
 use std::io::Write;
@@ -15,9 +15,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use zone_index::{Covering, ZoneIndex};
 
-/// Points answered together: enough for the index's batch path to pay off, small enough that
-/// a chunk's answer (up to a few MB at a point covered by many zones) is never much memory.
-pub const ANSWER_CHUNK: usize = 4096;
+/// Points answered together over a small index: enough for the index's batch path to pay off,
+/// small enough that a chunk's answer is never much memory. Over an index larger than the CPU
+/// caches, [`ZoneIndex::batch_chunk`] points are (see `zone_index::LARGE_INDEX_BATCH_CHUNK`).
+pub const ANSWER_CHUNK: usize = zone_index::BATCH_CHUNK;
 
 /// What a batch may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -745,7 +746,7 @@ pub fn write_answers_kept<W: Write>(
             // Rows are echoed as written and the zones appended: one buffer for the whole
             // batch, nothing allocated per row.
             let mut line = String::new();
-            for chunk in batch.points.chunks(ANSWER_CHUNK) {
+            for chunk in batch.points.chunks(index.batch_chunk()) {
                 let answers = Answers::new(index, chunk, at);
                 for (i, p) in chunk.iter().enumerate() {
                     line.clear();
@@ -773,7 +774,7 @@ pub fn write_answers_kept<W: Write>(
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
             write!(out, "{{\"count\":{},\"results\":[", batch.points.len())?;
             let mut first = true;
-            for chunk in batch.points.chunks(ANSWER_CHUNK) {
+            for chunk in batch.points.chunks(index.batch_chunk()) {
                 let answers = Answers::new(index, chunk, at);
                 for (i, p) in chunk.iter().enumerate() {
                     let cover = answers.get(i);

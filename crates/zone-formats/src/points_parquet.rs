@@ -511,7 +511,7 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
     let date_column = find(&schema, DATE_NAMES);
     let out_schema = answer_schema(&schema, options.nearest > 0)?;
     let reader = builder
-        .with_batch_size(ROWS_PER_BATCH)
+        .with_batch_size(ROWS_PER_BATCH.max(index.batch_chunk()))
         .build()
         .map_err(unreadable)?;
     // Snappy: fast, and read by every Parquet reader there is.

@@ -199,6 +199,16 @@ pub enum BatchOrder {
 /// the space-filling-curve sort.
 const CACHE_SIZED_INDEX: usize = 8 << 20;
 
+/// Points a caller should query at once over an index that fits in the CPU caches: enough for
+/// the batch path to pay off, and a small answer.
+pub const BATCH_CHUNK: usize = 4096;
+
+/// Points a caller should query at once over a larger index: the curve order finds a zone's
+/// edges still in cache only when the batch holds many points near each zone. zones-100k
+/// (100,000 zones, 3.7 M vertices) x 1 M points: answered in chunks of 4,096 in 1.2 s, in
+/// chunks of 262,144 in 0.65 s. The answer stays a few MB per zone covering each point.
+pub const LARGE_INDEX_BATCH_CHUNK: usize = 1 << 18;
+
 /// In a grid entry: the cell lies wholly inside the item whose number is in the other bits.
 const INSIDE_BIT: u32 = 1 << 31;
 
@@ -638,6 +648,17 @@ impl PolygonIndex {
     /// ```
     pub fn bbox(&self) -> Option<[f64; 4]> {
         self.bbox
+    }
+
+    /// How many points to query at once ([`PolygonIndex::covering_many_filtered`]) for the
+    /// batch path to pay off: [`BATCH_CHUNK`], or [`LARGE_INDEX_BATCH_CHUNK`] over an index
+    /// larger than the CPU caches.
+    pub fn batch_chunk(&self) -> usize {
+        if self.heap_bytes() >= CACHE_SIZED_INDEX {
+            LARGE_INDEX_BATCH_CHUNK
+        } else {
+            BATCH_CHUNK
+        }
     }
 
     /// Bytes of heap memory the index holds (coordinates, bands, parts, grid, R-tree), counted

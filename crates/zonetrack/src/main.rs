@@ -629,8 +629,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             timings,
         } => {
+            // A CSV batch (--csv, or --points with a file that is not Parquet).
+            let csv = csv.or_else(|| {
+                points
+                    .clone()
+                    .filter(|f| f == Path::new("-") || !query::is_parquet(f))
+            });
+            if let Some(file) = &csv
+                && nearest.is_some()
+            {
+                bail!(
+                    "--nearest is answered for one point and for Parquet batches (--points FILE.parquet), not for CSV ({})",
+                    file.display()
+                );
+            }
             let started = std::time::Instant::now();
-            let data = load(data)?;
+            // The points do not depend on the data: they are read and parsed on another
+            // thread while it loads (on zones-100k, 0.15 s of a 2.8 s job).
+            let (data, input) = std::thread::scope(|s| {
+                let reading = csv.as_deref().map(|f| s.spawn(move || query::read_csv(f)));
+                let data = load(data);
+                let input = reading.map(|r| {
+                    r.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the points failed")))
+                });
+                (data, input)
+            });
+            let data = data?;
             let loaded = started.elapsed();
             let index = query::index(data);
             let clock = query::Clock {
@@ -638,19 +663,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 load: loaded,
                 index: started.elapsed() - loaded,
             };
-            match (csv, points, lon, lat) {
-                (Some(file), _, _, _) => {
-                    if nearest.is_some() {
-                        bail!(
-                            "--nearest is answered for one point and for Parquet batches (--points FILE.parquet), not for CSV"
-                        );
-                    }
-                    query::batch(&index, &file, at, out.as_deref(), &clock)
+            match (csv, input, points, lon, lat) {
+                (Some(file), Some(input), _, _, _) => {
+                    query::batch(&index, &file, input?, at, out.as_deref(), &clock)
                 }
-                (None, Some(file), _, _) => {
+                (None, _, Some(file), _, _) => {
                     query::points(&index, &file, at, nearest, out.as_deref(), &clock)
                 }
-                (None, None, Some(lon), Some(lat)) => {
+                (None, _, None, Some(lon), Some(lat)) => {
                     if out.is_some() {
                         bail!("--out is for batches (--csv or --points)");
                     }

@@ -206,14 +206,16 @@ fn output(out_path: Option<&Path>) -> Result<Box<dyn std::io::Write + Send>> {
     })
 }
 
-/// A CSV batch: the input columns, then the covering zones' ids joined by `;`.
-pub fn batch(
-    index: &ZoneIndex,
-    file: &Path,
-    at: Option<Date>,
-    out_path: Option<&Path>,
-    clock: &Clock,
-) -> Result<ExitCode> {
+/// A CSV batch read and parsed, with how long each took.
+pub struct CsvBatch {
+    parsed: batch::Batch,
+    read: std::time::Duration,
+    parse: std::time::Duration,
+}
+
+/// Reads and parses a CSV batch (`-`: standard input). It does not depend on the data, so
+/// `zonetrack query` runs it on another thread while the data loads.
+pub fn read_csv(file: &Path) -> Result<CsvBatch> {
     let started = std::time::Instant::now();
     let mut text = String::new();
     if file == Path::new("-") {
@@ -227,8 +229,29 @@ pub fn batch(
     let read = started.elapsed();
     let parsed = batch::parse_csv(&text, batch::BatchLimits::NONE)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    drop(text);
-    let parse = started.elapsed() - read;
+    Ok(CsvBatch {
+        parsed,
+        read,
+        parse: started.elapsed() - read,
+    })
+}
+
+/// A CSV batch (read by [`read_csv`] from `file`): the input columns, then the covering zones'
+/// ids joined by `;`.
+pub fn batch(
+    index: &ZoneIndex,
+    file: &Path,
+    input: CsvBatch,
+    at: Option<Date>,
+    out_path: Option<&Path>,
+    clock: &Clock,
+) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let CsvBatch {
+        parsed,
+        read,
+        parse,
+    } = input;
     let progress = progress_bar(parsed.points.len());
     let out = output(out_path)?;
     // Answered and written a chunk at a time: memory stays that of the input.
@@ -252,9 +275,9 @@ pub fn batch(
         None => "writing to standard output".into(),
     })?;
     clock.report(&[
-        ("read", read),
-        ("parse", parse),
-        ("answer and write", started.elapsed() - read - parse),
+        ("read (while loading)", read),
+        ("parse (while loading)", parse),
+        ("answer and write", started.elapsed()),
     ]);
     for e in &parsed.errors {
         eprintln!("{}: line {}: {}", file.display(), e.line, e.message);
@@ -273,7 +296,7 @@ pub fn batch(
 }
 
 /// Whether a file is Parquet: by its extension, else by its first bytes (`PAR1`).
-fn is_parquet(file: &Path) -> bool {
+pub fn is_parquet(file: &Path) -> bool {
     if let Some(ext) = file.extension().and_then(|e| e.to_str()) {
         if ext.eq_ignore_ascii_case("parquet") || ext.eq_ignore_ascii_case("geoparquet") {
             return true;
@@ -288,8 +311,8 @@ fn is_parquet(file: &Path) -> bool {
         .is_ok_and(|()| &magic == b"PAR1")
 }
 
-/// `--points FILE`: a Parquet batch answered as Parquet (every input column, then `zones` and,
-/// with `--nearest N`, `nearest`), or a CSV batch as [`batch`] answers it.
+/// `--points FILE.parquet`: a Parquet batch answered as Parquet (every input column, then
+/// `zones` and, with `--nearest N`, `nearest`). A CSV batch goes to [`batch`].
 pub fn points(
     index: &ZoneIndex,
     file: &Path,
@@ -298,15 +321,6 @@ pub fn points(
     out_path: Option<&Path>,
     clock: &Clock,
 ) -> Result<ExitCode> {
-    if file == Path::new("-") || !is_parquet(file) {
-        if nearest.is_some() {
-            bail!(
-                "--nearest is answered for one point and for Parquet batches, not for CSV ({})",
-                file.display()
-            );
-        }
-        return batch(index, file, at, out_path, clock);
-    }
     if out_path.is_none() && std::io::stdout().is_terminal() {
         bail!(
             "the answer to a Parquet batch is a Parquet file: give --out FILE.parquet, or pipe it"
