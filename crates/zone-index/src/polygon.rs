@@ -352,158 +352,66 @@ impl PolygonIndex {
         I: IntoIterator<Item = M>,
         M: std::borrow::Borrow<MultiPolygon<f64>>,
     {
-        let mut coords: Vec<[f64; 2]> = Vec::new();
-        let mut parts: Vec<Part> = Vec::new();
-        let mut boxes: Vec<PartBox> = Vec::new();
-        let mut blob16: Vec<u16> = Vec::new();
-        let mut blob32: Vec<u32> = Vec::new();
-        let mut n_items = 0usize;
-        let mut bbox: Option<[f64; 4]> = None;
-        // Reused scratch: edges (first vertex, band range) of the current part.
-        let mut edges: Vec<(u32, u32, u32)> = Vec::new();
-        let mut counts: Vec<u32> = Vec::new();
+        let mut b = Builder::default();
         for (item, mp) in items.into_iter().enumerate() {
-            n_items = item + 1;
-            let item = u32::try_from(item)
-                .ok()
-                .filter(|&i| i < BOUNDARY_BIT)
-                .expect("fewer than 2^31 items, as documented");
-            for poly in &mp.borrow().0 {
-                let rings = std::iter::once(poly.exterior()).chain(poly.interiors());
-                let finite = rings
-                    .clone()
-                    .flat_map(|r| &r.0)
-                    .all(|c| c.x.is_finite() && c.y.is_finite());
-                if !finite || poly.exterior().0.is_empty() {
-                    continue;
-                }
-                let coord_start = to_u32(coords.len());
-                let (mut min, mut max) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
-                edges.clear();
-                for ring in rings {
-                    if ring.0.is_empty() {
-                        continue;
-                    }
-                    let ring_start = coords.len();
-                    for c in &ring.0 {
-                        coords.push([c.x, c.y]);
-                        min = [min[0].min(c.x), min[1].min(c.y)];
-                        max = [max[0].max(c.x), max[1].max(c.y)];
-                    }
-                    if ring.0.first() != ring.0.last() {
-                        coords.push(coords[ring_start]);
-                    }
-                    for e in ring_start..coords.len() - 1 {
-                        edges.push((to_u32(e), 0, 0));
-                    }
-                }
-                let n_edges = edges.len().max(1);
-                let height = max[1] - min[1];
-                let nbands = if height > 0.0 {
-                    (n_edges / EDGES_PER_BAND).max(1)
-                } else {
-                    1
-                };
-                let mut part = Part {
-                    item,
-                    y0: min[1],
-                    max_y: max[1],
-                    min_x: min[0],
-                    max_x: max[0],
-                    inv_h: if height > 0.0 {
-                        nbands as f64 / height
-                    } else {
-                        0.0
-                    },
-                    blob_start: 0,
-                    wide: false,
-                    nbands: to_u32(nbands),
-                    coord_start,
-                    coord_end: to_u32(coords.len()),
-                };
-                if !part.inv_h.is_finite() {
-                    // A part a few ulps tall with many edges: one band is as good as any.
-                    part.inv_h = 0.0;
-                    part.nbands = 1;
-                }
-                // Counting sort of the edges into bands: count, prefix-sum, fill.
-                counts.clear();
-                counts.resize(part.nbands as usize + 1, 0);
-                for e in edges.iter_mut() {
-                    let [_, ay] = coords[e.0 as usize];
-                    let [_, by] = coords[e.0 as usize + 1];
-                    let (b0, b1) = (part.band(ay.min(by)), part.band(ay.max(by)));
-                    *e = (e.0, to_u32(b0), to_u32(b1));
-                    for c in &mut counts[b0..=b1] {
-                        *c += 1;
-                    }
-                }
-                // Offsets are relative to the part's blob start; edges relative to its first vertex.
-                let header = part.nbands as usize + 1;
-                let mut acc = header;
-                for c in counts.iter_mut() {
-                    let n = *c as usize;
-                    *c = to_u32(acc);
-                    acc += n;
-                }
-                let vertices = coords.len() - coord_start as usize;
-                part.wide = acc > usize::from(u16::MAX) || vertices > usize::from(u16::MAX);
-                let mut local = vec![0u32; acc];
-                local[..header].copy_from_slice(&counts);
-                let mut cursor = counts;
-                for &(e, b0, b1) in &edges {
-                    for b in b0..=b1 {
-                        local[cursor[b as usize] as usize] = e - coord_start;
-                        cursor[b as usize] += 1;
-                    }
-                }
-                counts = cursor;
-                if part.wide {
-                    part.blob_start = to_u32(blob32.len());
-                    blob32.extend_from_slice(&local);
-                } else {
-                    part.blob_start = to_u32(blob16.len());
-                    // Every value is at most `acc` or `vertices`, both checked to fit.
-                    blob16.extend(local.iter().map(|&v| v as u16));
-                }
-                bbox = Some(match bbox {
-                    None => [min[0], min[1], max[0], max[1]],
-                    Some(b) => [
-                        b[0].min(min[0]),
-                        b[1].min(min[1]),
-                        b[2].max(max[0]),
-                        b[3].max(max[1]),
-                    ],
-                });
-                boxes.push(PartBox {
-                    envelope: AABB::from_corners(min, max),
-                    part: to_u32(parts.len()),
-                });
-                parts.push(part);
-            }
+            b.push(item, mp.borrow());
         }
-        coords.shrink_to_fit();
-        blob16.shrink_to_fit();
-        blob32.shrink_to_fit();
-        parts.shrink_to_fit();
-        let mut index = PolygonIndex {
-            coords,
-            parts,
-            blob16,
-            blob32,
-            tree: RTree::bulk_load_with_params(boxes),
-            grid: Grid::default(),
-            items: n_items,
-            bbox,
-        };
-        index.grid = index.build_grid();
-        index
+        b.finish(1)
+    }
+
+    /// [`PolygonIndex::from_items`] on up to `threads` threads: each indexes a run of the
+    /// items, and the runs are joined in order, into the same index.
+    ///
+    /// ```
+    /// use geo::{MultiPolygon, polygon};
+    /// let items: Vec<MultiPolygon<f64>> = (0..3000).map(|i| {
+    ///     let x = f64::from(i);
+    ///     MultiPolygon(vec![polygon![(x: x, y: 0.0), (x: x + 1.0, y: 0.0), (x: x, y: 1.0)]])
+    /// }).collect();
+    /// let refs: Vec<&MultiPolygon<f64>> = items.iter().collect();
+    /// let index = zone_index::PolygonIndex::from_slice(&refs, 2);
+    /// assert_eq!(index.len(), 3000);
+    /// assert_eq!(index.covering(1500.0, 0.0), vec![(1499, true), (1500, true)]);
+    /// ```
+    pub fn from_slice(items: &[&MultiPolygon<f64>], threads: usize) -> PolygonIndex {
+        // Below this, a thread costs more than it saves.
+        const MIN_ITEMS_PER_THREAD: usize = 1024;
+        let threads = threads.min(items.len() / MIN_ITEMS_PER_THREAD).max(1);
+        if threads == 1 {
+            return Self::from_items(items.iter().copied());
+        }
+        let per = items.len().div_ceil(threads);
+        let runs: Vec<Builder> = std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(per)
+                .enumerate()
+                .map(|(k, run)| {
+                    s.spawn(move || {
+                        let mut b = Builder::default();
+                        for (i, mp) in run.iter().enumerate() {
+                            b.push(k * per + i, mp);
+                        }
+                        b
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        let mut runs = runs.into_iter();
+        let mut all = runs.next().unwrap_or_default();
+        for run in runs {
+            all.append(run);
+        }
+        all.finish(threads)
     }
 
     /// Files every part under the grid cells its bounding box meets: as "inside" (by item) where
     /// no edge comes near the cell and the cell's centre is inside, as a part to test exactly
     /// where an edge comes near, and not at all where the cell is outside.
-    fn build_grid(&self) -> Grid {
+    fn build_grid(&self, threads: usize) -> Grid {
         let Some(bbox) = self.bbox else {
             return Grid::default();
         };
@@ -553,59 +461,88 @@ impl PolygonIndex {
         // it is looked up in. Edges are filed with twice the margin for the same reason.
         let margin_x = if grid.sx > 0.0 { 1e-6 / grid.sx } else { 0.0 } + 1e-9;
         let margin_y = if grid.sy > 0.0 { 1e-6 / grid.sy } else { 0.0 } + 1e-9;
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        let mut marks: Vec<bool> = Vec::new();
-        for (pi, part) in self.parts.iter().enumerate() {
-            let (cx0, cx1) = (
-                grid.col(part.min_x - 2.0 * margin_x),
-                grid.col(part.max_x + 2.0 * margin_x),
-            );
-            let (cy0, cy1) = (
-                grid.row(part.y0 - 2.0 * margin_y),
-                grid.row(part.max_y + 2.0 * margin_y),
-            );
-            let pw = cx1 - cx0 + 1;
-            marks.clear();
-            marks.resize(pw * (cy1 - cy0 + 1), false);
-            // Consecutive vertices, ring after ring: this also walks one made-up edge from each
-            // ring's last vertex to the next ring's first, which can only mark more cells
-            // (costing a little speed, never exactness).
-            let vertices = &self.coords[part.coord_start as usize..part.coord_end as usize];
-            for w in vertices.windows(2) {
-                let ([ax, ay], [bx, by]) = (w[0], w[1]);
-                let (ex0, ex1) = (
-                    grid.col(ax.min(bx) - 2.0 * margin_x),
-                    grid.col(ax.max(bx) + 2.0 * margin_x),
+        // Each part's cells, parts in order (on several threads, each a run of parts; the
+        // counting sort below is stable, so the grid is the same).
+        let file = |range: std::ops::Range<usize>| {
+            let mut pairs: Vec<(u32, u32)> = Vec::new();
+            let mut marks: Vec<bool> = Vec::new();
+            for (pi, part) in self
+                .parts
+                .iter()
+                .enumerate()
+                .take(range.end)
+                .skip(range.start)
+            {
+                let (cx0, cx1) = (
+                    grid.col(part.min_x - 2.0 * margin_x),
+                    grid.col(part.max_x + 2.0 * margin_x),
                 );
-                let (ey0, ey1) = (
-                    grid.row(ay.min(by) - 2.0 * margin_y),
-                    grid.row(ay.max(by) + 2.0 * margin_y),
+                let (cy0, cy1) = (
+                    grid.row(part.y0 - 2.0 * margin_y),
+                    grid.row(part.max_y + 2.0 * margin_y),
                 );
-                for cy in ey0.max(cy0)..=ey1.min(cy1) {
-                    for cx in ex0.max(cx0)..=ex1.min(cx1) {
-                        marks[(cy - cy0) * pw + (cx - cx0)] = true;
+                let pw = cx1 - cx0 + 1;
+                marks.clear();
+                marks.resize(pw * (cy1 - cy0 + 1), false);
+                // Consecutive vertices, ring after ring: this also walks one made-up edge from each
+                // ring's last vertex to the next ring's first, which can only mark more cells
+                // (costing a little speed, never exactness).
+                let vertices = &self.coords[part.coord_start as usize..part.coord_end as usize];
+                for w in vertices.windows(2) {
+                    let ([ax, ay], [bx, by]) = (w[0], w[1]);
+                    let (ex0, ex1) = (
+                        grid.col(ax.min(bx) - 2.0 * margin_x),
+                        grid.col(ax.max(bx) + 2.0 * margin_x),
+                    );
+                    let (ey0, ey1) = (
+                        grid.row(ay.min(by) - 2.0 * margin_y),
+                        grid.row(ay.max(by) + 2.0 * margin_y),
+                    );
+                    for cy in ey0.max(cy0)..=ey1.min(cy1) {
+                        for cx in ex0.max(cx0)..=ex1.min(cx1) {
+                            marks[(cy - cy0) * pw + (cx - cx0)] = true;
+                        }
+                    }
+                }
+                for cy in cy0..=cy1 {
+                    for cx in cx0..=cx1 {
+                        let cell = to_u32(cy * nx + cx);
+                        if marks[(cy - cy0) * pw + (cx - cx0)] {
+                            pairs.push((cell, to_u32(pi)));
+                            continue;
+                        }
+                        // No edge near the cell: all of it is inside, or all outside, like its centre.
+                        let centre_x = grid.x0 + (cx as f64 + 0.5) / grid.sx.max(f64::MIN_POSITIVE);
+                        let centre_y = grid.y0 + (cy as f64 + 0.5) / grid.sy.max(f64::MIN_POSITIVE);
+                        match self.locate_in_part(part, centre_x, centre_y) {
+                            Position::Inside => pairs.push((cell, part.item | INSIDE_BIT)),
+                            Position::Outside => {}
+                            // Cannot happen with no edge near; filing the part keeps it exact anyway.
+                            Position::OnBoundary => pairs.push((cell, to_u32(pi))),
+                        }
                     }
                 }
             }
-            for cy in cy0..=cy1 {
-                for cx in cx0..=cx1 {
-                    let cell = to_u32(cy * nx + cx);
-                    if marks[(cy - cy0) * pw + (cx - cx0)] {
-                        pairs.push((cell, to_u32(pi)));
-                        continue;
-                    }
-                    // No edge near the cell: all of it is inside, or all outside, like its centre.
-                    let centre_x = grid.x0 + (cx as f64 + 0.5) / grid.sx.max(f64::MIN_POSITIVE);
-                    let centre_y = grid.y0 + (cy as f64 + 0.5) / grid.sy.max(f64::MIN_POSITIVE);
-                    match self.locate_in_part(part, centre_x, centre_y) {
-                        Position::Inside => pairs.push((cell, part.item | INSIDE_BIT)),
-                        Position::Outside => {}
-                        // Cannot happen with no edge near; filing the part keeps it exact anyway.
-                        Position::OnBoundary => pairs.push((cell, to_u32(pi))),
-                    }
-                }
-            }
-        }
+            pairs
+        };
+        let n = self.parts.len();
+        let threads = threads.clamp(1, n.div_ceil(1024).max(1));
+        let pairs: Vec<(u32, u32)> = if threads == 1 {
+            file(0..n)
+        } else {
+            let per = n.div_ceil(threads);
+            std::thread::scope(|s| {
+                let runs: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let file = &file;
+                        s.spawn(move || file(t * per..((t + 1) * per).min(n)))
+                    })
+                    .collect();
+                runs.into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        };
         // Counting sort of the (cell, entry) pairs by cell.
         let mut offsets = vec![0u32; nx * ny + 1];
         for &(c, _) in &pairs {
@@ -1105,5 +1042,201 @@ pub fn position_by_scan(mp: &MultiPolygon<f64>, lon: f64, lat: f64) -> Position 
         Position::OnBoundary
     } else {
         Position::Outside
+    }
+}
+
+/// An index being built: the items' parts, vertices and band indexes so far.
+#[derive(Default)]
+struct Builder {
+    coords: Vec<[f64; 2]>,
+    parts: Vec<Part>,
+    boxes: Vec<PartBox>,
+    blob16: Vec<u16>,
+    blob32: Vec<u32>,
+    n_items: usize,
+    bbox: Option<[f64; 4]>,
+    /// Scratch: edges (first vertex, band range) of the current part.
+    edges: Vec<(u32, u32, u32)>,
+    counts: Vec<u32>,
+}
+
+impl Builder {
+    /// Adds item number `item`.
+    fn push(&mut self, item: usize, mp: &MultiPolygon<f64>) {
+        self.n_items = self.n_items.max(item + 1);
+        let item = u32::try_from(item)
+            .ok()
+            .filter(|&i| i < BOUNDARY_BIT)
+            .expect("fewer than 2^31 items, as documented");
+        for poly in &mp.0 {
+            let rings = std::iter::once(poly.exterior()).chain(poly.interiors());
+            let finite = rings
+                .clone()
+                .flat_map(|r| &r.0)
+                .all(|c| c.x.is_finite() && c.y.is_finite());
+            if !finite || poly.exterior().0.is_empty() {
+                continue;
+            }
+            let coord_start = to_u32(self.coords.len());
+            let (mut min, mut max) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+            self.edges.clear();
+            for ring in rings {
+                if ring.0.is_empty() {
+                    continue;
+                }
+                let ring_start = self.coords.len();
+                for c in &ring.0 {
+                    self.coords.push([c.x, c.y]);
+                    min = [min[0].min(c.x), min[1].min(c.y)];
+                    max = [max[0].max(c.x), max[1].max(c.y)];
+                }
+                if ring.0.first() != ring.0.last() {
+                    self.coords.push(self.coords[ring_start]);
+                }
+                for e in ring_start..self.coords.len() - 1 {
+                    self.edges.push((to_u32(e), 0, 0));
+                }
+            }
+            let n_edges = self.edges.len().max(1);
+            let height = max[1] - min[1];
+            let nbands = if height > 0.0 {
+                (n_edges / EDGES_PER_BAND).max(1)
+            } else {
+                1
+            };
+            let mut part = Part {
+                item,
+                y0: min[1],
+                max_y: max[1],
+                min_x: min[0],
+                max_x: max[0],
+                inv_h: if height > 0.0 {
+                    nbands as f64 / height
+                } else {
+                    0.0
+                },
+                blob_start: 0,
+                wide: false,
+                nbands: to_u32(nbands),
+                coord_start,
+                coord_end: to_u32(self.coords.len()),
+            };
+            if !part.inv_h.is_finite() {
+                // A part a few ulps tall with many edges: one band is as good as any.
+                part.inv_h = 0.0;
+                part.nbands = 1;
+            }
+            // Counting sort of the self.edges into bands: count, prefix-sum, fill.
+            self.counts.clear();
+            self.counts.resize(part.nbands as usize + 1, 0);
+            for e in self.edges.iter_mut() {
+                let [_, ay] = self.coords[e.0 as usize];
+                let [_, by] = self.coords[e.0 as usize + 1];
+                let (b0, b1) = (part.band(ay.min(by)), part.band(ay.max(by)));
+                *e = (e.0, to_u32(b0), to_u32(b1));
+                for c in &mut self.counts[b0..=b1] {
+                    *c += 1;
+                }
+            }
+            // Offsets are relative to the part's blob start; self.edges relative to its first vertex.
+            let header = part.nbands as usize + 1;
+            let mut acc = header;
+            for c in self.counts.iter_mut() {
+                let n = *c as usize;
+                *c = to_u32(acc);
+                acc += n;
+            }
+            let vertices = self.coords.len() - coord_start as usize;
+            part.wide = acc > usize::from(u16::MAX) || vertices > usize::from(u16::MAX);
+            let mut local = vec![0u32; acc];
+            local[..header].copy_from_slice(&self.counts);
+            let mut cursor = std::mem::take(&mut self.counts);
+            for &(e, b0, b1) in &self.edges {
+                for b in b0..=b1 {
+                    local[cursor[b as usize] as usize] = e - coord_start;
+                    cursor[b as usize] += 1;
+                }
+            }
+            self.counts = cursor;
+            if part.wide {
+                part.blob_start = to_u32(self.blob32.len());
+                self.blob32.extend_from_slice(&local);
+            } else {
+                part.blob_start = to_u32(self.blob16.len());
+                // Every value is at most `acc` or `vertices`, both checked to fit.
+                self.blob16.extend(local.iter().map(|&v| v as u16));
+            }
+            self.bbox = Some(match self.bbox {
+                None => [min[0], min[1], max[0], max[1]],
+                Some(b) => [
+                    b[0].min(min[0]),
+                    b[1].min(min[1]),
+                    b[2].max(max[0]),
+                    b[3].max(max[1]),
+                ],
+            });
+            self.boxes.push(PartBox {
+                envelope: AABB::from_corners(min, max),
+                part: to_u32(self.parts.len()),
+            });
+            self.parts.push(part);
+        }
+    }
+
+    /// Adds the items `other` holds after those this one holds: its parts' vertices and band
+    /// indexes move by what is here already (edges inside a band index count from their part's
+    /// first vertex, so they stay as they are).
+    fn append(&mut self, other: Builder) {
+        let (coords, blob16, blob32, parts) = (
+            self.coords.len(),
+            self.blob16.len(),
+            self.blob32.len(),
+            self.parts.len(),
+        );
+        // Sums past u32 panic as a sequential build does (see `PolygonIndex::new`).
+        let moved = |at: u32, by: usize| to_u32(at as usize + by);
+        self.parts.extend(other.parts.into_iter().map(|mut p| {
+            p.coord_start = moved(p.coord_start, coords);
+            p.coord_end = moved(p.coord_end, coords);
+            p.blob_start = moved(p.blob_start, if p.wide { blob32 } else { blob16 });
+            p
+        }));
+        self.boxes.extend(other.boxes.into_iter().map(|mut b| {
+            b.part = moved(b.part, parts);
+            b
+        }));
+        self.coords.extend_from_slice(&other.coords);
+        self.blob16.extend_from_slice(&other.blob16);
+        self.blob32.extend_from_slice(&other.blob32);
+        self.n_items = self.n_items.max(other.n_items);
+        self.bbox = match (self.bbox, other.bbox) {
+            (Some(a), Some(b)) => Some([
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ]),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// The index of the items added, its grid filed on `threads` threads.
+    fn finish(mut self, threads: usize) -> PolygonIndex {
+        self.coords.shrink_to_fit();
+        self.blob16.shrink_to_fit();
+        self.blob32.shrink_to_fit();
+        self.parts.shrink_to_fit();
+        let mut index = PolygonIndex {
+            coords: self.coords,
+            parts: self.parts,
+            blob16: self.blob16,
+            blob32: self.blob32,
+            tree: RTree::bulk_load_with_params(self.boxes),
+            grid: Grid::default(),
+            items: self.n_items,
+            bbox: self.bbox,
+        };
+        index.grid = index.build_grid(threads);
+        index
     }
 }

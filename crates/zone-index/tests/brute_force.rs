@@ -108,6 +108,54 @@ fn the_batch_path_answers_like_single_queries_on_one_and_two_threads() {
 }
 
 #[test]
+fn an_index_built_on_several_threads_answers_like_one_built_on_one() {
+    use crate::support::random_multipolygon;
+    let mut s = 77u64;
+    // Random parts with holes, clustered stars and empty items (numbered, never found),
+    // enough for every thread to take a run.
+    let mut items = synthetic::clustered_stars(2500, synthetic::SYRIA_BOX, 5);
+    for i in 0..1500 {
+        items.insert(i * 2, random_multipolygon(&mut s));
+    }
+    items.insert(1234, geo::MultiPolygon(vec![]));
+    items.push(geo::MultiPolygon(vec![]));
+    let refs: Vec<&geo::MultiPolygon<f64>> = items.iter().collect();
+    let one = PolygonIndex::from_items(&items);
+    let mut points = synthetic::uniform_points(4000, synthetic::SYRIA_BOX, 6);
+    points.extend((0..2000).map(|_| {
+        let r = |s: &mut u64| (next(s) % 10_000) as f64 / 1000.0;
+        (r(&mut s), r(&mut s))
+    }));
+    let (mut hits, mut boxed) = (0, 0);
+    for threads in [2, 3, 4] {
+        let many = PolygonIndex::from_slice(&refs, threads);
+        assert_eq!(many.len(), one.len());
+        assert_eq!(many.heap_bytes(), one.heap_bytes(), "{threads} threads");
+        for &(lon, lat) in &points {
+            let want = one.covering(lon, lat);
+            hits += want.len();
+            assert_eq!(
+                many.covering(lon, lat),
+                want,
+                "({lon}, {lat}), {threads} threads"
+            );
+        }
+        assert_eq!(
+            many.covering_many(&points, 2),
+            one.covering_many(&points, 2)
+        );
+        for w in points.windows(2).step_by(50) {
+            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+            let bbox = [x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)];
+            let want = one.items_meeting_box(bbox);
+            boxed += want.len();
+            assert_eq!(many.items_meeting_box(bbox), want, "{bbox:?}");
+        }
+    }
+    assert!(hits > 1000 && boxed > 1000, "{hits} {boxed}");
+}
+
+#[test]
 fn the_polygon_layer_agrees_with_a_scan_on_clustered_star_polygons() {
     let items = synthetic::clustered_stars(2000, synthetic::SYRIA_BOX, 3);
     let index = PolygonIndex::new(items.clone());
