@@ -4,8 +4,8 @@
 //! and `zonetrack query --csv`.
 //!
 //! Memory for a batch is bounded by its input: answers are computed and written a chunk of
-//! points at a time ([`write_answers`]; a chunk is larger over a large index), and only the first [`BatchLimits::max_errors`] bad
-//! lines are kept (the rest are counted).
+//! points at a time ([`write_answers`], [`ZoneIndex::batch_chunk`] points), and only the first
+//! [`BatchLimits::max_errors`] bad lines are kept (the rest are counted).
 
 use std::io::Write;
 
@@ -14,11 +14,6 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use zone_index::{Covering, ZoneIndex};
-
-/// Points answered together over a small index: enough for the index's batch path to pay off,
-/// small enough that a chunk's answer is never much memory. Over an index larger than the CPU
-/// caches, [`ZoneIndex::batch_chunk`] points are (see `zone_index::LARGE_INDEX_BATCH_CHUNK`).
-pub const ANSWER_CHUNK: usize = zone_index::BATCH_CHUNK;
 
 /// What a batch may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -852,7 +847,7 @@ mod tests {
         let index = ZoneIndex::new(std::sync::Arc::new(geodata::Dataset::embedded()));
         // Daraa, then a point in the sea, repeated past one chunk.
         let mut text = String::from("lon,lat,id\n");
-        for i in 0..(ANSWER_CHUNK + 10) {
+        for i in 0..(zone_index::BATCH_CHUNK + 10) {
             if i % 2 == 0 {
                 text.push_str(&format!("36.1,32.617,d{i}\n"));
             } else {
@@ -892,8 +887,8 @@ mod tests {
         let v: Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["count"], b.points.len());
         assert_eq!(
-            v["results"][ANSWER_CHUNK + 2]["id"],
-            format!("d{}", ANSWER_CHUNK + 2)
+            v["results"][zone_index::BATCH_CHUNK + 2]["id"],
+            format!("d{}", zone_index::BATCH_CHUNK + 2)
         );
         assert_eq!(v["error_count"], 0);
         assert_eq!(v["data_version"], "v1");

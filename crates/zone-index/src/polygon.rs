@@ -205,8 +205,9 @@ pub const BATCH_CHUNK: usize = 4096;
 
 /// Points a caller should query at once over a larger index: the curve order finds a zone's
 /// edges still in cache only when the batch holds many points near each zone. zones-100k
-/// (100,000 zones, 3.7 M vertices) x 1 M points: answered in chunks of 4,096 in 1.2 s, in
-/// chunks of 262,144 in 0.65 s. The answer stays a few MB per zone covering each point.
+/// (100,000 zones, 3.7 M vertices) x 1 M points: answered and written in chunks of 4,096 in
+/// 1.2 s, in chunks of 262,144 in 0.65 s. Such a chunk's answer is 4 MB per zone covering
+/// each point.
 pub const LARGE_INDEX_BATCH_CHUNK: usize = 1 << 18;
 
 /// In a grid entry: the cell lies wholly inside the item whose number is in the other bits.
@@ -380,25 +381,12 @@ impl PolygonIndex {
         if threads == 1 {
             return Self::from_items(items.iter().copied());
         }
-        let per = items.len().div_ceil(threads);
-        let runs: Vec<Builder> = std::thread::scope(|s| {
-            let handles: Vec<_> = items
-                .chunks(per)
-                .enumerate()
-                .map(|(k, run)| {
-                    s.spawn(move || {
-                        let mut b = Builder::default();
-                        for (i, mp) in run.iter().enumerate() {
-                            b.push(k * per + i, mp);
-                        }
-                        b
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+        let runs = in_runs(items.len(), threads, |run| {
+            let mut b = Builder::default();
+            for (i, mp) in items[run.clone()].iter().enumerate() {
+                b.push(run.start + i, mp);
+            }
+            b
         });
         let mut runs = runs.into_iter();
         let mut all = runs.next().unwrap_or_default();
@@ -463,16 +451,10 @@ impl PolygonIndex {
         let margin_y = if grid.sy > 0.0 { 1e-6 / grid.sy } else { 0.0 } + 1e-9;
         // Each part's cells, parts in order (on several threads, each a run of parts; the
         // counting sort below is stable, so the grid is the same).
-        let file = |range: std::ops::Range<usize>| {
+        let file = |run: std::ops::Range<usize>| {
             let mut pairs: Vec<(u32, u32)> = Vec::new();
             let mut marks: Vec<bool> = Vec::new();
-            for (pi, part) in self
-                .parts
-                .iter()
-                .enumerate()
-                .take(range.end)
-                .skip(range.start)
-            {
+            for (pi, part) in run.clone().zip(&self.parts[run]) {
                 let (cx0, cx1) = (
                     grid.col(part.min_x - 2.0 * margin_x),
                     grid.col(part.max_x + 2.0 * margin_x),
@@ -511,13 +493,15 @@ impl PolygonIndex {
                             pairs.push((cell, to_u32(pi)));
                             continue;
                         }
-                        // No edge near the cell: all of it is inside, or all outside, like its centre.
+                        // No edge near the cell: all of it is inside, or all outside, like
+                        // its centre.
                         let centre_x = grid.x0 + (cx as f64 + 0.5) / grid.sx.max(f64::MIN_POSITIVE);
                         let centre_y = grid.y0 + (cy as f64 + 0.5) / grid.sy.max(f64::MIN_POSITIVE);
                         match self.locate_in_part(part, centre_x, centre_y) {
                             Position::Inside => pairs.push((cell, part.item | INSIDE_BIT)),
                             Position::Outside => {}
-                            // Cannot happen with no edge near; filing the part keeps it exact anyway.
+                            // Cannot happen with no edge near; filing the part keeps it
+                            // exact anyway.
                             Position::OnBoundary => pairs.push((cell, to_u32(pi))),
                         }
                     }
@@ -525,24 +509,9 @@ impl PolygonIndex {
             }
             pairs
         };
+        // Runs of at least 1,024 parts: below that a thread costs more than it saves.
         let n = self.parts.len();
-        let threads = threads.clamp(1, n.div_ceil(1024).max(1));
-        let pairs: Vec<(u32, u32)> = if threads == 1 {
-            file(0..n)
-        } else {
-            let per = n.div_ceil(threads);
-            std::thread::scope(|s| {
-                let runs: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let file = &file;
-                        s.spawn(move || file(t * per..((t + 1) * per).min(n)))
-                    })
-                    .collect();
-                runs.into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            })
-        };
+        let pairs: Vec<(u32, u32)> = in_runs(n, threads.min(n.div_ceil(1024)), file).concat();
         // Counting sort of the (cell, entry) pairs by cell.
         let mut offsets = vec![0u32; nx * ny + 1];
         for &(c, _) in &pairs {
@@ -850,9 +819,8 @@ impl PolygonIndex {
         threads: usize,
         keep: &(dyn Fn(usize) -> bool + Sync),
     ) -> Vec<(Vec<u32>, Vec<u32>)> {
-        let threads = threads.clamp(1, points.len().max(1));
-        let chunk = points.len().div_ceil(threads).max(1);
-        let work = |slice: &[(f64, f64)]| {
+        in_runs(points.len(), threads, |run| {
+            let slice = &points[run];
             let mut counts = Vec::with_capacity(slice.len());
             let mut hits = Vec::with_capacity(slice.len());
             for &(lon, lat) in slice {
@@ -863,24 +831,33 @@ impl PolygonIndex {
                 counts.push(to_u32(hits.len() - before));
             }
             (counts, hits)
-        };
-        if threads == 1 {
-            return vec![work(points)];
-        }
-        std::thread::scope(|s| {
-            let handles: Vec<_> = points
-                .chunks(chunk)
-                .map(|c| s.spawn(move || work(c)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(r) => r,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
         })
     }
+}
+
+/// `work` over `0..n` split into up to `threads` runs, each on its own thread (the calling one
+/// alone for one run), the results in run order. A panic in a run is resumed here.
+fn in_runs<T: Send>(
+    n: usize,
+    threads: usize,
+    work: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        return vec![work(0..n)];
+    }
+    let per = n.div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .step_by(per)
+            .map(|start| s.spawn(move || work(start..(start + per).min(n))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// A band index entry: 16 or 32 bits.
@@ -1126,7 +1103,7 @@ impl Builder {
                 part.inv_h = 0.0;
                 part.nbands = 1;
             }
-            // Counting sort of the self.edges into bands: count, prefix-sum, fill.
+            // Counting sort of the edges into bands: count, prefix-sum, fill.
             self.counts.clear();
             self.counts.resize(part.nbands as usize + 1, 0);
             for e in self.edges.iter_mut() {
@@ -1138,7 +1115,7 @@ impl Builder {
                     *c += 1;
                 }
             }
-            // Offsets are relative to the part's blob start; self.edges relative to its first vertex.
+            // Offsets are relative to the part's blob start; edges relative to its first vertex.
             let header = part.nbands as usize + 1;
             let mut acc = header;
             for c in self.counts.iter_mut() {
@@ -1166,15 +1143,7 @@ impl Builder {
                 // Every value is at most `acc` or `vertices`, both checked to fit.
                 self.blob16.extend(local.iter().map(|&v| v as u16));
             }
-            self.bbox = Some(match self.bbox {
-                None => [min[0], min[1], max[0], max[1]],
-                Some(b) => [
-                    b[0].min(min[0]),
-                    b[1].min(min[1]),
-                    b[2].max(max[0]),
-                    b[3].max(max[1]),
-                ],
-            });
+            self.widen(Some([min[0], min[1], max[0], max[1]]));
             self.boxes.push(PartBox {
                 envelope: AABB::from_corners(min, max),
                 part: to_u32(self.parts.len()),
@@ -1209,7 +1178,12 @@ impl Builder {
         self.blob16.extend_from_slice(&other.blob16);
         self.blob32.extend_from_slice(&other.blob32);
         self.n_items = self.n_items.max(other.n_items);
-        self.bbox = match (self.bbox, other.bbox) {
+        self.widen(other.bbox);
+    }
+
+    /// Widens the box of everything added to take in `bbox`.
+    fn widen(&mut self, bbox: Option<[f64; 4]>) {
+        self.bbox = match (self.bbox, bbox) {
             (Some(a), Some(b)) => Some([
                 a[0].min(b[0]),
                 a[1].min(b[1]),
