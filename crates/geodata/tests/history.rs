@@ -152,6 +152,25 @@ fn a_crash_between_log_and_files_is_repaired_on_load_and_a_torn_line_dropped() {
     assert_eq!(again.state().unwrap().revision(), 1);
 }
 
+/// `load_once` (the one-shot commands' load) gives what `load` gives, writes the revisions the
+/// files lack as `load` does, and keeps nothing: a later edit through the store reads the folder
+/// again.
+#[test]
+fn a_one_shot_load_repairs_like_a_load_and_keeps_no_copy() {
+    let (_tmp, dir, store, id) = opened("history-once");
+    commit_rename(&store, &id, "logged, not flushed");
+    drop(store);
+    let once = DirectoryStore::new(&dir);
+    let data = once.load_once().unwrap();
+    assert_eq!(zone_name(&data, &id), "logged, not flushed");
+    assert_eq!(geodata::load_dir(&dir).unwrap(), data, "the files follow");
+    assert!(once.state().is_none(), "no copy kept");
+    assert_eq!(DirectoryStore::new(&dir).load().unwrap(), data);
+    commit_rename(&once, &id, "renamed after");
+    assert_eq!(once.state().unwrap().revision(), 2);
+    assert_eq!(log_lines(&dir).len(), 2);
+}
+
 #[test]
 fn files_edited_by_hand_while_the_store_runs_become_a_revision() {
     let (_tmp, dir) = folder("history-by-hand");

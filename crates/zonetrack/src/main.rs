@@ -333,25 +333,39 @@ fn parse_day(s: &str) -> Result<Date, String> {
 
 /// Loads `--data DIR`, `--store URL` or the embedded set; validation problems come back one a
 /// line.
+/// Loads the data for a command that reads it once.
 fn load(data: &Source) -> Result<Dataset> {
-    load_from(&*data.store(false)?, data)
+    data.store(false)?
+        .load_once()
+        .map_err(|e| problems(e, data))
 }
 
-/// Loads from `store`; validation problems come back one a line.
+/// Loads from `store`, which keeps its copy to serve edits and reloads from.
 fn load_from(store: &dyn Store, data: &Source) -> Result<Dataset> {
-    store.load().map_err(|e| match e {
+    store.load().map_err(|e| problems(e, data))
+}
+
+/// Validation problems one a line, then how many and where.
+fn problems(e: GeodataError, data: &Source) -> anyhow::Error {
+    match e {
         GeodataError::Invalid(problems) => anyhow::anyhow!(
             "{problems}\n{} problem(s) in {}",
             problems.0.len(),
             data.describe()
         ),
         other => anyhow::Error::new(other),
-    })
+    }
+}
+
+/// Leaves `value` to the end of the process, which a one-shot command reaches next: the system
+/// takes the memory back at once, where freeing 100,000 zones one by one takes 50 ms.
+fn keep_until_exit<T>(value: T) {
+    std::mem::forget(value);
 }
 
 fn validate(data: &Source) -> Result<ExitCode> {
     let label = data.describe();
-    let result = data.store(false)?.load();
+    let result = data.store(false)?.load_once();
     match result {
         Ok(data) => {
             println!(
@@ -363,6 +377,7 @@ fn validate(data: &Source) -> Result<ExitCode> {
                 data.events.len(),
                 data.reference.len()
             );
+            keep_until_exit(data);
             Ok(ExitCode::SUCCESS)
         }
         Err(GeodataError::Invalid(problems)) => {
@@ -665,7 +680,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (indexed, input)
             });
             let (index, clock) = indexed?;
-            match (csv, input, points, lon, lat) {
+            let answered = match (csv, input, points, lon, lat) {
                 (Some(file), Some(input), _, _, _) => {
                     query::batch(&index, &file, input?, at, out.as_deref(), &clock)
                 }
@@ -680,7 +695,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .map(|()| ExitCode::SUCCESS)
                 }
                 _ => bail!("give --lon and --lat, or --csv FILE, or --points FILE"),
-            }
+            };
+            keep_until_exit(index);
+            answered
         }
         Command::Areas {
             kind,
