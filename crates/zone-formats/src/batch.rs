@@ -668,6 +668,37 @@ impl Answers {
     }
 }
 
+/// Answers `points` a chunk at a time (`index.batch_chunk()` points) and gives each chunk with
+/// its answers to `write`, in order. With more than one chunk, the next chunk is answered on
+/// another thread while `write` formats this one: writing is one thread's work, and on a large
+/// batch it took as long as the answers. At most two chunks are answered ahead, so memory stays
+/// bounded. An error from `write` stops the answering and is returned.
+fn answer_chunks(
+    index: &ZoneIndex,
+    points: &[BatchPoint],
+    at: Option<Date>,
+    mut write: impl FnMut(&[BatchPoint], &Answers) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let size = index.batch_chunk();
+    if points.len() <= size {
+        return write(points, &Answers::new(index, points, at));
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        s.spawn(move || {
+            for chunk in points.chunks(size) {
+                // A closed channel: the writer stopped on an error.
+                if tx.send((chunk, Answers::new(index, chunk, at))).is_err() {
+                    break;
+                }
+            }
+        });
+        // `rx` is dropped on an early return, which ends the thread at its next send.
+        rx.into_iter()
+            .try_for_each(|(chunk, answers)| write(chunk, &answers))
+    })
+}
+
 /// How a batch's answer is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnswerFormat {
@@ -741,8 +772,7 @@ pub fn write_answers_kept<W: Write>(
             // Rows are echoed as written and the zones appended: one buffer for the whole
             // batch, nothing allocated per row.
             let mut line = String::new();
-            for chunk in batch.points.chunks(index.batch_chunk()) {
-                let answers = Answers::new(index, chunk, at);
+            answer_chunks(index, &batch.points, at, |chunk, answers| {
                 for (i, p) in chunk.iter().enumerate() {
                     line.clear();
                     line.push_str(batch.row(p));
@@ -762,15 +792,15 @@ pub fn write_answers_kept<W: Write>(
                     out.write_all(line.as_bytes())?;
                 }
                 progress(chunk.len());
-            }
+                Ok(())
+            })?;
             out.flush()
         }
         AnswerFormat::Json { data_version } => {
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
             write!(out, "{{\"count\":{},\"results\":[", batch.points.len())?;
             let mut first = true;
-            for chunk in batch.points.chunks(index.batch_chunk()) {
-                let answers = Answers::new(index, chunk, at);
+            answer_chunks(index, &batch.points, at, |chunk, answers| {
                 for (i, p) in chunk.iter().enumerate() {
                     let cover = answers.get(i);
                     if !first {
@@ -795,7 +825,8 @@ pub fn write_answers_kept<W: Write>(
                     serde_json::to_writer(&mut out, &answer)?;
                 }
                 progress(chunk.len());
-            }
+                Ok(())
+            })?;
             out.write_all(b"],\"errors\":")?;
             let errors: Vec<ErrorAnswer<'_>> = batch
                 .errors
@@ -845,9 +876,10 @@ mod tests {
     #[test]
     fn answers_are_written_in_input_order_across_chunks() {
         let index = ZoneIndex::new(std::sync::Arc::new(geodata::Dataset::embedded()));
-        // Daraa, then a point in the sea, repeated past one chunk.
+        // Daraa, then a point in the sea, repeated over several chunks (answered on another
+        // thread, ahead of the writing).
         let mut text = String::from("lon,lat,id\n");
-        for i in 0..(zone_index::BATCH_CHUNK + 10) {
+        for i in 0..(3 * zone_index::BATCH_CHUNK + 10) {
             if i % 2 == 0 {
                 text.push_str(&format!("36.1,32.617,d{i}\n"));
             } else {
@@ -892,6 +924,48 @@ mod tests {
         );
         assert_eq!(v["error_count"], 0);
         assert_eq!(v["data_version"], "v1");
+    }
+
+    #[test]
+    fn a_writer_that_fails_stops_the_answering_and_its_error_comes_back() {
+        /// Takes `left` bytes, then fails: a client gone mid-answer.
+        struct Gone {
+            left: usize,
+        }
+        impl Write for Gone {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.left == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+                }
+                let n = buf.len().min(self.left);
+                self.left -= n;
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let index = ZoneIndex::new(std::sync::Arc::new(geodata::Dataset::embedded()));
+        let mut text = String::from("lon,lat\n");
+        for _ in 0..(8 * zone_index::BATCH_CHUNK) {
+            text.push_str("36.1,32.617\n");
+        }
+        let b = parse_csv(&text, BatchLimits::NONE).unwrap();
+        for format in [
+            AnswerFormat::Csv,
+            AnswerFormat::Json {
+                data_version: "v1".into(),
+            },
+        ] {
+            let mut seen = 0;
+            let failed = write_answers(&index, &b, None, &format, Gone { left: 100_000 }, |n| {
+                seen += n
+            })
+            .unwrap_err();
+            assert_eq!(failed.kind(), std::io::ErrorKind::BrokenPipe);
+            // Stopped at the chunk the writer failed in, not after answering the rest.
+            assert!(seen < b.points.len(), "{format:?}: {seen} points written");
+        }
     }
 
     #[test]
