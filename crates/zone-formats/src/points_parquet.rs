@@ -510,8 +510,9 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
     let source = locate(&schema, geo.as_deref())?;
     let date_column = find(&schema, DATE_NAMES);
     let out_schema = answer_schema(&schema, options.nearest > 0)?;
+    let batch_size = ROWS_PER_BATCH.max(index.batch_chunk());
     let reader = builder
-        .with_batch_size(ROWS_PER_BATCH.max(index.batch_chunk()))
+        .with_batch_size(batch_size)
         .build()
         .map_err(unreadable)?;
     // Snappy: fast, and read by every Parquet reader there is.
@@ -527,61 +528,30 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
     let zones = &index.dataset().zones;
     let key = |zone: usize| zones.get(zone).map_or("", |z| z.meta.id.as_str());
     let mut answered = PointsAnswered::default();
-    let mut first_row = 0usize;
-    let mut reader = reader;
-    loop {
+    // Reading and answering a record batch, then writing it, are two stages: with more than one
+    // record batch, the next is read and answered on another thread while this one is written
+    // (writing Parquet is one thread's work, and took as long as answering on both cores).
+    let mut write = |read: ReadBatch| -> Result<(), PointsError> {
         let clock = std::time::Instant::now();
-        let Some(batch) = reader.next() else {
-            answered.times.read += clock.elapsed();
-            break;
-        };
-        let batch = batch.map_err(|e| {
-            BatchRefused::Unreadable(format!(
-                "{}: reading rows from {first_row} on: {e}",
-                source.describe(&schema)
-            ))
-        })?;
+        let AnsweredBatch {
+            batch,
+            ok,
+            cover,
+            found,
+            errors,
+            error_count,
+            times,
+        } = read?;
         let n = batch.num_rows();
-        let coords = coordinates(&source, &batch);
-        let days = dates(date_column.map(|i| batch.column(i)), n);
-        // Rows grouped by day, so each group goes through the index's batch path.
-        let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
-        let mut point = vec![(0.0, 0.0); n];
-        let mut ok = vec![false; n];
-        for (row, (c, d)) in coords.into_iter().zip(days).enumerate() {
-            let read = c.and_then(|p| d.map(|d| (p, d)));
-            match read {
-                Ok((p, d)) => {
-                    point[row] = p;
-                    ok[row] = true;
-                    by_date.entry(d.or(options.at)).or_default().push(row);
-                }
-                Err(message) => {
-                    if answered.errors.len() < options.limits.max_errors {
-                        answered.errors.push(BatchError {
-                            line: first_row + row,
-                            message,
-                        });
-                    }
-                    answered.error_count += 1;
-                }
+        for mut e in errors {
+            if answered.errors.len() < options.limits.max_errors {
+                e.line += answered.rows;
+                answered.errors.push(e);
             }
         }
-        answered.times.read += clock.elapsed();
-        let clock = std::time::Instant::now();
-        let mut cover: Vec<Vec<zone_index::Covering>> = vec![Vec::new(); n];
-        let mut day_of = vec![None; n];
-        for (day, members) in by_date {
-            let pts: Vec<(f64, f64)> = members.iter().map(|&r| point[r]).collect();
-            for (row, c) in members.into_iter().zip(index.covering_many(&pts, day)) {
-                cover[row] = c;
-                day_of[row] = day;
-            }
-        }
-        let found = (options.nearest > 0)
-            .then(|| nearest_rows(index, options.nearest, &point, &ok, &day_of, &cover, keep));
-        answered.times.answer += clock.elapsed();
-        let clock = std::time::Instant::now();
+        answered.error_count += error_count;
+        answered.times.read += times.read;
+        answered.times.answer += times.answer;
         let mut zone_lists = ListBuilder::with_capacity(StringBuilder::new(), n)
             .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
         for (readable, covering) in ok.iter().zip(&cover) {
@@ -628,13 +598,153 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         writer.write(&answer).map_err(PointsError::Write)?;
         answered.times.write += clock.elapsed();
         answered.rows += n;
-        first_row += n;
         progress(n);
+        Ok(())
+    };
+    let read = BatchReader {
+        index,
+        options,
+        keep,
+        source: &source,
+        schema: &schema,
+        date_column,
+        first_row: 0,
+    };
+    if rows <= batch_size {
+        read.run(reader, |b| {
+            write(b)?;
+            Ok(true)
+        })?;
+    } else {
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            // A closed channel: the writer stopped on an error.
+            s.spawn(move || read.run(reader, |b| Ok(tx.send(b).is_ok())));
+            // `rx` is dropped on an early return, which ends the reader at its next send.
+            rx.into_iter().try_for_each(&mut write)
+        })?;
     }
     let clock = std::time::Instant::now();
     writer.close().map_err(PointsError::Write)?;
     answered.times.write += clock.elapsed();
     Ok(answered)
+}
+
+/// A record batch read and answered, or why it could not be read.
+type ReadBatch = Result<AnsweredBatch, PointsError>;
+
+/// A record batch read and answered, for the writer: which rows could be read, their zones (and
+/// nearest zones when asked), and the first rows that could not (numbered from the batch's first
+/// row).
+struct AnsweredBatch {
+    batch: RecordBatch,
+    ok: Vec<bool>,
+    cover: Vec<Vec<zone_index::Covering>>,
+    found: Option<Vec<Vec<(usize, f64)>>>,
+    errors: Vec<BatchError>,
+    error_count: usize,
+    times: PhaseTimes,
+}
+
+/// What reading and answering record batches needs.
+struct BatchReader<'a> {
+    index: &'a ZoneIndex,
+    options: &'a PointsOptions,
+    keep: &'a (dyn Fn(usize) -> bool + Sync),
+    source: &'a Source,
+    schema: &'a Schema,
+    date_column: Option<usize>,
+    first_row: usize,
+}
+
+impl BatchReader<'_> {
+    /// Reads and answers every record batch of `reader`, giving each to `give` (which says
+    /// whether to go on); stops after the first error, given too.
+    fn run(
+        mut self,
+        reader: impl Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>,
+        mut give: impl FnMut(ReadBatch) -> Result<bool, PointsError>,
+    ) -> Result<(), PointsError> {
+        for batch in reader {
+            let answered = self.answer(batch);
+            let failed = answered.is_err();
+            if !give(answered)? || failed {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn answer(&mut self, batch: Result<RecordBatch, arrow_schema::ArrowError>) -> ReadBatch {
+        let clock = std::time::Instant::now();
+        let first_row = self.first_row;
+        let batch = batch.map_err(|e| {
+            BatchRefused::Unreadable(format!(
+                "{}: reading rows from {first_row} on: {e}",
+                self.source.describe(self.schema)
+            ))
+        })?;
+        let n = batch.num_rows();
+        self.first_row += n;
+        let coords = coordinates(self.source, &batch);
+        let days = dates(self.date_column.map(|i| batch.column(i)), n);
+        // Rows grouped by day, so each group goes through the index's batch path.
+        let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
+        let mut point = vec![(0.0, 0.0); n];
+        let mut ok = vec![false; n];
+        let mut errors = Vec::new();
+        let mut error_count = 0;
+        for (row, (c, d)) in coords.into_iter().zip(days).enumerate() {
+            match c.and_then(|p| d.map(|d| (p, d))) {
+                Ok((p, d)) => {
+                    point[row] = p;
+                    ok[row] = true;
+                    by_date.entry(d.or(self.options.at)).or_default().push(row);
+                }
+                Err(message) => {
+                    if errors.len() < self.options.limits.max_errors {
+                        errors.push(BatchError { line: row, message });
+                    }
+                    error_count += 1;
+                }
+            }
+        }
+        let read = clock.elapsed();
+        let clock = std::time::Instant::now();
+        let mut cover: Vec<Vec<zone_index::Covering>> = vec![Vec::new(); n];
+        let mut day_of = vec![None; n];
+        for (day, members) in by_date {
+            let pts: Vec<(f64, f64)> = members.iter().map(|&r| point[r]).collect();
+            for (row, c) in members.into_iter().zip(self.index.covering_many(&pts, day)) {
+                cover[row] = c;
+                day_of[row] = day;
+            }
+        }
+        let found = (self.options.nearest > 0).then(|| {
+            nearest_rows(
+                self.index,
+                self.options.nearest,
+                &point,
+                &ok,
+                &day_of,
+                &cover,
+                self.keep,
+            )
+        });
+        Ok(AnsweredBatch {
+            batch,
+            ok,
+            cover,
+            found,
+            errors,
+            error_count,
+            times: PhaseTimes {
+                read,
+                answer: clock.elapsed(),
+                write: Default::default(),
+            },
+        })
+    }
 }
 
 /// The `k` nearest zones not covering each readable row (those `keep` keeps), with distances
@@ -886,6 +996,71 @@ mod tests {
             assert!((got_km.value(i) - n.distance_km).abs() < 0.001);
         }
         assert!(near.is_null(2));
+    }
+
+    #[test]
+    fn a_file_of_several_record_batches_is_answered_in_order_with_bad_rows_numbered() {
+        // Past two record batches: the next is read and answered while one is written.
+        let n = 2 * ROWS_PER_BATCH + 1000;
+        let places = [(36.1, 32.617), (34.0, 34.0), (40.15, 35.33), (36.1, 95.0)];
+        let bad = |row: usize| row % 50_000 == 49_999;
+        let mut geometry = BinaryBuilder::new();
+        for row in 0..n {
+            let (x, y) = if bad(row) { places[3] } else { places[row % 3] };
+            geometry.append_value(wkb(x, y));
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("geometry", DataType::Binary, false),
+        ]));
+        let ids = Int64Array::from_iter_values(0..n as i64);
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(ids), Arc::new(geometry.finish())]).unwrap();
+        let at = Some(day("2018-02-07"));
+        let options = PointsOptions {
+            at,
+            nearest: 0,
+            limits: BatchLimits::NONE,
+        };
+        let mut out = Vec::new();
+        let mut told = Vec::new();
+        let answered = answer_parquet(
+            &index(),
+            parquet(&batch, Some(WKB_GEO)),
+            &options,
+            &mut out,
+            |rows| told.push(rows),
+            &|_| true,
+        )
+        .unwrap();
+        assert_eq!(answered.rows, n);
+        assert_eq!(told.iter().sum::<usize>(), n);
+        assert!(told.len() > 2, "{told:?}");
+        let lines: Vec<usize> = answered.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![49_999, 99_999]);
+        assert_eq!(answered.error_count, 2);
+        let index = index();
+        let expected: Vec<Vec<String>> = places[..3]
+            .iter()
+            .map(|&(x, y)| keys(&index, x, y, at))
+            .collect();
+        assert!(!expected[0].is_empty() && expected[1].is_empty());
+        let reader = Reader::try_new(bytes::Bytes::from(out)).unwrap();
+        let mut row = 0;
+        for batch in reader.build().unwrap() {
+            let batch = batch.unwrap();
+            let ids = batch
+                .column_by_name("id")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            for (i, got) in zones(&batch).into_iter().enumerate() {
+                assert_eq!(ids.value(i), row as i64);
+                let want = (!bad(row)).then(|| expected[row % 3].clone());
+                assert_eq!(got, want, "row {row}");
+                row += 1;
+            }
+        }
+        assert_eq!(row, n);
     }
 
     #[test]

@@ -336,6 +336,7 @@ pub fn points(
         nearest: nearest.unwrap_or(0),
         limits: batch::BatchLimits::NONE,
     };
+    let started = std::time::Instant::now();
     let answered = zone_formats::points_parquet::answer_parquet(
         index,
         open()?,
@@ -360,10 +361,12 @@ pub fn points(
             None => "writing to standard output".into(),
         }),
     })?;
+    // Past one record batch, reading and answering go on beside the writing: the three overlap.
     clock.report(&[
         ("read", answered.times.read),
         ("answer", answered.times.answer),
         ("write", answered.times.write),
+        ("read to written", started.elapsed()),
     ]);
     for e in &answered.errors {
         eprintln!("{}: row {}: {}", file.display(), e.line, e.message);
