@@ -559,8 +559,8 @@ fn proof(mp: &MultiPolygon<f64>, parts_in_holes: bool) -> bool {
         &segments,
         |s| s.bbox,
         |a, b| {
-            // Neighbours on a ring share a vertex and pass whatever they meet in: asked first,
-            // so that most pairs (two per segment) skip the exact intersection.
+            // Neighbours on a ring share a vertex and pass however they meet: asked first, so
+            // that most pairs a sweep finds (two per segment) skip the exact intersection.
             let neighbours =
                 a.ring == b.ring && (a.line.start == b.line.end || a.line.end == b.line.start);
             if neighbours {

@@ -668,11 +668,35 @@ impl Answers {
     }
 }
 
+/// Gives each of `items` to `consume`, in order, stopping at its first error, which is
+/// returned. With `ahead`, the items are made on another thread while `consume` takes the one
+/// before (a batch's writing is one thread's work, and on a large batch took as long as its
+/// answers); at most two are made ahead, so memory stays bounded, and an error of `consume`
+/// stops the making at its next item.
+pub(crate) fn made_ahead<T: Send, E>(
+    mut items: impl Iterator<Item = T> + Send,
+    ahead: bool,
+    consume: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E> {
+    if !ahead {
+        return items.try_for_each(consume);
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        s.spawn(move || {
+            for item in items {
+                // A closed channel: `consume` failed and `rx` is gone.
+                if tx.send(item).is_err() {
+                    break;
+                }
+            }
+        });
+        rx.into_iter().try_for_each(consume)
+    })
+}
+
 /// Answers `points` a chunk at a time (`index.batch_chunk()` points) and gives each chunk with
-/// its answers to `write`, in order. With more than one chunk, the next chunk is answered on
-/// another thread while `write` formats this one: writing is one thread's work, and on a large
-/// batch it took as long as the answers. At most two chunks are answered ahead, so memory stays
-/// bounded. An error from `write` stops the answering and is returned.
+/// its answers to `write`, in order; past one chunk, the next is answered while one is written.
 fn answer_chunks(
     index: &ZoneIndex,
     points: &[BatchPoint],
@@ -680,22 +704,11 @@ fn answer_chunks(
     mut write: impl FnMut(&[BatchPoint], &Answers) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let size = index.batch_chunk();
-    if points.len() <= size {
-        return write(points, &Answers::new(index, points, at));
-    }
-    std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        s.spawn(move || {
-            for chunk in points.chunks(size) {
-                // A closed channel: the writer stopped on an error.
-                if tx.send((chunk, Answers::new(index, chunk, at))).is_err() {
-                    break;
-                }
-            }
-        });
-        // `rx` is dropped on an early return, which ends the thread at its next send.
-        rx.into_iter()
-            .try_for_each(|(chunk, answers)| write(chunk, &answers))
+    let answered = points
+        .chunks(size)
+        .map(|chunk| (chunk, Answers::new(index, chunk, at)));
+    made_ahead(answered, points.len() > size, |(chunk, answers)| {
+        write(chunk, &answers)
     })
 }
 

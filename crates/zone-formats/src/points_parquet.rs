@@ -531,27 +531,20 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
     // Reading and answering a record batch, then writing it, are two stages: with more than one
     // record batch, the next is read and answered on another thread while this one is written
     // (writing Parquet is one thread's work, and took as long as answering on both cores).
-    let mut write = |read: ReadBatch| -> Result<(), PointsError> {
+    let write = |read: ReadBatch| -> Result<(), PointsError> {
         let clock = std::time::Instant::now();
-        let AnsweredBatch {
-            batch,
-            ok,
-            cover,
-            found,
-            errors,
-            error_count,
-            times,
-        } = read?;
+        let read = read?;
+        let (batch, ok, cover) = (read.batch, read.ok, read.cover);
         let n = batch.num_rows();
-        for mut e in errors {
+        for mut e in read.errors {
             if answered.errors.len() < options.limits.max_errors {
                 e.line += answered.rows;
                 answered.errors.push(e);
             }
         }
-        answered.error_count += error_count;
-        answered.times.read += times.read;
-        answered.times.answer += times.answer;
+        answered.error_count += read.error_count;
+        answered.times.read += read.times.read;
+        answered.times.answer += read.times.answer;
         let mut zone_lists = ListBuilder::with_capacity(StringBuilder::new(), n)
             .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
         for (readable, covering) in ok.iter().zip(&cover) {
@@ -566,7 +559,7 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         columns.push(Arc::new(zone_lists.finish()));
-        if let Some(found) = found {
+        if let Some(found) = read.found {
             let mut lists = ListBuilder::new(StructBuilder::from_fields(nearest_fields(), 0))
                 .with_field(Arc::new(Field::new(
                     "item",
@@ -601,7 +594,7 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         progress(n);
         Ok(())
     };
-    let read = BatchReader {
+    let mut reading = BatchReader {
         index,
         options,
         keep,
@@ -610,20 +603,8 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         date_column,
         first_row: 0,
     };
-    if rows <= batch_size {
-        read.run(reader, |b| {
-            write(b)?;
-            Ok(true)
-        })?;
-    } else {
-        std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            // A closed channel: the writer stopped on an error.
-            s.spawn(move || read.run(reader, |b| Ok(tx.send(b).is_ok())));
-            // `rx` is dropped on an early return, which ends the reader at its next send.
-            rx.into_iter().try_for_each(&mut write)
-        })?;
-    }
+    let batches = reader.map(move |batch| reading.answer(batch));
+    crate::batch::made_ahead(batches, rows > batch_size, write)?;
     let clock = std::time::Instant::now();
     writer.close().map_err(PointsError::Write)?;
     answered.times.write += clock.elapsed();
@@ -658,23 +639,7 @@ struct BatchReader<'a> {
 }
 
 impl BatchReader<'_> {
-    /// Reads and answers every record batch of `reader`, giving each to `give` (which says
-    /// whether to go on); stops after the first error, given too.
-    fn run(
-        mut self,
-        reader: impl Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>,
-        mut give: impl FnMut(ReadBatch) -> Result<bool, PointsError>,
-    ) -> Result<(), PointsError> {
-        for batch in reader {
-            let answered = self.answer(batch);
-            let failed = answered.is_err();
-            if !give(answered)? || failed {
-                break;
-            }
-        }
-        Ok(())
-    }
-
+    /// Reads and answers a record batch.
     fn answer(&mut self, batch: Result<RecordBatch, arrow_schema::ArrowError>) -> ReadBatch {
         let clock = std::time::Instant::now();
         let first_row = self.first_row;

@@ -375,9 +375,7 @@ impl PolygonIndex {
     /// assert_eq!(index.covering(1500.0, 0.0), vec![(1499, true), (1500, true)]);
     /// ```
     pub fn from_slice(items: &[&MultiPolygon<f64>], threads: usize) -> PolygonIndex {
-        // Below this, a thread costs more than it saves.
-        const MIN_ITEMS_PER_THREAD: usize = 1024;
-        let threads = threads.min(items.len() / MIN_ITEMS_PER_THREAD).max(1);
+        let threads = threads.min(items.len() / MIN_PER_THREAD).max(1);
         if threads == 1 {
             return Self::from_items(items.iter().copied());
         }
@@ -509,9 +507,9 @@ impl PolygonIndex {
             }
             pairs
         };
-        // Runs of at least 1,024 parts: below that a thread costs more than it saves.
         let n = self.parts.len();
-        let pairs: Vec<(u32, u32)> = in_runs(n, threads.min(n.div_ceil(1024)), file).concat();
+        let threads = threads.min(n / MIN_PER_THREAD).max(1);
+        let pairs: Vec<(u32, u32)> = in_runs(n, threads, file).concat();
         // Counting sort of the (cell, entry) pairs by cell.
         let mut offsets = vec![0u32; nx * ny + 1];
         for &(c, _) in &pairs {
@@ -834,6 +832,10 @@ impl PolygonIndex {
         })
     }
 }
+
+/// Items (or parts) a thread of the index build takes at least: below this, a thread costs
+/// more than it saves.
+const MIN_PER_THREAD: usize = 1024;
 
 /// `work` over `0..n` split into up to `threads` runs, each on its own thread (the calling one
 /// alone for one run), the results in run order. A panic in a run is resumed here.

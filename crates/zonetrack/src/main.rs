@@ -331,9 +331,8 @@ fn parse_day(s: &str) -> Result<Date, String> {
     geodata::parse_date(s).ok_or_else(|| format!("{s:?} is not a date: write YYYY-MM-DD"))
 }
 
-/// Loads `--data DIR`, `--store URL` or the embedded set; validation problems come back one a
-/// line.
-/// Loads the data for a command that reads it once.
+/// Loads `--data DIR`, `--store URL` or the embedded set for a command that reads it once;
+/// validation problems come back one a line.
 fn load(data: &Source) -> Result<Dataset> {
     data.store(false)?
         .load_once()
