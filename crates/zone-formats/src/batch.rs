@@ -772,8 +772,8 @@ pub fn write_answers_kept<W: Write>(
     mut progress: impl FnMut(usize),
     keep: &dyn Fn(usize) -> bool,
 ) -> std::io::Result<()> {
-    let zones = &index.dataset().zones;
-    let key = |zone: usize| zones.get(zone).map_or("", |z| z.meta.id.as_str());
+    let keys = index.keys();
+    let key = |zone: usize| keys.get(zone);
     match format {
         AnswerFormat::Csv => {
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);

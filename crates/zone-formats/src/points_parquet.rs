@@ -525,8 +525,8 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
     if let Some(geo) = geo {
         writer.append_key_value_metadata(KeyValue::new("geo".to_owned(), geo));
     }
-    let zones = &index.dataset().zones;
-    let key = |zone: usize| zones.get(zone).map_or("", |z| z.meta.id.as_str());
+    let keys = index.keys();
+    let key = |zone: usize| keys.get(zone);
     let mut answered = PointsAnswered::default();
     // Reading and answering a record batch, then writing it, are two stages: with more than one
     // record batch, the next is read and answered on another thread while this one is written

@@ -23,6 +23,7 @@
 mod changes;
 mod distance;
 pub mod hilbert;
+mod keys;
 mod polygon;
 mod select;
 pub mod synthetic;
@@ -35,6 +36,7 @@ use geodata::{Dataset, Date};
 
 pub use changes::{AreaChange, Changes};
 pub use distance::lower_bound_km;
+pub use keys::ZoneKeys;
 pub use polygon::{
     BATCH_CHUNK, BatchCovering, BatchOrder, LARGE_INDEX_BATCH_CHUNK, PolygonIndex, Position,
     position_by_scan, vertex_count,
@@ -253,6 +255,9 @@ pub struct ZoneIndex {
     zone_boxes: Vec<Option<Rect<f64>>>,
     /// Each zone's period, packed together so the date filter stays in cache.
     periods: Vec<geodata::Period>,
+    /// The zones' keys, packed for batch answers; made by the first batch that asks, so a
+    /// reload of a server that answers none pays nothing.
+    keys: std::sync::OnceLock<ZoneKeys>,
 }
 
 /// Zones changed since the base index was built, indexed on their own: an edit re-indexes
@@ -295,6 +300,7 @@ impl ZoneIndex {
             overlay: None,
             zone_boxes,
             periods,
+            keys: Default::default(),
         }
     }
 
@@ -421,6 +427,7 @@ impl ZoneIndex {
             })),
             zone_boxes,
             periods,
+            keys: Default::default(),
         }
     }
 
@@ -434,6 +441,18 @@ impl ZoneIndex {
     /// ```
     pub fn dataset(&self) -> &Dataset {
         &self.data
+    }
+
+    /// Every zone's key, packed: what a batch answer looks its keys up in.
+    ///
+    /// ```
+    /// # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geodata/tests/fixtures/good-minimal");
+    /// # let index = zone_index::ZoneIndex::new(std::sync::Arc::new(geodata::load_dir(&dir).unwrap()));
+    /// let zone = index.covering(36.1, 33.1, None)[0].zone;
+    /// assert_eq!(index.keys().get(zone), index.dataset().zones[zone].meta.id.as_str());
+    /// ```
+    pub fn keys(&self) -> &ZoneKeys {
+        self.keys.get_or_init(|| ZoneKeys::new(&self.data))
     }
 
     /// The geometry layer, for callers that want batch answers without dates.

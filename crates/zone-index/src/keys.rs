@@ -1,0 +1,80 @@
+//! Every zone's readable id, packed together for batch answers.
+
+use geodata::Dataset;
+
+/// The zones' readable ids (`"z6765"`, `"iran-presence-2018"`), in zone order, in one string.
+///
+/// A batch answer writes one key per (point, zone) pair, in no particular zone order. Read
+/// from the data set, each key is behind its zone and its own shared string: two cache misses
+/// a pair, which were a quarter of a second of zones-100k x 1 M points, more than answering
+/// took. Packed, the keys of 100,000 zones are about 1.4 MB and stay in cache.
+#[derive(Debug, Default)]
+pub struct ZoneKeys {
+    text: String,
+    /// Where each key ends in `text`; it starts where the one before ends.
+    ends: Vec<usize>,
+}
+
+impl ZoneKeys {
+    /// The keys of `data`'s zones.
+    pub fn new(data: &Dataset) -> ZoneKeys {
+        let mut keys = ZoneKeys {
+            text: String::with_capacity(data.zones.len() * 8),
+            ends: Vec::with_capacity(data.zones.len()),
+        };
+        for z in &data.zones {
+            keys.text.push_str(z.meta.id.as_str());
+            keys.ends.push(keys.text.len());
+        }
+        keys
+    }
+
+    /// Zone `zone`'s key; empty for a zone the data set does not have.
+    ///
+    /// ```
+    /// # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geodata/tests/fixtures/good-minimal");
+    /// # let data = geodata::load_dir(&dir).unwrap();
+    /// let keys = zone_index::ZoneKeys::new(&data);
+    /// assert_eq!(keys.get(1), data.zones[1].meta.id.as_str());
+    /// assert_eq!(keys.get(2), "");
+    /// ```
+    pub fn get(&self, zone: usize) -> &str {
+        let Some(&end) = self.ends.get(zone) else {
+            return "";
+        };
+        let start = match zone {
+            0 => 0,
+            _ => self.ends[zone - 1],
+        };
+        &self.text[start..end]
+    }
+
+    /// How many zones.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_zone_of_the_embedded_set_has_its_key_and_no_other() {
+        let data = Dataset::embedded();
+        let keys = ZoneKeys::new(&data);
+        assert_eq!(keys.len(), data.zones.len());
+        for (i, z) in data.zones.iter().enumerate() {
+            assert_eq!(keys.get(i), z.meta.id.as_str(), "zone {i}");
+        }
+        assert_eq!(keys.get(data.zones.len()), "");
+        assert_eq!(keys.get(usize::MAX), "");
+        assert!(ZoneKeys::default().is_empty());
+        assert_eq!(ZoneKeys::default().get(0), "");
+    }
+}
