@@ -457,3 +457,112 @@ fn a_parquet_batch_is_answered_as_parquet_and_nearest_is_refused_for_csv() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
+
+/// A data folder of `n` round zones of 256 vertices each (about 6 KB of GeoJSON apiece), one
+/// every 0.1 degree in rows of 40, on the fixture's actors and reference layers.
+fn round_zones_folder(dir: &Path, n: usize) {
+    let fixture = repo_root().join("crates/geodata/tests/fixtures/good-minimal");
+    copy_dir(&fixture, dir, &["zones.geojson"]);
+    let features: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let (cx, cy) = (36.0 + 0.1 * (i % 40) as f64, 33.0 + 0.1 * (i / 40) as f64);
+            let mut ring: Vec<[f64; 2]> = (0..256)
+                .map(|k| {
+                    let a = std::f64::consts::TAU * k as f64 / 256.0;
+                    let round = |v: f64| (v * 1e6).round() / 1e6;
+                    [round(cx + 0.04 * a.cos()), round(cy + 0.04 * a.sin())]
+                })
+                .collect();
+            ring.push(ring[0]);
+            serde_json::json!({
+                "type": "Feature", "id": format!("round_{i}"),
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"name": format!("Round {i}"), "actor": "blue", "kind": "presence",
+                    "valid_from": "2018-01-01", "confidence": "low", "method": "hand_drawn",
+                    "sources": [{"title": "Test source", "publisher": "zonetrack tests"}]}
+            })
+        })
+        .collect();
+    let text = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
+    std::fs::write(dir.join("zones.geojson"), text).expect("the zones file writes");
+}
+
+#[test]
+fn a_large_folder_is_loaded_once_into_the_cache_and_an_edit_to_it_is_seen() {
+    let dir = TempDir::new("cache-data");
+    let data = dir.0.join("data");
+    round_zones_folder(&data, 1000);
+    let size = std::fs::metadata(data.join("zones.geojson")).unwrap().len();
+    assert!(
+        size > 4 << 20,
+        "{size} bytes: under the size the cache takes"
+    );
+    let cache = dir.0.join("cache");
+    let points = dir.0.join("points.csv");
+    // Round 0's centre, round 41's centre, and a point in none.
+    std::fs::write(&points, "lon,lat\n36.0,33.0\n36.1,33.1\n35.0,30.0\n").unwrap();
+    let query = |env: &[(&str, &Path)]| {
+        let mut cmd = std::process::Command::new(e2e::zonetrack());
+        cmd.args(["--data", data.to_str().unwrap(), "query", "--csv"])
+            .arg(&points)
+            .env("ZONETRACK_CACHE_DIR", &cache)
+            .env_remove("ZONETRACK_CACHE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("zonetrack runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let entries = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(&cache)
+            .map(|d| {
+                d.map(|e| {
+                    let e = e.unwrap();
+                    (e.path(), e.metadata().unwrap().modified().unwrap())
+                })
+                .collect()
+            })
+            .unwrap_or_default()
+    };
+    let expected = "lon,lat,zones\n36.0,33.0,round_0\n36.1,33.1,round_41\n35.0,30.0,\n";
+
+    assert_eq!(query(&[]), expected);
+    let first = entries();
+    assert_eq!(first.len(), 1, "one entry for the folder: {first:?}");
+    // The second run reads the entry and writes nothing.
+    assert_eq!(query(&[]), expected);
+    assert_eq!(entries(), first);
+
+    // An edit to the folder is seen at once, and the entry is written again.
+    let zones = data.join("zones.geojson");
+    let text = std::fs::read_to_string(&zones).unwrap();
+    std::fs::write(&zones, text.replace("\"round_41\"", "\"moved_41\"")).unwrap();
+    assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
+    let second = entries();
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first);
+
+    // Turned off, nothing is read or written.
+    let elsewhere = dir.0.join("unused-cache");
+    let off = query(&[
+        ("ZONETRACK_CACHE", Path::new("off")),
+        ("ZONETRACK_CACHE_DIR", &elsewhere),
+    ]);
+    assert_eq!(off, expected.replace("round_41", "moved_41"));
+    assert!(!elsewhere.exists());
+
+    // `validate` checks in full: a broken zone is reported, not an entry's verdict taken.
+    std::fs::write(&zones, text.replace("\"presence\"", "\"occupation\"")).unwrap();
+    let out = std::process::Command::new(e2e::zonetrack())
+        .args(["validate", data.to_str().unwrap()])
+        .env("ZONETRACK_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("occupation"));
+}

@@ -38,7 +38,7 @@ impl LayerRole {
 }
 
 /// How a reference layer is drawn, on the map and in the QGIS style of its exports.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerStyle {
     /// Line colour, `#rrggbb`.
     pub stroke: String,

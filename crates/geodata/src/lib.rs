@@ -11,6 +11,7 @@
 //! assert!((daraa.point.y() - 32.6).abs() < 0.1);
 //! ```
 
+mod cache;
 mod catalog;
 mod checks;
 pub mod edit;
@@ -27,6 +28,7 @@ mod write;
 
 use std::path::PathBuf;
 
+pub use cache::{CacheUse, DEFAULT_MIN_BYTES, LoadCache};
 pub use catalog::{LayerInfo, LayerRole, LayerStyle};
 pub use history::{EDITABLE_LAYERS, FeatureChange, Revision, last_changes, revision_at};
 pub use load::{
@@ -68,7 +70,7 @@ pub enum GeodataError {
 pub type GeodataResult<T> = Result<T, GeodataError>;
 
 /// A whole, valid data set: what a data directory holds, with rule zones computed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dataset {
     /// Who, with colours.
     pub actors: Vec<Actor>,

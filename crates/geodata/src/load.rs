@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt as _, HashSet};
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -75,7 +76,20 @@ pub fn load_dir_named(dir: &Path, shown: &str) -> GeodataResult<Dataset> {
 }
 
 /// The data files of a folder (see [`load_dir`]), in name order.
-fn read_dir_files(dir: &Path) -> GeodataResult<Vec<DataFile>> {
+pub(crate) fn read_dir_files(dir: &Path) -> GeodataResult<Vec<DataFile>> {
+    let files = dir_files(dir, read_data_file)?;
+    Ok(files
+        .into_iter()
+        .map(|(name, text)| DataFile { name, text })
+        .collect())
+}
+
+/// What `read` makes of each data file of a folder (see [`load_dir`]), in name order, with the
+/// file's name; `read` is given the file and whether a path is inside the folder.
+pub(crate) fn dir_files<T>(
+    dir: &Path,
+    read: impl Fn(&Path, &dyn Fn(&Path) -> bool) -> Result<T, String>,
+) -> GeodataResult<Vec<(String, Result<T, String>)>> {
     let read_dir = |d: &Path| -> GeodataResult<Vec<std::fs::DirEntry>> {
         let entries = std::fs::read_dir(d).map_err(|e| GeodataError::Io(e, d.to_path_buf()))?;
         let mut out = Vec::new();
@@ -96,12 +110,7 @@ fn read_dir_files(dir: &Path) -> GeodataResult<Vec<DataFile>> {
     let inside = |path: &Path| path.canonicalize().is_ok_and(|p| p.starts_with(&root));
     let data_file = |name: &str| name.ends_with(".json") || name.ends_with(".geojson");
     let mut files = Vec::new();
-    let mut push = |name: String, path: &Path| {
-        files.push(DataFile {
-            name,
-            text: read_data_file(path, &inside),
-        });
-    };
+    let mut push = |name: String, path: &Path| files.push((name, read(path, &inside)));
     for entry in read_dir(dir)? {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -112,10 +121,7 @@ fn read_dir_files(dir: &Path) -> GeodataResult<Vec<DataFile>> {
     let reference = dir.join("reference");
     if reference.is_dir() {
         if !inside(&reference) {
-            files.push(DataFile {
-                name: "reference".into(),
-                text: Err(OUTSIDE.into()),
-            });
+            files.push(("reference".into(), Err(OUTSIDE.into())));
         } else {
             for entry in read_dir(&reference)? {
                 let path = entry.path();
@@ -133,25 +139,7 @@ const OUTSIDE: &str = "it is a symbolic link that leads out of the data folder; 
 
 /// Reads one data file, refusing one that is too large or a link out of the data directory.
 fn read_data_file(path: &Path, inside: &dyn Fn(&Path) -> bool) -> Result<String, String> {
-    use std::io::Read as _;
-    let is_link = path
-        .symlink_metadata()
-        .is_ok_and(|m| m.file_type().is_symlink());
-    if is_link && !inside(path) {
-        return Err(OUTSIDE.into());
-    }
-    let too_large = |bytes: u64| {
-        format!(
-            "the file is {} MiB, over the {} MiB limit for one data file",
-            bytes.div_ceil(1 << 20),
-            MAX_FILE_BYTES >> 20
-        )
-    };
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let len = file.metadata().map_err(|e| e.to_string())?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(too_large(len));
-    }
+    let (file, len) = open_data_file(path, inside)?;
     // The size can change between the check and the read (a file being written): read no more
     // than the limit allows either way.
     let mut text = String::with_capacity(usize::try_from(len).unwrap_or(0));
@@ -162,6 +150,56 @@ fn read_data_file(path: &Path, inside: &dyn Fn(&Path) -> bool) -> Result<String,
         return Err(too_large(text.len() as u64));
     }
     Ok(text)
+}
+
+/// The 128-bit XXH3 hash of a data file's bytes (what [`read_data_file`] would read), read a
+/// block at a time: nothing the size of the file is held.
+pub(crate) fn hash_data_file(path: &Path, inside: &dyn Fn(&Path) -> bool) -> Result<u128, String> {
+    let (file, _) = open_data_file(path, inside)?;
+    let mut file = file.take(MAX_FILE_BYTES + 1);
+    let mut hash = xxhash_rust::xxh3::Xxh3::new();
+    let mut block = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut block).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hash.update(&block[..n]);
+    }
+    if total > MAX_FILE_BYTES {
+        return Err(too_large(total));
+    }
+    Ok(hash.digest128())
+}
+
+/// A data file opened for reading, with its size; refused when it is too large or a link out of
+/// the data directory.
+fn open_data_file(
+    path: &Path,
+    inside: &dyn Fn(&Path) -> bool,
+) -> Result<(std::fs::File, u64), String> {
+    let is_link = path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && !inside(path) {
+        return Err(OUTSIDE.into());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(too_large(len));
+    }
+    Ok((file, len))
+}
+
+fn too_large(bytes: u64) -> String {
+    format!(
+        "the file is {} MiB, over the {} MiB limit for one data file",
+        bytes.div_ceil(1 << 20),
+        MAX_FILE_BYTES >> 20
+    )
 }
 
 /// Loads a data set from its files (see [`DataFile`]). `prefix` is put before each file name in
@@ -252,6 +290,22 @@ pub fn load_dir_memo(
         }
         Err(e) => (Err(e), MemoKeys::default()),
     }
+}
+
+/// [`load_dir_named`] through `cache`: the data set comes from it when the folder's files are
+/// those it was made from, and goes into it when loaded valid.
+pub(crate) fn load_dir_cached(
+    dir: &Path,
+    shown: &str,
+    cache: &crate::LoadCache,
+) -> GeodataResult<Dataset> {
+    cache
+        .load(
+            dir,
+            || read_dir_files(dir),
+            |files| load_files(shown, files),
+        )
+        .0
 }
 
 /// A file as parsed: its top level (for a layer file read by the fast path, every member but

@@ -17,7 +17,9 @@ use crate::Date;
 /// assert!(FeatureId::parse("Al Tanf").is_err());
 /// assert_eq!(FeatureId::parse("al_tanf").unwrap().as_str(), "al_tanf");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FeatureId(Arc<str>);
 
 /// Longest id accepted, so that ids stay readable in URLs and tables.
@@ -91,7 +93,9 @@ impl fmt::Display for FeatureId {
 }
 
 /// An actor id from `actors.json`, such as `iran` or `us_coalition`. Same pattern as [`FeatureId`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ActorId(Arc<str>);
 
 impl ActorId {
@@ -118,7 +122,7 @@ impl fmt::Display for ActorId {
 }
 
 /// Who a zone, location or event belongs to, with the colour the map and QGIS styles use.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
     /// Stable id.
     pub id: ActorId,
@@ -131,7 +135,9 @@ pub struct Actor {
 }
 
 /// How sure the data set is of a feature's geometry and attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Confidence {
     /// A published coordinate or a Natural Earth geometry used as-is.
     High,
@@ -168,7 +174,7 @@ impl Confidence {
 }
 
 /// How a feature's geometry was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Method {
     /// A coordinate taken from a cited source.
     SourcedCoordinate,
@@ -210,7 +216,9 @@ impl Method {
 }
 
 /// What a zone describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum ZoneKind {
     /// Territory an actor holds.
     Control,
@@ -266,7 +274,7 @@ impl ZoneKind {
 }
 
 /// Where a claim comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Source {
     /// Title of the page, article or document.
     pub title: String,
@@ -306,7 +314,9 @@ impl fmt::Display for Source {
 /// assert!(Period::ALWAYS.contains(d("1900-01-01")));
 /// assert!(Period::new(Some(d("2018-01-02")), Some(d("2018-01-01"))).is_none());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Period {
     from: Option<Date>,
     to: Option<Date>,
@@ -380,7 +390,7 @@ impl fmt::Display for Period {
 }
 
 /// What every feature carries: who says so, how sure, how it was made.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureMeta {
     /// Stable readable id, unique in its layer.
     pub id: FeatureId,
@@ -397,7 +407,7 @@ pub struct FeatureMeta {
 }
 
 /// Which side of a line a split rule keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Side {
     /// Left, walking along the line in the direction it is drawn.
     Left,
@@ -416,7 +426,7 @@ impl Side {
 }
 
 /// How a zone's geometry is defined when it is not drawn.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Rule {
     /// Every point within `distance_km` (geodesic) of feature `of`, clipped to `clip_to`, minus
     /// each of `minus`.
@@ -517,7 +527,7 @@ impl fmt::Display for Rule {
 }
 
 /// A polygon with an actor, a kind, a validity period, a confidence and sources.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Zone {
     /// Id, name, sources, confidence, method.
     pub meta: Arc<FeatureMeta>,
@@ -563,7 +573,7 @@ impl PartialEq for Zone {
 
 /// The data-file feature a zone is one period of: a [`Rule::Remainder`] zone is written once, with
 /// this id and period, and derived as one zone per period between changes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DerivedFrom {
     /// The id written in the data file.
     pub id: FeatureId,
@@ -572,7 +582,7 @@ pub struct DerivedFrom {
 }
 
 /// A named point.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     /// Id, name, sources, confidence, method.
     pub meta: FeatureMeta,
@@ -587,7 +597,7 @@ pub struct Location {
 }
 
 /// A dated point.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// Id, name, sources, confidence, method.
     pub meta: FeatureMeta,
@@ -616,7 +626,7 @@ impl Event {
 }
 
 /// A feature of a reference layer (outline, governorates, lines).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReferenceFeature {
     /// Id, name, sources, confidence, method.
     pub meta: FeatureMeta,
@@ -625,7 +635,7 @@ pub struct ReferenceFeature {
 }
 
 /// The single geometry kind of a reference layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GeometryKind {
     /// `Point`.
     Point,
@@ -647,7 +657,7 @@ impl GeometryKind {
 }
 
 /// A named layer of reference features, one geometry kind.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReferenceLayer {
     /// The layer name (the file stem): `syria`, `governorates` ...
     pub name: String,

@@ -258,6 +258,8 @@ pub struct DirectoryStore {
     writer: Arc<Mutex<Writer>>,
     /// Held by the one flush writing the files (outside `writer`, see [`Store::flush`]).
     flushing: Arc<Mutex<()>>,
+    /// Where [`Store::load_once`] keeps and finds the loaded data set, when anywhere.
+    cache: Option<crate::LoadCache>,
     /// Tests only: what happens between a flush's writing its files and putting them in place,
     /// to stage another writer acting meanwhile.
     #[cfg(test)]
@@ -305,9 +307,18 @@ impl DirectoryStore {
             shown: dir.display().to_string(),
             writer: Arc::default(),
             flushing: Arc::default(),
+            cache: None,
             #[cfg(test)]
             in_flush: Arc::default(),
         }
+    }
+
+    /// Keeps what [`Store::load_once`] loads in `cache`, and takes it from there when the
+    /// files are the same (see [`LoadCache`](crate::LoadCache)). [`Store::load`], which a
+    /// server uses, does not: it keeps a memo of its own for reloads.
+    pub fn with_cache(mut self, cache: Option<crate::LoadCache>) -> DirectoryStore {
+        self.cache = cache;
+        self
     }
 
     /// Names files relative to the folder (`zones.geojson`): what a server shows its clients.
@@ -427,7 +438,14 @@ impl DirectoryStore {
         let stamps = self.stamps();
         let revisions = self.read_log()?;
         let checkpoint = self.read_checkpoint()?;
-        let (files, keys) = crate::load_dir_memo(&self.dir, &self.shown, w.memo.as_ref());
+        let (files, keys) = match (&self.cache, memo) {
+            // A one-shot load makes no memo, so it needs no keys.
+            (Some(cache), false) => (
+                crate::load::load_dir_cached(&self.dir, &self.shown, cache),
+                crate::MemoKeys::default(),
+            ),
+            _ => crate::load_dir_memo(&self.dir, &self.shown, w.memo.as_ref()),
+        };
         let files = files?;
         let pending: Vec<FeatureChange> = revisions
             .iter()

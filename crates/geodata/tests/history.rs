@@ -171,6 +171,45 @@ fn a_one_shot_load_repairs_like_a_load_and_keeps_no_copy() {
     assert_eq!(log_lines(&dir).len(), 2);
 }
 
+/// Through a load cache, a one-shot load still replays the revisions the files lack over them,
+/// and the cache follows the files: an entry made before the files were brought up to date is
+/// not taken after.
+#[test]
+fn a_one_shot_load_through_a_cache_replays_the_log_and_follows_the_files() {
+    let (tmp, dir, store, id) = opened("history-cache");
+    commit_rename(&store, &id, "logged, not flushed");
+    drop(store);
+    let cache = tmp.0.join("cache");
+    let once = || {
+        DirectoryStore::new(&dir)
+            .with_cache(Some(geodata::LoadCache::new(&cache, 0)))
+            .load_once()
+            .unwrap()
+    };
+    let entry = || {
+        let mut entries: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(entries.len(), 1, "one entry: {entries:?}");
+        std::fs::read(entries.pop().unwrap()).unwrap()
+    };
+    // The files as they were (the revision then replayed over them) are cached, then written.
+    let first = once();
+    assert_eq!(zone_name(&first, &id), "logged, not flushed");
+    let before_flush = entry();
+    // The files hold the revision now: a miss, and the entry follows them.
+    let second = once();
+    let after_flush = entry();
+    assert_ne!(before_flush, after_flush);
+    // Unchanged files: the entry is taken as it is.
+    let third = once();
+    assert_eq!(entry(), after_flush);
+    assert_eq!(first, second);
+    assert_eq!(second, third);
+    assert_eq!(DirectoryStore::new(&dir).load().unwrap(), third);
+}
+
 #[test]
 fn files_edited_by_hand_while_the_store_runs_become_a_revision() {
     let (_tmp, dir) = folder("history-by-hand");

@@ -72,6 +72,17 @@ impl Source {
             Source::Postgres(url) => Arc::new(pg(url)?),
         })
     }
+
+    /// The store of a command that reads the data once: a data folder loads through the user's
+    /// load cache (see `geodata::LoadCache::from_env`).
+    pub fn store_once(&self) -> Result<Arc<dyn Store>> {
+        match self {
+            Source::Dir(dir) => Ok(Arc::new(
+                DirectoryStore::new(dir).with_cache(geodata::LoadCache::from_env()),
+            )),
+            _ => self.store(false),
+        }
+    }
 }
 
 fn pg(url: &str) -> Result<PgStore> {

@@ -24,7 +24,13 @@ mod query;
     long_about = "Track where armed forces are present and who controls what, over time.\n\n\
         Every command works on the embedded Syria 2017-2018 data set unless given --data DIR \
         (a directory in the format of geodata/FORMAT.md) or --store postgres://... (a PostgreSQL \
-        database, also from ZONETRACK_STORE or DATABASE_URL; see `zonetrack db`).",
+        database, also from ZONETRACK_STORE or DATABASE_URL; see `zonetrack db`).\n\n\
+        Commands that read a large data folder once (query, export, layers, timeline, changes, \
+        areas) keep what they loaded in a cache (ZONETRACK_CACHE_DIR, else \
+        $XDG_CACHE_HOME/zonetrack or ~/.cache/zonetrack): the next one on the same files, by \
+        the same program, skips parsing and validating them. An entry is used only for the \
+        exact same file contents; `validate` always checks in full; ZONETRACK_CACHE=off turns \
+        the cache off.",
     after_help = "Examples:\n  zonetrack validate\n  zonetrack layers\n  zonetrack export --layer zones --at 2018-02-07 --out zones-2018-02-07.geojson"
 )]
 struct Cli {
@@ -334,7 +340,7 @@ fn parse_day(s: &str) -> Result<Date, String> {
 /// Loads `--data DIR`, `--store URL` or the embedded set for a command that reads it once;
 /// validation problems come back one a line.
 fn load(data: &Source) -> Result<Dataset> {
-    data.store(false)?
+    data.store_once()?
         .load_once()
         .map_err(|e| problems(e, data))
 }

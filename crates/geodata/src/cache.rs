@@ -1,0 +1,411 @@
+//! The load cache: a data folder's data set, once loaded and found valid, kept as compact binary
+//! (postcard) so that the next command on the same files skips parsing and validating them.
+//!
+//! Loading 100,000 zones from GeoJSON (reading, parsing, proving every ring valid, deriving
+//! rule zones) takes over a second on two cores; hashing the files and reading the same data
+//! set back from its binary form, a fifth of that. A command that reads a folder once and exits
+//! (`zonetrack query`, `export`, `areas`) paid the whole load every time.
+//!
+//! An entry is taken only when it was made from exactly the same files by exactly the same
+//! program: its key is a 128-bit hash (XXH3) of every data file's name and bytes, and of the
+//! running executable's version, size and modification time. The files are hashed on every
+//! load (read a block at a time, about 50 ms for 170 MB), so an edit is never missed, however
+//! it was made and however soon after the entry was written: no modification times are
+//! trusted. A folder with a problem is never cached: its problems are found again by a full
+//! load. An entry that cannot be read (cut short, damaged, of another layout) is a miss, and is
+//! written again.
+//!
+//! Entries are one file per folder (named by a hash of the folder's canonical path) in the
+//! cache folder; writing one replaces the folder's last one, through a temporary file and a
+//! rename, so readers see a whole entry or none.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::{DataFile, Dataset, GeodataError, GeodataResult, Problems};
+
+/// The first bytes of an entry: what it is and the layout of what follows (bump the number
+/// when the layout of the header changes; the program's identity in the key covers the rest).
+const MAGIC: &[u8; 8] = b"ZTCACHE1";
+
+/// Folders whose data files hold fewer bytes than this load in milliseconds from GeoJSON (the
+/// 220 countries, 1.2 MB: 27 ms): not worth an entry.
+pub const DEFAULT_MIN_BYTES: u64 = 4 << 20;
+
+/// Where loaded data sets are kept (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct LoadCache {
+    dir: PathBuf,
+    min_bytes: u64,
+}
+
+/// What the cache did for one load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// The data set came from the cache.
+    Hit,
+    /// Loaded from the files and written to the cache.
+    Written,
+    /// Loaded from the files; not cached (too small, invalid, unreadable files, or the cache
+    /// could not be written).
+    Skipped,
+}
+
+impl LoadCache {
+    /// A cache in `dir` (created when first written), for folders of at least `min_bytes` of
+    /// data files.
+    pub fn new(dir: impl Into<PathBuf>, min_bytes: u64) -> LoadCache {
+        LoadCache {
+            dir: dir.into(),
+            min_bytes,
+        }
+    }
+
+    /// The user's cache, as the environment says: none when `ZONETRACK_CACHE` is `off` (or
+    /// `0`, `false`, `no`); else in `ZONETRACK_CACHE_DIR`, `$XDG_CACHE_HOME/zonetrack` or
+    /// `$HOME/.cache/zonetrack`, the first that is set; none when none is.
+    pub fn from_env() -> Option<LoadCache> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(v) = var("ZONETRACK_CACHE")
+            && matches!(
+                v.to_string_lossy().to_ascii_lowercase().as_str(),
+                "off" | "0" | "false" | "no"
+            )
+        {
+            return None;
+        }
+        let dir = var("ZONETRACK_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("zonetrack")))
+            .or_else(|| var("HOME").map(|d| PathBuf::from(d).join(".cache").join("zonetrack")))?;
+        Some(LoadCache::new(dir, DEFAULT_MIN_BYTES))
+    }
+
+    /// The folder entries are kept in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The data set of `folder`, whose files `read` reads: from the cache when it holds one
+    /// made from the same files by this program; else `load` makes it from them, and it is
+    /// cached when valid and large enough. Problems come from `load` alone: the cache only
+    /// ever holds valid data.
+    pub fn load(
+        &self,
+        folder: &Path,
+        read: impl FnOnce() -> GeodataResult<Vec<DataFile>>,
+        load: impl FnOnce(Vec<DataFile>) -> Result<Dataset, Problems>,
+    ) -> (GeodataResult<Dataset>, CacheUse) {
+        let Some(entry) = self.entry(folder) else {
+            return (
+                read().and_then(|f| load(f).map_err(GeodataError::Invalid)),
+                CacheUse::Skipped,
+            );
+        };
+        // With an entry, the files are hashed a block at a time first: reading 170 MB of
+        // GeoJSON into memory (zeroing and copying fresh pages) cost more than decoding the
+        // entry, and a hit does not need the text.
+        if let Some(made_from) = entry_key(&entry)
+            && hash_folder(folder) == Some(made_from)
+            && let Some(data) = read_entry(&entry, made_from)
+        {
+            return (Ok(data), CacheUse::Hit);
+        }
+        let files = match read() {
+            Ok(files) => files,
+            Err(e) => return (Err(e), CacheUse::Skipped),
+        };
+        let size: u64 = files
+            .iter()
+            .map(|f| f.text.as_ref().map_or(0, |t| t.len() as u64))
+            .sum();
+        let key = (size >= self.min_bytes).then(|| key(&files)).flatten();
+        let result = load(files);
+        let used = match (&result, key) {
+            (Ok(data), Some(key)) if write_entry(&self.dir, &entry, key, data).is_ok() => {
+                CacheUse::Written
+            }
+            _ => CacheUse::Skipped,
+        };
+        (result.map_err(GeodataError::Invalid), used)
+    }
+
+    /// The entry of `folder`: a name from its canonical path, so `./data` and `data` share one.
+    fn entry(&self, folder: &Path) -> Option<PathBuf> {
+        let path = folder.canonicalize().ok()?;
+        let hash = xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes());
+        Some(self.dir.join(format!("folder-{hash:016x}.bin")))
+    }
+}
+
+/// The key of a set of files: their names and texts, and the running program. `None` when a
+/// file could not be read (its problem is the load's to report) or the program is unknown.
+fn key(files: &[DataFile]) -> Option<u128> {
+    let hashes: Option<Vec<(&str, u128)>> = files
+        .iter()
+        .map(|f| {
+            let text = f.text.as_ref().ok()?;
+            Some((
+                f.name.as_str(),
+                xxhash_rust::xxh3::xxh3_128(text.as_bytes()),
+            ))
+        })
+        .collect();
+    key_of(&hashes?)
+}
+
+/// [`key`] of the files of `folder`, read a block at a time.
+fn hash_folder(folder: &Path) -> Option<u128> {
+    let files = crate::load::dir_files(folder, crate::load::hash_data_file).ok()?;
+    let hashes: Option<Vec<(&str, u128)>> = files
+        .iter()
+        .map(|(name, hash)| Some((name.as_str(), *hash.as_ref().ok()?)))
+        .collect();
+    key_of(&hashes?)
+}
+
+/// The key of files given by name and the hash of their bytes.
+fn key_of(files: &[(&str, u128)]) -> Option<u128> {
+    let mut h = Xxh3::new();
+    h.update(MAGIC);
+    h.update(program()?);
+    h.update(&(files.len() as u64).to_le_bytes());
+    for (name, hash) in files {
+        // The name's length first, so that no two different lists hash the same bytes.
+        h.update(&(name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(&hash.to_le_bytes());
+    }
+    Some(h.digest128())
+}
+
+/// What identifies the running program: its version and its executable's size and modification
+/// time, so that a rebuilt program (whose data model may differ) never reads an older one's
+/// entries.
+fn program() -> Option<&'static [u8]> {
+    static PROGRAM: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    PROGRAM
+        .get_or_init(|| {
+            let exe = std::env::current_exe().ok()?;
+            let meta = std::fs::metadata(&exe).ok()?;
+            let modified = meta
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?;
+            let mut id = env!("CARGO_PKG_VERSION").as_bytes().to_vec();
+            id.extend_from_slice(&meta.len().to_le_bytes());
+            id.extend_from_slice(&modified.as_nanos().to_le_bytes());
+            id.extend_from_slice(exe.as_os_str().as_encoded_bytes());
+            Some(id)
+        })
+        .as_deref()
+}
+
+/// The key an entry was made with; `None` when there is no entry or it is not one.
+fn entry_key(path: &Path) -> Option<u128> {
+    let mut header = [0u8; 24];
+    std::fs::File::open(path)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    if &header[..8] != MAGIC {
+        return None;
+    }
+    Some(u128::from_le_bytes(header[8..].try_into().ok()?))
+}
+
+/// The data set of an entry made with `key`; `None` when it was not, or cannot be read whole
+/// (cut short, damaged, written by a program whose model differs).
+fn read_entry(path: &Path, key: u128) -> Option<Dataset> {
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.len() < 24 || &bytes[..8] != MAGIC || bytes[8..24] != key.to_le_bytes() {
+        return None;
+    }
+    postcard::from_bytes(&bytes[24..]).ok()
+}
+
+/// Writes an entry whole, or leaves the one before.
+fn write_entry(dir: &Path, path: &Path, key: u128, data: &Dataset) -> std::io::Result<()> {
+    let bytes = postcard::to_allocvec(data).map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(MAGIC)?;
+        f.write_all(&key.to_le_bytes())?;
+        f.write_all(&bytes)?;
+        // No fsync: a cache lost to a crash is only a slower next load.
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/good-minimal")
+    }
+
+    /// Loads `dir` through `cache`.
+    fn load(cache: &LoadCache, dir: &Path) -> (GeodataResult<Dataset>, CacheUse) {
+        cache.load(
+            dir,
+            || crate::load::read_dir_files(dir),
+            |files| crate::load_files("", files),
+        )
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "zonetrack-cache-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// A copy of the fixture folder (and its `reference/`) to change.
+    fn folder(name: &str) -> PathBuf {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                let target = to.join(entry.file_name());
+                if entry.path().is_dir() {
+                    copy(&entry.path(), &target);
+                } else {
+                    std::fs::copy(entry.path(), target).unwrap();
+                }
+            }
+        }
+        let dir = scratch(name);
+        copy(&fixture(), &dir);
+        dir
+    }
+
+    #[test]
+    fn a_second_load_of_the_same_files_comes_from_the_cache_and_equals_the_first() {
+        let cache = LoadCache::new(scratch("hit"), 0);
+        let data = folder("hit-data");
+        let (first, used) = load(&cache, &data);
+        assert_eq!(used, CacheUse::Written);
+        let (second, used) = load(&cache, &data);
+        assert_eq!(used, CacheUse::Hit);
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(first.zones, second.zones);
+        assert_eq!(first.actors, second.actors);
+        assert_eq!(first.locations, second.locations);
+        assert_eq!(first.events, second.events);
+        assert_eq!(first.reference, second.reference);
+        assert!(!second.zones.is_empty());
+    }
+
+    #[test]
+    fn the_embedded_set_comes_back_whole_rules_and_reference_layers_included() {
+        // Rule zones, derived periods, reference layers with styles: everything the model holds.
+        let data = Dataset::embedded();
+        let bytes = postcard::to_allocvec(&data).unwrap();
+        let back: Dataset = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.zones, data.zones);
+        assert!(back.zones.iter().any(|z| z.rule.is_some()));
+        assert!(back.zones.iter().any(|z| z.derived_from.is_some()));
+        assert_eq!(back.reference, data.reference);
+        assert_eq!(back.events, data.events);
+        assert_eq!(back.locations, data.locations);
+        assert_eq!(back.actors, data.actors);
+    }
+
+    #[test]
+    fn an_edit_of_the_same_size_and_time_is_not_missed() {
+        let cache = LoadCache::new(scratch("edit"), 0);
+        let data = folder("edit-data");
+        let zones = data.join("zones.geojson");
+        let (before, _) = load(&cache, &data);
+        let before = before.unwrap();
+        // The same bytes but one digit, and the old modification time put back: a stamp-based
+        // cache would serve the old zones.
+        let text = std::fs::read_to_string(&zones).unwrap();
+        let time = std::fs::metadata(&zones).unwrap().modified().unwrap();
+        let at = text.find("\"name\": \"").expect("a name") + 9;
+        let mut changed = text.clone().into_bytes();
+        changed[at] = if changed[at] == b'X' { b'Y' } else { b'X' };
+        std::fs::write(&zones, &changed).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&zones)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+        let (after, used) = load(&cache, &data);
+        assert_eq!(used, CacheUse::Written);
+        let after = after.unwrap();
+        assert_ne!(
+            before
+                .zones
+                .iter()
+                .map(|z| &z.meta.name)
+                .collect::<Vec<_>>(),
+            after.zones.iter().map(|z| &z.meta.name).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn an_invalid_folder_is_not_cached_and_keeps_its_problems() {
+        let cache = LoadCache::new(scratch("bad"), 0);
+        let data = folder("bad-data");
+        std::fs::write(
+            data.join("zones.geojson"),
+            "{\"type\": \"FeatureCollection\"",
+        )
+        .unwrap();
+        for _ in 0..2 {
+            let (result, used) = load(&cache, &data);
+            assert_eq!(used, CacheUse::Skipped);
+            let Err(GeodataError::Invalid(problems)) = result else {
+                panic!("a broken file is a problem");
+            };
+            assert!(problems.to_string().contains("zones.geojson"), "{problems}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_entry_is_a_miss_and_is_written_again() {
+        let cache = LoadCache::new(scratch("damaged"), 0);
+        let data = folder("damaged-data");
+        let (good, _) = load(&cache, &data);
+        let entry = cache.entry(&data).unwrap();
+        let whole = std::fs::read(&entry).unwrap();
+        // Cut short, the right header with garbage after it, and another program's magic.
+        let mut garbage = whole[..24].to_vec();
+        garbage.extend_from_slice(&[0xff; 64]);
+        let mut foreign = whole.clone();
+        foreign[..8].copy_from_slice(b"ZTCACHE0");
+        for broken in [whole[..whole.len() / 2].to_vec(), garbage, foreign] {
+            std::fs::write(&entry, broken).unwrap();
+            let (again, used) = load(&cache, &data);
+            assert_eq!(used, CacheUse::Written);
+            assert_eq!(again.unwrap().zones, good.as_ref().unwrap().zones);
+            assert_eq!(std::fs::read(&entry).unwrap(), whole);
+        }
+    }
+
+    #[test]
+    fn small_folders_are_not_cached() {
+        let cache = LoadCache::new(scratch("small"), DEFAULT_MIN_BYTES);
+        let data = folder("small-data");
+        let (_, used) = load(&cache, &data);
+        assert_eq!(used, CacheUse::Skipped);
+        assert!(!cache.dir().exists());
+    }
+}
