@@ -173,7 +173,8 @@ def chart(results, png, svg):
     r = json.load(open(results))
     groups = r["groups"]
     engines = r["engines"]
-    colours = {"zonetrack": "#1b7837", "sedonadb": "#2166ac", "duckdb": "#b2182b", "shapely": "#8c6bb1"}
+    colours = {"zonetrack": "#1b7837", "zonetrack-cold": "#a6dba0", "sedonadb": "#2166ac",
+               "duckdb": "#b2182b", "shapely": "#8c6bb1"}
     fig, ax = plt.subplots(figsize=(9, 4.2))
     width = 0.8 / len(engines)
     for k, engine in enumerate(engines):
