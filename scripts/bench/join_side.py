@@ -184,7 +184,8 @@ def chart(results, png, svg):
             if v is not None:
                 xs.append(g + (k - (len(engines) - 1) / 2) * width)
                 ys.append(v)
-        bars = ax.bar(xs, ys, width, label=engine, color=colours.get(engine))
+        labels = {"zonetrack": "zonetrack (load cache warm)", "zonetrack-cold": "zonetrack (cold: no cache)"}
+        bars = ax.bar(xs, ys, width, label=labels.get(engine, engine), color=colours.get(engine))
         for x, y in zip(xs, ys):
             ax.text(x, y, f"{y:.1f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(groups)))
