@@ -108,11 +108,12 @@ impl LoadCache {
                 CacheUse::Skipped,
             );
         };
-        // With an entry, the files are hashed a block at a time first: reading 170 MB of
+        // With an entry, the files are only hashed, a block at a time: reading 170 MB of
         // GeoJSON into memory (zeroing and copying fresh pages) cost more than decoding the
-        // entry, and a hit does not need the text.
-        // The entry is read and decoded (on every core) while the files are hashed: on a hit
-        // that halves the time; on a miss the decoding is wasted, next to a full load.
+        // entry, and a hit does not need the text. The entry is read and decoded (on every
+        // core) meanwhile: on a hit that halves the time; on a miss the decoding is wasted,
+        // next to a full load.
+        let had_entry = entry.exists();
         if let Some(made_from) = entry_key(&entry) {
             let (hash, data) =
                 rayon::join(|| hash_folder(folder), || read_entry(&entry, made_from));
@@ -134,7 +135,14 @@ impl LoadCache {
             (Ok(data), Some(key)) if write_entry(&self.dir, &entry, key, data).is_ok() => {
                 CacheUse::Written
             }
-            _ => CacheUse::Skipped,
+            _ => {
+                // An entry that was not taken and is not replaced (the folder is invalid or
+                // small now) would be read and decoded for nothing at every load.
+                if had_entry {
+                    let _ = std::fs::remove_file(&entry);
+                }
+                CacheUse::Skipped
+            }
         };
         (result.map_err(GeodataError::Invalid), used)
     }
@@ -331,39 +339,20 @@ mod tests {
         )
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "zonetrack-cache-{name}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
-    /// A copy of the fixture folder (and its `reference/`) to change.
-    fn folder(name: &str) -> PathBuf {
-        fn copy(from: &Path, to: &Path) {
-            std::fs::create_dir_all(to).unwrap();
-            for entry in std::fs::read_dir(from).unwrap() {
-                let entry = entry.unwrap();
-                let target = to.join(entry.file_name());
-                if entry.path().is_dir() {
-                    copy(&entry.path(), &target);
-                } else {
-                    std::fs::copy(entry.path(), target).unwrap();
-                }
-            }
-        }
-        let dir = scratch(name);
-        copy(&fixture(), &dir);
-        dir
+    /// A scratch folder (removed at the end of the test) holding a copy of the fixture folder
+    /// to change, `data`, and room for a cache, `cache`.
+    fn scratch(name: &str) -> (e2e::TempDir, PathBuf, PathBuf) {
+        let tmp = e2e::TempDir::new(&format!("cache-{name}"));
+        let data = tmp.0.join("data");
+        e2e::copy_dir(&fixture(), &data, &[]);
+        let cache = tmp.0.join("cache");
+        (tmp, data, cache)
     }
 
     #[test]
     fn a_second_load_of_the_same_files_comes_from_the_cache_and_equals_the_first() {
-        let cache = LoadCache::new(scratch("hit"), 0);
-        let data = folder("hit-data");
+        let (_tmp, data, cache) = scratch("hit");
+        let cache = LoadCache::new(cache, 0);
         let (first, used) = load(&cache, &data);
         assert_eq!(used, CacheUse::Written);
         let (second, used) = load(&cache, &data);
@@ -386,7 +375,7 @@ mod tests {
         while data.zones.len() <= 2 * ZONES_PER_PART {
             data.zones.extend(one.iter().cloned());
         }
-        let dir = scratch("parts");
+        let (_tmp, _, dir) = scratch("parts");
         let path = dir.join("entry.bin");
         write_entry(&dir, &path, 7, &data).unwrap();
         assert!(read_entry(&path, 8).is_none(), "another key");
@@ -404,13 +393,12 @@ mod tests {
             std::fs::write(&path, &whole[..cut]).unwrap();
             assert!(read_entry(&path, 7).is_none(), "cut at {cut}");
         }
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn an_edit_of_the_same_size_and_time_is_not_missed() {
-        let cache = LoadCache::new(scratch("edit"), 0);
-        let data = folder("edit-data");
+        let (_tmp, data, cache) = scratch("edit");
+        let cache = LoadCache::new(cache, 0);
         let zones = data.join("zones.geojson");
         let (before, _) = load(&cache, &data);
         let before = before.unwrap();
@@ -443,8 +431,11 @@ mod tests {
 
     #[test]
     fn an_invalid_folder_is_not_cached_and_keeps_its_problems() {
-        let cache = LoadCache::new(scratch("bad"), 0);
-        let data = folder("bad-data");
+        let (_tmp, data, cache) = scratch("bad");
+        let cache = LoadCache::new(cache, 0);
+        // Valid first: an entry is made, then dropped when the folder breaks.
+        assert_eq!(load(&cache, &data).1, CacheUse::Written);
+        assert!(cache.entry(&data).unwrap().exists());
         std::fs::write(
             data.join("zones.geojson"),
             "{\"type\": \"FeatureCollection\"",
@@ -457,13 +448,14 @@ mod tests {
                 panic!("a broken file is a problem");
             };
             assert!(problems.to_string().contains("zones.geojson"), "{problems}");
+            assert!(!cache.entry(&data).unwrap().exists());
         }
     }
 
     #[test]
     fn a_damaged_or_foreign_entry_is_a_miss_and_is_written_again() {
-        let cache = LoadCache::new(scratch("damaged"), 0);
-        let data = folder("damaged-data");
+        let (_tmp, data, cache) = scratch("damaged");
+        let cache = LoadCache::new(cache, 0);
         let (good, _) = load(&cache, &data);
         let entry = cache.entry(&data).unwrap();
         let whole = std::fs::read(&entry).unwrap();
@@ -483,8 +475,8 @@ mod tests {
 
     #[test]
     fn small_folders_are_not_cached() {
-        let cache = LoadCache::new(scratch("small"), DEFAULT_MIN_BYTES);
-        let data = folder("small-data");
+        let (_tmp, data, cache) = scratch("small");
+        let cache = LoadCache::new(cache, DEFAULT_MIN_BYTES);
         let (_, used) = load(&cache, &data);
         assert_eq!(used, CacheUse::Skipped);
         assert!(!cache.dir().exists());
