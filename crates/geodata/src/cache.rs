@@ -34,6 +34,11 @@ const MAGIC: &[u8; 8] = b"ZTCACHE2";
 /// Zones per independently decoded part of an entry: the parts are decoded in parallel.
 const ZONES_PER_PART: usize = 8192;
 
+/// Entries not written for this long are removed when another is written: a folder loaded once
+/// and forgotten (a download, a test run) does not keep its entry for ever. An entry in use is
+/// only written again after it was removed, at the cost of one full load.
+const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// Folders whose data files hold fewer bytes than this load in milliseconds from GeoJSON (the
 /// 220 countries, 1.2 MB: 27 ms): not worth an entry.
 pub const DEFAULT_MIN_BYTES: u64 = 4 << 20;
@@ -133,6 +138,7 @@ impl LoadCache {
         let result = load(files);
         let used = match (&result, key) {
             (Ok(data), Some(key)) if write_entry(&self.dir, &entry, key, data).is_ok() => {
+                prune(&self.dir, KEEP_FOR);
                 CacheUse::Written
             }
             _ => {
@@ -230,6 +236,28 @@ fn entry_key(path: &Path) -> Option<u128> {
         return None;
     }
     Some(u128::from_le_bytes(header[8..].try_into().ok()?))
+}
+
+/// Removes the entries (and temporary files left by a crash) in `dir` last written more than
+/// `age` ago. Only this cache's own files: `folder-*.bin` and `folder-*.tmp`.
+fn prune(dir: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let ours =
+            name.starts_with("folder-") && (name.ends_with(".bin") || name.ends_with(".tmp"));
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age));
+        if ours && old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// An entry: [`MAGIC`], the key (16 bytes), the number of parts (8 bytes) and each part's
@@ -471,6 +499,34 @@ mod tests {
             assert_eq!(again.unwrap().zones, good.as_ref().unwrap().zones);
             assert_eq!(std::fs::read(&entry).unwrap(), whole);
         }
+    }
+
+    #[test]
+    fn entries_not_written_for_a_month_are_removed_and_nothing_else() {
+        let (_tmp, data, dir) = scratch("prune");
+        let cache = LoadCache::new(&dir, 0);
+        std::fs::create_dir_all(&dir).unwrap();
+        let month_ago =
+            std::time::SystemTime::now() - KEEP_FOR - std::time::Duration::from_secs(60);
+        let file = |name: &str, when: std::time::SystemTime| {
+            let path = dir.join(name);
+            std::fs::write(&path, b"x").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+            path
+        };
+        let old_entry = file("folder-0000000000000001.bin", month_ago);
+        let old_tmp = file("folder-0000000000000002.123.tmp", month_ago);
+        let recent = file("folder-0000000000000003.bin", std::time::SystemTime::now());
+        let not_ours = file("notes.txt", month_ago);
+        assert_eq!(load(&cache, &data).1, CacheUse::Written);
+        assert!(!old_entry.exists() && !old_tmp.exists());
+        assert!(recent.exists() && not_ours.exists());
+        assert!(cache.entry(&data).unwrap().exists());
     }
 
     #[test]
