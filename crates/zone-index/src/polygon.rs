@@ -22,6 +22,10 @@
 //! coordinates or the sign of Shewchuk's adaptive-precision `orient2d`, so points on vertices and
 //! edges are found exactly, with no epsilon.
 
+mod stored;
+
+pub use stored::geometry_key;
+
 use std::ops::ControlFlow;
 
 use geo::{Coord, MultiPolygon};
@@ -153,7 +157,10 @@ pub struct PolygonIndex {
     blob16: Vec<u16>,
     /// Band indexes of the other parts.
     blob32: Vec<u32>,
-    tree: RTree<PartBox, Params>,
+    /// The parts' boxes, for box queries; made from `parts` when first asked for, so an index
+    /// read back from its stored form ([`PolygonIndex::from_bytes`]) that only answers points
+    /// never makes it.
+    tree: std::sync::OnceLock<RTree<PartBox, Params>>,
     grid: Grid,
     items: usize,
     bbox: Option<[f64; 4]>,
@@ -578,6 +585,22 @@ impl PolygonIndex {
             + (tree_nodes * (size_of::<PartBox>() + 8) as f64) as usize
     }
 
+    /// The R-tree over the parts' boxes, made on first use.
+    fn tree(&self) -> &RTree<PartBox, Params> {
+        self.tree.get_or_init(|| {
+            let boxes = self
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| PartBox {
+                    envelope: AABB::from_corners([p.min_x, p.y0], [p.max_x, p.max_y]),
+                    part: to_u32(i),
+                })
+                .collect();
+            RTree::bulk_load_with_params(boxes)
+        })
+    }
+
     /// Every item covering the point, in item order, each with whether the point is on the
     /// item's boundary. Non-finite coordinates cover nothing.
     pub fn covering(&self, lon: f64, lat: f64) -> Vec<(usize, bool)> {
@@ -657,7 +680,7 @@ impl PolygonIndex {
         let query = AABB::from_corners([bbox[0], bbox[1]], [bbox[2], bbox[3]]);
         let mut out = Vec::new();
         let _ = self
-            .tree
+            .tree()
             .locate_in_envelope_intersecting_int(&query, |b: &PartBox| {
                 out.push(self.parts[b.part as usize].item as usize);
                 ControlFlow::<()>::Continue(())
@@ -1029,7 +1052,6 @@ pub fn position_by_scan(mp: &MultiPolygon<f64>, lon: f64, lat: f64) -> Position 
 struct Builder {
     coords: Vec<[f64; 2]>,
     parts: Vec<Part>,
-    boxes: Vec<PartBox>,
     blob16: Vec<u16>,
     blob32: Vec<u32>,
     n_items: usize,
@@ -1146,10 +1168,6 @@ impl Builder {
                 self.blob16.extend(local.iter().map(|&v| v as u16));
             }
             self.widen(Some([min[0], min[1], max[0], max[1]]));
-            self.boxes.push(PartBox {
-                envelope: AABB::from_corners(min, max),
-                part: to_u32(self.parts.len()),
-            });
             self.parts.push(part);
         }
     }
@@ -1158,12 +1176,7 @@ impl Builder {
     /// indexes move by what is here already (edges inside a band index count from their part's
     /// first vertex, so they stay as they are).
     fn append(&mut self, other: Builder) {
-        let (coords, blob16, blob32, parts) = (
-            self.coords.len(),
-            self.blob16.len(),
-            self.blob32.len(),
-            self.parts.len(),
-        );
+        let (coords, blob16, blob32) = (self.coords.len(), self.blob16.len(), self.blob32.len());
         // Sums past u32 panic as a sequential build does (see `PolygonIndex::new`).
         let moved = |at: u32, by: usize| to_u32(at as usize + by);
         self.parts.extend(other.parts.into_iter().map(|mut p| {
@@ -1171,10 +1184,6 @@ impl Builder {
             p.coord_end = moved(p.coord_end, coords);
             p.blob_start = moved(p.blob_start, if p.wide { blob32 } else { blob16 });
             p
-        }));
-        self.boxes.extend(other.boxes.into_iter().map(|mut b| {
-            b.part = moved(b.part, parts);
-            b
         }));
         self.coords.extend_from_slice(&other.coords);
         self.blob16.extend_from_slice(&other.blob16);
@@ -1207,12 +1216,14 @@ impl Builder {
             parts: self.parts,
             blob16: self.blob16,
             blob32: self.blob32,
-            tree: RTree::bulk_load_with_params(self.boxes),
+            tree: std::sync::OnceLock::new(),
             grid: Grid::default(),
             items: self.n_items,
             bbox: self.bbox,
         };
         index.grid = index.build_grid(threads);
+        // A built index is a server's: its first box query should not pay for the tree.
+        index.tree();
         index
     }
 }
