@@ -31,6 +31,10 @@ use crate::{DataFile, Dataset, GeodataError, GeodataResult, Problems};
 /// when the layout of the header changes; the program's identity in the key covers the rest).
 const MAGIC: &[u8; 8] = b"ZTCACHE2";
 
+/// The first bytes of a side file ([`LoadCache::write_side`]), then its key (16 bytes) and the
+/// XXH3-64 of the bytes kept (8 bytes).
+const SIDE_MAGIC: &[u8; 8] = b"ZTSIDE01";
+
 /// Zones per independently decoded part of an entry: the parts are decoded in parallel.
 const ZONES_PER_PART: usize = 8192;
 
@@ -153,11 +157,152 @@ impl LoadCache {
         (result.map_err(GeodataError::Invalid), used)
     }
 
+    /// What was kept beside `folder`'s entry under `name` ([`LoadCache::write_side`]) with
+    /// `key`: something derived from its data set that is slow to make again, such as its zone
+    /// index. `None` when nothing was, or something else was (another key, another program).
+    /// The bytes are checked against their checksum as they are read: a damaged file makes the
+    /// reader fail at its end rather than report the end.
+    pub fn open_side(&self, folder: &Path, name: &str, key: u128) -> Option<SideFile> {
+        let mut file = std::fs::File::open(self.side(folder, name)?).ok()?;
+        let mut header = [0u8; SIDE_MAGIC.len() + 16 + 8];
+        file.read_exact(&mut header).ok()?;
+        if header[..SIDE_MAGIC.len()] != SIDE_MAGIC[..]
+            || header[SIDE_MAGIC.len()..SIDE_MAGIC.len() + 16] != side_key(name, key)?.to_le_bytes()
+        {
+            return None;
+        }
+        let len = file
+            .metadata()
+            .ok()?
+            .len()
+            .checked_sub(header.len() as u64)?;
+        let checksum = u64::from_le_bytes(header[SIDE_MAGIC.len() + 16..].try_into().ok()?);
+        Some(SideFile {
+            file,
+            len,
+            hash: xxhash_rust::xxh3::Xxh3::new(),
+            checksum,
+        })
+    }
+
+    /// Keeps what `write` writes beside `folder`'s entry under `name` (lowercase letters), to be
+    /// read back by [`LoadCache::open_side`] with the same `key`; it replaces what was kept there
+    /// before. Written whole or not at all, like an entry, and pruned with the entries.
+    pub fn write_side(
+        &self,
+        folder: &Path,
+        name: &str,
+        key: u128,
+        write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        use std::io::{Seek as _, SeekFrom};
+        let (Some(path), Some(side_key)) = (self.side(folder, name), side_key(name, key)) else {
+            return Err(std::io::Error::other(
+                "no side file for this folder or name",
+            ));
+        };
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        let written = (|| {
+            let mut out = Hashing {
+                out: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?),
+                hash: Xxh3::new(),
+            };
+            out.out.write_all(SIDE_MAGIC)?;
+            out.out.write_all(&side_key.to_le_bytes())?;
+            // The checksum, once the bytes are all written.
+            out.out.write_all(&[0; 8])?;
+            write(&mut out)?;
+            let mut file = out.out.into_inner().map_err(|e| e.into_error())?;
+            file.seek(SeekFrom::Start((SIDE_MAGIC.len() + 16) as u64))?;
+            file.write_all(&out.hash.digest().to_le_bytes())?;
+            drop(file);
+            std::fs::rename(&tmp, &path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// The side file `name` of `folder`: its entry's name with `name` as the extension.
+    fn side(&self, folder: &Path, name: &str) -> Option<PathBuf> {
+        if name.is_empty()
+            || !name.bytes().all(|b| b.is_ascii_lowercase())
+            || name == "bin"
+            || name == "tmp"
+        {
+            return None;
+        }
+        Some(self.entry(folder)?.with_extension(name))
+    }
+
     /// The entry of `folder`: a name from its canonical path, so `./data` and `data` share one.
     fn entry(&self, folder: &Path) -> Option<PathBuf> {
         let path = folder.canonicalize().ok()?;
         let hash = xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes());
         Some(self.dir.join(format!("folder-{hash:016x}.bin")))
+    }
+}
+
+/// A side file being read ([`LoadCache::open_side`]): its bytes after the header, checked
+/// against the checksum when the end is reached.
+pub struct SideFile {
+    file: std::fs::File,
+    len: u64,
+    hash: Xxh3,
+    checksum: u64,
+}
+
+impl std::fmt::Debug for SideFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SideFile")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SideFile {
+    /// How many bytes the side file holds (after its header).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::io::Read for SideFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hash.update(&buf[..n]);
+        if n == 0 && !buf.is_empty() && self.hash.digest() != self.checksum {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the cached file does not match its checksum",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// A writer that hashes what it writes.
+struct Hashing<W> {
+    out: W,
+    hash: Xxh3,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -202,6 +347,18 @@ fn key_of(files: &[(&str, u128)]) -> Option<u128> {
     Some(h.digest128())
 }
 
+/// The key a side file is written with: the caller's key, the side's name and the running
+/// program (whose layout of the bytes may differ from an older build's).
+fn side_key(name: &str, key: u128) -> Option<u128> {
+    let mut h = Xxh3::new();
+    h.update(SIDE_MAGIC);
+    h.update(program()?);
+    h.update(&(name.len() as u64).to_le_bytes());
+    h.update(name.as_bytes());
+    h.update(&key.to_le_bytes());
+    Some(h.digest128())
+}
+
 /// What identifies the running program: its version and its executable's size and modification
 /// time, so that a rebuilt program (whose data model may differ) never reads an older one's
 /// entries.
@@ -238,8 +395,9 @@ fn entry_key(path: &Path) -> Option<u128> {
     Some(u128::from_le_bytes(header[8..].try_into().ok()?))
 }
 
-/// Removes the entries (and temporary files left by a crash) in `dir` last written more than
-/// `age` ago. Only this cache's own files: `folder-*.bin` and `folder-*.tmp`.
+/// Removes the entries, side files and temporary files left by a crash in `dir` last written
+/// more than `age` ago. Only this cache's own files: `folder-*.bin`, `folder-*.tmp` and side
+/// files `folder-*.NAME` (lowercase letters).
 fn prune(dir: &Path, age: std::time::Duration) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -248,8 +406,11 @@ fn prune(dir: &Path, age: std::time::Duration) {
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        let ours =
-            name.starts_with("folder-") && (name.ends_with(".bin") || name.ends_with(".tmp"));
+        let ours = name.strip_prefix("folder-").is_some_and(|rest| {
+            rest.rsplit_once('.').is_some_and(|(_, ext)| {
+                !ext.is_empty() && ext.bytes().all(|b| b.is_ascii_lowercase())
+            })
+        });
         let old = e
             .metadata()
             .and_then(|m| m.modified())
@@ -521,12 +682,75 @@ mod tests {
         };
         let old_entry = file("folder-0000000000000001.bin", month_ago);
         let old_tmp = file("folder-0000000000000002.123.tmp", month_ago);
+        let old_side = file("folder-0000000000000004.index", month_ago);
         let recent = file("folder-0000000000000003.bin", std::time::SystemTime::now());
         let not_ours = file("notes.txt", month_ago);
+        let not_ours_either = file("folder-notes.TXT", month_ago);
         assert_eq!(load(&cache, &data).1, CacheUse::Written);
-        assert!(!old_entry.exists() && !old_tmp.exists());
-        assert!(recent.exists() && not_ours.exists());
+        assert!(!old_entry.exists() && !old_tmp.exists() && !old_side.exists());
+        assert!(recent.exists() && not_ours.exists() && not_ours_either.exists());
         assert!(cache.entry(&data).unwrap().exists());
+    }
+
+    #[test]
+    fn a_side_file_comes_back_only_with_its_key_and_whole() {
+        let (_tmp, data, dir) = scratch("side");
+        let cache = LoadCache::new(&dir, 0);
+        let write =
+            |key: u128, bytes: &[u8]| cache.write_side(&data, "index", key, |w| w.write_all(bytes));
+        let read = |name: &str, key: u128| -> Option<std::io::Result<Vec<u8>>> {
+            let mut side = cache.open_side(&data, name, key)?;
+            let mut bytes = Vec::new();
+            Some(side.read_to_end(&mut bytes).map(|n| {
+                assert_eq!(n as u64, side.len());
+                bytes
+            }))
+        };
+        let bytes: Vec<u8> = (0..1_000_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        assert!(read("index", 7).is_none());
+        write(7, &bytes).unwrap();
+        assert_eq!(read("index", 7).unwrap().unwrap(), bytes);
+        assert!(read("index", 8).is_none(), "another key");
+        assert!(read("other", 7).is_none(), "another name");
+        // Replaced by the next write; a damaged or cut file fails at its end.
+        write(8, b"newer").unwrap();
+        assert!(read("index", 7).is_none());
+        assert_eq!(read("index", 8).unwrap().unwrap(), b"newer");
+        let path = cache.side(&data, "index").unwrap();
+        let mut file = std::fs::read(&path).unwrap();
+        let last = file.len() - 1;
+        file[last] ^= 1;
+        std::fs::write(&path, &file).unwrap();
+        let damaged = read("index", 8).unwrap().unwrap_err();
+        assert_eq!(damaged.kind(), std::io::ErrorKind::InvalidData);
+        std::fs::write(&path, &file[..file.len() - 2]).unwrap();
+        assert!(read("index", 8).unwrap().is_err(), "cut");
+        std::fs::write(&path, &file[..20]).unwrap();
+        assert!(read("index", 8).is_none(), "cut in its header");
+        // Names that would clash with entries, or escape the folder's, are refused.
+        for name in ["bin", "tmp", "", "../x", "Index"] {
+            assert!(
+                cache.write_side(&data, name, 1, |_| Ok(())).is_err(),
+                "{name:?}"
+            );
+        }
+        // A failed write leaves what was there.
+        write(9, b"kept").unwrap();
+        let failed = cache.write_side(&data, "index", 10, |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("the writer failed"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(read("index", 9).unwrap().unwrap(), b"kept");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        // The folder's own entry is untouched by its side files.
+        assert_eq!(load(&cache, &data).1, CacheUse::Written);
+        write(11, b"x").unwrap();
+        assert_eq!(load(&cache, &data).1, CacheUse::Hit);
     }
 
     #[test]

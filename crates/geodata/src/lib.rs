@@ -28,7 +28,7 @@ mod write;
 
 use std::path::PathBuf;
 
-pub use cache::{CacheUse, DEFAULT_MIN_BYTES, LoadCache};
+pub use cache::{CacheUse, DEFAULT_MIN_BYTES, LoadCache, SideFile};
 pub use catalog::{LayerInfo, LayerRole, LayerStyle};
 pub use history::{EDITABLE_LAYERS, FeatureChange, Revision, last_changes, revision_at};
 pub use load::{
