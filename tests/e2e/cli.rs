@@ -533,19 +533,47 @@ fn a_large_folder_is_loaded_once_into_the_cache_and_an_edit_to_it_is_seen() {
 
     assert_eq!(query(&[]), expected);
     let first = entries();
-    assert_eq!(first.len(), 1, "one entry for the folder: {first:?}");
-    // The second run reads the entry and writes nothing.
+    let [entry, index] = ["bin", "index"].map(|ext| {
+        first
+            .iter()
+            .map(|(p, _)| p.clone())
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .unwrap_or_else(|| panic!("a .{ext} file for the folder: {first:?}"))
+    });
+    assert_eq!(first.len(), 2, "the entry and the zone index: {first:?}");
+    // The second run reads both and writes nothing.
     assert_eq!(query(&[]), expected);
     assert_eq!(entries(), first);
 
-    // An edit to the folder is seen at once, and the entry is written again.
+    // An edit to the folder is seen at once, and the entry is written again; the zones'
+    // geometry did not change, so their index is still the one kept.
     let zones = data.join("zones.geojson");
     let text = std::fs::read_to_string(&zones).unwrap();
+    let index_bytes = std::fs::read(&index).unwrap();
     std::fs::write(&zones, text.replace("\"round_41\"", "\"moved_41\"")).unwrap();
     assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
     let second = entries();
-    assert_eq!(second.len(), 1);
+    assert_eq!(second.len(), 2);
     assert_ne!(second, first);
+    assert_eq!(std::fs::read(&index).unwrap(), index_bytes);
+
+    // A damaged index is not trusted: the answers are the same, and it is built and kept
+    // again.
+    let mut damaged = index_bytes.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x40;
+    std::fs::write(&index, &damaged).unwrap();
+    assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
+    assert_eq!(std::fs::read(&index).unwrap(), index_bytes);
+
+    // Moving one vertex of round 0 changes the geometry: a new index is kept.
+    let moved = text.replace("\"round_41\"", "\"moved_41\"");
+    assert_eq!(moved.matches("[36.04,33.0]").count(), 2, "round 0's first and last vertex");
+    std::fs::write(&zones, moved.replace("[36.04,33.0]", "[36.05,33.0]")).unwrap();
+    assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
+    assert_ne!(std::fs::read(&index).unwrap(), index_bytes);
+    assert!(entry.exists());
+    std::fs::write(&zones, &moved).unwrap();
 
     // Turned off, nothing is read or written.
     let elsewhere = dir.0.join("unused-cache");

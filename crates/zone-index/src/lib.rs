@@ -39,7 +39,7 @@ pub use distance::lower_bound_km;
 pub use keys::ZoneKeys;
 pub use polygon::{
     BATCH_CHUNK, BatchCovering, BatchOrder, LARGE_INDEX_BATCH_CHUNK, PolygonIndex, Position,
-    position_by_scan, vertex_count,
+    geometry_key, position_by_scan, vertex_count,
 };
 pub use select::{FeatureIndex, Selection, meets_box};
 pub use timeline::TimelineSpan;
@@ -275,6 +275,20 @@ struct Overlay {
     dirty: std::collections::HashSet<String>,
 }
 
+/// Where [`ZoneIndex::new_stored`] keeps polygon indexes between runs, by the key of the
+/// geometry they index ([`geometry_key`]), in their stored form ([`PolygonIndex::write_to`]).
+/// Both calls may fail quietly: a store is only ever a shortcut.
+pub trait IndexStore {
+    /// A reader of what was kept with `key`, and its length in bytes; `None` when nothing is.
+    /// A reader that finds its bytes damaged fails (an error) rather than ending.
+    fn open(&self, key: u128) -> Option<(Box<dyn std::io::Read + '_>, u64)>;
+    /// Keeps `index` with `key`, in place of what was kept before.
+    fn keep(&self, key: u128, index: &PolygonIndex);
+}
+
+/// Zones of fewer vertices than this are indexed in a few milliseconds: no store is used.
+pub const STORED_INDEX_MIN_VERTICES: usize = 250_000;
+
 /// A base item whose zone is no longer the one indexed.
 const GONE: u32 = u32::MAX;
 
@@ -289,6 +303,65 @@ impl ZoneIndex {
         let geometries: Vec<&geo::MultiPolygon<f64>> =
             data.zones.iter().map(|z| &*z.geometry).collect();
         let polygons = PolygonIndex::from_slice(&geometries, parallelism());
+        drop(geometries);
+        ZoneIndex::with_polygons(data, polygons)
+    }
+
+    /// [`ZoneIndex::new`], reading the zones' polygon index from `store` when it holds one
+    /// made from the same geometry ([`geometry_key`]), and keeping the one it builds there when
+    /// it does not. For a command that indexes the same large data set run after run: on
+    /// zones-100k, reading the index back takes about a third of building it. Below
+    /// [`STORED_INDEX_MIN_VERTICES`] the store is not used.
+    ///
+    /// ```
+    /// # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geodata/tests/fixtures/good-minimal");
+    /// # let data = std::sync::Arc::new(geodata::load_dir(&dir).unwrap());
+    /// use std::{cell::RefCell, collections::HashMap, io::Read};
+    /// use zone_index::{IndexStore, PolygonIndex, ZoneIndex};
+    /// #[derive(Default)]
+    /// struct InMemory(RefCell<HashMap<u128, Vec<u8>>>);
+    /// impl IndexStore for InMemory {
+    ///     fn open(&self, key: u128) -> Option<(Box<dyn Read + '_>, u64)> {
+    ///         let bytes = self.0.borrow().get(&key)?.clone();
+    ///         let len = bytes.len() as u64;
+    ///         Some((Box::new(std::io::Cursor::new(bytes)), len))
+    ///     }
+    ///     fn keep(&self, key: u128, index: &PolygonIndex) {
+    ///         self.0.borrow_mut().insert(key, index.to_bytes());
+    ///     }
+    /// }
+    /// let store = InMemory::default();
+    /// let index = ZoneIndex::new_stored(data.clone(), &store);
+    /// // The fixture is far below the threshold: nothing kept.
+    /// assert!(store.0.borrow().is_empty());
+    /// assert_eq!(index.covering(36.1, 33.1, None), ZoneIndex::new(data).covering(36.1, 33.1, None));
+    /// ```
+    pub fn new_stored(data: Arc<Dataset>, store: &dyn IndexStore) -> ZoneIndex {
+        let geometries: Vec<&geo::MultiPolygon<f64>> =
+            data.zones.iter().map(|z| &*z.geometry).collect();
+        let vertices: usize = geometries
+            .iter()
+            .map(|m| geo::CoordsIter::coords_count(*m))
+            .sum();
+        if vertices < STORED_INDEX_MIN_VERTICES {
+            return ZoneIndex::new(data);
+        }
+        let key = geometry_key(&geometries, parallelism());
+        let stored = store
+            .open(key)
+            .and_then(|(mut input, len)| PolygonIndex::read_from(&mut input, len))
+            .filter(|p| p.len() == geometries.len());
+        let polygons = stored.unwrap_or_else(|| {
+            let built = PolygonIndex::from_slice(&geometries, parallelism());
+            store.keep(key, &built);
+            built
+        });
+        drop(geometries);
+        ZoneIndex::with_polygons(data, polygons)
+    }
+
+    /// The index of `data` over `polygons`, which must index its zones' geometries in order.
+    fn with_polygons(data: Arc<Dataset>, polygons: PolygonIndex) -> ZoneIndex {
         // Shared ids (a count each), not copies: 100,000 strings formatted cost a tenth of the
         // index build.
         let base_ids = data.zones.iter().map(|z| z.meta.id.clone()).collect();

@@ -668,9 +668,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (indexed, input) = std::thread::scope(|s| {
                 let reading = csv.as_deref().map(|f| s.spawn(move || query::read_csv(f)));
                 let started = std::time::Instant::now();
-                let indexed = load(data).map(|data| {
+                let indexed = load(data).map(|loaded| {
                     let load = started.elapsed();
-                    let index = query::index(data);
+                    let index = query::index(loaded, data);
                     let clock = query::Clock {
                         on: timings,
                         load,
@@ -709,13 +709,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             from,
             to,
             svg,
-        } => areas::run(&query::index(load(data)?), kind, from, to, svg.as_deref())
-            .map(|()| ExitCode::SUCCESS),
+        } => areas::run(
+            &query::index(load(data)?, data),
+            kind,
+            from,
+            to,
+            svg.as_deref(),
+        )
+        .map(|()| ExitCode::SUCCESS),
         Command::Timeline { lon, lat, json } => {
-            query::timeline(&query::index(load(data)?), lon, lat, json).map(|()| ExitCode::SUCCESS)
+            query::timeline(&query::index(load(data)?, data), lon, lat, json)
+                .map(|()| ExitCode::SUCCESS)
         }
         Command::Changes { from, to, json } => {
-            query::changes(&query::index(load(data)?), from, to, json).map(|()| ExitCode::SUCCESS)
+            query::changes(&query::index(load(data)?, data), from, to, json)
+                .map(|()| ExitCode::SUCCESS)
         }
         Command::Serve {
             bind,

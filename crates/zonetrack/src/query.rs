@@ -12,9 +12,42 @@ use serde_json::json;
 use zone_formats::batch;
 use zone_index::ZoneIndex;
 
+use crate::db::Source;
+
 /// Builds the index over a loaded data set.
-pub fn index(data: Dataset) -> ZoneIndex {
-    ZoneIndex::new(Arc::new(data))
+/// The zone index of `data`, loaded from `source`. For a data folder with the load cache on,
+/// the polygon index is kept beside the folder's entry ([`geodata::LoadCache::write_side`]) and
+/// read back by the next command on the same zones, rather than built again (on zones-100k a
+/// quarter of a second on two cores).
+pub fn index(data: Dataset, source: &Source) -> ZoneIndex {
+    let data = Arc::new(data);
+    match (source, geodata::LoadCache::from_env()) {
+        (Source::Dir(folder), Some(cache)) => {
+            ZoneIndex::new_stored(data, &KeptIndex { cache, folder })
+        }
+        _ => ZoneIndex::new(data),
+    }
+}
+
+/// A folder's polygon index in the load cache.
+struct KeptIndex<'a> {
+    cache: geodata::LoadCache,
+    folder: &'a Path,
+}
+
+impl zone_index::IndexStore for KeptIndex<'_> {
+    fn open(&self, key: u128) -> Option<(Box<dyn std::io::Read + '_>, u64)> {
+        let side = self.cache.open_side(self.folder, "index", key)?;
+        let len = side.len();
+        Some((Box::new(side), len))
+    }
+
+    fn keep(&self, key: u128, index: &zone_index::PolygonIndex) {
+        // A cache that cannot be written only costs the next command a build.
+        let _ = self
+            .cache
+            .write_side(self.folder, "index", key, |out| index.write_to(out));
+    }
 }
 
 fn period(z: &Zone) -> String {
