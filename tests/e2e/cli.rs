@@ -568,7 +568,11 @@ fn a_large_folder_is_loaded_once_into_the_cache_and_an_edit_to_it_is_seen() {
 
     // Moving one vertex of round 0 changes the geometry: a new index is kept.
     let moved = text.replace("\"round_41\"", "\"moved_41\"");
-    assert_eq!(moved.matches("[36.04,33.0]").count(), 2, "round 0's first and last vertex");
+    assert_eq!(
+        moved.matches("[36.04,33.0]").count(),
+        2,
+        "round 0's first and last vertex"
+    );
     std::fs::write(&zones, moved.replace("[36.04,33.0]", "[36.05,33.0]")).unwrap();
     assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
     assert_ne!(std::fs::read(&index).unwrap(), index_bytes);

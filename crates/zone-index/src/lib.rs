@@ -987,11 +987,20 @@ fn parallelism() -> usize {
 
 /// Each zone's bounding box and period, in zone order.
 fn boxes_and_periods(data: &Dataset) -> (Vec<Option<Rect<f64>>>, Vec<geodata::Period>) {
-    let boxes = data
-        .zones
-        .iter()
-        .map(|z| z.geometry.bounding_rect())
-        .collect();
+    // Every vertex is visited: on two threads when there are many zones (a tenth of reading a
+    // stored index of zones-100k back).
+    let threads = if data.zones.len() >= 16_384 {
+        parallelism()
+    } else {
+        1
+    };
+    let boxes = polygon::in_runs(data.zones.len(), threads, |run| {
+        data.zones[run]
+            .iter()
+            .map(|z| z.geometry.bounding_rect())
+            .collect::<Vec<_>>()
+    })
+    .concat();
     (boxes, data.zones.iter().map(|z| z.period).collect())
 }
 

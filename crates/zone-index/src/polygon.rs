@@ -862,7 +862,7 @@ const MIN_PER_THREAD: usize = 1024;
 
 /// `work` over `0..n` split into up to `threads` runs, each on its own thread (the calling one
 /// alone for one run), the results in run order. A panic in a run is resumed here.
-fn in_runs<T: Send>(
+pub(crate) fn in_runs<T: Send>(
     n: usize,
     threads: usize,
     work: impl Fn(std::ops::Range<usize>) -> T + Sync,
