@@ -28,9 +28,10 @@ mod query;
         Commands that read a large data folder once (query, export, layers, timeline, changes, \
         areas) keep what they loaded in a cache (ZONETRACK_CACHE_DIR, else \
         $XDG_CACHE_HOME/zonetrack or ~/.cache/zonetrack): the next one on the same files, by \
-        the same program, skips parsing and validating them. An entry is used only for the \
-        exact same file contents; `validate` always checks in full; ZONETRACK_CACHE=off turns \
-        the cache off.",
+        the same program, skips parsing and validating them; query, timeline, changes and \
+        areas also keep the zones' index there and read it back instead of building it. An \
+        entry is used only for the exact same file contents (an index, for the exact same \
+        geometry); `validate` always checks in full; ZONETRACK_CACHE=off turns the cache off.",
     after_help = "Examples:\n  zonetrack validate\n  zonetrack layers\n  zonetrack export --layer zones --at 2018-02-07 --out zones-2018-02-07.geojson"
 )]
 struct Cli {
