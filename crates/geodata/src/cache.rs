@@ -485,9 +485,15 @@ fn write_entry(dir: &Path, path: &Path, key: u128, data: &Dataset) -> std::io::R
         reference: &data.reference,
     };
     let mut parts = vec![postcard::to_allocvec(&rest).map_err(std::io::Error::other)?];
-    for zones in data.zones.chunks(ZONES_PER_PART) {
-        parts.push(postcard::to_allocvec(zones).map_err(std::io::Error::other)?);
-    }
+    // Encoded on every core, as they are decoded.
+    let zones: Vec<Vec<u8>> = {
+        use rayon::prelude::*;
+        data.zones
+            .par_chunks(ZONES_PER_PART)
+            .map(|zones| postcard::to_allocvec(zones).map_err(std::io::Error::other))
+            .collect::<std::io::Result<_>>()?
+    };
+    parts.extend(zones);
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let written = (|| {
