@@ -110,12 +110,10 @@ impl PolygonIndex {
         let word = |w: &mut Vec<u8>, n: usize| w.extend_from_slice(&(n as u64).to_le_bytes());
         let float = |w: &mut Vec<u8>, f: f64| w.extend_from_slice(&f.to_le_bytes());
         word(&mut w, self.items);
-        match self.bbox {
-            Some(b) => {
-                w.push(1);
-                b.iter().for_each(|&f| float(&mut w, f));
-            }
-            None => w.push(0),
+        // The flag, then four floats either way: the header has one length.
+        w.push(u8::from(self.bbox.is_some()));
+        for f in self.bbox.unwrap_or_default() {
+            float(&mut w, f);
         }
         let g = &self.grid;
         for f in [g.x0, g.y0, g.sx, g.sy] {
@@ -184,9 +182,11 @@ impl PolygonIndex {
             return None;
         }
         let items = r.word()?;
-        let bbox = match r.take(1)?[0] {
+        let flag = r.take(1)?[0];
+        let corners = [r.float()?, r.float()?, r.float()?, r.float()?];
+        let bbox = match flag {
             0 => None,
-            1 => Some([r.float()?, r.float()?, r.float()?, r.float()?]),
+            1 => Some(corners),
             _ => return None,
         };
         let (x0, y0, sx, sy) = (r.float()?, r.float()?, r.float()?, r.float()?);
@@ -441,6 +441,17 @@ mod tests {
         let b = index.bbox().unwrap();
         let mid = [b[0], b[1], (b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0];
         assert_eq!(back.items_meeting_box(mid), index.items_meeting_box(mid));
+    }
+
+    #[test]
+    fn an_empty_index_and_one_of_empty_items_come_back() {
+        for items in [vec![], vec![MultiPolygon(vec![]), MultiPolygon(vec![])]] {
+            let index = PolygonIndex::new(items.clone());
+            let back = PolygonIndex::from_bytes(&index.to_bytes()).expect("an empty index");
+            assert_eq!((back.len(), back.bbox()), (items.len(), None));
+            assert!(back.covering(0.0, 0.0).is_empty());
+            assert!(back.items_meeting_box([-1.0, -1.0, 1.0, 1.0]).is_empty());
+        }
     }
 
     #[test]
