@@ -18,6 +18,11 @@
 //! Entries are one file per folder (named by a hash of the folder's canonical path) in the
 //! cache folder; writing one replaces the folder's last one, through a temporary file and a
 //! rename, so readers see a whole entry or none.
+//!
+//! Beside its entry a folder may have side files ([`LoadCache::write_side`]): what a caller
+//! derives from the data set and would rather not make again, keyed by the caller (the CLI keeps
+//! the zones' polygon index there, keyed by a hash of their geometry). A side file is checked
+//! against its checksum as it is read, replaced as an entry is, and pruned with the entries.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};

@@ -14,7 +14,6 @@ use zone_index::ZoneIndex;
 
 use crate::db::Source;
 
-/// Builds the index over a loaded data set.
 /// The zone index of `data`, loaded from `source`. For a data folder with the load cache on,
 /// the polygon index is kept beside the folder's entry ([`geodata::LoadCache::write_side`]) and
 /// read back by the next command on the same zones, rather than built again (on zones-100k a
