@@ -1,13 +1,14 @@
 //! The polygon index as bytes, so a one-shot command over a large data set can read the index
 //! back instead of building it again: on zones-100k (100,000 zones, 3.7 M vertices) a build
-//! takes a quarter of a second on two cores, reading it back a few tens of milliseconds.
+//! takes a quarter of a second on two cores, reading it back about a tenth of a second.
 //!
 //! The form is the index's own flat arrays, little-endian, after a header of counts. Reading
 //! checks every number a query will use as an index (part ranges, band offsets, edge numbers,
-//! grid entries) against the arrays it points into, so a damaged or foreign file is refused
-//! (`None`), never a panic or a wrong answer. Callers keep files beside a checksum and a key
-//! of the geometry they were made from ([`geometry_key`]); this module only maps bytes to an
-//! index and back.
+//! grid entries) against the arrays it points into, so bytes that do not hold together are
+//! refused (`None`) and no bytes can make a query panic. A changed coordinate still reads as an
+//! index, of other geometry: callers keep the bytes with a checksum (the load cache's side
+//! files) and the key of the geometry they were made from ([`geometry_key`]); this module only
+//! maps bytes to an index and back.
 
 use std::io::{Read, Write};
 
