@@ -206,11 +206,9 @@ impl LoadCache {
                 "no side file for this folder or name",
             ));
         };
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-        let written = (|| {
+        write_whole(&self.dir, &path, |file| {
             let mut out = Hashing {
-                out: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?),
+                out: std::io::BufWriter::with_capacity(1 << 20, file),
                 hash: Xxh3::new(),
             };
             out.out.write_all(SIDE_MAGIC)?;
@@ -218,16 +216,11 @@ impl LoadCache {
             // The checksum, once the bytes are all written.
             out.out.write_all(&[0; 8])?;
             write(&mut out)?;
-            let mut file = out.out.into_inner().map_err(|e| e.into_error())?;
+            let checksum = out.hash.digest();
+            let file = out.out.into_inner().map_err(|e| e.into_error())?;
             file.seek(SeekFrom::Start((SIDE_MAGIC.len() + 16) as u64))?;
-            file.write_all(&out.hash.digest().to_le_bytes())?;
-            drop(file);
-            std::fs::rename(&tmp, &path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+            file.write_all(&checksum.to_le_bytes())
+        })
     }
 
     /// The side file `name` of `folder`: its entry's name with `name` as the extension.
@@ -499,10 +492,8 @@ fn write_entry(dir: &Path, path: &Path, key: u128, data: &Dataset) -> std::io::R
             .collect::<std::io::Result<_>>()?
     };
     parts.extend(zones);
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    write_whole(dir, path, |f| {
+        let mut f = std::io::BufWriter::new(f);
         f.write_all(MAGIC)?;
         f.write_all(&key.to_le_bytes())?;
         f.write_all(&(parts.len() as u64).to_le_bytes())?;
@@ -512,10 +503,24 @@ fn write_entry(dir: &Path, path: &Path, key: u128, data: &Dataset) -> std::io::R
         for part in &parts {
             f.write_all(part)?;
         }
-        // No fsync: a cache lost to a crash is only a slower next load.
-        f.into_inner().map_err(|e| e.into_error())?;
-        std::fs::rename(&tmp, path)
-    })();
+        f.into_inner().map(drop).map_err(|e| e.into_error())
+    })
+}
+
+/// Writes `path` (in the cache folder `dir`) whole or not at all: `write` fills a temporary
+/// file beside it, which is renamed into place when `write` succeeds and removed when it fails,
+/// so a reader sees the old file or the new one, never part of one. No fsync: a cache lost to
+/// a crash is only a slower next load.
+fn write_whole(
+    dir: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| write(&mut f))
+        .and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
