@@ -339,11 +339,7 @@ impl ZoneIndex {
     pub fn new_stored(data: Arc<Dataset>, store: &dyn IndexStore) -> ZoneIndex {
         let geometries: Vec<&geo::MultiPolygon<f64>> =
             data.zones.iter().map(|z| &*z.geometry).collect();
-        let vertices: usize = geometries
-            .iter()
-            .map(|m| geo::CoordsIter::coords_count(*m))
-            .sum();
-        if vertices < STORED_INDEX_MIN_VERTICES {
+        if vertex_count(&geometries) < STORED_INDEX_MIN_VERTICES {
             return ZoneIndex::new(data);
         }
         let key = geometry_key(&geometries, parallelism());

@@ -322,10 +322,10 @@ fn unpack(h: u32) -> (usize, bool) {
 /// let square = polygon![(x: 0.0, y: 0.0), (x: 2.0, y: 0.0), (x: 2.0, y: 2.0), (x: 0.0, y: 2.0)];
 /// assert_eq!(zone_index::vertex_count(&[MultiPolygon(vec![square])]), 5);
 /// ```
-pub fn vertex_count(items: &[MultiPolygon<f64>]) -> usize {
+pub fn vertex_count<M: std::borrow::Borrow<MultiPolygon<f64>>>(items: &[M]) -> usize {
     items
         .iter()
-        .flat_map(|m| &m.0)
+        .flat_map(|m| &m.borrow().0)
         .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
         .map(|r| r.0.len())
         .sum()

@@ -355,9 +355,9 @@ fn band_index_ok<T: Copy + Into<u32>>(blob: &[T], p: &Part, vertices: usize) -> 
     let Some(offsets) = blob.get(start..start.saturating_add(header)) else {
         return false;
     };
-    let offsets: Vec<usize> = offsets.iter().map(|&v| v.into() as usize).collect();
-    let (first, last) = (offsets[0], offsets[header - 1]);
-    if first < header || offsets.windows(2).any(|w| w[0] > w[1]) {
+    let at = |i: usize| offsets[i].into() as usize;
+    let (first, last) = (at(0), at(header - 1));
+    if first < header || offsets.windows(2).any(|w| w[0].into() > w[1].into()) {
         return false;
     }
     let Some(edges) = blob.get(start + first..start.saturating_add(last)) else {
