@@ -74,13 +74,22 @@ impl Source {
     }
 
     /// The store of a command that reads the data once: a data folder loads through the user's
-    /// load cache (see `geodata::LoadCache::from_env`).
+    /// load cache ([`Source::load_cache`]).
     pub fn store_once(&self) -> Result<Arc<dyn Store>> {
         match self {
             Source::Dir(dir) => Ok(Arc::new(
-                DirectoryStore::new(dir).with_cache(geodata::LoadCache::from_env()),
+                DirectoryStore::new(dir).with_cache(self.load_cache().map(|(cache, _)| cache)),
             )),
             _ => self.store(false),
+        }
+    }
+
+    /// The user's load cache (see `geodata::LoadCache::from_env`) and the folder it keeps, for
+    /// a data folder; `None` for the other sources or with the cache off.
+    pub fn load_cache(&self) -> Option<(geodata::LoadCache, &Path)> {
+        match self {
+            Source::Dir(dir) => Some((geodata::LoadCache::from_env()?, dir)),
+            _ => None,
         }
     }
 }

@@ -20,11 +20,9 @@ use crate::db::Source;
 /// quarter of a second on two cores).
 pub fn index(data: Dataset, source: &Source) -> ZoneIndex {
     let data = Arc::new(data);
-    match (source, geodata::LoadCache::from_env()) {
-        (Source::Dir(folder), Some(cache)) => {
-            ZoneIndex::new_stored(data, &KeptIndex { cache, folder })
-        }
-        _ => ZoneIndex::new(data),
+    match source.load_cache() {
+        Some((cache, folder)) => ZoneIndex::new_stored(data, &KeptIndex { cache, folder }),
+        None => ZoneIndex::new(data),
     }
 }
 
