@@ -561,6 +561,36 @@ impl PolygonIndex {
         self.bbox
     }
 
+    /// Each item's bounding box `[min lon, min lat, max lon, max lat]` over its indexed parts
+    /// (holes included), `None` for an item with none (empty, or every part left out for a
+    /// non-finite coordinate). One pass over the parts: no vertex is read again.
+    ///
+    /// ```
+    /// use geo::{MultiPolygon, polygon};
+    /// let tri = |x: f64| polygon![(x: x, y: 2.0), (x: x + 2.0, y: 2.0), (x: x, y: 5.0)];
+    /// let index = zone_index::PolygonIndex::new(vec![
+    ///     MultiPolygon(vec![tri(1.0), tri(10.0)]),
+    ///     MultiPolygon(vec![]),
+    /// ]);
+    /// assert_eq!(index.item_boxes(), vec![Some([1.0, 2.0, 12.0, 5.0]), None]);
+    /// ```
+    pub fn item_boxes(&self) -> Vec<Option<[f64; 4]>> {
+        let mut boxes: Vec<Option<[f64; 4]>> = vec![None; self.items];
+        for p in &self.parts {
+            let b = &mut boxes[p.item as usize];
+            *b = Some(match *b {
+                None => [p.min_x, p.y0, p.max_x, p.max_y],
+                Some([x0, y0, x1, y1]) => [
+                    x0.min(p.min_x),
+                    y0.min(p.y0),
+                    x1.max(p.max_x),
+                    y1.max(p.max_y),
+                ],
+            });
+        }
+        boxes
+    }
+
     /// How many points to query at once ([`PolygonIndex::covering_many_filtered`]) for the
     /// batch path to pay off: [`BATCH_CHUNK`], or [`LARGE_INDEX_BATCH_CHUNK`] over an index
     /// larger than the CPU caches.
