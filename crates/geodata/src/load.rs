@@ -313,7 +313,7 @@ pub(crate) fn load_dir_cached(
 struct Doc<'t> {
     shown: String,
     value: Value,
-    features: Option<Vec<&'t RawValue>>,
+    features: Option<Vec<&'t str>>,
 }
 
 fn load_files_memo(
@@ -355,11 +355,15 @@ fn load_files_memo(
                 continue;
             }
         };
-        // A layer file's features are kept as text (parsed feature by feature, in parallel);
-        // anything the fast read does not take is read whole, as before.
+        // A layer file's features are kept as text (parsed feature by feature, in parallel; a
+        // large file is also cut into runs of features found on every core); anything the fast
+        // read does not take is read whole, as before.
         let layer = name != "actors.json";
         let fast = layer
-            .then(|| fastjson::parse_object::<LayerDoc<'_>>(text).ok())
+            .then(|| {
+                fastjson::split_layer(text, rayon::current_num_threads())
+                    .or_else(|| fastjson::parse_object::<LayerDoc<'_>>(text).ok())
+            })
             .flatten();
         let doc = match fast {
             Some(d) => Ok(Doc {
@@ -417,7 +421,7 @@ fn load_files_memo(
     let zone_digests: Vec<u128> = by_name
         .get("zones.geojson")
         .and_then(|d| d.features.as_ref())
-        .map(|list| list.par_iter().map(|f| fastjson::digest(f.get())).collect())
+        .map(|list| list.par_iter().map(|f| fastjson::digest(f)).collect())
         .unwrap_or_default();
     let reuse = |index: usize| -> Option<ParsedZone> {
         let m = memo?;
@@ -748,7 +752,7 @@ fn features<'v, T: Send>(
             .enumerate()
             .map(|(index, raw)| match reuse(index) {
                 Some(t) => Some(Feature::Reused(t)),
-                None => fastjson::parse_object::<FeatureDoc<'v>>(raw.get())
+                None => fastjson::parse_object::<FeatureDoc<'v>>(raw)
                     .ok()
                     .filter(|f| f.members.get("type").and_then(Value::as_str) == Some("Feature"))
                     .map(Feature::Raw),
