@@ -303,33 +303,93 @@ impl<'de> FromObject<'de> for Props {
 }
 
 /// One feature: every member but `geometry` and `properties` as JSON values, `properties` apart
-/// (the loader takes it over rather than copying it), and `geometry` as raw text.
+/// (the loader takes it over rather than copying it), and `geometry` read by the fast path or
+/// kept as raw text (see [`feature`]).
 pub(crate) struct FeatureDoc<'t> {
     pub members: Map<String, Value>,
     /// `properties` as text, read by [`FeatureDoc::props`].
     pub properties: Option<&'t RawValue>,
-    pub geometry: Option<&'t RawValue>,
+    pub geometry: Option<DocGeometry<'t>>,
+}
+
+/// A feature's `geometry` member as [`feature`] found it.
+pub(crate) enum DocGeometry<'t> {
+    /// Read in the same pass as the feature: a shape the fast path takes ([`geometry`]).
+    Read(FastGeometry),
+    /// `null`.
+    Null,
+    /// Anything else, as text for the general path.
+    Text(&'t RawValue),
+}
+
+/// Reads a feature's text in one pass, the geometry straight into `geo` coordinates. When the
+/// geometry is not one the fast path takes, the feature is read again with the geometry kept
+/// as text (the general path says what is wrong with it, if anything): a second pass for odd
+/// features only, where keeping every geometry as text first made every feature's coordinates
+/// be scanned twice.
+pub(crate) fn feature(text: &str) -> serde_json::Result<FeatureDoc<'_>> {
+    parse_object::<OnePass<'_>>(text)
+        .map(|d| d.0)
+        .or_else(|_| parse_object::<FeatureDoc<'_>>(text))
+}
+
+/// [`FeatureDoc`] read with its geometry parsed, failing when that geometry is not a fast one.
+struct OnePass<'t>(FeatureDoc<'t>);
+
+/// A `geometry` member the fast path takes, or `null`; anything else is an error (to the
+/// caller: "read it again as text").
+struct FastMember(Option<FastGeometry>);
+
+impl<'de> Deserialize<'de> for FastMember {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Option::<G<'de>>::deserialize(d)? {
+            None => Ok(FastMember(None)),
+            Some(g) => fast_geometry(g)
+                .map(|g| FastMember(Some(g)))
+                .ok_or_else(|| de::Error::custom("left to the general path")),
+        }
+    }
+}
+
+fn feature_doc<'de, A: MapAccess<'de>>(
+    mut map: A,
+    one_pass: bool,
+) -> Result<FeatureDoc<'de>, A::Error> {
+    let mut members = Map::new();
+    let (mut properties, mut geometry) = (None, None);
+    while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        if key == "geometry" {
+            geometry = Some(if one_pass {
+                match map.next_value::<FastMember>()?.0 {
+                    Some(g) => DocGeometry::Read(g),
+                    None => DocGeometry::Null,
+                }
+            } else {
+                DocGeometry::Text(map.next_value::<&'de RawValue>()?)
+            });
+        } else if key == "properties" {
+            properties = Some(map.next_value::<&'de RawValue>()?);
+        } else {
+            let v: Value = map.next_value()?;
+            members.insert(key.into_owned(), v);
+        }
+    }
+    Ok(FeatureDoc {
+        members,
+        properties,
+        geometry,
+    })
+}
+
+impl<'de> FromObject<'de> for OnePass<'de> {
+    fn from_object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        feature_doc(map, true).map(OnePass)
+    }
 }
 
 impl<'de> FromObject<'de> for FeatureDoc<'de> {
-    fn from_object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut members = Map::new();
-        let (mut properties, mut geometry) = (None, None);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "geometry" {
-                geometry = Some(map.next_value::<&'de RawValue>()?);
-            } else if key == "properties" {
-                properties = Some(map.next_value::<&'de RawValue>()?);
-            } else {
-                let v: Value = map.next_value()?;
-                members.insert(key.into_owned(), v);
-            }
-        }
-        Ok(FeatureDoc {
-            members,
-            properties,
-            geometry,
-        })
+    fn from_object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        feature_doc(map, false)
     }
 }
 
@@ -444,14 +504,20 @@ fn polygon(rings: Vec<Nest>) -> Option<Polygon<f64>> {
 /// and `coordinates`, with 2-D positions in range and rings of 4 positions or more, closed.
 /// `None` for anything else: the general path reads it and says what is wrong, if anything.
 pub(crate) fn geometry(text: &str) -> Option<FastGeometry> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct G<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: Cow<'a, str>,
-        coordinates: Nest,
-    }
-    let g: G<'_> = serde_json::from_str(text).ok()?;
+    fast_geometry(serde_json::from_str(text).ok()?)
+}
+
+/// A geometry object as the fast path reads it: `type` and `coordinates`, nothing else.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct G<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    coordinates: Nest,
+}
+
+/// The geometry `g` holds, when it is one the fast path takes (see [`geometry`]).
+fn fast_geometry(g: G<'_>) -> Option<FastGeometry> {
     match (&*g.kind, g.coordinates) {
         ("Point", Nest::Pos(c)) => ((-180.0..=180.0).contains(&c.x)
             && (-90.0..=90.0).contains(&c.y))
@@ -578,8 +644,51 @@ mod tests {
         assert!(parse_object::<LayerDoc<'_>>("[1]").is_err());
         let f: FeatureDoc<'_> =
             parse_object(r#"{"type":"Feature","geometry":null,"id":"a"}"#).expect("an object");
-        assert_eq!(f.geometry.map(|g| g.get()), Some("null"));
+        assert!(matches!(f.geometry, Some(DocGeometry::Text(t)) if t.get() == "null"));
         assert_eq!(f.members.len(), 2);
+    }
+
+    #[test]
+    fn a_feature_is_read_in_one_pass_unless_its_geometry_is_odd() {
+        let with = |g: &str| {
+            format!(r#"{{"type":"Feature","id":"a","geometry":{g},"properties":{{"n":1}}}}"#)
+        };
+        let square = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#;
+        let text = with(square);
+        let f = feature(&text).expect("a feature");
+        assert_eq!(f.members.len(), 2);
+        assert!(f.props().is_some());
+        match f.geometry {
+            Some(DocGeometry::Read(FastGeometry::Polygons { multi: false, mp })) => {
+                assert_eq!(mp.0[0].exterior().0.len(), 4);
+            }
+            _ => panic!("read in one pass"),
+        }
+        let null = with("null");
+        assert!(matches!(
+            feature(&null).expect("a feature").geometry,
+            Some(DocGeometry::Null)
+        ));
+        // Odd geometries come back as text, for the general path to judge.
+        for odd in [
+            r#"{"type":"LineString","coordinates":[[0,0],[1,1]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]],"bbox":[0,0,1,1]}"#,
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"#,
+            r#"{"type":"Point","coordinates":[200,0]}"#,
+            "7",
+        ] {
+            let text = with(odd);
+            let f = feature(&text).expect("a feature");
+            assert!(
+                matches!(f.geometry, Some(DocGeometry::Text(t)) if t.get() == odd),
+                "{odd}"
+            );
+            assert_eq!(f.members.len(), 2);
+        }
+        assert!(
+            feature(r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},}"#)
+                .is_err()
+        );
     }
 
     /// Layer texts with tricky features: strings holding `},{` and quotes, nested arrays of

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::fastjson::{self, FastGeometry, FeatureDoc, LayerDoc, Props};
+use crate::fastjson::{self, DocGeometry, FastGeometry, FeatureDoc, LayerDoc, Props};
 
 use crate::model::{
     Actor, ActorId, Confidence, Event, FeatureId, FeatureMeta, GeometryKind, Location, Method,
@@ -602,8 +602,8 @@ impl LayerFiles<'_, '_> {
                 let mut problems = Vec::new();
                 let t = match f {
                     Feature::Reused(t) => Some(t),
-                    Feature::Raw(doc) => parse(
-                        &mut FeatureCx::from_doc(shown, index, &doc, &mut problems),
+                    Feature::Raw(mut doc) => parse(
+                        &mut FeatureCx::from_doc(shown, index, &mut doc, &mut problems),
                         refs,
                     ),
                     Feature::Value(raw) => {
@@ -752,7 +752,7 @@ fn features<'v, T: Send>(
             .enumerate()
             .map(|(index, raw)| match reuse(index) {
                 Some(t) => Some(Feature::Reused(t)),
-                None => fastjson::parse_object::<FeatureDoc<'v>>(raw)
+                None => fastjson::feature(raw)
                     .ok()
                     .filter(|f| f.members.get("type").and_then(Value::as_str) == Some("Feature"))
                     .map(Feature::Raw),
@@ -804,10 +804,11 @@ struct FeatureCx<'a> {
 }
 
 /// A feature's `geometry` member as the file was read.
-#[derive(Clone, Copy)]
 enum GeometrySource<'a> {
     Value(&'a Value),
     Text(&'a RawValue),
+    /// Read with the feature by the fast path.
+    Read(FastGeometry),
 }
 
 /// A feature's geometry as read: by the fast path (a point, or polygons straight into `geo`),
@@ -834,11 +835,17 @@ impl<'a> FeatureCx<'a> {
     fn from_doc(
         file: &'a str,
         index: usize,
-        doc: &'a FeatureDoc<'a>,
+        doc: &'a mut FeatureDoc<'_>,
         problems: &'a mut Vec<Problem>,
     ) -> Self {
-        let mut cx = Self::with_properties(file, index, &doc.members, doc.props(), problems);
-        cx.geometry = doc.geometry.map(GeometrySource::Text);
+        let geometry = doc.geometry.take();
+        let props = doc.props();
+        let mut cx = Self::with_properties(file, index, &doc.members, props, problems);
+        cx.geometry = geometry.map(|g| match g {
+            DocGeometry::Read(g) => GeometrySource::Read(g),
+            DocGeometry::Null => GeometrySource::Value(&Value::Null),
+            DocGeometry::Text(t) => GeometrySource::Text(t),
+        });
         cx
     }
 
@@ -1193,8 +1200,14 @@ impl<'a> FeatureCx<'a> {
 
     /// The geometry member: `Ok(None)` when null or absent.
     fn geometry(&mut self) -> Result<Option<Geometry>, ()> {
-        let g = match self.geometry {
+        let g = match self.geometry.take() {
             None | Some(GeometrySource::Value(Value::Null)) => return Ok(None),
+            Some(GeometrySource::Read(FastGeometry::Point(x, y))) => {
+                return Ok(Some(Geometry::Point(x, y)));
+            }
+            Some(GeometrySource::Read(FastGeometry::Polygons { multi, mp })) => {
+                return Ok(Some(Geometry::Polygons { multi, mp }));
+            }
             Some(GeometrySource::Value(g)) => g.clone(),
             Some(GeometrySource::Text(text)) => {
                 match fastjson::geometry(text.get()) {
@@ -1958,8 +1971,8 @@ fn parse_reference_layer(
     let mut out = Vec::new();
     let mut idx = Vec::new();
     let before = problems.len();
-    for (index, f) in features::<()>(doc, &|_| None, problems) {
-        let mut cx = match &f {
+    for (index, mut f) in features::<()>(doc, &|_| None, problems) {
+        let mut cx = match &mut f {
             Feature::Raw(doc) => FeatureCx::from_doc(shown, index, doc, problems),
             Feature::Value(raw) => FeatureCx::new(shown, index, raw, problems),
             Feature::Reused(()) => continue,
