@@ -15,6 +15,11 @@
 //! load. An entry that cannot be read (cut short, damaged, of another layout) is a miss, and is
 //! written again.
 //!
+//! An entry made from other files (the folder was edited since) is still of use: it holds the
+//! digest of each zone feature's text, so it is the load's memo ([`crate::LoadMemo`], as a
+//! server keeps between reloads). Only the zones whose text changed are parsed and checked
+//! again, and the whole-set checks look only at pairs involving them.
+//!
 //! Entries are one file per folder (named by a hash of the folder's canonical path) in the
 //! cache folder; writing one replaces the folder's last one, through a temporary file and a
 //! rename, so readers see a whole entry or none.
@@ -30,7 +35,7 @@ use std::sync::OnceLock;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::{DataFile, Dataset, GeodataError, GeodataResult, Problems};
+use crate::{DataFile, Dataset, GeodataError, GeodataResult, LoadMemo, MemoKeys, Problems};
 
 /// The first bytes of an entry: what it is and the layout of what follows (bump the number
 /// when the layout of the header changes; the program's identity in the key covers the rest).
@@ -66,6 +71,9 @@ pub enum CacheUse {
     Hit,
     /// Loaded from the files and written to the cache.
     Written,
+    /// Loaded from the files with the folder's older entry as a memo (only zones whose text
+    /// changed since were read and checked again), and written to the cache.
+    Updated,
     /// Loaded from the files; not cached (too small, invalid, unreadable files, or the cache
     /// could not be written).
     Skipped,
@@ -114,11 +122,11 @@ impl LoadCache {
         &self,
         folder: &Path,
         read: impl FnOnce() -> GeodataResult<Vec<DataFile>>,
-        load: impl FnOnce(Vec<DataFile>) -> Result<Dataset, Problems>,
+        load: impl FnOnce(Vec<DataFile>, Option<&LoadMemo>) -> (Result<Dataset, Problems>, MemoKeys),
     ) -> (GeodataResult<Dataset>, CacheUse) {
         let Some(entry) = self.entry(folder) else {
             return (
-                read().and_then(|f| load(f).map_err(GeodataError::Invalid)),
+                read().and_then(|f| load(f, None).0.map_err(GeodataError::Invalid)),
                 CacheUse::Skipped,
             );
         };
@@ -128,11 +136,19 @@ impl LoadCache {
         // core) meanwhile: on a hit that halves the time; on a miss the decoding is wasted,
         // next to a full load.
         let had_entry = entry.exists();
+        // On a miss the older entry is the memo of the load: after an edit of one zone of
+        // 100,000, only that zone is read and checked again.
+        let mut memo = None;
         if let Some(made_from) = entry_key(&entry) {
-            let (hash, data) =
-                rayon::join(|| hash_folder(folder), || read_entry(&entry, made_from));
-            if let (Some(data), true) = (data, hash == Some(made_from)) {
-                return (Ok(data), CacheUse::Hit);
+            let (hash, old) = rayon::join(|| hash_folder(folder), || read_entry(&entry, made_from));
+            match old {
+                Some((data, _)) if hash == Some(made_from) => return (Ok(data), CacheUse::Hit),
+                Some((data, keys)) => {
+                    memo = postcard::from_bytes(&keys)
+                        .ok()
+                        .map(|k| LoadMemo::new(std::sync::Arc::new(data), MemoKeys(k)));
+                }
+                None => {}
             }
         }
         let files = match read() {
@@ -144,11 +160,17 @@ impl LoadCache {
             .map(|f| f.text.as_ref().map_or(0, |t| t.len() as u64))
             .sum();
         let key = (size >= self.min_bytes).then(|| key(&files)).flatten();
-        let result = load(files);
+        let had_memo = memo.is_some();
+        let (result, keys) = load(files, memo.as_ref());
+        drop(memo);
         let used = match (&result, key) {
-            (Ok(data), Some(key)) if write_entry(&self.dir, &entry, key, data).is_ok() => {
+            (Ok(data), Some(key)) if write_entry(&self.dir, &entry, key, data, &keys).is_ok() => {
                 prune(&self.dir, KEEP_FOR);
-                CacheUse::Written
+                if had_memo {
+                    CacheUse::Updated
+                } else {
+                    CacheUse::Written
+                }
             }
             _ => {
                 // An entry that was not taken and is not replaced (the folder is invalid or
@@ -422,7 +444,8 @@ fn prune(dir: &Path, age: std::time::Duration) {
 /// An entry: [`MAGIC`], the key (16 bytes), the number of parts (8 bytes) and each part's
 /// length (8 bytes each), then the parts, each postcard on its own: first the data set without
 /// its zones, then its zones, [`ZONES_PER_PART`] at a time (postcard reads one value from
-/// start to end, so one value would be decoded on one core).
+/// start to end, so one value would be decoded on one core), last the load's [`MemoKeys`]
+/// (decoded only when the files changed, to make the entry the next load's memo).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Rest {
     actors: Vec<crate::Actor>,
@@ -431,9 +454,9 @@ struct Rest {
     reference: Vec<crate::ReferenceLayer>,
 }
 
-/// The data set of an entry made with `key`; `None` when it was not, or cannot be read whole
-/// (cut short, damaged, written by a program whose model differs).
-fn read_entry(path: &Path, key: u128) -> Option<Dataset> {
+/// The data set of an entry made with `key`, and its memo keys as stored; `None` when it was
+/// not, or cannot be read whole (cut short, damaged, written by a program whose model differs).
+fn read_entry(path: &Path, key: u128) -> Option<(Dataset, Vec<u8>)> {
     use rayon::prelude::*;
     let bytes = std::fs::read(path).ok()?;
     let word = |at: usize| -> Option<usize> {
@@ -452,23 +475,31 @@ fn read_entry(path: &Path, key: u128) -> Option<Dataset> {
         spans.push(bytes.get(at..end)?);
         at = end;
     }
-    let (rest, zones) = spans.split_first()?;
+    let (rest, spans) = spans.split_first()?;
+    let (keys, zones) = spans.split_last()?;
     let rest: Rest = postcard::from_bytes(rest).ok()?;
     let zones: Vec<Vec<crate::Zone>> = zones
         .par_iter()
         .map(|part| postcard::from_bytes(part).ok())
         .collect::<Option<_>>()?;
-    Some(Dataset {
+    let data = Dataset {
         actors: rest.actors,
         zones: zones.into_iter().flatten().collect(),
         locations: rest.locations,
         events: rest.events,
         reference: rest.reference,
-    })
+    };
+    Some((data, keys.to_vec()))
 }
 
 /// Writes an entry whole, or leaves the one before.
-fn write_entry(dir: &Path, path: &Path, key: u128, data: &Dataset) -> std::io::Result<()> {
+fn write_entry(
+    dir: &Path,
+    path: &Path,
+    key: u128,
+    data: &Dataset,
+    keys: &MemoKeys,
+) -> std::io::Result<()> {
     #[derive(serde::Serialize)]
     struct RestRef<'a> {
         actors: &'a [crate::Actor],
@@ -492,6 +523,7 @@ fn write_entry(dir: &Path, path: &Path, key: u128, data: &Dataset) -> std::io::R
             .collect::<std::io::Result<_>>()?
     };
     parts.extend(zones);
+    parts.push(postcard::to_allocvec(&keys.0).map_err(std::io::Error::other)?);
     write_whole(dir, path, |f| {
         let mut f = std::io::BufWriter::new(f);
         f.write_all(MAGIC)?;
@@ -540,7 +572,7 @@ mod tests {
         cache.load(
             dir,
             || crate::load::read_dir_files(dir),
-            |files| crate::load_files("", files),
+            |files, memo| crate::load::load_files_memo("", files, memo),
         )
     }
 
@@ -582,9 +614,12 @@ mod tests {
         }
         let (_tmp, _, dir) = scratch("parts");
         let path = dir.join("entry.bin");
-        write_entry(&dir, &path, 7, &data).unwrap();
+        let keys = MemoKeys(vec![(42, data.zones[0].meta.id.clone())]);
+        write_entry(&dir, &path, 7, &data, &keys).unwrap();
         assert!(read_entry(&path, 8).is_none(), "another key");
-        let back = read_entry(&path, 7).expect("the entry reads");
+        let (back, stored) = read_entry(&path, 7).expect("the entry reads");
+        let stored: Vec<(u128, crate::FeatureId)> = postcard::from_bytes(&stored).unwrap();
+        assert_eq!(stored, keys.0);
         assert_eq!(back.zones, data.zones);
         assert!(back.zones.iter().any(|z| z.rule.is_some()));
         assert!(back.zones.iter().any(|z| z.derived_from.is_some()));
@@ -622,7 +657,7 @@ mod tests {
             .set_modified(time)
             .unwrap();
         let (after, used) = load(&cache, &data);
-        assert_eq!(used, CacheUse::Written);
+        assert_eq!(used, CacheUse::Updated);
         let after = after.unwrap();
         assert_ne!(
             before
@@ -632,6 +667,60 @@ mod tests {
                 .collect::<Vec<_>>(),
             after.zones.iter().map(|z| &z.meta.name).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn an_edited_folder_loaded_with_its_older_entry_as_memo_is_as_a_full_load() {
+        let (_tmp, data, cache) = scratch("memo");
+        let cache = LoadCache::new(cache, 0);
+        assert_eq!(load(&cache, &data).1, CacheUse::Written);
+        let zones = data.join("zones.geojson");
+        let text = std::fs::read_to_string(&zones).unwrap();
+        let full = || {
+            crate::load_files("", crate::load::read_dir_files(&data).unwrap())
+                .map_err(GeodataError::Invalid)
+        };
+        // A name, then an actor the actors file does not list: the memo's zones are taken only
+        // where their text is the same, and the problems are a full load's.
+        let renamed = text.replacen("\"name\": \"", "\"name\": \"Renamed ", 1);
+        std::fs::write(&zones, &renamed).unwrap();
+        let (after, used) = load(&cache, &data);
+        assert_eq!(used, CacheUse::Updated);
+        let after = after.unwrap();
+        assert_eq!(after, full().unwrap());
+        assert!(
+            after
+                .zones
+                .iter()
+                .any(|z| z.meta.name.starts_with("Renamed "))
+        );
+        // The updated entry is a hit next time.
+        let (again, used) = load(&cache, &data);
+        assert_eq!((again.unwrap(), used), (after, CacheUse::Hit));
+        std::fs::write(
+            &zones,
+            renamed.replacen("\"actor\": \"blue\"", "\"actor\": \"nobody\"", 1),
+        )
+        .unwrap();
+        let (bad, used) = load(&cache, &data);
+        assert_eq!(used, CacheUse::Skipped);
+        let problems = |e: GeodataError| match e {
+            GeodataError::Invalid(p) => format!("{p:?}"),
+            other => panic!("{other}"),
+        };
+        let (bad, expected) = (problems(bad.unwrap_err()), problems(full().unwrap_err()));
+        assert!(bad.contains("nobody"), "{bad}");
+        assert_eq!(bad, expected);
+        // Fixed again, and the actors file changed too: no memo is left (the invalid folder's
+        // entry was removed), and the load is whole.
+        std::fs::write(&zones, &text).unwrap();
+        assert_eq!(load(&cache, &data).1, CacheUse::Written);
+        let actors = data.join("actors.json");
+        let a = std::fs::read_to_string(&actors).unwrap();
+        std::fs::write(&actors, a.replacen("\"name\": \"", "\"name\": \"The ", 1)).unwrap();
+        let (after, used) = load(&cache, &data);
+        assert_eq!(used, CacheUse::Updated);
+        assert_eq!(after.unwrap(), full().unwrap());
     }
 
     #[test]

@@ -274,7 +274,7 @@ impl LoadMemo {
 
 /// The digests and ids of the drawn zones a load read (see [`LoadMemo::new`]).
 #[derive(Debug, Default)]
-pub struct MemoKeys(Vec<(u128, FeatureId)>);
+pub struct MemoKeys(pub(crate) Vec<(u128, FeatureId)>);
 
 /// [`load_dir_named`], reusing what `memo` (the memo of an earlier load of the same folder) says
 /// was valid, and returning the keys of a memo for this load.
@@ -303,7 +303,7 @@ pub(crate) fn load_dir_cached(
         .load(
             dir,
             || read_dir_files(dir),
-            |files| load_files(shown, files),
+            |files, memo| load_files_memo(shown, files, memo),
         )
         .0
 }
@@ -316,7 +316,7 @@ struct Doc<'t> {
     features: Option<Vec<&'t str>>,
 }
 
-fn load_files_memo(
+pub(crate) fn load_files_memo(
     prefix: &str,
     files: Vec<DataFile>,
     memo: Option<&LoadMemo>,
