@@ -74,8 +74,15 @@ pub fn run(args: &[&str]) -> Output {
     Command::new(zonetrack())
         .args(args)
         .current_dir(repo_root())
+        .env("ZONETRACK_CACHE_DIR", cache_dir())
         .output()
         .expect("zonetrack runs")
+}
+
+/// The load cache of the binaries the tests start (`target/e2e-cache`): a large test folder's
+/// entry goes there, not into the user's own cache.
+pub fn cache_dir() -> PathBuf {
+    repo_root().join("target").join("e2e-cache")
 }
 
 /// Path of an external tool, or a failure that says how to install it. Tests that need a tool
@@ -123,6 +130,7 @@ impl Server {
         let child = Command::new(binary)
             .args(&args)
             .env("RUST_LOG", "warn")
+            .env("ZONETRACK_CACHE_DIR", cache_dir())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -124,11 +124,26 @@ impl LoadCache {
         read: impl FnOnce() -> GeodataResult<Vec<DataFile>>,
         load: impl FnOnce(Vec<DataFile>, Option<&LoadMemo>) -> (Result<Dataset, Problems>, MemoKeys),
     ) -> (GeodataResult<Dataset>, CacheUse) {
+        let (data, _, used) = self.load_keyed(folder, read, load, false);
+        (data, used)
+    }
+
+    /// [`LoadCache::load`], also giving the keys of the data set's [`LoadMemo`] (what a server
+    /// keeps for its reloads): from the entry on a hit, from `load` otherwise. Without
+    /// `want_keys` a hit gives none (they are not decoded).
+    pub fn load_keyed(
+        &self,
+        folder: &Path,
+        read: impl FnOnce() -> GeodataResult<Vec<DataFile>>,
+        load: impl FnOnce(Vec<DataFile>, Option<&LoadMemo>) -> (Result<Dataset, Problems>, MemoKeys),
+        want_keys: bool,
+    ) -> (GeodataResult<Dataset>, MemoKeys, CacheUse) {
         let Some(entry) = self.entry(folder) else {
-            return (
-                read().and_then(|f| load(f, None).0.map_err(GeodataError::Invalid)),
-                CacheUse::Skipped,
-            );
+            let (data, keys) = match read() {
+                Ok(files) => load(files, None),
+                Err(e) => return (Err(e), MemoKeys::default(), CacheUse::Skipped),
+            };
+            return (data.map_err(GeodataError::Invalid), keys, CacheUse::Skipped);
         };
         // With an entry, the files are only hashed, a block at a time: reading 170 MB of
         // GeoJSON into memory (zeroing and copying fresh pages) cost more than decoding the
@@ -142,7 +157,13 @@ impl LoadCache {
         if let Some(made_from) = entry_key(&entry) {
             let (hash, old) = rayon::join(|| hash_folder(folder), || read_entry(&entry, made_from));
             match old {
-                Some((data, _)) if hash == Some(made_from) => return (Ok(data), CacheUse::Hit),
+                Some((data, keys)) if hash == Some(made_from) => {
+                    let keys = want_keys
+                        .then(|| postcard::from_bytes(&keys).ok().map(MemoKeys))
+                        .flatten()
+                        .unwrap_or_default();
+                    return (Ok(data), keys, CacheUse::Hit);
+                }
                 Some((data, keys)) => {
                     memo = postcard::from_bytes(&keys)
                         .ok()
@@ -153,7 +174,7 @@ impl LoadCache {
         }
         let files = match read() {
             Ok(files) => files,
-            Err(e) => return (Err(e), CacheUse::Skipped),
+            Err(e) => return (Err(e), MemoKeys::default(), CacheUse::Skipped),
         };
         let size: u64 = files
             .iter()
@@ -181,7 +202,7 @@ impl LoadCache {
                 CacheUse::Skipped
             }
         };
-        (result.map_err(GeodataError::Invalid), used)
+        (result.map_err(GeodataError::Invalid), keys, used)
     }
 
     /// What was kept beside `folder`'s entry under `name` ([`LoadCache::write_side`]) with
@@ -721,6 +742,30 @@ mod tests {
         let (after, used) = load(&cache, &data);
         assert_eq!(used, CacheUse::Updated);
         assert_eq!(after.unwrap(), full().unwrap());
+    }
+
+    #[test]
+    fn a_hit_gives_the_memo_keys_of_the_load_that_wrote_it_when_asked() {
+        let (_tmp, data, cache) = scratch("keys");
+        let cache = LoadCache::new(cache, 0);
+        let keyed = |want| {
+            cache.load_keyed(
+                &data,
+                || crate::load::read_dir_files(&data),
+                |files, memo| crate::load::load_files_memo("", files, memo),
+                want,
+            )
+        };
+        let (first, written, used) = keyed(true);
+        assert_eq!(used, CacheUse::Written);
+        assert!(!written.0.is_empty());
+        let (second, kept, used) = keyed(true);
+        assert_eq!(used, CacheUse::Hit);
+        assert_eq!(kept.0, written.0);
+        assert_eq!(second.unwrap(), first.unwrap());
+        // Not asked for: not decoded.
+        let (_, none, used) = keyed(false);
+        assert_eq!((none.0.len(), used), (0, CacheUse::Hit));
     }
 
     #[test]

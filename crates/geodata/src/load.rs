@@ -293,19 +293,21 @@ pub fn load_dir_memo(
 }
 
 /// [`load_dir_named`] through `cache`: the data set comes from it when the folder's files are
-/// those it was made from, and goes into it when loaded valid.
+/// those it was made from, and goes into it when loaded valid; with `want_keys`, with the keys
+/// of its memo (see [`crate::LoadCache::load_keyed`]).
 pub(crate) fn load_dir_cached(
     dir: &Path,
     shown: &str,
     cache: &crate::LoadCache,
-) -> GeodataResult<Dataset> {
-    cache
-        .load(
-            dir,
-            || read_dir_files(dir),
-            |files, memo| load_files_memo(shown, files, memo),
-        )
-        .0
+    want_keys: bool,
+) -> (GeodataResult<Dataset>, MemoKeys) {
+    let (data, keys, _) = cache.load_keyed(
+        dir,
+        || read_dir_files(dir),
+        |files, memo| load_files_memo(shown, files, memo),
+        want_keys,
+    );
+    (data, keys)
 }
 
 /// A file as parsed: its top level (for a layer file read by the fast path, every member but

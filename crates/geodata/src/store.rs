@@ -315,7 +315,8 @@ impl DirectoryStore {
 
     /// Keeps what [`Store::load_once`] loads in `cache`, and takes it from there when the
     /// files are the same (see [`LoadCache`](crate::LoadCache)). [`Store::load`], which a
-    /// server uses, does not: it keeps a memo of its own for reloads.
+    /// server uses, does so for its first load (taking the keys of its reload memo from the
+    /// entry); later loads use the memo it keeps.
     pub fn with_cache(mut self, cache: Option<crate::LoadCache>) -> DirectoryStore {
         self.cache = cache;
         self
@@ -440,10 +441,14 @@ impl DirectoryStore {
         let checkpoint = self.read_checkpoint()?;
         let (files, keys) = match (&self.cache, memo) {
             // A one-shot load makes no memo, so it needs no keys.
-            (Some(cache), false) => (
-                crate::load::load_dir_cached(&self.dir, &self.shown, cache),
-                crate::MemoKeys::default(),
-            ),
+            (Some(cache), false) => {
+                crate::load::load_dir_cached(&self.dir, &self.shown, cache, false)
+            }
+            // A server's first load (or one after revisions were replayed, which leaves no
+            // memo): through the cache, the memo's keys from the entry.
+            (Some(cache), true) if w.memo.is_none() => {
+                crate::load::load_dir_cached(&self.dir, &self.shown, cache, true)
+            }
             _ => crate::load_dir_memo(&self.dir, &self.shown, w.memo.as_ref()),
         };
         let files = files?;
@@ -889,6 +894,55 @@ mod tests {
                 after: Some(after),
             }],
         }
+    }
+
+    #[test]
+    fn a_servers_first_load_comes_from_the_cache_and_its_reloads_from_the_memo() {
+        let dir = e2e::fresh_temp_dir("zonetrack-store-cache");
+        let folder = dir.join("data");
+        Dataset::embedded()
+            .write_dir(&folder)
+            .expect("the folder writes");
+        let cache = crate::LoadCache::new(dir.join("cache"), 0);
+        let entry_time = || {
+            let mut entries: Vec<_> = std::fs::read_dir(dir.join("cache"))
+                .expect("the cache is written")
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
+                .map(|e| e.metadata().and_then(|m| m.modified()).expect("a time"))
+                .collect();
+            assert_eq!(entries.len(), 1);
+            entries.pop()
+        };
+        // A server's first load goes through the cache: it writes the entry ...
+        let first = DirectoryStore::new(&folder)
+            .with_cache(Some(cache.clone()))
+            .load()
+            .expect("the folder loads");
+        let written = entry_time();
+        assert_eq!(first, crate::load_dir(&folder).expect("a fresh load"));
+        // ... and the next server's first load is the entry's (a hit writes nothing) ...
+        let server = DirectoryStore::new(&folder).with_cache(Some(cache));
+        assert_eq!(server.load().expect("the folder loads"), first);
+        assert_eq!(entry_time(), written, "a hit writes nothing");
+        // ... and a hand edit is read through the memo the entry gave: as a fresh load.
+        let zones = folder.join("zones.geojson");
+        let text = std::fs::read_to_string(&zones).expect("the zones");
+        std::fs::write(
+            &zones,
+            text.replacen("\"name\": \"", "\"name\": \"Edited ", 1),
+        )
+        .expect("written");
+        let reloaded = server.load().expect("the edit loads");
+        assert_eq!(reloaded, crate::load_dir(&folder).expect("a fresh load"));
+        assert!(
+            reloaded
+                .zones
+                .iter()
+                .any(|z| z.meta.name.starts_with("Edited "))
+        );
+        assert_eq!(entry_time(), written, "reloads use the memo, not the cache");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Regression: a flush writes its files outside the store's lock. When a load under the

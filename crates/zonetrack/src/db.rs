@@ -61,13 +61,17 @@ impl Source {
         }
     }
 
-    /// The store. `relative`: a data folder names its files relative to itself (for a server).
+    /// The store. `relative`: a data folder names its files relative to itself, and its first
+    /// load goes through the user's load cache (for a server: a large folder starts from its
+    /// entry, and the entry gives the server's reload memo).
     pub fn store(&self, relative: bool) -> Result<Arc<dyn Store>> {
         Ok(match self {
             Source::Embedded => Arc::new(EmbeddedStore),
-            Source::Dir(dir) if relative => {
-                Arc::new(DirectoryStore::new(dir).with_relative_names())
-            }
+            Source::Dir(dir) if relative => Arc::new(
+                DirectoryStore::new(dir)
+                    .with_relative_names()
+                    .with_cache(self.load_cache().map(|(cache, _)| cache)),
+            ),
             Source::Dir(dir) => Arc::new(DirectoryStore::new(dir)),
             Source::Postgres(url) => Arc::new(pg(url)?),
         })
