@@ -488,6 +488,53 @@ fn round_zones_folder(dir: &Path, n: usize) {
 }
 
 #[test]
+fn a_server_on_a_large_folder_starts_from_the_cache_and_keeps_its_zone_index_there() {
+    let dir = TempDir::new("cache-serve");
+    let data = dir.0.join("data");
+    round_zones_folder(&data, 1000);
+    let cache = dir.0.join("cache");
+    let files = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        let mut f: Vec<_> = std::fs::read_dir(&cache)
+            .map(|d| {
+                d.map(|e| {
+                    let e = e.unwrap();
+                    (e.path(), e.metadata().unwrap().modified().unwrap())
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        f.sort();
+        f
+    };
+    let start = || {
+        e2e::Server::start_env(
+            e2e::zonetrack(),
+            &["--data", data.to_str().unwrap()],
+            &[("ZONETRACK_CACHE_DIR", &cache)],
+        )
+    };
+    let covering = |server: &e2e::Server| {
+        let v = server.get_json("/query/point?lon=36.1&lat=33.1&nearest=0");
+        v["covering"].to_string()
+    };
+    // The first start loads the folder and keeps the data set and the zone index ...
+    let server = start();
+    let answer = covering(&server);
+    assert!(answer.contains("round_41"), "{answer}");
+    drop(server);
+    let kept = files();
+    let exts: Vec<_> = kept
+        .iter()
+        .filter_map(|(p, _)| p.extension().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(exts, ["bin", "index"], "{kept:?}");
+    // ... and the next starts from both, writing nothing, with the same answers.
+    let server = start();
+    assert_eq!(covering(&server), answer);
+    assert_eq!(files(), kept);
+}
+
+#[test]
 fn a_large_folder_is_loaded_once_into_the_cache_and_an_edit_to_it_is_seen() {
     let dir = TempDir::new("cache-data");
     let data = dir.0.join("data");

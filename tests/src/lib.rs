@@ -119,6 +119,11 @@ impl Server {
 
     /// [`Server::start`] with another binary (see [`zonetrack_release`]).
     pub fn start_binary(binary: &Path, extra: &[&str]) -> Server {
+        Server::start_env(binary, extra, &[])
+    }
+
+    /// [`Server::start_binary`] with these environment variables set.
+    pub fn start_env(binary: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -131,6 +136,7 @@ impl Server {
             .args(&args)
             .env("RUST_LOG", "warn")
             .env("ZONETRACK_CACHE_DIR", cache_dir())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -253,6 +253,17 @@ impl Snapshot {
     /// Prepares every layer of `data` for serving, sharing it with whoever else holds it (the
     /// store keeps the same data set).
     pub fn from_shared(data: Arc<Dataset>) -> Snapshot {
+        Self::with_index(data, ZoneIndex::new)
+    }
+
+    /// [`Snapshot::from_shared`], the zone index read from `store` when it holds one of the
+    /// same geometry, and kept there when built (see [`ZoneIndex::new_stored`]): a server
+    /// started again on a large folder does not build it again.
+    pub fn from_shared_stored(data: Arc<Dataset>, store: &dyn zone_index::IndexStore) -> Snapshot {
+        Self::with_index(data, |d| ZoneIndex::new_stored(d, store))
+    }
+
+    fn with_index(data: Arc<Dataset>, index: impl FnOnce(Arc<Dataset>) -> ZoneIndex) -> Snapshot {
         use rayon::prelude::*;
         let layers: Vec<Arc<Layer>> = data
             .catalog()
@@ -282,7 +293,7 @@ impl Snapshot {
             }
             format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
         };
-        Self::assemble(ZoneIndex::new(data.clone()), data, version, layers)
+        Self::assemble(index(data.clone()), data, version, layers)
     }
 
     /// A snapshot of these parts, without history, its answer cache empty.

@@ -557,8 +557,8 @@ fn serve(args: ServeArgs, data: &Source) -> Result<()> {
     // The snapshot shares the store's copy of the data, so the store can tell when a reload
     // finds nothing new.
     let snapshot = match store.history().and_then(|h| h.state()) {
-        Some(h) => zone_server::Snapshot::from_shared(h.data),
-        None => zone_server::Snapshot::new(dataset),
+        Some(h) => query::snapshot(h.data, data),
+        None => query::snapshot(std::sync::Arc::new(dataset), data),
     };
     let status = zone_server::reload::LoadStatus::initial(&snapshot, &store.label());
     let state = zone_server::AppState::with_store(

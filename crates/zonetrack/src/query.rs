@@ -26,6 +26,17 @@ pub fn index(data: Dataset, source: &Source) -> ZoneIndex {
     }
 }
 
+/// A server's first snapshot of `data`, its zone index kept in the load cache as [`index`]
+/// keeps it.
+pub fn snapshot(data: Arc<Dataset>, source: &Source) -> zone_server::Snapshot {
+    match source.load_cache() {
+        Some((cache, folder)) => {
+            zone_server::Snapshot::from_shared_stored(data, &KeptIndex { cache, folder })
+        }
+        None => zone_server::Snapshot::from_shared(data),
+    }
+}
+
 /// A folder's polygon index in the load cache.
 struct KeptIndex<'a> {
     cache: geodata::LoadCache,
