@@ -190,6 +190,11 @@ fn split_layer_from(text: &str, threads: usize, min_bytes: usize) -> Option<Laye
     }
     let spliced = format!("{head}null{tail}");
     let members = parse_object::<LayerDoc<'_>>(&spliced).ok()?.members;
+    // The match was the key `features` itself, not the end of a key such as `x\"features`
+    // (whose first quote is escaped): then the top level has `features`, and it is our null.
+    if members.get("features") != Some(&Value::Null) {
+        return None;
+    }
     let features = read.into_iter().flat_map(|(f, _)| f).collect();
     Some(LayerDoc {
         members,
@@ -722,6 +727,7 @@ mod tests {
             3 => Just(r#"{ "name" : "n", "features" : "#.to_owned()),
             1 => Just(r#"{"meta":{"features":[]},"features":"#.to_owned()),
             1 => Just(r#"{"type":"FeatureCollection","crs":{"features":"#.to_owned()),
+            1 => Just(r#"{"type":"FeatureCollection","x\"features":"#.to_owned()),
         ];
         let tail = prop_oneof![
             3 => Just("}".to_owned()),
