@@ -29,9 +29,11 @@ mod query;
         areas) keep what they loaded in a cache (ZONETRACK_CACHE_DIR, else \
         $XDG_CACHE_HOME/zonetrack or ~/.cache/zonetrack): the next one on the same files, by \
         the same program, skips parsing and validating them; query, timeline, changes and \
-        areas also keep the zones' index there and read it back instead of building it. An \
-        entry is used only for the exact same file contents (an index, for the exact same \
-        geometry); `validate` always checks in full; ZONETRACK_CACHE=off turns the cache off.",
+        areas also keep the zones' index there and read it back instead of building it; serve \
+        takes its first load and index from there too. An entry is used only for the exact \
+        same file contents (an index, for the exact same geometry); after an edit, only the \
+        zones whose text changed are read and checked again. `validate` always checks in full; \
+        ZONETRACK_CACHE=off turns the cache off.",
     after_help = "Examples:\n  zonetrack validate\n  zonetrack layers\n  zonetrack export --layer zones --at 2018-02-07 --out zones-2018-02-07.geojson"
 )]
 struct Cli {
