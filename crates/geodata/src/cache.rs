@@ -115,9 +115,10 @@ impl LoadCache {
     }
 
     /// The data set of `folder`, whose files `read` reads: from the cache when it holds one
-    /// made from the same files by this program; else `load` makes it from them, and it is
-    /// cached when valid and large enough. Problems come from `load` alone: the cache only
-    /// ever holds valid data.
+    /// made from the same files by this program; else `load` makes it from them (given the
+    /// folder's older entry as a memo when there is one, see [`LoadMemo`]; it returns the keys
+    /// of the memo of what it loaded), and it is cached when valid and large enough. Problems
+    /// come from `load` alone: the cache only ever holds valid data.
     pub fn load(
         &self,
         folder: &Path,
