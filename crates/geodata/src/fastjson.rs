@@ -119,8 +119,9 @@ fn split_layer_from(text: &str, threads: usize, min_bytes: usize) -> Option<Laye
         }
         at
     };
-    // The member `"features": [`. Its key cannot be inside a string (a string holds no bare
-    // quote), but could be a nested object's: the check on `head` below rules that out.
+    // The member `"features": [`: the first `"features"`, which may also be a nested object's
+    // key or the end of an escaped one (`"x\"features"`); the check of the members below rules
+    // both out.
     let key = text.find("\"features\"")?;
     let colon = skip_ws(key + "\"features\"".len());
     (bytes.get(colon) == Some(&b':')).then_some(())?;
@@ -180,18 +181,15 @@ fn split_layer_from(text: &str, threads: usize, min_bytes: usize) -> Option<Laye
         (skip_ws(skip_ws(*stop) + 1) == runs[i + 1].0).then_some(())?;
     }
     let close = read[last].1; // just past the `]`
-    // The member is the top level's, and its only `features`: the text before it, closed right
-    // after it, is an object; no other `"features"` follows.
-    let head = &text[..open];
-    serde_json::from_str::<IgnoredAny>(&format!("{head}null}}")).ok()?;
+    // The member is the top level's `features`, and its only one: no other `"features"`
+    // follows, and with the array spliced out the top level has `features`, our null. (Any
+    // other top-level `features` would have to come after the first one.)
     let tail = &text[close..];
     if tail.contains("\"features\"") {
         return None;
     }
-    let spliced = format!("{head}null{tail}");
+    let spliced = format!("{}null{tail}", &text[..open]);
     let members = parse_object::<LayerDoc<'_>>(&spliced).ok()?.members;
-    // The match was the key `features` itself, not the end of a key such as `x\"features`
-    // (whose first quote is escaped): then the top level has `features`, and it is our null.
     if members.get("features") != Some(&Value::Null) {
         return None;
     }
