@@ -1477,6 +1477,14 @@ fn check_positions(g: &GeometryValue, report: &mut dyn FnMut(ProblemKind)) {
             }
         }
         GeometryValue::MultiPolygon { coordinates } => {
+            // No polygon at all is a zone with no area, as a polygon with no ring is (fuzzing
+            // found `"coordinates": []` loaded as an empty zone).
+            if coordinates.is_empty() {
+                report(ProblemKind::RingTooShort {
+                    ring: ring_name(Some(0), 0),
+                    positions: 0,
+                });
+            }
             for (pi, poly) in coordinates.iter().enumerate() {
                 if poly.is_empty() {
                     report(ProblemKind::RingTooShort {
