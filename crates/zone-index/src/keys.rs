@@ -13,6 +13,9 @@ pub struct ZoneKeys {
     text: String,
     /// Where each key ends in `text`; it starts where the one before ends.
     ends: Vec<usize>,
+    /// Whether a key holds a CSV separator, quote or line end (ids checked by `FeatureId::parse`
+    /// never do, but a `FeatureId` read with serde is not checked).
+    need_quoting: bool,
 }
 
 impl ZoneKeys {
@@ -21,12 +24,20 @@ impl ZoneKeys {
         let mut keys = ZoneKeys {
             text: String::with_capacity(data.zones.len() * 8),
             ends: Vec::with_capacity(data.zones.len()),
+            need_quoting: false,
         };
         for z in &data.zones {
             keys.text.push_str(z.meta.id.as_str());
             keys.ends.push(keys.text.len());
         }
+        keys.need_quoting = keys.text.contains([',', '"', '\n', '\r', ';']);
         keys
+    }
+
+    /// Whether some key holds `,`, `"`, `;` or a line end, and so needs quoting in CSV or
+    /// would be mistaken for two keys when joined with `;`.
+    pub fn any_need_quoting(&self) -> bool {
+        self.need_quoting
     }
 
     /// Zone `zone`'s key; empty for a zone the data set does not have.
@@ -75,6 +86,7 @@ mod tests {
         assert_eq!(keys.get(data.zones.len()), "");
         assert_eq!(keys.get(usize::MAX), "");
         assert!(ZoneKeys::default().is_empty());
+        assert!(!keys.any_need_quoting());
         assert_eq!(ZoneKeys::default().get(0), "");
     }
 }

@@ -268,7 +268,7 @@ pub fn read_csv(file: &Path) -> Result<CsvBatch> {
             .with_context(|| format!("cannot read {}", file.display()))?;
     }
     let read = started.elapsed();
-    let parsed = batch::parse_csv(&text, batch::BatchLimits::NONE)
+    let parsed = batch::parse_csv_owned(text, batch::BatchLimits::NONE)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     Ok(CsvBatch {
         parsed,
