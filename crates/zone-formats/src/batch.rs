@@ -188,8 +188,9 @@ const PARALLEL_CSV_BYTES: usize = 1 << 20;
 ///
 /// Plain CSV (no `"` quoting, `\n` or `\r\n` line ends: what programs write for numbers and
 /// ids) is split at line ends into one chunk per core and the chunks are parsed in parallel,
-/// each row kept as a span of one copy of the text; quoted CSV goes through the `csv` crate on
-/// one thread. Both give the same points, lines and messages.
+/// each row kept as a span of the batch's text (the caller's, with [`parse_csv_owned`]);
+/// quoted CSV goes through the `csv` crate on one thread. Both give the same points, lines and
+/// messages.
 pub fn parse_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefused> {
     parse_csv_text(Cow::Borrowed(text), limits)
 }
@@ -412,24 +413,21 @@ fn parse_plain_csv(owned: Cow<'_, str>, limits: BatchLimits) -> Result<Batch, Ba
         })
     };
     let total: usize = parts.iter().map(|(p, _)| p.points.len()).sum();
-    let mut parts = parts.into_iter();
-    // The first chunk's points are the batch's, the others moved on after them: a copy of
-    // half the points (on two cores) rather than of all.
-    let (mut first, first_lines) = parts.next().unwrap_or_default();
-    let mut points = std::mem::take(&mut first.points);
-    for p in &mut points {
-        p.line += body_line - 1;
-    }
-    points.reserve_exact(total - points.len());
     let mut batch = Batch {
         header,
-        points,
         ..Batch::default()
     };
     let mut first_line = body_line - 1;
-    for (part, lines) in std::iter::once((first, first_lines)).chain(parts) {
+    for (part, lines) in parts {
         let from = batch.points.len();
-        batch.points.extend(part.points);
+        if from == 0 {
+            // The first chunk's points become the batch's and only the others are copied
+            // after them: half the points on two cores rather than all.
+            batch.points = part.points;
+            batch.points.reserve_exact(total - batch.points.len());
+        } else {
+            batch.points.extend(part.points);
+        }
         for p in &mut batch.points[from..] {
             p.line += first_line;
         }
@@ -454,11 +452,14 @@ fn parse_quoted_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefus
     let mut batch = Batch::default();
     let mut columns: Option<Columns> = None;
     let mut record = csv::StringRecord::new();
-    let mut n = 0;
+    // The csv crate's line numbers leave out blank lines (and its record positions are where
+    // the blank lines before a record start): a record's line is counted here, from where the
+    // previous record ended, past blank and comment lines, as the plain reader counts.
+    let mut lines = LineCounter::new(text);
     loop {
-        n += 1;
+        let from = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
         let read = reader.read_record(&mut record);
-        let line = record.position().map_or(n, |p| p.line() as usize);
+        let line = lines.record_line(from);
         match read {
             Ok(false) => break,
             Ok(true) => {}
@@ -514,6 +515,56 @@ fn parse_quoted_csv(text: &str, limits: BatchLimits) -> Result<Batch, BatchRefus
         }
     }
     Ok(batch)
+}
+
+/// Line numbers in a text read front to back, counting `\n`, `\r\n` and a lone `\r` as one
+/// line end each (the csv crate's terminators).
+struct LineCounter<'a> {
+    text: &'a [u8],
+    /// Bytes counted so far, and the line the next one is on.
+    at: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record read from byte `from`: past the blank and `#` comment lines the
+    /// csv crate skips there.
+    fn record_line(&mut self, from: usize) -> usize {
+        let mut start = from.min(self.text.len());
+        loop {
+            match self.text.get(start) {
+                Some(b'\r' | b'\n') => start += 1,
+                Some(b'#') => {
+                    start = self.text[start..]
+                        .iter()
+                        .position(|&c| c == b'\n' || c == b'\r')
+                        .map_or(self.text.len(), |i| start + i);
+                }
+                _ => break,
+            }
+        }
+        self.advance(start);
+        self.line
+    }
+
+    fn advance(&mut self, to: usize) {
+        let to = to.max(self.at);
+        for i in self.at..to {
+            let c = self.text[i];
+            if c == b'\n' || (c == b'\r' && self.text.get(i + 1) != Some(&b'\n')) {
+                self.line += 1;
+            }
+        }
+        self.at = to;
+    }
 }
 
 /// Appends a CSV field, quoted when it holds a separator, a quote or a line end.
@@ -974,6 +1025,70 @@ mod tests {
         assert_eq!(b.errors.len(), 20);
         assert_eq!(b.error_count, 10_000);
         assert_eq!(b.errors[0].line, 2);
+    }
+
+    #[test]
+    fn a_plain_batch_parsed_in_chunks_keeps_every_line_number() {
+        // Over `PARALLEL_CSV_BYTES`, with comments, blank and bad lines on both sides of the
+        // chunk cuts: the chunks' line numbers must be moved on exactly when merged.
+        let mut text = String::from("# made for a test\nlon,lat,id\n");
+        let (mut points, mut bad) = (Vec::new(), Vec::new());
+        let mut line = 2;
+        while text.len() < 3 * PARALLEL_CSV_BYTES {
+            line += 1;
+            match line % 997 {
+                13 => text.push('\n'),
+                101 => text.push_str("# a comment\n"),
+                500 => {
+                    text.push_str(&format!("x{line},32.5,bad{line}\n"));
+                    bad.push(line);
+                }
+                _ => {
+                    let (lon, lat) = (36.0 + (line % 1000) as f64 / 1000.0, 32.5);
+                    text.push_str(&format!("{lon},{lat},p{line}\n"));
+                    points.push((line, lon, lat, format!("p{line}")));
+                }
+            }
+        }
+        let limits = BatchLimits {
+            max_points: usize::MAX,
+            max_errors: usize::MAX,
+        };
+        let chunked = parse_csv(&text, limits).unwrap();
+        assert!(points.len() > 100_000 && bad.len() > 100);
+        let got: Vec<_> = chunked
+            .points
+            .iter()
+            .map(|p| (p.line, p.lon, p.lat, chunked.id(p).unwrap_or("").to_owned()))
+            .collect();
+        assert!(got == points, "the points or their lines differ");
+        let lines: Vec<usize> = chunked.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, bad);
+        assert_eq!(chunked.error_count, bad.len());
+        let p = &chunked.points[points.len() / 2];
+        assert_eq!(chunked.row(p), format!("{},{},p{}", p.lon, p.lat, p.line));
+        assert_eq!(parse_csv_owned(text.clone(), limits).unwrap(), chunked);
+    }
+
+    #[test]
+    fn quoted_csv_counts_blank_lines_and_every_kind_of_line_end() {
+        // Regression: the csv crate's line numbers leave out blank lines, so the quoted reader
+        // named the wrong line after one (2 and 4 here, where the plain reader says 3 and 6).
+        let plain = "lon,lat\n\n36.1,32.6\n\n\n36.2,32.6\n";
+        let lines = |b: &Batch| b.points.iter().map(|p| p.line).collect::<Vec<_>>();
+        assert_eq!(lines(&parse_csv(plain, BatchLimits::NONE).unwrap()), [3, 6]);
+        let quoted = "lon,lat\n\n36.1,32.6\n\n\n\"36.2\",32.6\n";
+        assert_eq!(
+            lines(&parse_csv(quoted, BatchLimits::NONE).unwrap()),
+            [3, 6]
+        );
+        let mixed = "lon,lat\r\n\r36.1,32.6\r\n\n\"36.2\",32.6\rx,1\n";
+        let b = parse_csv(mixed, BatchLimits::NONE).unwrap();
+        assert_eq!(lines(&b), [3, 5]);
+        assert_eq!(b.errors[0].line, 6);
+        // A quoted field over two lines: the record is named by its first line.
+        let multi = "lon,lat,id\n36.1,32.6,\"a\nb\"\n\n36.2,32.6,c\n";
+        assert_eq!(lines(&parse_csv(multi, BatchLimits::NONE).unwrap()), [2, 5]);
     }
 
     #[test]

@@ -30,12 +30,11 @@ impl ZoneKeys {
             keys.text.push_str(z.meta.id.as_str());
             keys.ends.push(keys.text.len());
         }
-        keys.need_quoting = keys.text.contains([',', '"', '\n', '\r', ';']);
+        keys.need_quoting = keys.text.contains([',', '"', '\n', '\r']);
         keys
     }
 
-    /// Whether some key holds `,`, `"`, `;` or a line end, and so needs quoting in CSV or
-    /// would be mistaken for two keys when joined with `;`.
+    /// Whether some key holds `,`, `"` or a line end, and so may need quoting in CSV.
     pub fn any_need_quoting(&self) -> bool {
         self.need_quoting
     }
