@@ -756,40 +756,66 @@ pub fn answer(
 
 /// The answers of a chunk of points, in flat lists (one per date present), not a `Vec` per
 /// point.
-struct Answers {
+pub(crate) struct Answers {
     /// One flat answer per date group.
     groups: Vec<zone_index::CoveringBatch>,
-    /// Each point's (group, position in the group).
+    /// Each point's (group, position in the group); [`NOT_ASKED`] for a point left out.
     place: Vec<(u32, u32)>,
 }
 
+/// The group of a point [`Answers::for_rows`] was not asked about (a row that could not be read).
+const NOT_ASKED: u32 = u32::MAX;
+
 impl Answers {
     fn new(index: &ZoneIndex, points: &[BatchPoint], default_date: Option<Date>) -> Self {
-        let first = points.first().map(|p| p.date.or(default_date));
-        if points
-            .iter()
-            .all(|p| Some(p.date.or(default_date)) == first)
-        {
-            // One date (the usual batch): no grouping.
-            let coords: Vec<(f64, f64)> = points.iter().map(|p| (p.lon, p.lat)).collect();
-            let group = index.covering_batch(&coords, first.flatten());
+        let coords: Vec<(f64, f64)> = points.iter().map(|p| (p.lon, p.lat)).collect();
+        Answers::for_rows(index, &coords, |i| Some(points[i].date.or(default_date)))
+    }
+
+    /// The answers for rows `coords`, each on its own date: `date(i)` is row `i`'s date
+    /// (`Some(None)`: any date), or `None` for a row not to be asked about (its answer is empty).
+    /// Rows are grouped by date so each group goes through the index's batch path.
+    pub(crate) fn for_rows(
+        index: &ZoneIndex,
+        coords: &[(f64, f64)],
+        date: impl Fn(usize) -> Option<Option<Date>>,
+    ) -> Self {
+        let n = coords.len();
+        let mut first = None;
+        let mut one_date = true;
+        let mut all_asked = true;
+        for i in 0..n {
+            match date(i) {
+                None => all_asked = false,
+                Some(d) => match first {
+                    None => first = Some(d),
+                    Some(f) if f != d => {
+                        one_date = false;
+                        break;
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        if one_date && all_asked {
+            // One date (the usual batch): no grouping, no copy.
+            let group = index.covering_batch(coords, first.flatten());
             return Answers {
                 groups: vec![group],
-                place: (0..points.len() as u32).map(|i| (0, i)).collect(),
+                place: (0..n as u32).map(|i| (0, i)).collect(),
             };
         }
         let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
-        for (i, p) in points.iter().enumerate() {
-            by_date.entry(p.date.or(default_date)).or_default().push(i);
+        let mut place = vec![(NOT_ASKED, 0); n];
+        for i in 0..n {
+            if let Some(d) = date(i) {
+                by_date.entry(d).or_default().push(i);
+            }
         }
-        let mut place = vec![(0, 0); points.len()];
         let mut groups = Vec::with_capacity(by_date.len());
-        for (g, (date, members)) in by_date.into_iter().enumerate() {
-            let coords: Vec<(f64, f64)> = members
-                .iter()
-                .map(|&i| (points[i].lon, points[i].lat))
-                .collect();
-            groups.push(index.covering_batch(&coords, date));
+        for (g, (day, members)) in by_date.into_iter().enumerate() {
+            let group_coords: Vec<(f64, f64)> = members.iter().map(|&i| coords[i]).collect();
+            groups.push(index.covering_batch(&group_coords, day));
             for (k, i) in members.into_iter().enumerate() {
                 place[i] = (g as u32, k as u32);
             }
@@ -797,10 +823,11 @@ impl Answers {
         Answers { groups, place }
     }
 
-    fn get(&self, i: usize) -> &[Covering] {
+    /// Point `i`'s covering zones, in zone order (nothing for a point not asked about).
+    pub(crate) fn get(&self, i: usize) -> &[Covering] {
         match self.place.get(i) {
-            Some(&(g, k)) => self.groups[g as usize].get(k as usize),
-            None => &[],
+            Some(&(g, k)) if g != NOT_ASKED => self.groups[g as usize].get(k as usize),
+            _ => &[],
         }
     }
 }

@@ -547,12 +547,12 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
         answered.times.answer += read.times.answer;
         let mut zone_lists = ListBuilder::with_capacity(StringBuilder::new(), n)
             .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
-        for (readable, covering) in ok.iter().zip(&cover) {
+        for (row, readable) in ok.iter().enumerate() {
             if !readable {
                 zone_lists.append_null();
                 continue;
             }
-            for c in covering.iter().filter(|c| keep(c.zone)) {
+            for c in cover.get(row).iter().filter(|c| keep(c.zone)) {
                 zone_lists.values().append_value(key(c.zone));
             }
             zone_lists.append(true);
@@ -620,7 +620,7 @@ type ReadBatch = Result<AnsweredBatch, PointsError>;
 struct AnsweredBatch {
     batch: RecordBatch,
     ok: Vec<bool>,
-    cover: Vec<Vec<zone_index::Covering>>,
+    cover: crate::batch::Answers,
     found: Option<Vec<Vec<(usize, f64)>>>,
     errors: Vec<BatchError>,
     error_count: usize,
@@ -654,9 +654,9 @@ impl BatchReader<'_> {
         let coords = coordinates(self.source, &batch);
         let days = dates(self.date_column.map(|i| batch.column(i)), n);
         // Rows grouped by day, so each group goes through the index's batch path.
-        let mut by_date: std::collections::BTreeMap<Option<Date>, Vec<usize>> = Default::default();
         let mut point = vec![(0.0, 0.0); n];
         let mut ok = vec![false; n];
+        let mut day_of = vec![None; n];
         let mut errors = Vec::new();
         let mut error_count = 0;
         for (row, (c, d)) in coords.into_iter().zip(days).enumerate() {
@@ -664,7 +664,7 @@ impl BatchReader<'_> {
                 Ok((p, d)) => {
                     point[row] = p;
                     ok[row] = true;
-                    by_date.entry(d.or(self.options.at)).or_default().push(row);
+                    day_of[row] = d.or(self.options.at);
                 }
                 Err(message) => {
                     if errors.len() < self.options.limits.max_errors {
@@ -676,15 +676,11 @@ impl BatchReader<'_> {
         }
         let read = clock.elapsed();
         let clock = std::time::Instant::now();
-        let mut cover: Vec<Vec<zone_index::Covering>> = vec![Vec::new(); n];
-        let mut day_of = vec![None; n];
-        for (day, members) in by_date {
-            let pts: Vec<(f64, f64)> = members.iter().map(|&r| point[r]).collect();
-            for (row, c) in members.into_iter().zip(self.index.covering_many(&pts, day)) {
-                cover[row] = c;
-                day_of[row] = day;
-            }
-        }
+        // Flat answers (one list per date), not a `Vec` per row: on a million rows the
+        // allocations cost as much as the queries.
+        let cover = crate::batch::Answers::for_rows(self.index, &point, |row| {
+            ok[row].then_some(day_of[row])
+        });
         let found = (self.options.nearest > 0).then(|| {
             nearest_rows(
                 self.index,
@@ -720,7 +716,7 @@ fn nearest_rows(
     point: &[(f64, f64)],
     ok: &[bool],
     day: &[Option<Date>],
-    cover: &[Vec<zone_index::Covering>],
+    cover: &crate::batch::Answers,
     keep: &(dyn Fn(usize) -> bool + Sync),
 ) -> Vec<Vec<(usize, f64)>> {
     let n = point.len();
@@ -741,7 +737,7 @@ fn nearest_rows(
                     let (lon, lat) = point[row];
                     // Zones a filter drops are left out (the nearest list may come out shorter).
                     let mut found: Vec<(usize, f64)> = index
-                        .nearest_outside_given(lon, lat, k, day[row], &cover[row])
+                        .nearest_outside_given(lon, lat, k, day[row], cover.get(row))
                         .into_iter()
                         .filter(|n| keep(n.zone))
                         .map(|n| (n.zone, (n.distance_km * 1000.0).round() / 1000.0))
