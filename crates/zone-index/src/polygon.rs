@@ -5,7 +5,8 @@
 //! Layout, chosen for speed and memory:
 //!
 //! - every ring's vertices sit in one flat `Vec<[f64; 2]>` (each ring stored closed), so an edge
-//!   is just the index of its first vertex;
+//!   is just the index of its first vertex; in an index larger than the CPU caches the parts
+//!   are laid out along a Hilbert curve over their boxes, as batches walk their points;
 //! - each polygon part (one polygon of a multipolygon) gets a *banded edge index*: its y-range is
 //!   cut into equal horizontal bands and each band lists the edges whose y-range meets it. A point
 //!   test looks only at the edges of the one band holding the point's latitude, a handful instead
@@ -1235,8 +1236,63 @@ impl Builder {
         };
     }
 
+    /// Lays the parts out along a Hilbert curve over their boxes' centres: their vertices and
+    /// band indexes in that order too, so that a batch walking its points along the same curve
+    /// reads memory mostly forwards and near what it read last, not 60 MB in the items' order
+    /// (zones-100k: 2.6 -> 3.2 M points a second on one thread). Item numbers do not change;
+    /// only where a part's bytes sit does. Left as they are while everything fits in the
+    /// caches.
+    fn in_curve_order(&mut self) {
+        let bytes = self.coords.len() * std::mem::size_of::<[f64; 2]>()
+            + self.blob16.len() * 2
+            + self.blob32.len() * 4
+            + self.parts.len() * std::mem::size_of::<Part>();
+        let Some(bbox) = self.bbox else {
+            return;
+        };
+        if bytes < CACHE_SIZED_INDEX {
+            return;
+        }
+        let centres: Vec<(f64, f64)> = self
+            .parts
+            .iter()
+            .map(|p| ((p.min_x + p.max_x) / 2.0, (p.y0 + p.max_y) / 2.0))
+            .collect();
+        let order = hilbert::order(&centres, bbox);
+        drop(centres);
+        let mut coords = Vec::with_capacity(self.coords.len());
+        let mut blob16 = Vec::with_capacity(self.blob16.len());
+        let mut blob32 = Vec::with_capacity(self.blob32.len());
+        let mut parts = Vec::with_capacity(self.parts.len());
+        for &i in &order {
+            let mut p = self.parts[i as usize];
+            let (start, end) = (p.coord_start as usize, p.coord_end as usize);
+            p.coord_start = to_u32(coords.len());
+            coords.extend_from_slice(&self.coords[start..end]);
+            p.coord_end = to_u32(coords.len());
+            // A band index is its `nbands + 1` offsets then its edge lists; the last offset
+            // (relative to its start) is where it ends.
+            let at = p.blob_start as usize;
+            if p.wide {
+                let len = self.blob32[at + p.nbands as usize] as usize;
+                p.blob_start = to_u32(blob32.len());
+                blob32.extend_from_slice(&self.blob32[at..at + len]);
+            } else {
+                let len = usize::from(self.blob16[at + p.nbands as usize]);
+                p.blob_start = to_u32(blob16.len());
+                blob16.extend_from_slice(&self.blob16[at..at + len]);
+            }
+            parts.push(p);
+        }
+        self.coords = coords;
+        self.blob16 = blob16;
+        self.blob32 = blob32;
+        self.parts = parts;
+    }
+
     /// The index of the items added, its grid filed on `threads` threads.
     fn finish(mut self, threads: usize) -> PolygonIndex {
+        self.in_curve_order();
         self.coords.shrink_to_fit();
         self.blob16.shrink_to_fit();
         self.blob32.shrink_to_fit();

@@ -473,3 +473,69 @@ fn an_index_updated_after_edits_answers_like_one_built_whole() {
         }
     });
 }
+
+#[test]
+fn a_large_index_laid_out_along_the_curve_answers_like_a_scan() {
+    // Past 8 MB the index lays its parts out along a Hilbert curve, so the parts of one item
+    // end up far apart in memory: each must still be found, and merged into one answer.
+    let mut items = synthetic::clustered_stars(20_000, synthetic::SYRIA_BOX, 9);
+    for i in (0..items.len()).step_by(40) {
+        // A second part 2 degrees east (stars are at most 0.05 degrees wide: no overlap).
+        let far = geo::Translate::translate(&items[i].0[0], 2.0, 0.0);
+        items[i].0.push(far);
+    }
+    items.insert(777, geo::MultiPolygon(vec![]));
+    let index = PolygonIndex::new(items.clone());
+    assert!(
+        index.heap_bytes() >= 8 << 20,
+        "the set must be large enough to be laid out along the curve: {} bytes",
+        index.heap_bytes()
+    );
+    // Points near the stars (on both sides of their edges), on vertices, and anywhere.
+    let mut s = 5u64;
+    let mut points = synthetic::uniform_points(2000, synthetic::SYRIA_BOX, 8);
+    for mp in items.iter().step_by(7) {
+        for poly in &mp.0 {
+            let ring = &poly.exterior().0;
+            let c = ring[(next(&mut s) % ring.len() as u64) as usize];
+            let centre = ring.iter().fold((0.0, 0.0), |a, p| (a.0 + p.x, a.1 + p.y));
+            let centre = (centre.0 / ring.len() as f64, centre.1 / ring.len() as f64);
+            let t = (next(&mut s) % 1000) as f64 / 800.0;
+            points.push((c.x, c.y));
+            points.push((c.x + (centre.0 - c.x) * t, c.y + (centre.1 - c.y) * t));
+        }
+    }
+    let boxes: Vec<Option<Rect<f64>>> =
+        items.iter().map(geo::BoundingRect::bounding_rect).collect();
+    let mut hits = 0;
+    let mut two_parts = 0;
+    for &(lon, lat) in &points {
+        let want: Vec<(usize, bool)> = items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| boxes[*i].is_some_and(|b| b.intersects(&coord! {x: lon, y: lat})))
+            .filter_map(|(i, mp)| match zone_index::position_by_scan(mp, lon, lat) {
+                zone_index::Position::Outside => None,
+                zone_index::Position::Inside => Some((i, false)),
+                zone_index::Position::OnBoundary => Some((i, true)),
+            })
+            .collect();
+        hits += want.len();
+        two_parts += want.iter().filter(|(i, _)| items[*i].0.len() == 2).count();
+        assert_eq!(index.covering(lon, lat), want, "({lon}, {lat})");
+    }
+    assert!(
+        hits > 2000 && two_parts > 50,
+        "{hits} hits, {two_parts} in two-part items"
+    );
+    // The batch path walks the same curve; boxes are the items' own.
+    let batch = index.covering_many_ordered(&points, 2, BatchOrder::Curve, &|_| true);
+    for (i, &(lon, lat)) in points.iter().enumerate() {
+        assert_eq!(batch.get(i).collect::<Vec<_>>(), index.covering(lon, lat));
+    }
+    let got = index.item_boxes();
+    for (i, b) in boxes.iter().enumerate() {
+        let want = b.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        assert_eq!(got[i], want, "item {i}");
+    }
+}
