@@ -781,27 +781,11 @@ impl Answers {
         date: impl Fn(usize) -> Option<Option<Date>>,
     ) -> Self {
         let n = coords.len();
-        let mut first = None;
-        let mut one_date = true;
-        let mut all_asked = true;
-        for i in 0..n {
-            match date(i) {
-                None => all_asked = false,
-                Some(d) => match first {
-                    None => first = Some(d),
-                    Some(f) if f != d => {
-                        one_date = false;
-                        break;
-                    }
-                    Some(_) => {}
-                },
-            }
-        }
-        if one_date && all_asked {
-            // One date (the usual batch): no grouping, no copy.
-            let group = index.covering_batch(coords, first.flatten());
+        let first = if n == 0 { Some(None) } else { date(0) };
+        if let Some(day) = first.filter(|_| (1..n).all(|i| date(i) == first)) {
+            // One date for every row (the usual batch): no grouping, no copy.
             return Answers {
-                groups: vec![group],
+                groups: vec![index.covering_batch(coords, day)],
                 place: (0..n as u32).map(|i| (0, i)).collect(),
             };
         }
