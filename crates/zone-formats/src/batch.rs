@@ -14,7 +14,7 @@ use geodata::Date;
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use zone_index::{Covering, ZoneIndex};
+use zone_index::{BatchZones, Covering, ZoneIndex};
 
 /// What a batch may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -767,7 +767,7 @@ pub(crate) struct Answers {
 const NOT_ASKED: u32 = u32::MAX;
 
 impl Answers {
-    fn new(index: &ZoneIndex, points: &[BatchPoint], default_date: Option<Date>) -> Self {
+    fn new(index: &dyn BatchZones, points: &[BatchPoint], default_date: Option<Date>) -> Self {
         let coords: Vec<(f64, f64)> = points.iter().map(|p| (p.lon, p.lat)).collect();
         Answers::for_rows(index, &coords, |i| Some(points[i].date.or(default_date)))
     }
@@ -776,7 +776,7 @@ impl Answers {
     /// (`Some(None)`: any date), or `None` for a row not to be asked about (its answer is empty).
     /// Rows are grouped by date so each group goes through the index's batch path.
     pub(crate) fn for_rows(
-        index: &ZoneIndex,
+        index: &dyn BatchZones,
         coords: &[(f64, f64)],
         date: impl Fn(usize) -> Option<Option<Date>>,
     ) -> Self {
@@ -846,7 +846,7 @@ pub(crate) fn made_ahead<T: Send, E>(
 /// Answers `points` a chunk at a time (`index.batch_chunk()` points) and gives each chunk with
 /// its answers to `write`, in order; past one chunk, the next is answered while one is written.
 fn answer_chunks(
-    index: &ZoneIndex,
+    index: &dyn BatchZones,
     points: &[BatchPoint],
     at: Option<Date>,
     mut write: impl FnMut(&[BatchPoint], &Answers) -> std::io::Result<()>,
@@ -899,7 +899,7 @@ struct ErrorAnswer<'a> {
 /// bounded by the input however many zones cover each point. `progress` is told how many points
 /// each chunk answered. An error is the writer's (a closed pipe, a client gone).
 pub fn write_answers<W: Write>(
-    index: &ZoneIndex,
+    index: &dyn BatchZones,
     batch: &Batch,
     at: Option<Date>,
     format: &AnswerFormat,
@@ -912,7 +912,7 @@ pub fn write_answers<W: Write>(
 /// As [`write_answers`], reporting only the covering zones (by index in the dataset's zones)
 /// that `keep` keeps: a filter on which zones count (the server's CQL2 `filter=`).
 pub fn write_answers_kept<W: Write>(
-    index: &ZoneIndex,
+    index: &dyn BatchZones,
     batch: &Batch,
     at: Option<Date>,
     format: &AnswerFormat,

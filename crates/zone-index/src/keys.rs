@@ -59,6 +59,30 @@ impl ZoneKeys {
         &self.text[start..end]
     }
 
+    /// The keys' text and where each ends in it, as [`ZoneKeys::from_parts`] takes them.
+    pub(crate) fn parts(&self) -> (&str, &[usize]) {
+        (&self.text, &self.ends)
+    }
+
+    /// The keys whose text is `text` and which end at `ends` (see [`ZoneKeys::parts`]); `None`
+    /// when the ends do not cut the text into keys (past its end, going back, or inside a
+    /// character), so no key asked for can panic.
+    pub(crate) fn from_parts(text: String, ends: Vec<usize>) -> Option<ZoneKeys> {
+        let mut start = 0;
+        for &end in &ends {
+            if end < start || !text.is_char_boundary(end) {
+                return None;
+            }
+            start = end;
+        }
+        let need_quoting = text.contains([',', '"', '\n', '\r']);
+        Some(ZoneKeys {
+            text,
+            ends,
+            need_quoting,
+        })
+    }
+
     /// How many zones.
     pub fn len(&self) -> usize {
         self.ends.len()

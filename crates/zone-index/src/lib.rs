@@ -20,6 +20,7 @@
 //! assert_eq!(index.dataset().zones[hits[0].zone].meta.id.as_str(), "blue_square");
 //! ```
 
+mod batch;
 mod changes;
 mod distance;
 pub mod hilbert;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use geo::{BoundingRect, Intersects, Rect, coord};
 use geodata::{Dataset, Date};
 
+pub use batch::{BatchIndex, BatchZones};
 pub use changes::{AreaChange, Changes};
 pub use distance::lower_bound_km;
 pub use keys::ZoneKeys;
@@ -296,6 +298,45 @@ const GONE: u32 = u32::MAX;
 /// would pay more for the overlay than a rebuild costs once.
 const MAX_OVERLAY: usize = 256;
 
+/// Whether a zone of period `period` counts on `at` (`None`: any day).
+fn active_on(period: Option<&geodata::Period>, at: Option<Date>) -> bool {
+    match at {
+        None => true,
+        Some(d) => period.is_some_and(|p| p.contains(d)),
+    }
+}
+
+/// [`ZoneIndex::covering_batch`] over a base index with no edits on top, item `i` being zone
+/// `i` of period `periods[i]`: shared with [`BatchIndex`], which answers without the data set.
+fn covering_batch_base(
+    polygons: &PolygonIndex,
+    periods: &[geodata::Period],
+    points: &[(f64, f64)],
+    at: Option<Date>,
+) -> CoveringBatch {
+    let threads = if points.len() < 4096 {
+        1
+    } else {
+        parallelism()
+    };
+    let batch =
+        polygons.covering_many_filtered(points, threads, &|zone| active_on(periods.get(zone), at));
+    let mut out = CoveringBatch {
+        offsets: Vec::with_capacity(batch.len() + 1),
+        hits: Vec::new(),
+    };
+    out.offsets.push(0);
+    for i in 0..batch.len() {
+        out.hits.extend(
+            batch
+                .get(i)
+                .map(|(zone, on_boundary)| Covering { zone, on_boundary }),
+        );
+        out.offsets.push(out.hits.len());
+    }
+    out
+}
+
 impl ZoneIndex {
     /// Indexes the zones of `data`, on every core. No I/O; about a quarter of a second per
     /// 100,000 zones of 37 vertices on two cores.
@@ -553,10 +594,7 @@ impl ZoneIndex {
     }
 
     fn active(&self, zone: usize, at: Option<Date>) -> bool {
-        match at {
-            None => true,
-            Some(d) => self.periods.get(zone).is_some_and(|p| p.contains(d)),
-        }
+        active_on(self.periods.get(zone), at)
     }
 
     /// Every zone covering the point whose period holds `at` (`None`: any period), in zone
@@ -706,19 +744,7 @@ impl ZoneIndex {
         };
         out.offsets.push(0);
         match &self.overlay {
-            None => {
-                let batch = self
-                    .polygons
-                    .covering_many_filtered(points, threads, &|zone| self.active(zone, at));
-                for i in 0..batch.len() {
-                    out.hits.extend(
-                        batch
-                            .get(i)
-                            .map(|(zone, on_boundary)| Covering { zone, on_boundary }),
-                    );
-                    out.offsets.push(out.hits.len());
-                }
-            }
+            None => return covering_batch_base(&self.polygons, &self.periods, points, at),
             Some(o) => {
                 let batch = self
                     .polygons
