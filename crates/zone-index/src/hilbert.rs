@@ -70,25 +70,31 @@ fn scale(lo: f64, hi: f64, cells: f64) -> f64 {
     if s.is_finite() && s > 0.0 { s } else { 0.0 }
 }
 
-/// Sorts by the upper 32 bits, stably, in two 16-bit passes: several times faster than a
-/// comparison sort on a million keys.
+/// Sorts by the upper 32 bits, stably, in three passes of 11, 11 and 10 bits: several times
+/// faster than a comparison sort on a million keys. Three passes, not two of 16 bits: with
+/// 2,048 buckets the counts and the pass's write positions stay in the L1 cache, where 65,536
+/// scattered each write to its own line (the two-pass sort was twice as slow on 262,144 keys).
+/// The counts of all three passes are taken in one read of the keys.
 fn radix_sort_by_high_half(v: &mut Vec<u64>) {
-    let mut tmp = vec![0u64; v.len()];
-    for shift in [32u32, 48] {
-        let mut counts = vec![0usize; 1 << 16];
-        for &k in v.iter() {
-            counts[((k >> shift) & 0xffff) as usize] += 1;
+    const PASSES: [(u32, u64); 3] = [(32, 0x7ff), (43, 0x7ff), (54, 0x3ff)];
+    let mut counts = [[0u32; 2048]; 3];
+    for &k in v.iter() {
+        for (c, &(shift, mask)) in counts.iter_mut().zip(&PASSES) {
+            c[((k >> shift) & mask) as usize] += 1;
         }
-        let mut acc = 0;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = acc;
+    }
+    let mut tmp = vec![0u64; v.len()];
+    for (c, &(shift, mask)) in counts.iter_mut().zip(&PASSES) {
+        let mut acc = 0u32;
+        for slot in c.iter_mut() {
+            let n = *slot;
+            *slot = acc;
             acc += n;
         }
         for &k in v.iter() {
-            let b = ((k >> shift) & 0xffff) as usize;
-            tmp[counts[b]] = k;
-            counts[b] += 1;
+            let b = ((k >> shift) & mask) as usize;
+            tmp[c[b] as usize] = k;
+            c[b] += 1;
         }
         std::mem::swap(v, &mut tmp);
     }
