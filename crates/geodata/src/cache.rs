@@ -159,6 +159,7 @@ impl LoadCache {
             let (hash, old) = rayon::join(|| hash_folder(folder), || read_entry(&entry, made_from));
             match old {
                 Some((data, keys)) if hash == Some(made_from) => {
+                    loaded(&entry, made_from);
                     let keys = want_keys
                         .then(|| postcard::from_bytes(&keys).ok().map(MemoKeys))
                         .flatten()
@@ -187,6 +188,7 @@ impl LoadCache {
         drop(memo);
         let used = match (&result, key) {
             (Ok(data), Some(key)) if write_entry(&self.dir, &entry, key, data, &keys).is_ok() => {
+                loaded(&entry, key);
                 prune(&self.dir, KEEP_FOR);
                 if had_memo {
                     CacheUse::Updated
@@ -232,6 +234,59 @@ impl LoadCache {
             hash: xxhash_rust::xxh3::Xxh3::new(),
             checksum,
         })
+    }
+
+    /// The key of the files this process last loaded from `folder` through this cache, when
+    /// they loaded valid and were cached (from the entry or into it): the key to keep, with
+    /// [`LoadCache::write_side`], what was derived from that load and must match the files
+    /// themselves, to be read back by [`LoadCache::read_side_of_files`]. Taken from the load
+    /// itself, not from the files again: files edited since the load do not get its side file.
+    pub fn files_key(&self, folder: &Path) -> Option<u128> {
+        let entry = self.entry(folder)?;
+        LOADED
+            .lock()
+            .ok()?
+            .iter()
+            .rev()
+            .find(|(path, _)| *path == entry)
+            .map(|&(_, key)| key)
+    }
+
+    /// What `read` reads of the side file `name` of `folder`, when that was kept with the key of
+    /// the folder's files as they are now ([`LoadCache::files_key`]): the files are hashed
+    /// while `read` reads, and its result is given only when the two agree. So a command that
+    /// needs only what was derived from the data set gets it without loading the data set, and
+    /// never from other files than those. `None` when there is no such side file, the files
+    /// changed since it was kept, a file cannot be read, or `read` gives none.
+    pub fn read_side_of_files<T: Send>(
+        &self,
+        folder: &Path,
+        name: &str,
+        read: impl FnOnce(SideFile) -> Option<T> + Send,
+    ) -> Option<T> {
+        let mut file = std::fs::File::open(self.side(folder, name)?).ok()?;
+        let mut header = [0u8; SIDE_MAGIC.len() + 16 + 8];
+        file.read_exact(&mut header).ok()?;
+        if header[..SIDE_MAGIC.len()] != SIDE_MAGIC[..] {
+            return None;
+        }
+        let kept_with = u128::from_le_bytes(header[SIDE_MAGIC.len()..][..16].try_into().ok()?);
+        let len = file
+            .metadata()
+            .ok()?
+            .len()
+            .checked_sub(header.len() as u64)?;
+        let checksum = u64::from_le_bytes(header[SIDE_MAGIC.len() + 16..].try_into().ok()?);
+        let side = SideFile {
+            file,
+            len,
+            hash: Xxh3::new(),
+            checksum,
+        };
+        let (files, value) = rayon::join(|| hash_folder(folder), || read(side));
+        (side_key(name, files?)? == kept_with)
+            .then_some(value)
+            .flatten()
     }
 
     /// Keeps what `write` writes beside `folder`'s entry under `name` (lowercase letters), to be
@@ -345,6 +400,19 @@ impl<W: std::io::Write> std::io::Write for Hashing<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// The entries this process loaded a folder from or wrote, with the key of the files they
+/// were made from ([`LoadCache::files_key`]); the last is the latest. A process loads a handful
+/// of folders at most.
+static LOADED: std::sync::Mutex<Vec<(PathBuf, u128)>> = std::sync::Mutex::new(Vec::new());
+
+/// Records that the files of `entry`'s folder with key `key` were just loaded.
+fn loaded(entry: &Path, key: u128) {
+    if let Ok(mut loaded) = LOADED.lock() {
+        loaded.retain(|(path, _)| path != entry);
+        loaded.push((entry.to_owned(), key));
     }
 }
 
@@ -902,6 +970,60 @@ mod tests {
         assert_eq!(load(&cache, &data).1, CacheUse::Written);
         write(11, b"x").unwrap();
         assert_eq!(load(&cache, &data).1, CacheUse::Hit);
+    }
+
+    #[test]
+    fn a_side_file_kept_by_the_files_key_is_read_only_while_the_files_are_those() {
+        let (_tmp, data, dir) = scratch("files-key");
+        let cache = LoadCache::new(&dir, 0);
+        let read = || {
+            cache.read_side_of_files(&data, "batch", |mut side| {
+                let mut bytes = Vec::new();
+                side.read_to_end(&mut bytes).ok().map(|_| bytes)
+            })
+        };
+        // Nothing loaded yet: no key, nothing kept.
+        assert_eq!(cache.files_key(&data), None);
+        assert_eq!(read(), None);
+        assert_eq!(load(&cache, &data).1, CacheUse::Written);
+        let key = cache.files_key(&data).expect("the load's key");
+        assert_eq!(
+            Some(key),
+            hash_folder(&data),
+            "the key of the files as they are"
+        );
+        cache
+            .write_side(&data, "batch", key, |w| w.write_all(b"derived"))
+            .unwrap();
+        assert_eq!(read().as_deref(), Some(&b"derived"[..]));
+        // A hit gives the same key.
+        assert_eq!(load(&cache, &data).1, CacheUse::Hit);
+        assert_eq!(cache.files_key(&data), Some(key));
+        // An edit of any file, even one byte of the same length, and the side file is not
+        // taken; its own key (not the files') is not enough either.
+        let zones = data.join("zones.geojson");
+        let text = std::fs::read_to_string(&zones).unwrap();
+        let at = text.find("\"name\"").expect("a name");
+        let mut edited = text.clone().into_bytes();
+        edited[at + 1] = b'N';
+        std::fs::write(&zones, &edited).unwrap();
+        assert_eq!(read(), None);
+        cache
+            .write_side(&data, "batch", 12345, |w| w.write_all(b"other"))
+            .unwrap();
+        assert_eq!(read(), None);
+        // Back to the same bytes: the side kept by their key is taken again; damaged, it is not.
+        std::fs::write(&zones, &text).unwrap();
+        cache
+            .write_side(&data, "batch", key, |w| w.write_all(b"derived"))
+            .unwrap();
+        assert_eq!(read().as_deref(), Some(&b"derived"[..]));
+        let path = cache.side(&data, "batch").unwrap();
+        let mut file = std::fs::read(&path).unwrap();
+        let last = file.len() - 1;
+        file[last] ^= 1;
+        std::fs::write(&path, &file).unwrap();
+        assert_eq!(read(), None);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub use rules::split;
 pub use store::{
     CHECKPOINT_FILE, Changes, Committed, DirectoryStore, Edit, EditError, EmbeddedStore,
     FILES_AUTHOR, History, HistoryState, LOG_FILE, MakeFeature, Store, apply_edits,
+    files_hold_every_revision,
 };
 pub use write::{ExportFeature, geometry_json, to_pretty, write_geometry_json};
 

@@ -293,6 +293,58 @@ struct Writer {
 pub const LOG_FILE: &str = "history/log.jsonl";
 /// Which revision the layer files hold.
 pub const CHECKPOINT_FILE: &str = "history/checkpoint.json";
+
+/// Whether the layer files of the data folder `dir` hold every revision of its log, as far as
+/// its log and checkpoint tell without loading anything: there is no log, or the last complete
+/// revision in it is at most the checkpoint's. A load would apply the revisions they lack (a
+/// process stopped between writing the log and the files); a reader that takes the files as
+/// they are, such as a batch index kept by the key of their bytes, must not use them then.
+/// `false` when the log or the checkpoint cannot be read: the load will say why.
+pub fn files_hold_every_revision(dir: &Path) -> bool {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut log = match std::fs::File::open(dir.join(LOG_FILE)) {
+        Ok(f) => f,
+        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
+    };
+    let Ok(len) = log.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    // The last complete line, from a tail that grows until it holds one whole: a log holds
+    // every edit ever made, and one revision is a line.
+    let mut tail_len = 64 * 1024u64;
+    let last = loop {
+        let from = len.saturating_sub(tail_len);
+        let mut tail = Vec::new();
+        if log.seek(SeekFrom::Start(from)).is_err() || log.read_to_end(&mut tail).is_err() {
+            return false;
+        }
+        let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let body = &tail[..complete];
+        let trimmed = body.trim_ascii_end();
+        match trimmed.iter().rposition(|&b| b == b'\n') {
+            Some(i) => break trimmed[i + 1..].to_vec(),
+            None if from == 0 => break trimmed.to_vec(),
+            None => tail_len = tail_len.saturating_mul(4),
+        }
+    };
+    if last.trim_ascii().is_empty() {
+        return true;
+    }
+    let Some(number) = serde_json::from_slice::<Value>(&last)
+        .ok()
+        .and_then(|v| v["revision"].as_u64())
+    else {
+        return false;
+    };
+    let checkpoint = match std::fs::read(dir.join(CHECKPOINT_FILE)) {
+        Ok(t) => serde_json::from_slice::<Value>(&t)
+            .ok()
+            .and_then(|v| v["revision"].as_u64()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
+        Err(_) => None,
+    };
+    checkpoint.is_some_and(|c| number <= c)
+}
 /// Held (an advisory lock) by the one process writing to the folder at a time.
 pub const LOCK_FILE: &str = "history/lock";
 /// Who a revision recording edits made to the files themselves is by.

@@ -152,6 +152,57 @@ fn a_crash_between_log_and_files_is_repaired_on_load_and_a_torn_line_dropped() {
     assert_eq!(again.state().unwrap().revision(), 1);
 }
 
+/// What a reader that takes the files as they are (a batch index kept by their key) asks:
+/// whether the files hold every revision of the log. Not between a commit and its flush, nor
+/// when the log's last line cannot be read; yes again once a load wrote what they lacked.
+#[test]
+fn the_files_hold_every_revision_only_when_no_revision_is_pending() {
+    let (_tmp, dir, store, id) = opened("history-settled");
+    assert!(geodata::files_hold_every_revision(&dir), "no log");
+    commit_rename(&store, &id, "logged, not flushed");
+    drop(store);
+    assert!(
+        !geodata::files_hold_every_revision(&dir),
+        "a pending revision"
+    );
+    DirectoryStore::new(&dir).load_once().unwrap();
+    assert!(
+        geodata::files_hold_every_revision(&dir),
+        "replayed and written"
+    );
+    let log = dir.join(LOG_FILE);
+    let complete = std::fs::read(&log).unwrap();
+    // A torn last line (never acknowledged) does not count ...
+    let mut torn = complete.clone();
+    torn.extend_from_slice(b"{\"revision\": 2, \"time\": \"20");
+    std::fs::write(&log, &torn).unwrap();
+    assert!(geodata::files_hold_every_revision(&dir), "a torn line");
+    // ... a whole line that is not a revision leaves it unknown, so no ...
+    let mut garbled = complete.clone();
+    garbled.extend_from_slice(b"not json\n");
+    std::fs::write(&log, &garbled).unwrap();
+    assert!(
+        !geodata::files_hold_every_revision(&dir),
+        "an unreadable line"
+    );
+    // ... and a revision past the checkpoint is pending, however long the line before it.
+    let mut later = complete.clone();
+    later.extend_from_slice(
+        format!(
+            "{{\"revision\": 2, \"pad\": \"{}\"}}\n",
+            "x".repeat(200_000)
+        )
+        .as_bytes(),
+    );
+    std::fs::write(&log, &later).unwrap();
+    assert!(
+        !geodata::files_hold_every_revision(&dir),
+        "revision 2 pending"
+    );
+    std::fs::write(&log, &complete).unwrap();
+    assert!(geodata::files_hold_every_revision(&dir));
+}
+
 /// `load_once` (the one-shot commands' load) gives what `load` gives, writes the revisions the
 /// files lack as `load` does, and keeps nothing: a later edit through the store reads the folder
 /// again.
