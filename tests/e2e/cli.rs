@@ -576,42 +576,109 @@ fn a_large_folder_is_loaded_once_into_the_cache_and_an_edit_to_it_is_seen() {
             })
             .unwrap_or_default()
     };
+    // What a run read its zones from, as `--timings` says.
+    let read_from = || {
+        let out = std::process::Command::new(e2e::zonetrack())
+            .args([
+                "--data",
+                data.to_str().unwrap(),
+                "query",
+                "--timings",
+                "--csv",
+            ])
+            .arg(&points)
+            .env("ZONETRACK_CACHE_DIR", &cache)
+            .env_remove("ZONETRACK_CACHE")
+            .output()
+            .expect("zonetrack runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        if stderr.contains("kept batch index") {
+            "batch index"
+        } else {
+            assert!(stderr.contains("timings: load"), "{stderr}");
+            "data set"
+        }
+    };
     let expected = "lon,lat,zones\n36.0,33.0,round_0\n36.1,33.1,round_41\n35.0,30.0,\n";
 
     assert_eq!(query(&[]), expected);
     let first = entries();
-    let [entry, index] = ["bin", "index"].map(|ext| {
+    let [entry, index, batch] = ["bin", "index", "batch"].map(|ext| {
         first
             .iter()
             .map(|(p, _)| p.clone())
             .find(|p| p.extension().is_some_and(|e| e == ext))
             .unwrap_or_else(|| panic!("a .{ext} file for the folder: {first:?}"))
     });
-    assert_eq!(first.len(), 2, "the entry and the zone index: {first:?}");
-    // The second run reads both and writes nothing.
+    assert_eq!(
+        first.len(),
+        3,
+        "the entry, the zone index and the batch index: {first:?}"
+    );
+    // The next CSV batches answer from the batch index alone and write nothing.
     assert_eq!(query(&[]), expected);
     assert_eq!(entries(), first);
+    assert_eq!(read_from(), "batch index");
+    assert_eq!(entries(), first);
 
-    // An edit to the folder is seen at once, and the entry is written again; the zones'
-    // geometry did not change, so their index is still the one kept.
+    // An edit to the folder is seen at once: the data set is loaded again, the entry and the
+    // batch index are written again; the zones' geometry did not change, so their index is
+    // still the one kept.
     let zones = data.join("zones.geojson");
     let text = std::fs::read_to_string(&zones).unwrap();
     let index_bytes = std::fs::read(&index).unwrap();
+    let batch_bytes = std::fs::read(&batch).unwrap();
     std::fs::write(&zones, text.replace("\"round_41\"", "\"moved_41\"")).unwrap();
     assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
     let second = entries();
-    assert_eq!(second.len(), 2);
+    assert_eq!(second.len(), 3);
     assert_ne!(second, first);
     assert_eq!(std::fs::read(&index).unwrap(), index_bytes);
+    assert_ne!(std::fs::read(&batch).unwrap(), batch_bytes);
+    assert_eq!(read_from(), "batch index");
+    let batch_bytes = std::fs::read(&batch).unwrap();
 
-    // A damaged index is not trusted: the answers are the same, and it is built and kept
-    // again.
+    // A damaged batch index is not trusted: the data set is loaded, the answers are the same,
+    // and it is kept again.
+    let mut damaged = batch_bytes.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x40;
+    std::fs::write(&batch, &damaged).unwrap();
+    assert_eq!(read_from(), "data set");
+    assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
+    assert_eq!(std::fs::read(&batch).unwrap(), batch_bytes);
+
+    // Nor is a damaged zone index (with no batch index to answer from): built and kept again.
+    std::fs::remove_file(&batch).unwrap();
     let mut damaged = index_bytes.clone();
     let middle = damaged.len() / 2;
     damaged[middle] ^= 0x40;
     std::fs::write(&index, &damaged).unwrap();
     assert_eq!(query(&[]), expected.replace("round_41", "moved_41"));
     assert_eq!(std::fs::read(&index).unwrap(), index_bytes);
+    assert_eq!(std::fs::read(&batch).unwrap(), batch_bytes);
+
+    // A revision log whose files may lack a revision (here, one that cannot be read) is never
+    // answered from the batch index kept for the files: the load reads the log and says why.
+    let log = data.join("history/log.jsonl");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "not a revision\n").unwrap();
+    let out = std::process::Command::new(e2e::zonetrack())
+        .args(["--data", data.to_str().unwrap(), "query", "--csv"])
+        .arg(&points)
+        .env("ZONETRACK_CACHE_DIR", &cache)
+        .env_remove("ZONETRACK_CACHE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("log.jsonl"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(log.parent().unwrap()).unwrap();
+    assert_eq!(read_from(), "batch index");
 
     // Moving one vertex of round 0 changes the geometry: a new index is kept.
     let moved = text.replace("\"round_41\"", "\"moved_41\"");

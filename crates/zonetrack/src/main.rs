@@ -671,40 +671,76 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (indexed, input) = std::thread::scope(|s| {
                 let reading = csv.as_deref().map(|f| s.spawn(move || query::read_csv(f)));
                 let started = std::time::Instant::now();
-                let indexed = load(data).map(|loaded| {
-                    let load = started.elapsed();
-                    let index = query::index(loaded, data);
-                    let clock = query::Clock {
-                        on: timings,
-                        load,
-                        index: started.elapsed() - load,
-                    };
-                    (index, clock)
-                });
+                // A CSV batch needs only the zones' index, periods and keys: when those were
+                // kept for the folder's files as they are, the data set is not loaded at all.
+                let settled = query::settled(data);
+                let kept = match (&csv, settled) {
+                    (Some(_), true) => query::kept_batch_index(data),
+                    _ => None,
+                };
+                let indexed = match kept {
+                    Some(kept) => Ok((
+                        query::Indexed::Kept(kept),
+                        query::Clock::kept(timings, started.elapsed()),
+                    )),
+                    None => load(data).map(|loaded| {
+                        let load = started.elapsed();
+                        let index = query::index(loaded, data);
+                        let clock = query::Clock {
+                            on: timings,
+                            load,
+                            index: started.elapsed() - load,
+                            kept: false,
+                        };
+                        (query::Indexed::Whole { index, settled }, clock)
+                    }),
+                };
                 let input = reading.map(|r| {
                     r.join()
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the points failed")))
                 });
                 (indexed, input)
             });
-            let (index, clock) = indexed?;
+            let (indexed, clock) = indexed?;
             let answered = match (csv, input, points, lon, lat) {
                 (Some(file), Some(input), _, _, _) => {
-                    query::batch(&index, &file, input?, at, out.as_deref(), &clock)
+                    let answered =
+                        query::batch(indexed.batches(), &file, input?, at, out.as_deref(), &clock);
+                    // Kept after the answer is out, for the next batch on the same files.
+                    if let query::Indexed::Whole {
+                        index,
+                        settled: true,
+                    } = &indexed
+                    {
+                        query::keep_batch_index(data, index);
+                    }
+                    answered
                 }
-                (None, _, Some(file), _, _) => {
-                    query::points(&index, &file, at, nearest, out.as_deref(), &clock)
-                }
+                (None, _, Some(file), _, _) => query::points(
+                    indexed.whole().context("the data set was not loaded")?,
+                    &file,
+                    at,
+                    nearest,
+                    out.as_deref(),
+                    &clock,
+                ),
                 (None, _, None, Some(lon), Some(lat)) => {
                     if out.is_some() {
                         bail!("--out is for batches (--csv or --points)");
                     }
-                    query::point(&index, lon, lat, at, nearest.unwrap_or(3), json)
-                        .map(|()| ExitCode::SUCCESS)
+                    query::point(
+                        indexed.whole().context("the data set was not loaded")?,
+                        lon,
+                        lat,
+                        at,
+                        nearest.unwrap_or(3),
+                        json,
+                    )
+                    .map(|()| ExitCode::SUCCESS)
                 }
                 _ => bail!("give --lon and --lat, or --csv FILE, or --points FILE"),
             };
-            keep_until_exit(index);
+            keep_until_exit(indexed);
             answered
         }
         Command::Areas {

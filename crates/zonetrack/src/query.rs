@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use geodata::{Dataset, Date, Zone};
 use serde_json::json;
 use zone_formats::batch;
-use zone_index::ZoneIndex;
+use zone_index::{BatchIndex, BatchZones, ZoneIndex};
 
 use crate::db::Source;
 
@@ -35,6 +35,79 @@ pub fn snapshot(data: Arc<Dataset>, source: &Source) -> zone_server::Snapshot {
         }
         None => zone_server::Snapshot::from_shared(data),
     }
+}
+
+/// The name of the side file that keeps a folder's [`BatchIndex`] in the load cache.
+const BATCH_SIDE: &str = "batch";
+
+/// What `zonetrack query` answers from: the whole zone index of a loaded data set, or only what
+/// a CSV batch needs, kept for the folder's files as they are ([`kept_batch_index`]).
+pub enum Indexed {
+    /// The data set was loaded and indexed.
+    Whole {
+        /// Its index.
+        index: ZoneIndex,
+        /// Whether the folder's files held every revision of its log before they were loaded
+        /// ([`settled`]): only then may what was derived from them be kept by their key.
+        settled: bool,
+    },
+    /// The batch index kept for the folder's files; the data set was not loaded.
+    Kept(BatchIndex),
+}
+
+impl Indexed {
+    /// What batches are answered from.
+    pub fn batches(&self) -> &dyn BatchZones {
+        match self {
+            Indexed::Whole { index, .. } => index,
+            Indexed::Kept(kept) => kept,
+        }
+    }
+
+    /// The whole index, when the data set was loaded.
+    pub fn whole(&self) -> Option<&ZoneIndex> {
+        match self {
+            Indexed::Whole { index, .. } => Some(index),
+            Indexed::Kept(_) => None,
+        }
+    }
+}
+
+/// Whether `source` is a data folder whose files hold every revision of its log
+/// ([`geodata::files_hold_every_revision`]), with the load cache on: what a batch index kept by
+/// the key of its files needs, to be kept or used.
+pub fn settled(source: &Source) -> bool {
+    source
+        .load_cache()
+        .is_some_and(|(_, folder)| geodata::files_hold_every_revision(folder))
+}
+
+/// The batch index kept for the data folder's files as they are now, if there is one (see
+/// [`zone_index::BatchIndex`]): a CSV batch then needs nothing else of the data set, which is
+/// not loaded. The files are still hashed (every byte, as a load from the cache does), so an
+/// edit made any way at any time is never missed; the caller checks [`settled`] first.
+pub fn kept_batch_index(source: &Source) -> Option<BatchIndex> {
+    let (cache, folder) = source.load_cache()?;
+    cache.read_side_of_files(folder, BATCH_SIDE, |mut side| {
+        let len = side.len();
+        BatchIndex::read_from(&mut side, len)
+    })
+}
+
+/// Keeps what a CSV batch needs of `index`, which was just loaded from `source`'s folder
+/// through the load cache, by the key of the files that load read ([`kept_batch_index`]
+/// reads it back). Nothing for a small folder (not cached) or another source; a cache that
+/// cannot be written only costs the next batch a load.
+pub fn keep_batch_index(source: &Source, index: &ZoneIndex) {
+    let Some((cache, folder)) = source.load_cache() else {
+        return;
+    };
+    let Some(key) = cache.files_key(folder) else {
+        return;
+    };
+    let _ = cache.write_side(folder, BATCH_SIDE, key, |out| {
+        BatchIndex::write_from(index, out)
+    });
 }
 
 /// A folder's polygon index in the load cache.
@@ -206,18 +279,34 @@ pub struct Clock {
     pub load: std::time::Duration,
     /// Building the index.
     pub index: std::time::Duration,
+    /// Whether `load` was reading a kept batch index (the data set was not loaded).
+    pub kept: bool,
 }
 
 impl Clock {
+    /// The clock of a batch answered from a kept batch index, read (files hashed) in `read`.
+    pub fn kept(on: bool, read: std::time::Duration) -> Clock {
+        Clock {
+            on,
+            load: read,
+            index: std::time::Duration::ZERO,
+            kept: true,
+        }
+    }
+
     fn report(&self, phases: &[(&str, std::time::Duration)]) {
         if !self.on {
             return;
         }
         let ms = |d: std::time::Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
-        let mut parts = vec![
-            format!("load {}", ms(self.load)),
-            format!("index {}", ms(self.index)),
-        ];
+        let mut parts = if self.kept {
+            vec![format!("kept batch index {}", ms(self.load))]
+        } else {
+            vec![
+                format!("load {}", ms(self.load)),
+                format!("index {}", ms(self.index)),
+            ]
+        };
         parts.extend(phases.iter().map(|(name, d)| format!("{name} {}", ms(*d))));
         eprintln!("zonetrack: timings: {}", parts.join(", "));
     }
@@ -280,7 +369,7 @@ pub fn read_csv(file: &Path) -> Result<CsvBatch> {
 /// A CSV batch (read by [`read_csv`] from `file`): the input columns, then the covering zones'
 /// ids joined by `;`.
 pub fn batch(
-    index: &ZoneIndex,
+    index: &dyn BatchZones,
     file: &Path,
     input: CsvBatch,
     at: Option<Date>,
