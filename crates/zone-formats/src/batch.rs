@@ -751,7 +751,9 @@ pub fn answer(
     default_date: Option<Date>,
 ) -> Vec<Vec<Covering>> {
     let answers = Answers::new(index, points, default_date);
-    (0..points.len()).map(|i| answers.get(i).to_vec()).collect()
+    (0..points.len())
+        .map(|i| answers.get(i).collect())
+        .collect()
 }
 
 /// The answers of a chunk of points, in flat lists (one per date present), not a `Vec` per
@@ -808,11 +810,12 @@ impl Answers {
     }
 
     /// Point `i`'s covering zones, in zone order (nothing for a point not asked about).
-    pub(crate) fn get(&self, i: usize) -> &[Covering] {
-        match self.place.get(i) {
-            Some(&(g, k)) if g != NOT_ASKED => self.groups[g as usize].get(k as usize),
-            _ => &[],
-        }
+    pub(crate) fn get(&self, i: usize) -> impl Iterator<Item = Covering> + '_ {
+        let asked = match self.place.get(i) {
+            Some(&(g, k)) if g != NOT_ASKED => Some(self.groups[g as usize].get(k as usize)),
+            _ => None,
+        };
+        asked.into_iter().flatten()
     }
 }
 
@@ -940,7 +943,7 @@ pub fn write_answers_kept<W: Write>(
                     line.push_str(batch.row(p));
                     line.push(',');
                     let zones = line.len();
-                    for c in answers.get(i).iter().filter(|c| keep(c.zone)) {
+                    for c in answers.get(i).filter(|c| keep(c.zone)) {
                         if line.len() > zones {
                             line.push(';');
                         }
@@ -979,7 +982,6 @@ pub fn write_answers_kept<W: Write>(
                         lat: p.lat,
                         datetime: p.date.or(at).map(|d| d.to_string()),
                         covering: cover
-                            .iter()
                             .filter(|c| keep(c.zone))
                             .map(|c| CoverAnswer {
                                 key: key(c.zone),

@@ -552,7 +552,7 @@ pub fn answer_parquet<R: ChunkReader + 'static, W: Write + Send>(
                 zone_lists.append_null();
                 continue;
             }
-            for c in cover.get(row).iter().filter(|c| keep(c.zone)) {
+            for c in cover.get(row).filter(|c| keep(c.zone)) {
                 zone_lists.values().append_value(key(c.zone));
             }
             zone_lists.append(true);
@@ -737,7 +737,13 @@ fn nearest_rows(
                     let (lon, lat) = point[row];
                     // Zones a filter drops are left out (the nearest list may come out shorter).
                     let mut found: Vec<(usize, f64)> = index
-                        .nearest_outside_given(lon, lat, k, day[row], cover.get(row))
+                        .nearest_outside_given(
+                            lon,
+                            lat,
+                            k,
+                            day[row],
+                            &cover.get(row).collect::<Vec<_>>(),
+                        )
                         .into_iter()
                         .filter(|n| keep(n.zone))
                         .map(|n| (n.zone, (n.distance_km * 1000.0).round() / 1000.0))

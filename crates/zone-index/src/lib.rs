@@ -177,31 +177,27 @@ pub struct Covering {
 }
 
 /// The answers of [`ZoneIndex::covering_batch`]: each point's covering zones, in input order,
-/// in one flat list.
+/// in one flat list. It is the polygon index's own answer (zones packed in 32 bits), not a copy
+/// of it: widening 1.8 million hits to [`Covering`]s was a tenth of answering them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CoveringBatch {
-    /// `offsets[i]..offsets[i + 1]` are point `i`'s entries in `hits`.
-    offsets: Vec<usize>,
-    hits: Vec<Covering>,
-}
+pub struct CoveringBatch(BatchCovering);
 
 impl CoveringBatch {
     /// Number of points.
     pub fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
+        self.0.len()
     }
 
     /// Whether there were no points.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 
     /// Point `i`'s covering zones, in zone order; nothing when `i` is out of range.
-    pub fn get(&self, i: usize) -> &[Covering] {
-        match (self.offsets.get(i), self.offsets.get(i + 1)) {
-            (Some(&s), Some(&e)) => &self.hits[s..e],
-            _ => &[],
-        }
+    pub fn get(&self, i: usize) -> impl ExactSizeIterator<Item = Covering> + Clone + '_ {
+        self.0
+            .get(i)
+            .map(|(zone, on_boundary)| Covering { zone, on_boundary })
     }
 }
 
@@ -319,22 +315,9 @@ fn covering_batch_base(
     } else {
         parallelism()
     };
-    let batch =
-        polygons.covering_many_filtered(points, threads, &|zone| active_on(periods.get(zone), at));
-    let mut out = CoveringBatch {
-        offsets: Vec::with_capacity(batch.len() + 1),
-        hits: Vec::new(),
-    };
-    out.offsets.push(0);
-    for i in 0..batch.len() {
-        out.hits.extend(
-            batch
-                .get(i)
-                .map(|(zone, on_boundary)| Covering { zone, on_boundary }),
-        );
-        out.offsets.push(out.hits.len());
-    }
-    out
+    CoveringBatch(
+        polygons.covering_many_filtered(points, threads, &|zone| active_on(periods.get(zone), at)),
+    )
 }
 
 impl ZoneIndex {
@@ -729,42 +712,35 @@ impl ZoneIndex {
     /// let flat = index.covering_batch(&pts, Some(day("2018-03-01")));
     /// let nested = index.covering_many(&pts, Some(day("2018-03-01")));
     /// assert_eq!(flat.len(), 2);
-    /// assert_eq!(flat.get(0), &nested[0][..]);
-    /// assert!(flat.get(1).is_empty());
+    /// assert_eq!(flat.get(0).collect::<Vec<_>>(), nested[0]);
+    /// assert_eq!(flat.get(1).len(), 0);
     /// ```
     pub fn covering_batch(&self, points: &[(f64, f64)], at: Option<Date>) -> CoveringBatch {
+        let Some(o) = &self.overlay else {
+            return covering_batch_base(&self.polygons, &self.periods, points, at);
+        };
         let threads = if points.len() < 4096 {
             1
         } else {
             parallelism()
         };
-        let mut out = CoveringBatch {
-            offsets: Vec::with_capacity(points.len() + 1),
-            hits: Vec::new(),
-        };
-        out.offsets.push(0);
-        match &self.overlay {
-            None => return covering_batch_base(&self.polygons, &self.periods, points, at),
-            Some(o) => {
-                let batch = self
-                    .polygons
-                    .covering_many_filtered(points, threads, &|item| {
-                        o.base_zone[item] != GONE && self.active(o.base_zone[item] as usize, at)
-                    });
-                let mut v = Vec::new();
-                for (i, &(lon, lat)) in points.iter().enumerate().take(batch.len()) {
-                    v.clear();
-                    v.extend(batch.get(i).map(|(item, on_boundary)| Covering {
-                        zone: o.base_zone[item] as usize,
-                        on_boundary,
-                    }));
-                    self.overlay_covering(o, lon, lat, at, &mut v, false);
-                    out.hits.extend_from_slice(&v);
-                    out.offsets.push(out.hits.len());
-                }
-            }
+        let batch = self
+            .polygons
+            .covering_many_filtered(points, threads, &|item| {
+                o.base_zone[item] != GONE && self.active(o.base_zone[item] as usize, at)
+            });
+        let mut out = BatchCovering::with_capacity(points.len());
+        let mut v = Vec::new();
+        for (i, &(lon, lat)) in points.iter().enumerate().take(batch.len()) {
+            v.clear();
+            v.extend(batch.get(i).map(|(item, on_boundary)| Covering {
+                zone: o.base_zone[item] as usize,
+                on_boundary,
+            }));
+            self.overlay_covering(o, lon, lat, at, &mut v, false);
+            out.push_point(v.iter().map(|c| (c.zone, c.on_boundary)));
         }
-        out
+        CoveringBatch(out)
     }
 
     /// The `k` zones nearest the point whose period holds `at`, nearest first (ties by zone

@@ -280,12 +280,30 @@ impl BatchCovering {
 
     /// Point `i`'s covering items, in item order, each with its on-boundary flag; nothing when
     /// `i` is out of range.
-    pub fn get(&self, i: usize) -> impl Iterator<Item = (usize, bool)> + '_ {
+    pub fn get(&self, i: usize) -> impl ExactSizeIterator<Item = (usize, bool)> + Clone + '_ {
         let range = match (self.offsets.get(i), self.offsets.get(i + 1)) {
             (Some(&s), Some(&e)) => s as usize..e as usize,
             _ => 0..0,
         };
         self.hits[range].iter().map(|&h| unpack(h))
+    }
+
+    /// An empty batch, to which [`BatchCovering::push_point`] adds points: for answers made
+    /// point by point (an index with edits over its base).
+    pub(crate) fn with_capacity(points: usize) -> BatchCovering {
+        let mut offsets = Vec::with_capacity(points + 1);
+        offsets.push(0);
+        BatchCovering {
+            offsets,
+            hits: Vec::new(),
+        }
+    }
+
+    /// Adds a point covered by `hits` (item, on boundary), in item order.
+    pub(crate) fn push_point(&mut self, hits: impl Iterator<Item = (usize, bool)>) {
+        self.hits
+            .extend(hits.map(|(item, on_boundary)| pack(to_u32(item), on_boundary)));
+        self.offsets.push(to_u32(self.hits.len()));
     }
 
     /// Every (point, item, on boundary) triple, by point then item.
