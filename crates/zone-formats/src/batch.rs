@@ -898,6 +898,9 @@ struct ErrorAnswer<'a> {
     description: &'a str,
 }
 
+/// Rows of a CSV answer whose zone keys are looked up together before they are written.
+const KEY_BLOCK: usize = 256;
+
 /// Answers `batch` and writes the answer to `out` a chunk of points at a time, so memory stays
 /// bounded by the input however many zones cover each point. `progress` is told how many points
 /// each chunk answered. An error is the writer's (a closed pipe, a client gone).
@@ -937,27 +940,45 @@ pub fn write_answers_kept<W: Write>(
             // batch, nothing allocated per row.
             let mut line = String::new();
             let quote_keys = keys.any_need_quoting();
+            // The keys of a block of rows are looked up before the rows are written: the
+            // lookups do not wait on each other, so their cache misses (zones come in no order,
+            // and 100,000 keys outgrow the caches beside the index) overlap instead of each
+            // stalling the writing of its row.
+            let mut block_keys: Vec<&str> = Vec::new();
+            let mut block_ends: Vec<usize> = Vec::new();
             answer_chunks(index, &batch.points, at, |chunk, answers| {
-                for (i, p) in chunk.iter().enumerate() {
-                    line.clear();
-                    line.push_str(batch.row(p));
-                    line.push(',');
-                    let zones = line.len();
-                    for c in answers.get(i).filter(|c| keep(c.zone)) {
-                        if line.len() > zones {
-                            line.push(';');
+                for (block, rows) in chunk.chunks(KEY_BLOCK).enumerate() {
+                    let first = block * KEY_BLOCK;
+                    block_keys.clear();
+                    block_ends.clear();
+                    for i in first..first + rows.len() {
+                        block_keys
+                            .extend(answers.get(i).filter(|c| keep(c.zone)).map(|c| key(c.zone)));
+                        block_ends.push(block_keys.len());
+                    }
+                    let mut from = 0;
+                    for (p, &to) in rows.iter().zip(&block_ends) {
+                        line.clear();
+                        line.push_str(batch.row(p));
+                        line.push(',');
+                        let zones = line.len();
+                        for (j, k) in block_keys[from..to].iter().enumerate() {
+                            if j > 0 {
+                                line.push(';');
+                            }
+                            line.push_str(k);
                         }
-                        line.push_str(key(c.zone));
+                        from = to;
+                        // Feature ids are `[a-z0-9_-]`, so the joined keys are searched for what
+                        // would need quoting only when some key has it (a search per row was 3%
+                        // of a million-point batch).
+                        if quote_keys && line[zones..].contains([',', '"', '\n', '\r']) {
+                            let joined = line.split_off(zones);
+                            push_csv_field(&mut line, &joined);
+                        }
+                        line.push('\n');
+                        out.write_all(line.as_bytes())?;
                     }
-                    // Feature ids are `[a-z0-9_-]`, so the joined keys are searched for what
-                    // would need quoting only when some key has it (a search per row was 3%
-                    // of a million-point batch).
-                    if quote_keys && line[zones..].contains([',', '"', '\n', '\r']) {
-                        let joined = line.split_off(zones);
-                        push_csv_field(&mut line, &joined);
-                    }
-                    line.push('\n');
-                    out.write_all(line.as_bytes())?;
                 }
                 progress(chunk.len());
                 Ok(())
