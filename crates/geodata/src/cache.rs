@@ -28,6 +28,10 @@
 //! derives from the data set and would rather not make again, keyed by the caller (the CLI keeps
 //! the zones' polygon index there, keyed by a hash of their geometry). A side file is checked
 //! against its checksum as it is read, replaced as an entry is, and pruned with the entries.
+//! A side file may also be kept by the key of the files a load read ([`LoadCache::files_key`])
+//! and read back with no load at all ([`LoadCache::read_side_of_files`], which hashes the files
+//! while it reads): the CLI keeps a CSV batch's index so, as the data set's decoding was most of
+//! what such a batch spent before answering.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};

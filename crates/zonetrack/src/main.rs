@@ -29,7 +29,9 @@ mod query;
         areas) keep what they loaded in a cache (ZONETRACK_CACHE_DIR, else \
         $XDG_CACHE_HOME/zonetrack or ~/.cache/zonetrack): the next one on the same files, by \
         the same program, skips parsing and validating them; query, timeline, changes and \
-        areas also keep the zones' index there and read it back instead of building it; serve \
+        areas also keep the zones' index there and read it back instead of building it; a CSV \
+        batch (query --csv) keeps the index with the zones' periods and ids, and the next CSV \
+        batch on the same files answers from that alone, without loading the data set; serve \
         takes its first load and index from there too. An entry is used only for the exact \
         same file contents (an index, for the exact same geometry); after an edit, only the \
         zones whose text changed are read and checked again. `validate` always checks in full; \
