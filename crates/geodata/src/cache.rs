@@ -218,26 +218,32 @@ impl LoadCache {
     /// The bytes are checked against their checksum as they are read: a damaged file makes the
     /// reader fail at its end rather than report the end.
     pub fn open_side(&self, folder: &Path, name: &str, key: u128) -> Option<SideFile> {
+        let (kept_with, side) = self.side_file(folder, name)?;
+        (kept_with == side_key(name, key)?).then_some(side)
+    }
+
+    /// The side file `name` of `folder` opened after its header, and the key it was kept with.
+    fn side_file(&self, folder: &Path, name: &str) -> Option<(u128, SideFile)> {
         let mut file = std::fs::File::open(self.side(folder, name)?).ok()?;
         let mut header = [0u8; SIDE_MAGIC.len() + 16 + 8];
         file.read_exact(&mut header).ok()?;
-        if header[..SIDE_MAGIC.len()] != SIDE_MAGIC[..]
-            || header[SIDE_MAGIC.len()..SIDE_MAGIC.len() + 16] != side_key(name, key)?.to_le_bytes()
-        {
+        if header[..SIDE_MAGIC.len()] != SIDE_MAGIC[..] {
             return None;
         }
+        let kept_with = u128::from_le_bytes(header[SIDE_MAGIC.len()..][..16].try_into().ok()?);
         let len = file
             .metadata()
             .ok()?
             .len()
             .checked_sub(header.len() as u64)?;
         let checksum = u64::from_le_bytes(header[SIDE_MAGIC.len() + 16..].try_into().ok()?);
-        Some(SideFile {
+        let side = SideFile {
             file,
             len,
-            hash: xxhash_rust::xxh3::Xxh3::new(),
+            hash: Xxh3::new(),
             checksum,
-        })
+        };
+        Some((kept_with, side))
     }
 
     /// The key of the files this process last loaded from `folder` through this cache, when
@@ -268,25 +274,7 @@ impl LoadCache {
         name: &str,
         read: impl FnOnce(SideFile) -> Option<T> + Send,
     ) -> Option<T> {
-        let mut file = std::fs::File::open(self.side(folder, name)?).ok()?;
-        let mut header = [0u8; SIDE_MAGIC.len() + 16 + 8];
-        file.read_exact(&mut header).ok()?;
-        if header[..SIDE_MAGIC.len()] != SIDE_MAGIC[..] {
-            return None;
-        }
-        let kept_with = u128::from_le_bytes(header[SIDE_MAGIC.len()..][..16].try_into().ok()?);
-        let len = file
-            .metadata()
-            .ok()?
-            .len()
-            .checked_sub(header.len() as u64)?;
-        let checksum = u64::from_le_bytes(header[SIDE_MAGIC.len() + 16..].try_into().ok()?);
-        let side = SideFile {
-            file,
-            len,
-            hash: Xxh3::new(),
-            checksum,
-        };
+        let (kept_with, side) = self.side_file(folder, name)?;
         let (files, value) = rayon::join(|| hash_folder(folder), || read(side));
         (side_key(name, files?)? == kept_with)
             .then_some(value)
