@@ -302,6 +302,12 @@ fn active_on(period: Option<&geodata::Period>, at: Option<Date>) -> bool {
     }
 }
 
+/// Threads for a batch of `n` points: one below a few thousand, as a thread costs tens of
+/// microseconds to start.
+fn batch_threads(n: usize) -> usize {
+    if n < 4096 { 1 } else { parallelism() }
+}
+
 /// [`ZoneIndex::covering_batch`] over a base index with no edits on top, item `i` being zone
 /// `i` of period `periods[i]`: shared with [`BatchIndex`], which answers without the data set.
 fn covering_batch_base(
@@ -310,13 +316,10 @@ fn covering_batch_base(
     points: &[(f64, f64)],
     at: Option<Date>,
 ) -> CoveringBatch {
-    let threads = if points.len() < 4096 {
-        1
-    } else {
-        parallelism()
-    };
     CoveringBatch(
-        polygons.covering_many_filtered(points, threads, &|zone| active_on(periods.get(zone), at)),
+        polygons.covering_many_filtered(points, batch_threads(points.len()), &|zone| {
+            active_on(periods.get(zone), at)
+        }),
     )
 }
 
@@ -654,12 +657,7 @@ impl ZoneIndex {
     /// assert!(answers[1].is_empty());
     /// ```
     pub fn covering_many(&self, points: &[(f64, f64)], at: Option<Date>) -> Vec<Vec<Covering>> {
-        // Threads cost tens of microseconds to start: not worth it for a handful of points.
-        let threads = if points.len() < 4096 {
-            1
-        } else {
-            parallelism()
-        };
+        let threads = batch_threads(points.len());
         let Some(o) = &self.overlay else {
             let batch = self
                 .polygons
@@ -719,16 +717,11 @@ impl ZoneIndex {
         let Some(o) = &self.overlay else {
             return covering_batch_base(&self.polygons, &self.periods, points, at);
         };
-        let threads = if points.len() < 4096 {
-            1
-        } else {
-            parallelism()
-        };
-        let batch = self
-            .polygons
-            .covering_many_filtered(points, threads, &|item| {
-                o.base_zone[item] != GONE && self.active(o.base_zone[item] as usize, at)
-            });
+        let batch =
+            self.polygons
+                .covering_many_filtered(points, batch_threads(points.len()), &|item| {
+                    o.base_zone[item] != GONE && self.active(o.base_zone[item] as usize, at)
+                });
         let mut out = BatchCovering::with_capacity(points.len());
         let mut v = Vec::new();
         for (i, &(lon, lat)) in points.iter().enumerate().take(batch.len()) {
