@@ -940,7 +940,7 @@ impl PolygonIndex {
         threads: usize,
         keep: &(dyn Fn(usize) -> bool + Sync),
     ) -> Vec<(Vec<u32>, Vec<u32>)> {
-        in_runs(points.len(), threads, |run| {
+        in_shared_runs(points.len(), threads, |run| {
             let slice = &points[run];
             let mut counts = Vec::with_capacity(slice.len());
             let mut hits = Vec::with_capacity(slice.len());
@@ -983,6 +983,49 @@ pub(crate) fn in_runs<T: Send>(
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
+}
+
+/// Runs each thread of [`in_shared_runs`] takes, on average.
+const RUNS_PER_THREAD: usize = 16;
+
+/// `work` over `0..n` split into runs of equal length, taken in turn by up to `threads`
+/// threads as each finishes its last (the calling one alone for one thread), the results in
+/// run order. Where [`in_runs`] gives each thread one fixed share, here a thread slowed down
+/// (another thread of the program on its core: a batch's writer) leaves its runs to the
+/// others instead of making all of them wait for its share. A panic in a run is resumed here.
+pub(crate) fn in_shared_runs<T: Send>(
+    n: usize,
+    threads: usize,
+    work: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        return vec![work(0..n)];
+    }
+    let per = n.div_ceil(threads * RUNS_PER_THREAD).max(1);
+    let runs = n.div_ceil(per);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let run = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if run >= runs {
+                return done;
+            }
+            done.push((run, work(run * per..((run + 1) * per).min(n))));
+        }
+    };
+    let take = &take;
+    let mut done: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads).map(|_| s.spawn(take)).collect();
+        let mut done = take();
+        for h in handles {
+            done.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        done
+    });
+    done.sort_unstable_by_key(|&(run, _)| run);
+    done.into_iter().map(|(_, t)| t).collect()
 }
 
 /// A band index entry: 16 or 32 bits.
@@ -1326,5 +1369,22 @@ impl Builder {
         // A built index is a server's: its first box query should not pay for the tree.
         index.tree();
         index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_runs_cover_every_position_once_and_come_back_in_order() {
+        for n in [0, 1, 5, 31, 32, 33, 1000, 4097] {
+            for threads in [0, 1, 2, 3, 8] {
+                let runs = in_shared_runs(n, threads, |r| r.collect::<Vec<usize>>());
+                let flat: Vec<usize> = runs.concat();
+                assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n {n}, threads {threads}");
+                assert!(runs.iter().all(|r| !r.is_empty()) || n == 0, "n {n}");
+            }
+        }
     }
 }
