@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+use rayon::iter::{IntoParallelIterator as _, ParallelExtend as _, ParallelIterator as _};
+
 use geodata::Date;
 use serde::Serialize;
 use serde_json::Value;
@@ -202,7 +204,10 @@ pub fn parse_csv_owned(text: String, limits: BatchLimits) -> Result<Batch, Batch
 }
 
 fn parse_csv_text(text: Cow<'_, str>, limits: BatchLimits) -> Result<Batch, BatchRefused> {
-    let plain = !text.contains('"') && (!text.contains('\r') || !has_bare_cr(&text));
+    // One pass over the text for the usual batch (no quotes, `\n` line ends).
+    let bytes = text.as_bytes();
+    let plain = memchr::memchr2(b'"', b'\r', bytes).is_none()
+        || (memchr::memchr(b'"', bytes).is_none() && !has_bare_cr(&text));
     let batch = if plain {
         parse_plain_csv(text, limits)?
     } else {
@@ -217,9 +222,7 @@ fn parse_csv_text(text: Cow<'_, str>, limits: BatchLimits) -> Result<Batch, Batc
 /// Whether a `\r` ends a line on its own (old Mac line ends), which the plain path does not read.
 fn has_bare_cr(text: &str) -> bool {
     let b = text.as_bytes();
-    b.iter()
-        .enumerate()
-        .any(|(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'))
+    memchr::memchr_iter(b'\r', b).any(|i| b.get(i + 1) != Some(&b'\n'))
 }
 
 /// The header, when the first record is one: the columns it names.
@@ -419,17 +422,23 @@ fn parse_plain_csv(owned: Cow<'_, str>, limits: BatchLimits) -> Result<Batch, Ba
     };
     let mut first_line = body_line - 1;
     for (part, lines) in parts {
-        let from = batch.points.len();
-        if from == 0 {
+        if batch.points.is_empty() {
             // The first chunk's points become the batch's and only the others are copied
-            // after them: half the points on two cores rather than all.
+            // after them, on every core (rayon writes straight into the reserved space): a
+            // copy of half a million points on one thread was a fifth of parsing them.
             batch.points = part.points;
             batch.points.reserve_exact(total - batch.points.len());
+            for p in &mut batch.points {
+                p.line += first_line;
+            }
         } else {
-            batch.points.extend(part.points);
-        }
-        for p in &mut batch.points[from..] {
-            p.line += first_line;
+            let moved = first_line;
+            batch
+                .points
+                .par_extend(part.points.into_par_iter().map(|mut p| {
+                    p.line += moved;
+                    p
+                }));
         }
         let unlisted = part.error_count - part.errors.len();
         for e in part.errors {
