@@ -979,8 +979,69 @@ struct ErrorAnswer<'a> {
     description: &'a str,
 }
 
-/// Bytes of a CSV answer gathered before they are given to the writer.
-const CSV_BUFFER: usize = 1 << 20;
+/// Bytes of a CSV answer given to the writer at once.
+const CSV_PIECE: usize = 64 << 10;
+
+/// Rows of a chunk from which its CSV answer is formatted on two threads.
+const PARALLEL_ROWS: usize = 1 << 15;
+
+/// What formats a CSV answer's rows.
+struct CsvRows<'a> {
+    batch: &'a Batch,
+    keys: &'a zone_index::ZoneKeys,
+    keep: &'a (dyn Fn(usize) -> bool + Sync),
+    quote_keys: bool,
+}
+
+impl CsvRows<'_> {
+    /// Appends to `buf` the answer rows of `rows`, whose answers are `answers`' rows `from..`:
+    /// each input row as written, then the covering zones' keys joined by `;`. Straight into
+    /// the buffer, nothing allocated per row (a row built in a `String` and handed to a
+    /// writer, a million times, was a tenth of writing the answer).
+    fn format(&self, buf: &mut Vec<u8>, rows: &[BatchPoint], from: usize, answers: &Answers) {
+        let mut block_keys: Vec<&[u8]> = Vec::new();
+        let mut block_ends: Vec<usize> = Vec::new();
+        // The keys of a block of rows are looked up before the rows are written: the lookups
+        // do not wait on each other, so their cache misses (zones come in no order, and
+        // 100,000 keys outgrow the caches beside the index) overlap instead of each stalling
+        // the writing of its row.
+        for (block, rows) in rows.chunks(KEY_BLOCK).enumerate() {
+            let first = from + block * KEY_BLOCK;
+            block_keys.clear();
+            block_ends.clear();
+            for i in first..first + rows.len() {
+                block_keys.extend(
+                    answers
+                        .get(i)
+                        .filter(|c| (self.keep)(c.zone))
+                        .map(|c| self.keys.get_bytes(c.zone)),
+                );
+                block_ends.push(block_keys.len());
+            }
+            let mut start = 0;
+            for (p, &end) in rows.iter().zip(&block_ends) {
+                buf.extend_from_slice(self.batch.row(p).as_bytes());
+                buf.push(b',');
+                let zones = buf.len();
+                for (j, k) in block_keys[start..end].iter().enumerate() {
+                    if j > 0 {
+                        buf.push(b';');
+                    }
+                    buf.extend_from_slice(k);
+                }
+                start = end;
+                // Feature ids are `[a-z0-9_-]`, so the joined keys are searched for what would
+                // need quoting only when some key has it (a search per row was 3% of a
+                // million-point batch).
+                if self.quote_keys && buf[zones..].iter().any(|b| b",\"\n\r".contains(b)) {
+                    let joined = buf.split_off(zones);
+                    push_csv_field_bytes(buf, &joined);
+                }
+                buf.push(b'\n');
+            }
+        }
+    }
+}
 
 /// Rows of a CSV answer whose zone keys are looked up together before they are written.
 const KEY_BLOCK: usize = 256;
@@ -1008,73 +1069,59 @@ pub fn write_answers_kept<W: Write>(
     format: &AnswerFormat,
     out: W,
     mut progress: impl FnMut(usize),
-    keep: &dyn Fn(usize) -> bool,
+    keep: &(dyn Fn(usize) -> bool + Sync),
 ) -> std::io::Result<()> {
     let keys = index.keys();
     let key = |zone: usize| keys.get(zone);
     match format {
         AnswerFormat::Csv => {
             let mut out = out;
-            // Rows are echoed as written and the zones appended, straight into one buffer
-            // written out a megabyte at a time: nothing allocated per row, and no call into a
-            // writer per row (a million of those were a tenth of writing the answer).
-            let mut buf: Vec<u8> = Vec::with_capacity(CSV_BUFFER + 4096);
+            let mut head: Vec<u8> = Vec::new();
             if let Some(h) = &batch.header {
-                let mut w = csv::Writer::from_writer(&mut buf);
+                let mut w = csv::Writer::from_writer(&mut head);
                 w.write_record(h.iter().map(String::as_str).chain(["zones"]))?;
                 w.flush()?;
             }
-            let quote_keys = keys.any_need_quoting();
-            // The keys of a block of rows are looked up before the rows are written: the
-            // lookups do not wait on each other, so their cache misses (zones come in no order,
-            // and 100,000 keys outgrow the caches beside the index) overlap instead of each
-            // stalling the writing of its row.
-            let mut block_keys: Vec<&[u8]> = Vec::new();
-            let mut block_ends: Vec<usize> = Vec::new();
+            out.write_all(&head)?;
+            let rows = CsvRows {
+                batch,
+                keys,
+                keep,
+                quote_keys: keys.any_need_quoting(),
+            };
+            // A large chunk's rows are formatted in two halves, each on its own thread: the
+            // last chunk is written while nothing else is left to do, and one thread writing
+            // it kept a core idle.
+            let mut bufs = [Vec::new(), Vec::new()];
             answer_chunks(index, &batch.points, at, |chunk, answers| {
-                for (block, rows) in chunk.chunks(KEY_BLOCK).enumerate() {
-                    let first = block * KEY_BLOCK;
-                    block_keys.clear();
-                    block_ends.clear();
-                    for i in first..first + rows.len() {
-                        block_keys.extend(
-                            answers
-                                .get(i)
-                                .filter(|c| keep(c.zone))
-                                .map(|c| keys.get_bytes(c.zone)),
-                        );
-                        block_ends.push(block_keys.len());
+                let [first, second] = &mut bufs;
+                if chunk.len() >= PARALLEL_ROWS {
+                    let mid = (chunk.len() / 2)
+                        .next_multiple_of(KEY_BLOCK)
+                        .min(chunk.len());
+                    std::thread::scope(|s| {
+                        let (rows, later_buf) = (&rows, &mut *second);
+                        let later =
+                            s.spawn(move || rows.format(later_buf, &chunk[mid..], mid, answers));
+                        rows.format(first, &chunk[..mid], 0, answers);
+                        later
+                            .join()
+                            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    });
+                } else {
+                    rows.format(first, chunk, 0, answers);
+                }
+                for buf in [first, second] {
+                    // In pieces, so a writer that sends what it is given (the server's) sends
+                    // pieces of this size.
+                    for piece in buf.chunks(CSV_PIECE) {
+                        out.write_all(piece)?;
                     }
-                    let mut from = 0;
-                    for (p, &to) in rows.iter().zip(&block_ends) {
-                        buf.extend_from_slice(batch.row(p).as_bytes());
-                        buf.push(b',');
-                        let zones = buf.len();
-                        for (j, k) in block_keys[from..to].iter().enumerate() {
-                            if j > 0 {
-                                buf.push(b';');
-                            }
-                            buf.extend_from_slice(k);
-                        }
-                        from = to;
-                        // Feature ids are `[a-z0-9_-]`, so the joined keys are searched for what
-                        // would need quoting only when some key has it (a search per row was 3%
-                        // of a million-point batch).
-                        if quote_keys && buf[zones..].iter().any(|b| b",\"\n\r".contains(b)) {
-                            let joined = buf.split_off(zones);
-                            push_csv_field_bytes(&mut buf, &joined);
-                        }
-                        buf.push(b'\n');
-                        if buf.len() >= CSV_BUFFER {
-                            out.write_all(&buf)?;
-                            buf.clear();
-                        }
-                    }
+                    buf.clear();
                 }
                 progress(chunk.len());
                 Ok(())
             })?;
-            out.write_all(&buf)?;
             out.flush()
         }
         AnswerFormat::Json { data_version } => {
@@ -1249,6 +1296,52 @@ mod tests {
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(record.len(), 3, "{odd}");
         assert!(record[2].split(';').any(|k| k == "odd,id"), "{odd}");
+    }
+
+    /// An index answering as the embedded one, in chunks of a large index's size.
+    struct LargeChunks(ZoneIndex);
+
+    impl BatchZones for LargeChunks {
+        fn covering_batch(
+            &self,
+            points: &[(f64, f64)],
+            at: Option<Date>,
+        ) -> zone_index::CoveringBatch {
+            self.0.covering_batch(points, at)
+        }
+        fn keys(&self) -> &zone_index::ZoneKeys {
+            self.0.keys()
+        }
+        fn batch_chunk(&self) -> usize {
+            zone_index::LARGE_INDEX_BATCH_CHUNK / 4
+        }
+    }
+
+    #[test]
+    fn large_chunks_formatted_on_two_threads_give_the_rows_in_order() {
+        let index = ZoneIndex::new(std::sync::Arc::new(geodata::Dataset::embedded()));
+        let mut text = String::from("lon,lat,id\n");
+        let n = 2 * (zone_index::LARGE_INDEX_BATCH_CHUNK / 4) + 777;
+        for i in 0..n {
+            let (lon, lat) = (35.0 + (i % 97) as f64 * 0.05, 32.0 + (i % 89) as f64 * 0.05);
+            text.push_str(&format!("{lon},{lat},p{i}\n"));
+        }
+        let b = parse_csv(&text, BatchLimits::NONE).unwrap();
+        let day = geodata::parse_date("2018-02-15");
+        let (mut small, mut large) = (Vec::new(), Vec::new());
+        write_answers(&index, &b, day, &AnswerFormat::Csv, &mut small, |_| {}).unwrap();
+        let large_index = LargeChunks(index);
+        write_answers(
+            &large_index,
+            &b,
+            day,
+            &AnswerFormat::Csv,
+            &mut large,
+            |_| {},
+        )
+        .unwrap();
+        assert!(large.len() > n * 10);
+        assert!(small == large, "the same rows, in the same order");
     }
 
     #[test]
