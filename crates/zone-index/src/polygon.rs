@@ -967,42 +967,38 @@ pub(crate) fn in_runs<T: Send>(
     threads: usize,
     work: impl Fn(std::ops::Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    let threads = threads.clamp(1, n.max(1));
-    if threads == 1 {
-        return vec![work(0..n)];
-    }
-    let per = n.div_ceil(threads);
-    let work = &work;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .step_by(per)
-            .map(|start| s.spawn(move || work(start..(start + per).min(n))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+    runs_taken_in_turn(n, threads, 1, work)
 }
 
 /// Runs each thread of [`in_shared_runs`] takes, on average.
 const RUNS_PER_THREAD: usize = 16;
 
-/// `work` over `0..n` split into runs of equal length, taken in turn by up to `threads`
-/// threads as each finishes its last (the calling one alone for one thread), the results in
-/// run order. Where [`in_runs`] gives each thread one fixed share, here a thread slowed down
-/// (another thread of the program on its core: a batch's writer) leaves its runs to the
-/// others instead of making all of them wait for its share. A panic in a run is resumed here.
+/// [`in_runs`] with the work split into [`RUNS_PER_THREAD`] runs per thread, taken in turn as
+/// threads finish their last. Where [`in_runs`] gives each thread one fixed share, here a
+/// thread slowed down (another thread of the program on its core: a batch's writer) leaves its
+/// runs to the others instead of making all of them wait for its share.
 pub(crate) fn in_shared_runs<T: Send>(
     n: usize,
     threads: usize,
+    work: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    runs_taken_in_turn(n, threads, RUNS_PER_THREAD, work)
+}
+
+/// `work` over `0..n` split into runs of equal length, about `per_thread` for each of up to
+/// `threads` threads, taken in turn (the calling thread alone for one thread), the results in
+/// run order. A panic in a run is resumed here.
+fn runs_taken_in_turn<T: Send>(
+    n: usize,
+    threads: usize,
+    per_thread: usize,
     work: impl Fn(std::ops::Range<usize>) -> T + Sync,
 ) -> Vec<T> {
     let threads = threads.clamp(1, n.max(1));
     if threads == 1 {
         return vec![work(0..n)];
     }
-    let per = n.div_ceil(threads * RUNS_PER_THREAD).max(1);
+    let per = n.div_ceil(threads * per_thread.max(1)).max(1);
     let runs = n.div_ceil(per);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let take = || {
@@ -1380,10 +1376,14 @@ mod tests {
     fn shared_runs_cover_every_position_once_and_come_back_in_order() {
         for n in [0, 1, 5, 31, 32, 33, 1000, 4097] {
             for threads in [0, 1, 2, 3, 8] {
-                let runs = in_shared_runs(n, threads, |r| r.collect::<Vec<usize>>());
-                let flat: Vec<usize> = runs.concat();
-                assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n {n}, threads {threads}");
-                assert!(runs.iter().all(|r| !r.is_empty()) || n == 0, "n {n}");
+                let shared = in_shared_runs(n, threads, |r| r.collect::<Vec<usize>>());
+                let fixed = in_runs(n, threads, |r| r.collect::<Vec<usize>>());
+                assert!(fixed.len() <= threads.max(1), "n {n}, threads {threads}");
+                for runs in [shared, fixed] {
+                    let flat: Vec<usize> = runs.concat();
+                    assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n {n}, threads {threads}");
+                    assert!(runs.iter().all(|r| !r.is_empty()) || n == 0, "n {n}");
+                }
             }
         }
     }
