@@ -74,15 +74,8 @@ impl ZoneKeys {
     /// assert_eq!(keys.get(2), "");
     /// ```
     pub fn get(&self, zone: usize) -> &str {
-        let Some(slot) = self.short.get(zone) else {
-            return "";
-        };
-        let len = usize::from(slot[SHORT]);
-        if len <= SHORT {
-            // Whole keys were put there: the bytes are always UTF-8.
-            return std::str::from_utf8(&slot[..len]).unwrap_or_default();
-        }
-        self.long(zone)
+        // Whole keys were put in place: the bytes are always UTF-8.
+        std::str::from_utf8(self.get_bytes(zone)).unwrap_or_default()
     }
 
     /// [`ZoneKeys::get`] as bytes, for a writer of bytes: the short keys are not checked for
